@@ -1,0 +1,87 @@
+"""The exception hierarchy: one base class, specific subclasses carrying the offending value."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class DlrmockError(Exception):
+    """Base class of every error dlrmock raises on purpose."""
+
+
+def closest_first(value: str, candidates: Iterable[str]) -> list[str]:
+    """Candidates ordered so the closest matches to ``value`` come first."""
+    candidates = sorted(candidates)
+    close = difflib.get_close_matches(value, candidates, n=len(candidates), cutoff=0.4)
+    return close + [c for c in candidates if c not in close]
+
+
+class UnknownKindError(DlrmockError, LookupError):
+    """A receipt kind name that no provider defines."""
+
+    def __init__(self, kind: str, known: Iterable[str]) -> None:
+        self.kind = kind
+        self.candidates = closest_first(kind, known)
+        hint = f"did you mean {self.candidates[0]!r}? " if self.candidates else ""
+        super().__init__(
+            f"unknown receipt kind {kind!r}; {hint}known kinds: {', '.join(self.candidates)}"
+        )
+
+
+class UnknownScenarioError(DlrmockError, LookupError):
+    """A scenario name that is neither built in nor a readable file."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        self.name = name
+        self.candidates = closest_first(name, known)
+        hint = f"did you mean {self.candidates[0]!r}? " if self.candidates else ""
+        super().__init__(
+            f"unknown scenario {name!r}; {hint}(`dlrmock scenarios` lists the built-in ones; "
+            "a path to a .yaml or .json file works too)"
+        )
+
+
+class PayloadError(DlrmockError, ValueError):
+    """A payload source that cannot be read as a receipt at all (not JSON, not a query string)."""
+
+
+class DetectionError(DlrmockError, ValueError):
+    """A payload whose receipt kind cannot be told from its fields."""
+
+
+class ErrorInfoError(DlrmockError, ValueError):
+    """An eSMS ``error_info`` value that no known encoding decodes."""
+
+    def __init__(self, value: str, reason: str) -> None:
+        self.value = value
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        super().__init__(f"cannot decode error_info {shown!r}: {reason}")
+
+
+class OverrideError(DlrmockError, ValueError):
+    """A field override (``--set FIELD=VALUE``) that cannot be applied."""
+
+
+class ScenarioError(DlrmockError, ValueError):
+    """A scenario definition that does not follow the scenario schema."""
+
+    def __init__(self, message: str, *, source: str | None = None, path: str | None = None,
+                 line: int | None = None) -> None:
+        self.source = source
+        self.path = path
+        self.line = line
+        where = source or "<scenario>"
+        if line is not None:
+            where += f":{line}"
+        if path:
+            where += f" at {path}"
+        super().__init__(f"{where}: {message}")
+
+
+class RunError(DlrmockError):
+    """A run that cannot be started, waited for, or stepped as asked."""
+
+
+class ServerError(DlrmockError):
+    """An error raised inside the fake provider's server thread, re-raised in the caller."""
