@@ -1,0 +1,265 @@
+"""The published schemas, loaded from package data into one ``referencing`` registry.
+
+Every ``$ref`` resolves locally; nothing is fetched from the network. Validators are built once
+per (schema, strictness) and reused.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match, relevance
+from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
+
+from ._errors import ErrorInfoError, PayloadError, UnknownKindError
+from ._wire import decode_error_info, parse_callback
+from .providers import KINDS, detect_provider_kind, get_kind
+
+__all__ = [
+    "SCHEMA_BASE",
+    "Problem",
+    "detect_kind",
+    "load_payload",
+    "schema",
+    "schema_names",
+    "validate",
+    "validator_for",
+]
+
+SCHEMA_BASE = "https://dlrmock.dev/schemas/"
+_UNEXPECTED = re.compile(r"\((.*) (?:was|were) unexpected\)")
+
+
+def schema_dir() -> Traversable:
+    """Where the schemas are: package data when installed, ``schemas/`` in a source checkout."""
+    packaged = files("mock_server") / "schemas"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "schemas"
+
+
+@functools.cache
+def _load() -> tuple[Registry[Any], dict[str, dict[str, Any]]]:
+    contents: dict[str, dict[str, Any]] = {}
+    for entry in schema_dir().iterdir():
+        if entry.name.endswith(".json") and entry.is_file():
+            contents[entry.name.removesuffix(".json")] = json.loads(entry.read_text("utf-8"))
+    if not contents:
+        raise RuntimeError(f"no schemas found in {schema_dir()}; the installation is incomplete")
+    registry: Registry[Any] = Registry().with_resources(
+        (document["$id"], Resource.from_contents(document, default_specification=DRAFT202012))
+        for document in contents.values()
+    )
+    return registry.crawl(), contents
+
+
+def schema_names() -> list[str]:
+    """The names of every shipped schema (file names without ``.json``)."""
+    return sorted(_load()[1])
+
+
+def schema(name: str) -> dict[str, Any]:
+    """The schema document called ``name`` (e.g. ``nxcloud.zalo.success``)."""
+    try:
+        return _load()[1][name]
+    except KeyError:
+        raise UnknownKindError(name, _load()[1]) from None
+
+
+@functools.cache
+def validator_for(name: str, strict: bool = False) -> Draft202012Validator:
+    """The validator of schema ``name``, built once.
+
+    ``strict`` adds what the provider documents beyond the lenient shape: no undocumented
+    fields, values inside the documented sets.
+    """
+    registry, _ = _load()
+    document = schema(name)
+    if strict:
+        uri = document["$id"]
+        document = {
+            "$schema": document["$schema"],
+            "allOf": [{"$ref": uri}, {"$ref": uri + "#/$defs/documented"}]
+            if "documented" in document.get("$defs", {})
+            else [{"$ref": uri}],
+            "unevaluatedProperties": False,
+        }
+    return Draft202012Validator(document, registry=registry)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One way a payload breaks its schema."""
+
+    path: str
+    """JSON path of the offending field, e.g. ``$.zaloRes.error``."""
+    message: str
+    validator: str = ""
+    """The JSON Schema keyword that failed (``type``, ``required``…), or ``error_info``."""
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message, "validator": self.validator}
+
+
+def _json_path(parts: Any) -> str:
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _problem(error: ValidationError, prefix: str = "$") -> Problem:
+    parts = list(error.absolute_path)
+    message = error.message
+    if error.validator == "required" and isinstance(error.instance, Mapping):
+        # One error per missing field; the message starts with that field's repr.
+        missing = [
+            f for f in error.validator_value
+            if f not in error.instance and error.message.startswith(repr(f))
+        ]
+        if missing:
+            parts.append(missing[0])
+            message = f"required field {missing[0]!r} is missing"
+    elif error.validator in ("unevaluatedProperties", "additionalProperties"):
+        found = _UNEXPECTED.search(error.message)
+        if found:
+            names = found.group(1)
+            message = f"undocumented field {names} (the provider does not document it)"
+            if "," not in names:
+                parts.append(names.strip("'"))
+    elif error.validator in ("const", "enum"):
+        message = f"{error.instance!r} is not a documented value (expected " + (
+            f"{error.validator_value!r})"
+            if error.validator == "const"
+            else f"one of {', '.join(map(repr, error.validator_value))})"
+        )
+    path = _json_path(parts)
+    if prefix != "$":
+        path = prefix + path[1:]
+    return Problem(path, message, str(error.validator))
+
+
+def _ordered(errors: list[ValidationError]) -> list[ValidationError]:
+    """``best_match`` first (it may dig into an ``anyOf``), then the rest in document order."""
+    if not errors:
+        return errors
+    best = best_match(errors, key=relevance)
+    assert best is not None
+    rest = [e for e in errors if e is not best and best not in _descendants(e)]
+    return [best, *sorted(rest, key=lambda e: [str(p) for p in e.absolute_path])]
+
+
+def _descendants(error: ValidationError) -> Iterator[ValidationError]:
+    for child in error.context or ():
+        yield child
+        yield from _descendants(child)
+
+
+def load_payload(source: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
+    """A payload from a mapping, a JSON text, an eSMS query string or a whole callback URL."""
+    if isinstance(source, Mapping):
+        return dict(source)
+    if isinstance(source, bytes):
+        try:
+            source = source.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PayloadError(f"payload is not UTF-8 text: {exc}") from None
+    text = source.strip()
+    if text.startswith(("{", "[", '"')):
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise PayloadError(f"payload looks like JSON but does not parse: {exc}") from None
+        if not isinstance(value, dict):
+            raise PayloadError(
+                f"payload is a JSON {type(value).__name__}; a receipt is a JSON object"
+            )
+        return value
+    return parse_callback(text)
+
+
+def detect_kind(payload: str | bytes | Mapping[str, Any]) -> str:
+    """The receipt kind of ``payload`` (from NXCloud's ``status`` or eSMS's ``TypeId``)."""
+    return detect_provider_kind(load_payload(payload))
+
+
+def validate(
+    payload: str | bytes | Mapping[str, Any], kind: str | None = None, strict: bool = False
+) -> list[Problem]:
+    """The problems ``payload`` has as a receipt of ``kind`` (detected when ``None``).
+
+    Empty when valid; the most relevant problem first. eSMS ``error_info`` is decoded and checked
+    against its own schema, with paths like ``$.error_info.error``.
+    """
+    data = payload if type(payload) is dict else load_payload(payload)
+    receipt_kind = get_kind(kind) if kind is not None else KINDS[detect_provider_kind(data)]
+    validator = validator_for(receipt_kind.name, strict)
+    errors = list(validator.iter_errors(data))
+    problems = [_problem(e) for e in _ordered(errors)]
+    if receipt_kind.error_info_schema is not None:
+        value = data.get("error_info")
+        if isinstance(value, str) and not any(p.path == "$.error_info" for p in problems):
+            problems.extend(_error_info_problems(value, receipt_kind.error_info_schema, strict))
+    return problems
+
+
+def _error_info_problems(value: str, schema_name: str, strict: bool) -> list[Problem]:
+    try:
+        decoded = decode_error_info(value)
+    except ErrorInfoError as exc:
+        return [Problem("$.error_info", str(exc), "error_info")]
+    validator = validator_for(schema_name, strict)
+    return [_problem(e, "$.error_info") for e in _ordered(list(validator.iter_errors(decoded.data)))]
+
+
+def resolve_subschema(name: str, path: list[str]) -> dict[str, Any] | None:
+    """The schema that ``path`` (field names) leads to inside schema ``name``, refs followed."""
+    registry, _ = _load()
+    resolver = registry.resolver()
+    node: Any = schema(name)
+    base = node["$id"]
+    for part in [*path, None]:
+        for _ in range(10):
+            ref = node.get("$ref") if isinstance(node, dict) else None
+            if ref is None:
+                break
+            try:
+                resolved = resolver.lookup(ref if "://" in ref else _join(base, ref))
+            except Unresolvable:
+                return None
+            node = resolved.contents
+            resolver = resolved.resolver
+            base = _join(base, ref).split("#", 1)[0]
+        if part is None:
+            return node if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            return None
+        props = node.get("properties", {})
+        if part in props:
+            node = props[part]
+        else:
+            branches = [b for b in node.get("anyOf", []) if "properties" in b and part in b["properties"]]
+            if not branches:
+                return None
+            node = branches[0]["properties"][part]
+    return None
+
+
+def _join(base: str, ref: str) -> str:
+    if ref.startswith("#"):
+        return base.split("#", 1)[0] + ref
+    return base.rsplit("/", 1)[0] + "/" + ref

@@ -1,0 +1,67 @@
+"""The providers dlrmock fakes. Adding one means adding a module here plus its schemas."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .._errors import DetectionError, UnknownKindError
+from . import esms, nxcloud
+from ._base import DeliveryPolicy, Message, Payload, Provider, ReceiptKind, WireRequest
+
+__all__ = [
+    "KINDS",
+    "PROVIDERS",
+    "DeliveryPolicy",
+    "Message",
+    "Payload",
+    "Provider",
+    "ReceiptKind",
+    "WireRequest",
+    "detect_provider_kind",
+    "get_kind",
+    "get_provider",
+]
+
+PROVIDERS: dict[str, Provider] = {p.name: p for p in (nxcloud.PROVIDER, esms.PROVIDER)}
+KINDS: dict[str, ReceiptKind] = {
+    name: kind for provider in PROVIDERS.values() for name, kind in provider.kinds.items()
+}
+
+
+def get_kind(name: str) -> ReceiptKind:
+    """The receipt kind called ``name``; an unknown name lists the kinds, closest first."""
+    try:
+        return KINDS[name]
+    except (KeyError, TypeError):
+        raise UnknownKindError(str(name), KINDS) from None
+
+
+def get_provider(name: str) -> Provider:
+    """The provider called ``name`` (``nxcloud`` or ``esms``)."""
+    try:
+        return PROVIDERS[name]
+    except KeyError:
+        raise UnknownKindError(name, PROVIDERS) from None
+
+
+def detect_provider_kind(payload: Mapping[str, Any]) -> str:
+    """The receipt kind of ``payload``, told from its ``status`` or ``TypeId``."""
+    for provider in PROVIDERS.values():
+        kind = provider.detect(payload)
+        if kind is not None:
+            return kind
+    if "status" in payload:
+        raise DetectionError(
+            f"unknown NXCloud status {payload['status']!r}; expected one of "
+            f"{', '.join(nxcloud.STATUSES)} (or pass --kind)"
+        )
+    if "TypeId" in payload:
+        raise DetectionError(
+            f"unknown eSMS TypeId {payload['TypeId']!r}; expected one of "
+            f"{', '.join(esms.TYPE_IDS)} (or pass --kind)"
+        )
+    raise DetectionError(
+        "cannot tell the receipt kind: no 'status' (NXCloud) or 'TypeId' (eSMS) field; "
+        "pass the kind explicitly (--kind KIND)"
+    )

@@ -1,0 +1,95 @@
+"""What a provider is made of: receipt kinds, a delivery policy, and its wire transport."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from faker import Faker
+
+from .._wire import ErrorInfoEncoding
+
+Payload = dict[str, Any]
+Message = dict[str, Any]
+"""Fields generated once per message and shared by every receipt about it."""
+
+Builder = Callable[[Faker, Message], Payload]
+
+
+@dataclass(frozen=True)
+class ReceiptKind:
+    """One documented callback shape: its schema (``<name>.json``) and its factory."""
+
+    name: str
+    description: str
+    build: Builder
+    error_info_schema: str | None = None
+    """Schema of the decoded ``error_info`` (eSMS Zalo types only)."""
+    error_info_encoding: ErrorInfoEncoding | None = None
+    """How the provider's own example encodes ``error_info``; generators do the same."""
+
+    @property
+    def provider(self) -> str:
+        return self.name.split(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How a provider delivers a receipt and what counts as acknowledged.
+
+    Defaults marked [choice] in the README are dlrmock's interpretation where the provider is
+    silent; every field can be overridden per run.
+    """
+
+    method: Literal["GET", "POST"]
+    timeout: float = 10.0
+    """Seconds to wait for the webhook's answer (real time, never scaled)."""
+    retries: int = 0
+    """Further attempts after the first, for the outcomes in ``retry_on``."""
+    retry_interval: float = 10.0
+    """Seconds between attempts (scaled by the run's clock)."""
+    retry_on: frozenset[str] = frozenset({"timeout"})
+    max_connections: int = 32
+    """Open connections per target host, as a real provider's sender pool would limit them."""
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> DeliveryPolicy:
+        """A copy with ``overrides`` applied; unknown names raise ``ValueError``."""
+        names = set(self.__dataclass_fields__)
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise ValueError(
+                f"unknown delivery policy setting {unknown[0]!r}; known: {', '.join(sorted(names))}"
+            )
+        values = dict(overrides)
+        if "retry_on" in values:
+            values["retry_on"] = frozenset(values["retry_on"])
+        return replace(self, **values)
+
+
+@dataclass(frozen=True)
+class WireRequest:
+    """Exactly what goes on the wire for one receipt."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A messaging provider: its receipt kinds, how it delivers them, and how it encodes them."""
+
+    name: str
+    description: str
+    kinds: Mapping[str, ReceiptKind]
+    policy: DeliveryPolicy
+    message_key: str
+    """The receipt field that identifies the message (``requestId``, ``SMSID``)."""
+    new_message: Callable[[Faker], Message]
+    detect: Callable[[Mapping[str, Any]], str | None]
+    encode: Callable[[ReceiptKind, Payload, str, ErrorInfoEncoding | None], WireRequest]
+    """(kind, payload, target URL, error_info encoding override) → the request."""
+    umbrella_schema: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,249 @@
+"""eSMS.vn: callbacks sent as an HTTP GET with every value in the query string."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from faker import Faker
+
+from .._wire import (
+    ErrorInfoEncoding,
+    append_query,
+    decode_error_info,
+    encode_error_info,
+    encode_query,
+)
+from ._base import DeliveryPolicy, Message, Payload, Provider, ReceiptKind, WireRequest
+
+CARRIER_PREFIXES: dict[str, tuple[str, ...]] = {
+    "1": ("086", "096", "097", "098", "032", "033", "034", "035", "036", "037", "038", "039"),
+    "2": ("089", "090", "093", "070", "076", "077", "078", "079"),
+    "3": ("088", "091", "094", "081", "082", "083", "084", "085"),
+    "4": ("092", "056", "058"),
+    "5": ("099", "059"),
+    "6": ("087",),
+    "7": ("055",),
+}
+"""telcoid → the mobile prefixes of that carrier (1 Viettel, 2 Mobifone, 3 Vinaphone,
+4 Vietnamobile, 5 Gtel, 6 Itel, 7 Reddi)."""
+
+USER_INACTIVE = {
+    "error": -114,
+    "message": "User is inactive, or reject the message, or using an outdated Zalo version, "
+    "or other internal errors",
+}
+TYPE_IDS = {
+    "1": "esms.sms.ads",
+    "2": "esms.sms.cskh",
+    "23": "esms.viber.message",
+    "24": "esms.zns.priority",
+    "25": "esms.zns.normal",
+    "26": "esms.zalo.follower",
+    "27": "esms.zns.journey",
+}
+
+
+def carrier_of(phone: str) -> str | None:
+    """The telcoid whose prefixes ``phone`` (0xxxxxxxxx or 84xxxxxxxxx) starts with."""
+    local = "0" + phone[2:] if phone.startswith("84") else phone
+    for telcoid, prefixes in CARRIER_PREFIXES.items():
+        if local.startswith(prefixes):
+            return telcoid
+    return None
+
+
+def _digits(fake: Faker, count: int) -> str:
+    return str(fake.random.randint(10 ** (count - 1), 10**count - 1))
+
+
+def _hex(fake: Faker, digits: int) -> str:
+    return f"{fake.random.getrandbits(digits * 4):0{digits}x}"
+
+
+def _smsid(fake: Faker) -> str:
+    # Seen in the examples: a GUID with or without dashes, often with digits appended.
+    raw = _hex(fake, 32)
+    if fake.random.random() < 0.5:
+        raw = f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
+    return raw + "".join(str(fake.random.randint(0, 9)) for _ in range(fake.random.randint(0, 3)))
+
+
+def new_message(fake: Faker) -> Message:
+    """The fields every callback about one eSMS message shares."""
+    telcoid = fake.random.choice(sorted(CARRIER_PREFIXES))
+    phone = fake.random.choice(CARRIER_PREFIXES[telcoid]) + _digits(fake, 7)
+    user_id = _digits(fake, 17)
+    return {
+        "SMSID": _smsid(fake),
+        "RequestId": "",  # empty in every documented example
+        "telcoid": telcoid,
+        "phonenumber": phone,
+        "user_id": user_id,
+        "oaid": _digits(fake, 19),
+        "tempid": _digits(fake, 7),
+        "partnerids": _hex(fake, 20),
+        "receivers": fake.random.randint(30, 300),
+        "unit_price": fake.random.choice([250, 300, 470, 650, 850]),
+        "sent_at": fake.date_time_between(start_date="-30d", end_date="-1d").replace(microsecond=0),
+        "outcome": "delivered",
+    }
+
+
+def _failed(message: Message) -> bool:
+    return bool(message.get("outcome") == "failed")
+
+
+def _counts(fake: Faker, message: Message, type_id: str, receivers: int = 1) -> Payload:
+    if receivers == 1:
+        success = 0 if _failed(message) else 1
+        failed, sent = 1 - success, 1
+    else:
+        sent = receivers
+        success = 0 if _failed(message) else fake.random.randint(0, sent)
+        failed = fake.random.randint(0, sent - success)
+    price = message["unit_price"] * (sent if receivers > 1 else success)
+    return {
+        "SMSID": message["SMSID"],
+        "SendFailed": str(failed),
+        "SendStatus": "5",
+        "SendSuccess": str(success),
+        "TotalPrice": f"{price:.4f}",
+        "TotalReceiver": str(receivers),
+        "TotalSent": str(sent),
+        "RequestId": message["RequestId"],
+        "TypeId": type_id,
+    }
+
+
+def _zns_error_info(message: Message) -> dict[str, Any]:
+    return dict(USER_INACTIVE) if _failed(message) else {"error": 0, "message": "Success"}
+
+
+def _send_result(message: Message) -> dict[str, Any]:
+    if _failed(message):
+        return {"data": None, **USER_INACTIVE}
+    return {
+        "data": {"message_id": message["partnerids"], "user_id": message["user_id"]},
+        "error": 0,
+        "message": "Success",
+    }
+
+
+def _sms_ads(fake: Faker, message: Message) -> Payload:
+    return _counts(fake, message, "1", receivers=message["receivers"])
+
+
+def _sms_cskh(fake: Faker, message: Message) -> Payload:
+    payload = _counts(fake, message, "2")
+    payload.update(telcoid=message["telcoid"], phonenumber=message["phonenumber"], switchsmsid="")
+    return payload
+
+
+def _viber(fake: Faker, message: Message) -> Payload:
+    payload = _counts(fake, message, "23")
+    payload.update(telcoid=message["telcoid"], phonenumber=message["phonenumber"])
+    return payload
+
+
+def _zns(type_id: str) -> Any:
+    def build(fake: Faker, message: Message) -> Payload:
+        payload = _counts(fake, message, type_id)
+        if _failed(message):
+            payload["TotalSent"] = "0"  # as the failed ZNS example reports
+        payload.update(
+            telcoid=message["telcoid"],
+            phonenumber=message["phonenumber"],
+            partnerids="" if _failed(message) else message["partnerids"],
+            error_info=encode_error_info(_zns_error_info(message), ErrorInfoEncoding.QUOTED_PERCENT),
+            oaid=message["oaid"],
+            tempid=message["tempid"],
+        )
+        return payload
+
+    return build
+
+
+def _zalo_send_result(type_id: str) -> Any:
+    def build(fake: Faker, message: Message) -> Payload:
+        payload = _counts(fake, message, type_id)
+        stamp = message["sent_at"] + timedelta(seconds=fake.random.randint(1, 59))
+        payload.update(
+            phonenumber=message["user_id"],
+            error_info=encode_error_info(
+                _send_result(message), ErrorInfoEncoding.DOUBLE_PERCENT_TIMESTAMPED, timestamp=stamp
+            ),
+            oaid=message["oaid"],
+            partnerids="" if _failed(message) else message["partnerids"],
+        )
+        return payload
+
+    return build
+
+
+KINDS: dict[str, ReceiptKind] = {
+    kind.name: kind
+    for kind in (
+        ReceiptKind("esms.sms.ads", "advertising SMS campaign (TypeId 1)", _sms_ads),
+        ReceiptKind("esms.sms.cskh", "customer-care / OTP SMS (TypeId 2)", _sms_cskh),
+        ReceiptKind("esms.viber.message", "Viber message (TypeId 23)", _viber),
+        ReceiptKind(
+            "esms.zns.priority", "Zalo ZNS, priority / OTP (TypeId 24)", _zns("24"),
+            "esms.error_info.zns", ErrorInfoEncoding.QUOTED_PERCENT,
+        ),
+        ReceiptKind(
+            "esms.zns.normal", "Zalo ZNS, normal (TypeId 25)", _zns("25"),
+            "esms.error_info.zns", ErrorInfoEncoding.QUOTED_PERCENT,
+        ),
+        ReceiptKind(
+            "esms.zalo.follower",
+            "Zalo message to an OA follower; phonenumber is a Zalo user id (TypeId 26)",
+            _zalo_send_result("26"),
+            "esms.error_info.send_result", ErrorInfoEncoding.DOUBLE_PERCENT_TIMESTAMPED,
+        ),
+        ReceiptKind(
+            "esms.zns.journey", "Zalo ZNS journey message (TypeId 27)", _zalo_send_result("27"),
+            "esms.error_info.send_result", ErrorInfoEncoding.DOUBLE_PERCENT_TIMESTAMPED,
+        ),
+    )
+}
+
+
+def detect(payload: Mapping[str, Any]) -> str | None:
+    """The kind of an eSMS callback, from its ``TypeId``."""
+    type_id = payload.get("TypeId")
+    return TYPE_IDS.get(str(type_id)) if type_id is not None else None
+
+
+def encode(
+    kind: ReceiptKind,
+    payload: Payload,
+    url: str,
+    error_info: ErrorInfoEncoding | None = None,
+) -> WireRequest:
+    """GET ``url`` with the callback appended to its query string."""
+    params = {name: "" if value is None else str(value) for name, value in payload.items()}
+    encoding = kind.error_info_encoding
+    if error_info is not None and "error_info" in params and error_info != encoding:
+        decoded = decode_error_info(params["error_info"])
+        params["error_info"] = encode_error_info(decoded.data, error_info, timestamp=decoded.timestamp)
+        encoding = error_info
+    query = encode_query(params, error_info_encoding=encoding)
+    return WireRequest("GET", append_query(url, query), (), b"")
+
+
+PROVIDER = Provider(
+    name="esms",
+    description="eSMS.vn: SMS, Viber and Zalo callbacks as an HTTP GET query string",
+    kinds=KINDS,
+    # [doc] retried 5 times when the customer's URL times out. [choice] 10 s timeout, 10 s
+    # between attempts, only timeouts retried, any 2xx acknowledges.
+    policy=DeliveryPolicy(method="GET", timeout=10.0, retries=5, retry_interval=10.0),
+    message_key="SMSID",
+    new_message=new_message,
+    detect=detect,
+    encode=encode,
+    umbrella_schema="esms.callback",
+)
+

@@ -1,0 +1,204 @@
+"""NXCloud: Zalo ZNS delivery receipts, POSTed as JSON to ``drWebhook``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from faker import Faker
+
+from .._wire import ErrorInfoEncoding
+from ._base import DeliveryPolicy, Message, Payload, Provider, ReceiptKind, WireRequest
+
+STATUSES = ("success", "failed", "delivered", "journey_acknowledged", "journey_time_out")
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _hex(fake: Faker, digits: int) -> str:
+    return f"{fake.random.getrandbits(digits * 4):0{digits}x}"
+
+
+def _digits(fake: Faker, count: int) -> str:
+    return str(fake.random.randint(10 ** (count - 1), 10**count - 1))
+
+
+def _ms(moment: datetime) -> str:
+    return str(int(moment.timestamp() * 1000))
+
+
+def new_message(fake: Faker) -> Message:
+    """The fields every receipt about one Zalo message shares."""
+    sent = fake.date_time_between(start_date="-30d", end_date="-1d").replace(microsecond=0)
+    return {
+        "requestId": "zalomid." + _hex(fake, 32),
+        "ext": fake.random.choice(["ext info", f"order-{_digits(fake, 6)}", f"uid:{_digits(fake, 8)}"]),
+        "phone": "84" + fake.random.choice("35789") + _digits(fake, 8),
+        "sendTime": sent,
+        "oaId": _digits(fake, 19),
+        "journeyId": _digits(fake, 18),
+        "appId": _digits(fake, 14),
+        "msg_id": _hex(fake, 20),
+        "currency": fake.random.choice(["USD", "EUR"]),
+    }
+
+
+def _with_ext(payload: Payload, message: Message) -> Payload:
+    # ext is echoed only when the send request carried one.
+    if message.get("ext") is not None:
+        payload["ext"] = message["ext"]
+    return payload
+
+
+def _build_success(fake: Faker, message: Message) -> Payload:
+    sent: datetime = message["sendTime"]
+    daily = fake.random.choice([500, 1000, 5000])
+    payload: Payload = {
+        "status": "success",
+        "requestId": message["requestId"],
+        "code": 0,
+        "message": "Successfully sent.",
+        "sendTime": sent.strftime(TIME_FORMAT),
+    }
+    _with_ext(payload, message)
+    payload["cost"] = {
+        "currency": message["currency"],
+        "originalPrice": round(fake.random.uniform(0.01, 9.99), 4),
+    }
+    payload["zaloRes"] = {
+        "sysMsg": "Successfully sent.",
+        "cusMsg": "Successfully sent.",
+        "error": 0,
+        "message": "Success",
+        "data": {
+            "sent_time": _ms(sent + timedelta(milliseconds=fake.random.randint(1, 900))),
+            "sending_mode": "1",
+            "msg_id": message["msg_id"],
+            "quota": {
+                "remainingQuota": str(fake.random.randint(0, daily - 1)),
+                "dailyQuota": str(daily),
+            },
+        },
+    }
+    return payload
+
+
+def _build_failed(fake: Faker, message: Message) -> Payload:
+    zalo_text = "Zalo account not existed"
+    text = f"Zalo send error({zalo_text})"
+    payload: Payload = {
+        "status": "failed",
+        "requestId": message["requestId"],
+        "code": 17004,
+        "message": text,
+        "sendTime": message["sendTime"].strftime(TIME_FORMAT),
+    }
+    _with_ext(payload, message)
+    payload["zaloRes"] = {
+        "sysMsg": text,
+        "cusMsg": text,
+        "error": -118,
+        "message": zalo_text,
+        "data": None,
+    }
+    return payload
+
+
+def _build_delivered(fake: Faker, message: Message) -> Payload:
+    delivered = message["sendTime"] + timedelta(seconds=fake.random.randint(1, 120))
+    payload: Payload = {
+        "status": "delivered",
+        "requestId": message["requestId"],
+        "code": 17003,
+        "message": "Zalo message has delivered",
+        "sendTime": delivered.strftime(TIME_FORMAT),
+    }
+    return _with_ext(payload, message)
+
+
+def _journey_fields(fake: Faker, message: Message, after: timedelta) -> Payload:
+    return {
+        "oaId": message["oaId"],
+        "journeyId": message["journeyId"],
+        "appId": message["appId"],
+        "timestamp": _ms(message["sendTime"] + after),
+    }
+
+
+def _build_journey_acknowledged(fake: Faker, message: Message) -> Payload:
+    payload: Payload = {
+        "status": "journey_acknowledged",
+        "requestId": message["requestId"],
+        "code": 17006,
+        "message": "The journey begins to be charged",
+    }
+    payload.update(_journey_fields(fake, message, timedelta(seconds=fake.random.randint(1, 60))))
+    _with_ext(payload, message)
+    payload["cost"] = {"currency": message["currency"], "originalPrice": fake.random.choice([130, 220, 300])}
+    return payload
+
+
+def _build_journey_time_out(fake: Faker, message: Message) -> Payload:
+    payload: Payload = {
+        "status": "journey_time_out",
+        "code": 17007,
+        "message": "Journey expires and has never been used",
+    }
+    payload.update(_journey_fields(fake, message, timedelta(days=7)))
+    return payload
+
+
+KINDS: dict[str, ReceiptKind] = {
+    kind.name: kind
+    for kind in (
+        ReceiptKind("nxcloud.zalo.success", "ZNS accepted by Zalo (code 0)", _build_success),
+        ReceiptKind(
+            "nxcloud.zalo.failed", "ZNS rejected; Zalo's error in zaloRes (code 17004)", _build_failed
+        ),
+        ReceiptKind(
+            "nxcloud.zalo.delivered", "ZNS delivered to the phone (code 17003)", _build_delivered
+        ),
+        ReceiptKind(
+            "nxcloud.zalo.journey_acknowledged",
+            "journey message used: charging begins (code 17006)",
+            _build_journey_acknowledged,
+        ),
+        ReceiptKind(
+            "nxcloud.zalo.journey_time_out",
+            "journey expired without being used (code 17007)",
+            _build_journey_time_out,
+        ),
+    )
+}
+
+
+def detect(payload: Mapping[str, Any]) -> str | None:
+    """The kind of an NXCloud receipt, from its ``status``."""
+    status = payload.get("status")
+    if isinstance(status, str) and status in STATUSES:
+        return f"nxcloud.zalo.{status}"
+    return None
+
+
+def encode(
+    kind: ReceiptKind, payload: Payload, url: str, error_info: ErrorInfoEncoding | None = None
+) -> WireRequest:
+    """POST the receipt as a JSON body."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return WireRequest("POST", url, (("Content-Type", "application/json"),), body)
+
+
+PROVIDER = Provider(
+    name="nxcloud",
+    description="NXCloud Zalo ZNS: JSON receipts POSTed to drWebhook",
+    kinds=KINDS,
+    # [choice] NXCloud documents no timeout, retry or expected answer: any 2xx acknowledges,
+    # 10 s timeout, pushed once (like its sibling SMS/voice callbacks).
+    policy=DeliveryPolicy(method="POST", timeout=10.0, retries=0, retry_interval=10.0),
+    message_key="requestId",
+    new_message=new_message,
+    detect=detect,
+    encode=encode,
+    umbrella_schema="nxcloud.zalo.receipt",
+)
