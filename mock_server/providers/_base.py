@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from faker import Faker
 
+from .._http import Request as WireRequest
 from .._wire import ErrorInfoEncoding
 
 Payload = dict[str, Any]
@@ -50,8 +51,6 @@ class DeliveryPolicy:
     retry_interval: float = 10.0
     """Seconds between attempts (scaled by the run's clock)."""
     retry_on: frozenset[str] = frozenset({"timeout"})
-    max_connections: int = 32
-    """Open connections per target host, as a real provider's sender pool would limit them."""
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> DeliveryPolicy:
         """A copy with ``overrides`` applied; unknown names raise ``ValueError``."""
@@ -65,16 +64,6 @@ class DeliveryPolicy:
         if "retry_on" in values:
             values["retry_on"] = frozenset(values["retry_on"])
         return replace(self, **values)
-
-
-@dataclass(frozen=True)
-class WireRequest:
-    """Exactly what goes on the wire for one receipt."""
-
-    method: str
-    url: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
 
 
 @dataclass(frozen=True)
@@ -93,3 +82,14 @@ class Provider:
     """(kind, payload, target URL, error_info encoding override) → the request."""
     umbrella_schema: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+__all__ = [
+    "Builder",
+    "DeliveryPolicy",
+    "Message",
+    "Payload",
+    "Provider",
+    "ReceiptKind",
+    "WireRequest",
+]

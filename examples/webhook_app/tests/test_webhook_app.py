@@ -1,0 +1,400 @@
+"""Behaviour of the example webhook: seeds accepted, idempotent, order-safe, strict on garbage."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from webhook_app import create_app, get_store, message_status
+
+from mock_server import ErrorInfoEncoding, encode_error_info, encode_query
+
+SEED_EXAMPLES = Path(__file__).resolve().parents[3] / "schemas" / "examples"
+
+REQUEST_ID = "zalomid.a941ccf8dd374dafxxxxxxacbe7a6ea5"
+ZNS_INACTIVE = (
+    "User is inactive, or reject the message, or using an outdated Zalo version, "
+    "or other internal errors"
+)
+
+# seed file -> {message key: (status, error_code)}
+SEED_EXPECTATIONS: dict[str, dict[str, tuple[str, int | None]]] = {
+    "nxcloud.zalo.success.json": {REQUEST_ID: ("success", None)},
+    "nxcloud.zalo.delivered.json": {REQUEST_ID: ("delivered", None)},
+    "nxcloud.zalo.failed.json": {"zalomid.68d9cc28ba9546f797exxxxxx9333e23": ("failed", 17004)},
+    "nxcloud.zalo.journey_acknowledged.json": {
+        REQUEST_ID: ("journey_acknowledged", None),
+        "journey:126052xxxx58967296": ("journey_acknowledged", None),
+    },
+    "nxcloud.zalo.journey_time_out.json": {
+        "journey:126051xxxxxx4045952": ("journey_time_out", None),
+    },
+    # SendStatus=5 with SendSuccess=0 is a failure, even for the advertising example's
+    # oddity (169 sent, none succeeded or failed).
+    "esms.sms.ads.url": {"82b0bb8aed914a0aab8deba567c9b8c2": ("failed", None)},
+    "esms.sms.cskh.url": {"dc712784-9c5f-4c69-b9a8-ea69d56adc9a87": ("failed", None)},
+    "esms.viber.message.url": {"849fe08c19294b02857cf91687021a50250": ("delivered", None)},
+    "esms.zalo.follower.consulting.url": {
+        "7d11c87a22934df390f73ec59d8defd6205": ("delivered", None),
+    },
+    "esms.zalo.follower.transaction.url": {
+        "53dbbc6e816f4159a9035a14a787e08f172": ("delivered", None),
+    },
+    "esms.zalo.follower.user_info.url": {
+        "53dbbc6e816f4159a9035a14a787e08f172": ("delivered", None),
+    },
+    "esms.zns.journey.url": {"7d11c87a22934df390f73ec59d8defd6205": ("delivered", None)},
+    "esms.zns.normal.url": {"f66545d2-c7e2-4603-984e-d2238c363c8292": ("failed", -114)},
+}
+
+
+def stored(app: Flask, key: str) -> dict[str, Any]:
+    """The probe's view of message ``key``, which must exist."""
+    view = message_status(app, key)
+    assert view is not None, f"no message {key!r} was stored"
+    return view
+
+
+def send_seed(client: FlaskClient, path: Path) -> Any:
+    """Deliver one seed example the way its provider would."""
+    if path.suffix == ".json":
+        return client.post("/webhooks/nxcloud", data=path.read_bytes(),
+                           content_type="application/json")
+    return client.get("/webhooks/esms", query_string=urlsplit(path.read_text().strip()).query)
+
+
+def post_nxcloud(client: FlaskClient, payload: dict[str, Any]) -> Any:
+    return client.post("/webhooks/nxcloud", json=payload)
+
+
+def get_esms(client: FlaskClient, params: dict[str, str], encoding: int | None = None) -> Any:
+    return client.get("/webhooks/esms",
+                      query_string=encode_query(params, error_info_encoding=encoding))
+
+
+def nxcloud(status: str, **fields: Any) -> dict[str, Any]:
+    """A minimal NXCloud receipt for the module's request id."""
+    return {"status": status, "requestId": REQUEST_ID, "code": 0, "message": status,
+            "ext": "order-42", **fields}
+
+
+def esms(send_status: int, send_success: int = 1, **params: str) -> dict[str, str]:
+    """A minimal eSMS customer-care callback, every value a string."""
+    return {"SMSID": "sms-1", "SendFailed": str(1 - send_success), "SendStatus": str(send_status),
+            "SendSuccess": str(send_success), "TotalPrice": "850.0000", "TotalReceiver": "1",
+            "TotalSent": "1", "RequestId": "", "TypeId": "2", **params}
+
+
+def test_every_seed_example_has_an_expectation() -> None:
+    assert sorted(p.name for p in SEED_EXAMPLES.iterdir()) == sorted(SEED_EXPECTATIONS)
+
+
+@pytest.mark.parametrize("name", sorted(SEED_EXPECTATIONS))
+def test_seed_example_is_acknowledged_and_stored(app: Flask, client: FlaskClient,
+                                                 name: str) -> None:
+    response = send_seed(client, SEED_EXAMPLES / name)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["result"] == "success"
+    for key, (status, error_code) in SEED_EXPECTATIONS[name].items():
+        view = stored(app, key)
+        assert (view["status"], view["error_code"]) == (status, error_code)
+        assert view["receipts_processed"] == 1
+
+
+def test_zns_normal_example_stores_zalo_error_message(app: Flask, client: FlaskClient) -> None:
+    send_seed(client, SEED_EXAMPLES / "esms.zns.normal.url")
+
+    view = stored(app, "f66545d2-c7e2-4603-984e-d2238c363c8292")
+    assert view["error_message"] == ZNS_INACTIVE
+    assert view["provider"] == "esms"
+    assert view["last_payload"]["TypeId"] == "25"
+
+
+def test_nxcloud_failed_example_keeps_code_message_and_ext(app: Flask,
+                                                           client: FlaskClient) -> None:
+    send_seed(client, SEED_EXAMPLES / "nxcloud.zalo.failed.json")
+
+    view = stored(app, "zalomid.68d9cc28ba9546f797exxxxxx9333e23")
+    assert view["error_message"] == "Zalo send error(Zalo account not existed)"
+    assert view["ext"] == "ext info"
+    assert view["last_payload"]["zaloRes"]["error"] == -118
+
+
+@pytest.mark.parametrize("encoding", list(ErrorInfoEncoding), ids=lambda e: e.name)
+def test_error_info_decodes_in_every_encoding(app: Flask, client: FlaskClient,
+                                              encoding: ErrorInfoEncoding) -> None:
+    error_info = encode_error_info({"error": -114, "message": ZNS_INACTIVE}, encoding)
+    params = esms(5, send_success=0, TypeId="25", error_info=error_info)
+
+    response = get_esms(client, params, encoding)
+
+    assert response.status_code == 200, response.get_data(as_text=True)
+    view = stored(app, "sms-1")
+    assert (view["status"], view["error_code"], view["error_message"]) == (
+        "failed", -114, ZNS_INACTIVE)
+
+
+@pytest.mark.parametrize("encoding", list(ErrorInfoEncoding), ids=lambda e: e.name)
+def test_error_info_with_error_zero_is_delivered(app: Flask, client: FlaskClient,
+                                                 encoding: ErrorInfoEncoding) -> None:
+    result = {"data": {"message_id": "e1a60e", "user_id": "3121"}, "error": 0, "message": "Success"}
+    params = esms(5, TypeId="26", error_info=encode_error_info(result, encoding))
+
+    assert get_esms(client, params, encoding).status_code == 200
+    assert (stored(app, "sms-1")["status"], stored(app, "sms-1")["error_code"]) == (
+        "delivered", None)
+
+
+@pytest.mark.parametrize("encoding", list(ErrorInfoEncoding), ids=lambda e: e.name)
+def test_error_info_survives_a_real_request_line(app: Flask, live_url: str,
+                                                 encoding: ErrorInfoEncoding) -> None:
+    error_info = encode_error_info({"error": -118, "message": "Zalo account not existed"}, encoding)
+    query = encode_query(esms(5, TypeId="25", error_info=error_info), error_info_encoding=encoding)
+
+    with urllib.request.urlopen(f"{live_url}/webhooks/esms?{query}", timeout=10) as response:
+        assert response.status == 200
+
+    view = stored(app, "sms-1")
+    assert (view["status"], view["error_code"]) == ("failed", -118)
+
+
+def test_zalo_error_fails_the_message_even_when_send_succeeded(app: Flask,
+                                                               client: FlaskClient) -> None:
+    error_info = encode_error_info({"error": -118, "message": "Zalo account not existed"})
+    get_esms(client, esms(5, send_success=1, TypeId="25", error_info=error_info))
+
+    view = stored(app, "sms-1")
+    assert (view["status"], view["error_code"]) == ("failed", -118)
+
+
+@pytest.mark.parametrize(("send_status", "send_success", "expected"), [
+    (1, 0, "pending"), (2, 0, "pending"), (7, 0, "pending"),
+    (4, 0, "failed"), (5, 0, "failed"), (5, 1, "delivered"),
+])
+def test_esms_send_status_maps_to_outcome(app: Flask, client: FlaskClient, send_status: int,
+                                          send_success: int, expected: str) -> None:
+    assert get_esms(client, esms(send_status, send_success)).status_code == 200
+    assert stored(app, "sms-1")["status"] == expected
+
+
+def test_lowercase_totalprice_spelling_is_accepted(app: Flask, client: FlaskClient) -> None:
+    params = esms(5)
+    params["Totalprice"] = params.pop("TotalPrice")
+
+    assert get_esms(client, params).status_code == 200
+    assert stored(app, "sms-1")["status"] == "delivered"
+
+
+def test_duplicate_nxcloud_receipt_is_processed_once(app: Flask, client: FlaskClient) -> None:
+    first = post_nxcloud(client, nxcloud("delivered"))
+    second = post_nxcloud(client, nxcloud("delivered"))
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert (first.get_json()["duplicate"], second.get_json()["duplicate"]) == (False, True)
+    view = stored(app, REQUEST_ID)
+    assert (view["receipts_processed"], view["duplicates_ignored"]) == (1, 1)
+
+
+def test_byte_identical_esms_seeds_are_processed_once(app: Flask, client: FlaskClient) -> None:
+    # The docs' transaction and user-info examples are the same callback twice.
+    for name in ("esms.zalo.follower.transaction.url", "esms.zalo.follower.user_info.url"):
+        assert send_seed(client, SEED_EXAMPLES / name).status_code == 200
+
+    view = stored(app, "53dbbc6e816f4159a9035a14a787e08f172")
+    assert (view["receipts_processed"], view["duplicates_ignored"]) == (1, 1)
+
+
+def test_duplicate_with_reordered_keys_is_still_a_duplicate(app: Flask,
+                                                            client: FlaskClient) -> None:
+    receipt = nxcloud("success")
+    post_nxcloud(client, receipt)
+    client.post("/webhooks/nxcloud", data=json.dumps(dict(reversed(receipt.items())), indent=2),
+                content_type="application/json")
+
+    assert stored(app, REQUEST_ID)["duplicates_ignored"] == 1
+
+
+def test_later_stage_receipt_advances_the_message(app: Flask, client: FlaskClient) -> None:
+    post_nxcloud(client, nxcloud("success"))
+    post_nxcloud(client, nxcloud("delivered", code=17003))
+
+    view = stored(app, REQUEST_ID)
+    assert (view["status"], view["receipts_processed"]) == ("delivered", 2)
+    assert view["last_payload"]["code"] == 17003
+
+
+def test_success_after_delivered_does_not_regress(app: Flask, client: FlaskClient) -> None:
+    post_nxcloud(client, nxcloud("delivered", code=17003))
+    late = post_nxcloud(client, nxcloud("success"))
+
+    assert late.status_code == 200
+    assert late.get_json()["applied"] == {REQUEST_ID: False}
+    view = stored(app, REQUEST_ID)
+    assert (view["status"], view["receipts_processed"]) == ("delivered", 2)
+    assert view["last_payload"]["status"] == "delivered"
+
+
+def test_first_final_status_wins(app: Flask, client: FlaskClient) -> None:
+    post_nxcloud(client, nxcloud("failed", code=17004, message="Zalo send error(x)"))
+    post_nxcloud(client, nxcloud("delivered", code=17003))
+
+    view = stored(app, REQUEST_ID)
+    assert (view["status"], view["error_code"]) == ("failed", 17004)
+
+
+def test_journey_acknowledged_after_time_out_does_not_regress(app: Flask,
+                                                              client: FlaskClient) -> None:
+    journey = {"journeyId": "126051", "oaId": "3041", "appId": "3310", "timestamp": "1721206920581"}
+    post_nxcloud(client, {"status": "journey_time_out", "code": 17007, "message": "expired",
+                          **journey})
+    post_nxcloud(client, nxcloud("journey_acknowledged", code=17006, **journey))
+
+    assert stored(app, "journey:126051")["status"] == "journey_time_out"
+    assert stored(app, REQUEST_ID)["status"] == "journey_acknowledged"
+
+
+def test_esms_pending_after_finished_does_not_regress(app: Flask, client: FlaskClient) -> None:
+    get_esms(client, esms(5))
+    get_esms(client, esms(7, send_success=0))
+
+    assert stored(app, "sms-1")["status"] == "delivered"
+
+
+def test_unknown_extra_fields_are_ignored(app: Flask, client: FlaskClient) -> None:
+    response = post_nxcloud(client, nxcloud("delivered", futureField={"nested": [1, 2]}))
+
+    assert response.status_code == 200
+    assert stored(app, REQUEST_ID)["status"] == "delivered"
+
+
+def test_unknown_status_is_acknowledged_without_changing_state(app: Flask,
+                                                               client: FlaskClient) -> None:
+    post_nxcloud(client, nxcloud("success"))
+    response = post_nxcloud(client, nxcloud("read"))
+
+    assert response.status_code == 200
+    view = stored(app, REQUEST_ID)
+    assert (view["status"], view["receipts_processed"]) == ("success", 2)
+
+
+NXCLOUD_MALFORMED = {
+    "not JSON": b"status=success",
+    "empty body": b"",
+    "JSON array": b'[{"status": "success"}]',
+    "JSON string": b'"success"',
+    "invalid UTF-8": b'{"status": "success", "requestId": "\xff"}',
+    "lone surrogate": b'{"status": "success", "requestId": "x", "ext": "\\ud800"}',
+    "missing status": json.dumps({"requestId": REQUEST_ID, "code": 0}).encode(),
+    "missing requestId": json.dumps({"status": "delivered", "code": 17003}).encode(),
+    "time-out without journeyId": json.dumps({"status": "journey_time_out", "code": 1}).encode(),
+    "code as a string": json.dumps(nxcloud("failed", code="17004")).encode(),
+    "requestId as a number": json.dumps({**nxcloud("success"), "requestId": 7}).encode(),
+}
+
+
+@pytest.mark.parametrize("body", NXCLOUD_MALFORMED.values(), ids=NXCLOUD_MALFORMED.keys())
+def test_malformed_nxcloud_receipt_gets_400_json(app: Flask, client: FlaskClient,
+                                                 body: bytes) -> None:
+    response = client.post("/webhooks/nxcloud", data=body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "malformed_receipt"
+    assert message_status(app, REQUEST_ID) is None
+
+
+ESMS_MALFORMED = {
+    "no parameters": "",
+    "missing SMSID": "SendStatus=5&SendSuccess=1",
+    "blank SMSID": "SMSID=&SendStatus=5&SendSuccess=1",
+    "missing SendStatus": "SMSID=sms-1&SendSuccess=1",
+    "SendStatus not a number": "SMSID=sms-1&SendStatus=done&SendSuccess=1",
+    "finished without SendSuccess": "SMSID=sms-1&SendStatus=5",
+    "undecodable error_info": "SMSID=sms-1&SendStatus=5&SendSuccess=1&error_info=%7Bnot-json",
+    "error_info holds an array": "SMSID=sms-1&SendStatus=5&SendSuccess=1&error_info=%5B1%5D",
+    "error_info error not a number": (
+        "SMSID=sms-1&SendStatus=5&SendSuccess=1&error_info=%7B%22error%22%3A%22bad%22%7D"),
+}
+
+
+@pytest.mark.parametrize("query", ESMS_MALFORMED.values(), ids=ESMS_MALFORMED.keys())
+def test_malformed_esms_callback_gets_400_json(app: Flask, client: FlaskClient,
+                                               query: str) -> None:
+    response = client.get("/webhooks/esms", query_string=query)
+
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "malformed_receipt"
+    assert message_status(app, "sms-1") is None
+
+
+def test_wrong_method_gets_json_error(client: FlaskClient) -> None:
+    response = client.get("/webhooks/nxcloud")
+
+    assert response.status_code == 405
+    assert response.get_json()["error"] == "method_not_allowed"
+
+
+def test_messages_endpoint_shows_the_stored_view(app: Flask, client: FlaskClient) -> None:
+    post_nxcloud(client, nxcloud("delivered", code=17003))
+
+    response = client.get(f"/messages/{REQUEST_ID}")
+
+    assert response.status_code == 200
+    assert response.get_json() == message_status(app, REQUEST_ID)
+    assert set(response.get_json()) == {
+        "key", "provider", "status", "error_code", "error_message", "receipts_processed",
+        "duplicates_ignored", "ext", "last_payload"}
+
+
+def test_messages_endpoint_404s_for_an_unknown_key(client: FlaskClient) -> None:
+    response = client.get("/messages/zalomid.nope")
+
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "not_found"
+
+
+def test_file_database_keeps_state_across_app_instances(tmp_path: Path) -> None:
+    database = tmp_path / "receipts.sqlite3"
+    first = create_app(database)
+    first.test_client().post("/webhooks/nxcloud", json=nxcloud("delivered"))
+    get_store(first).close()
+
+    second = create_app(database)
+    try:
+        response = second.test_client().post("/webhooks/nxcloud", json=nxcloud("delivered"))
+        assert response.get_json()["duplicate"] is True
+        assert stored(second, REQUEST_ID)["status"] == "delivered"
+    finally:
+        get_store(second).close()
+
+
+def _post_json(url: str, payload: dict[str, Any]) -> int:
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(response.status)
+
+
+def test_concurrent_receipts_lose_no_updates(app: Flask, live_url: str) -> None:
+    # 40 distinct receipts for one message (39 successes, one delivered), each sent twice, plus
+    # one delivered receipt for each of 20 other messages, all at once through a threaded server.
+    distinct = [nxcloud("success", attempt=i) for i in range(39)] + [nxcloud("delivered")]
+    others = [{**nxcloud("delivered"), "requestId": f"zalomid.{i:032x}"} for i in range(20)]
+    receipts = distinct + distinct[::-1] + others
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        codes = list(pool.map(lambda r: _post_json(f"{live_url}/webhooks/nxcloud", r), receipts))
+
+    assert codes == [200] * len(receipts)
+    view = stored(app, REQUEST_ID)
+    assert (view["status"], view["receipts_processed"], view["duplicates_ignored"]) == (
+        "delivered", 40, 40)
+    statuses = [message_status(app, f"zalomid.{i:032x}") for i in range(20)]
+    assert all(v is not None and v["status"] == "delivered" for v in statuses)

@@ -1,0 +1,525 @@
+"""A realistic customer webhook for NXCloud Zalo receipts and eSMS.vn callbacks (Flask + SQLite).
+
+What it gets right, and what dlrmock's scenarios check:
+
+* **Acknowledge quickly.** Every well-formed receipt is answered ``200`` after one short SQLite
+  transaction; nothing slow happens inside the request.
+* **Idempotent.** Each receipt's fingerprint (sha256 of its canonical form) is stored in the
+  ``receipts`` table; the same receipt again is answered ``200`` and counted as a duplicate, not
+  processed twice.
+* **Order-safe.** Every status has a rank; a receipt only changes a message when it ranks higher
+  (``success`` < ``journey_acknowledged`` < final, eSMS ``pending`` < final). The first final status
+  (``delivered``, ``failed``, ``journey_time_out``) wins: later or late-arriving receipts are
+  recorded but never regress it.
+* **Strict about what it uses, lenient about the rest.** A body that is not a JSON object, a missing
+  key field, or an ``error_info`` in none of eSMS's four encodings is answered ``400`` with a JSON
+  error, never ``500``. Unknown extra fields are ignored; an unknown status is acknowledged and
+  recorded without changing the message.
+
+Messages are keyed by NXCloud ``requestId`` (``journey:<journeyId>`` for journey receipts) and by
+eSMS ``SMSID``. Stored statuses: ``success``, ``delivered``, ``failed``, ``journey_acknowledged``,
+``journey_time_out`` (NXCloud), ``pending``, ``delivered``, ``failed`` (eSMS), and ``unknown`` for a
+message whose only receipts carried a status this app does not know.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from mock_server import decode_error_info
+
+__all__ = [
+    "MalformedReceiptError",
+    "Receipt",
+    "ReceiptStore",
+    "create_app",
+    "get_store",
+    "message_status",
+    "parse_esms_callback",
+    "parse_nxcloud_receipt",
+]
+
+log = logging.getLogger(__name__)
+
+STORE_EXTENSION = "webhook_app.store"
+JOURNEY_KEY_PREFIX = "journey:"
+
+#: A rank at or above this is final: nothing replaces it.
+FINAL_RANK = 100
+UNKNOWN_STATUS = "unknown"
+UNKNOWN_RANK = 0
+NXCLOUD_RANKS: Mapping[str, int] = {
+    "success": 10,
+    "journey_acknowledged": 20,
+    "delivered": FINAL_RANK,
+    "failed": FINAL_RANK,
+    "journey_time_out": FINAL_RANK,
+}
+#: eSMS SendStatus values that mean "not finished yet", in the order they happen.
+ESMS_PENDING_RANKS: Mapping[int, int] = {1: 11, 2: 12, 7: 17}
+ESMS_REJECTED = 4
+ESMS_FINISHED = 5
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    key                TEXT PRIMARY KEY,
+    provider           TEXT NOT NULL,
+    status             TEXT NOT NULL,
+    rank               INTEGER NOT NULL,
+    error_code         INTEGER,
+    error_message      TEXT,
+    ext                TEXT,
+    receipts_processed INTEGER NOT NULL DEFAULT 0,
+    duplicates_ignored INTEGER NOT NULL DEFAULT 0,
+    last_payload       TEXT NOT NULL,
+    updated_at         TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS receipts (
+    fingerprint TEXT NOT NULL,
+    message_key TEXT NOT NULL REFERENCES messages(key),
+    provider    TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    applied     INTEGER NOT NULL,
+    payload     TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (fingerprint, message_key)
+);
+"""
+
+
+class MalformedReceiptError(ValueError):
+    """A receipt this app cannot process; answered with ``400`` and a JSON error."""
+
+
+def _canonical(payload: Mapping[str, Any]) -> str:
+    # ASCII-only, sorted, compact: the same receipt always serialises to the same text.
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """One receipt, normalised: which messages it is about and what it says about them."""
+
+    provider: str
+    keys: tuple[str, ...]
+    status: str
+    rank: int
+    payload: Mapping[str, Any]
+    error_code: int | None = None
+    error_message: str | None = None
+    ext: str | None = None
+    fingerprint: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        digest = hashlib.sha256(f"{self.provider}\n{_canonical(self.payload)}".encode())
+        object.__setattr__(self, "fingerprint", digest.hexdigest())
+
+    @property
+    def is_final(self) -> bool:
+        """Whether this receipt carries a final status."""
+        return self.rank >= FINAL_RANK
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+def _optional(payload: Mapping[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    value = payload.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, kind) or isinstance(value, bool):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise MalformedReceiptError(
+            f"field {name!r} must be a {names}, got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+def _required_text(payload: Mapping[str, Any], name: str) -> str:
+    value = _optional(payload, name, str)
+    if not value:
+        raise MalformedReceiptError(f"missing field {name!r}")
+    return str(value)
+
+
+def parse_nxcloud_receipt(body: bytes) -> Receipt:
+    """Parse the body of an NXCloud Zalo ``dr_webhook`` POST.
+
+    Raises :class:`MalformedReceiptError` when the body is not a JSON object, lacks ``status`` or
+    the field it is keyed by, or has a wrong JSON type in a field this app uses.
+    """
+    try:
+        payload = json.loads(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise MalformedReceiptError(f"body is not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise MalformedReceiptError(f"body is a JSON {type(payload).__name__}, not an object")
+    try:
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedReceiptError("body holds a string that is not valid Unicode") from None
+
+    status = _required_text(payload, "status")
+    request_id = _optional(payload, "requestId", str) or None
+    journey_id = _optional(payload, "journeyId", str) or None
+    code = _optional(payload, "code", int)
+    message = _optional(payload, "message", str)
+    ext = _optional(payload, "ext", str)
+
+    if status == "journey_time_out":
+        if journey_id is None:
+            raise MalformedReceiptError(
+                "missing field 'journeyId' (journey_time_out is keyed by it)"
+            )
+        keys: tuple[str, ...] = (JOURNEY_KEY_PREFIX + journey_id,)
+    elif status == "journey_acknowledged":
+        keys = tuple(
+            key
+            for key in (request_id, journey_id and JOURNEY_KEY_PREFIX + journey_id)
+            if key is not None
+        )
+        if not keys:
+            raise MalformedReceiptError("missing fields 'requestId' and 'journeyId'")
+    elif request_id is not None:
+        keys = (request_id,)
+    elif status not in NXCLOUD_RANKS and journey_id is not None:
+        keys = (JOURNEY_KEY_PREFIX + journey_id,)
+    else:
+        raise MalformedReceiptError(
+            f"missing field 'requestId' (a {status!r} receipt is keyed by it)"
+        )
+
+    rank = NXCLOUD_RANKS.get(status)
+    if rank is None:
+        log.warning("NXCloud receipt for %s has unknown status %r; recorded, not applied",
+                    keys, status)
+        return Receipt("nxcloud", keys, UNKNOWN_STATUS, UNKNOWN_RANK, payload, ext=ext)
+    failed = status == "failed"
+    return Receipt(
+        "nxcloud",
+        keys,
+        status,
+        rank,
+        payload,
+        error_code=code if failed else None,
+        error_message=message if failed else None,
+        ext=ext,
+    )
+
+
+def _int_param(params: Mapping[str, str], name: str) -> int:
+    raw = params.get(name)
+    if raw is None or not raw.strip():
+        raise MalformedReceiptError(f"missing parameter {name!r}")
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise MalformedReceiptError(f"parameter {name!r} must be an integer, got {raw!r}") from None
+
+
+def _zalo_result(raw: str) -> tuple[int | None, str | None]:
+    """The ``error`` code and ``message`` inside an ``error_info`` value."""
+    try:
+        data = decode_error_info(raw).data
+    except (ValueError, RecursionError) as exc:
+        raise MalformedReceiptError(f"parameter 'error_info' is undecodable: {exc}") from None
+    error = data.get("error")
+    if isinstance(error, str):  # some doc versions quote numbers
+        with suppress(ValueError):
+            error = int(error)
+    if error is not None and (not isinstance(error, int) or isinstance(error, bool)):
+        raise MalformedReceiptError(f"error_info 'error' must be an integer, got {error!r}")
+    message = data.get("message")
+    return error, message if isinstance(message, str) else None
+
+
+def parse_esms_callback(params: Mapping[str, str]) -> Receipt:
+    """Parse the query parameters of an eSMS callback (each value a string, decoded once).
+
+    ``SendStatus`` 5 is ``delivered`` when ``SendSuccess`` > 0, else ``failed``; 4 (rejected) is
+    ``failed``; 1, 2 and 7 are ``pending``. A Zalo ``error_info`` whose ``error`` is not 0 makes the
+    message ``failed`` with that code, whatever ``SendStatus`` says.
+    """
+    if not params:
+        raise MalformedReceiptError(
+            "no query parameters: an eSMS callback carries SMSID=…&SendStatus=…"
+        )
+    sms_id = (params.get("SMSID") or "").strip()
+    if not sms_id:
+        raise MalformedReceiptError("missing parameter 'SMSID'")
+    send_status = _int_param(params, "SendStatus")
+
+    error, zalo_message = (None, None)
+    if (params.get("error_info") or "").strip():
+        error, zalo_message = _zalo_result(params["error_info"])
+
+    status: str
+    error_message: str | None = None
+    if error:
+        status, rank, error_message = "failed", FINAL_RANK, zalo_message
+    elif send_status == ESMS_FINISHED:
+        success = _int_param(params, "SendSuccess")
+        status, rank = ("delivered", FINAL_RANK) if success > 0 else ("failed", FINAL_RANK)
+        if status == "failed":
+            error_message = (
+                f"finished with SendSuccess={success}, SendFailed={params.get('SendFailed', '?')}"
+                f", TotalSent={params.get('TotalSent', '?')}"
+            )
+    elif send_status == ESMS_REJECTED:
+        status, rank, error_message = "failed", FINAL_RANK, "rejected by eSMS (SendStatus=4)"
+    elif send_status in ESMS_PENDING_RANKS:
+        status, rank = "pending", ESMS_PENDING_RANKS[send_status]
+    else:
+        log.warning("eSMS callback for %s has unknown SendStatus %d; recorded, not applied",
+                    sms_id, send_status)
+        status, rank = UNKNOWN_STATUS, UNKNOWN_RANK
+    return Receipt(
+        "esms",
+        (sms_id,),
+        status,
+        rank,
+        dict(params),
+        error_code=error if error else None,
+        error_message=error_message,
+    )
+
+
+# --- storage -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What recording one receipt did."""
+
+    duplicate: bool
+    statuses: Mapping[str, str]
+    """The current status of every message the receipt is about, after recording it."""
+    applied: Mapping[str, bool]
+    """Per message: whether the receipt changed its state (False when stale or a duplicate)."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class ReceiptStore:
+    """The SQLite store: one connection, one lock, one short transaction per receipt.
+
+    The lock serialises this process's threads (the Werkzeug server is threaded); ``BEGIN
+    IMMEDIATE`` and the busy timeout keep several processes sharing a database file safe too.
+    """
+
+    def __init__(self, database: str | os.PathLike[str] = ":memory:") -> None:
+        self.database = os.fspath(database)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(self.database, check_same_thread=False, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA busy_timeout = 5000")
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def record(self, receipt: Receipt) -> Outcome:
+        """Record ``receipt`` once, advancing each of its messages only if it ranks higher."""
+        now = _now()
+        # Stored as received (key order kept); only the fingerprint uses the canonical form.
+        payload_text = json.dumps(receipt.payload, separators=(",", ":"), ensure_ascii=True)
+        applied: dict[str, bool] = {}
+        with self._transaction() as db:
+            seen = db.execute(
+                "SELECT 1 FROM receipts WHERE fingerprint = ? LIMIT 1", (receipt.fingerprint,)
+            ).fetchone()
+            if seen is not None:
+                db.executemany(
+                    "UPDATE messages SET duplicates_ignored = duplicates_ignored + 1 WHERE key = ?",
+                    [(key,) for key in receipt.keys],
+                )
+                log.info("duplicate %s receipt for %s ignored", receipt.provider, receipt.keys)
+                statuses = self._statuses(db, receipt.keys)
+                return Outcome(True, statuses, dict.fromkeys(receipt.keys, False))
+            for key in receipt.keys:
+                applied[key] = self._advance(db, key, receipt, payload_text, now)
+                db.execute(
+                    "INSERT INTO receipts (fingerprint, message_key, provider, status, applied,"
+                    " payload, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (receipt.fingerprint, key, receipt.provider, receipt.status, applied[key],
+                     payload_text, now),
+                )
+            return Outcome(False, self._statuses(db, receipt.keys), applied)
+
+    @staticmethod
+    def _advance(db: sqlite3.Connection, key: str, receipt: Receipt, payload_text: str,
+                 now: str) -> bool:
+        row = db.execute("SELECT status, rank FROM messages WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            db.execute(
+                "INSERT INTO messages (key, provider, status, rank, error_code, error_message, ext,"
+                " receipts_processed, last_payload, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                (key, receipt.provider, receipt.status, receipt.rank, receipt.error_code,
+                 receipt.error_message, receipt.ext, payload_text, now),
+            )
+            return True
+        current = int(row["rank"])
+        if receipt.rank > current or (receipt.rank == current and current < FINAL_RANK):
+            db.execute(
+                "UPDATE messages SET status = ?, rank = ?, error_code = ?, error_message = ?,"
+                " ext = COALESCE(?, ext), receipts_processed = receipts_processed + 1,"
+                " last_payload = ?, updated_at = ? WHERE key = ?",
+                (receipt.status, receipt.rank, receipt.error_code, receipt.error_message,
+                 receipt.ext, payload_text, now, key),
+            )
+            return True
+        # Stale or conflicting: count it, keep what the earlier (higher-ranked) receipt said.
+        if current >= FINAL_RANK and receipt.is_final and receipt.status != row["status"]:
+            log.warning("%s: %r receipt arrived after final %r; kept %r",
+                        key, receipt.status, row["status"], row["status"])
+        db.execute(
+            "UPDATE messages SET ext = COALESCE(ext, ?),"
+            " receipts_processed = receipts_processed + 1, updated_at = ? WHERE key = ?",
+            (receipt.ext, now, key),
+        )
+        return False
+
+    @staticmethod
+    def _statuses(db: sqlite3.Connection, keys: Sequence[str]) -> dict[str, str]:
+        return {
+            key: str(db.execute("SELECT status FROM messages WHERE key = ?", (key,)).fetchone()[0])
+            for key in keys
+        }
+
+    def message(self, key: str) -> dict[str, Any] | None:
+        """The stored view of message ``key``, or ``None`` when no receipt named it."""
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM messages WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        return {
+            "key": row["key"],
+            "provider": row["provider"],
+            "status": row["status"],
+            "error_code": row["error_code"],
+            "error_message": row["error_message"],
+            "receipts_processed": row["receipts_processed"],
+            "duplicates_ignored": row["duplicates_ignored"],
+            "ext": row["ext"],
+            "last_payload": json.loads(row["last_payload"]),
+        }
+
+
+# --- the app -------------------------------------------------------------------------------------
+
+webhooks = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+messages = Blueprint("messages", __name__)
+
+
+def get_store(app: Flask) -> ReceiptStore:
+    """The :class:`ReceiptStore` of an app made by :func:`create_app`."""
+    store: ReceiptStore = app.extensions[STORE_EXTENSION]
+    return store
+
+
+def message_status(app: Flask, key: str) -> dict[str, Any] | None:
+    """The probe: message ``key`` as stored in ``app``'s database, or ``None`` if unknown."""
+    return get_store(app).message(key)
+
+
+def _acknowledge(receipt: Receipt) -> ResponseReturnValue:
+    outcome = get_store(current_app).record(receipt)
+    return jsonify(
+        result="success",
+        duplicate=outcome.duplicate,
+        messages=dict(outcome.statuses),
+        applied=dict(outcome.applied),
+    ), 200
+
+
+@webhooks.post("/nxcloud")
+def nxcloud_receipt() -> ResponseReturnValue:
+    """NXCloud Zalo ZNS receipt: a JSON object POSTed to the ``drWebhook`` URL."""
+    return _acknowledge(parse_nxcloud_receipt(request.get_data(cache=False)))
+
+
+@webhooks.get("/esms")
+def esms_callback() -> ResponseReturnValue:
+    """eSMS callback: an HTTP GET with every value in the query string."""
+    return _acknowledge(parse_esms_callback(request.args.to_dict(flat=True)))
+
+
+@messages.get("/messages/<key>")
+def show_message(key: str) -> ResponseReturnValue:
+    """The stored state of one message, as JSON."""
+    view = message_status(current_app, key)
+    if view is None:
+        return jsonify(error="not_found", message=f"no receipt has named message {key!r}"), 404
+    return jsonify(view), 200
+
+
+def _malformed(exc: MalformedReceiptError) -> ResponseReturnValue:
+    log.info("rejected malformed receipt at %s: %s", request.path, exc)
+    return jsonify(error="malformed_receipt", message=str(exc)), 400
+
+
+def _http_error(exc: HTTPException) -> ResponseReturnValue:
+    return jsonify(error=(exc.name or "error").lower().replace(" ", "_"),
+                   message=exc.description), exc.code or 500
+
+
+def create_app(database: str | os.PathLike[str] = ":memory:") -> Flask:
+    """The webhook app, storing receipts in the SQLite ``database`` (a path or ``:memory:``)."""
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024  # receipts are small; refuse anything huge
+    app.extensions[STORE_EXTENSION] = ReceiptStore(database)
+    app.register_blueprint(webhooks)
+    app.register_blueprint(messages)
+    app.register_error_handler(MalformedReceiptError, _malformed)
+    app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve the app with Werkzeug's threaded server (a demo, not a production setup)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--database", default="receipts.sqlite3",
+                        help="SQLite file to keep receipts in (default: %(default)s)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    create_app(args.database).run(host=args.host, port=args.port, threaded=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,761 @@
+"""The delivery engine: plays runs at targets from one asyncio loop in a background thread.
+
+A run is one scenario played at one target URL. Its receipts are generated up front, then
+delivered in order, each on its schedule (``after`` seconds, scaled by the run's clock), with the
+provider's retry policy. Every attempt goes into the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import heapq
+import itertools
+import logging
+import random
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._errors import DlrmockError, RunError
+from ._factory import ReceiptFactory, apply_overrides, wire
+from ._http import HttpClient, Request, Response, TransportError
+from ._scenarios import Scenario, resolve
+from ._wire import ErrorInfoEncoding
+from .providers import DeliveryPolicy, Payload, get_kind, get_provider
+
+__all__ = [
+    "ACKNOWLEDGED",
+    "Attempt",
+    "Delivery",
+    "Engine",
+    "ManualClock",
+    "Run",
+    "ScaledClock",
+]
+
+log = logging.getLogger(__name__)
+
+ACKNOWLEDGED = "acknowledged"
+HTTP_ERROR = "http_error"
+LOST_ACK = "lost_ack"
+"""The target answered 2xx but the scenario drops the answer: the provider sees a timeout."""
+OUTCOMES = (ACKNOWLEDGED, HTTP_ERROR, LOST_ACK, "timeout", "refused", "reset", "closed",
+            "invalid_response")
+EXCERPT = 2048
+
+
+# --------------------------------------------------------------------------------------- clocks
+class ScaledClock:
+    """Real time scaled by ``time_scale``: 0 means no waiting (order kept), 2 means twice as slow."""
+
+    kind = "scaled"
+
+    def __init__(self, time_scale: float = 1.0) -> None:
+        if time_scale < 0:
+            raise RunError(f"time_scale must be >= 0, got {time_scale!r}")
+        self.time_scale = time_scale
+        self._origin = 0.0
+        self._virtual = 0.0
+        self.lateness: deque[float] | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._origin = loop.time()
+
+    def now(self) -> float:
+        """Seconds of scenario time since the run started."""
+        if self.time_scale == 0:
+            return self._virtual
+        return (self._loop.time() - self._origin) / self.time_scale
+
+    async def sleep_until(self, due: float) -> None:
+        if self.time_scale == 0:
+            self._virtual = max(self._virtual, due)
+            await asyncio.sleep(0)
+            return
+        target = self._origin + due * self.time_scale
+        delay = target - self._loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+            if self.lateness is not None:
+                self.lateness.append(self._loop.time() - target)
+
+
+class ManualClock:
+    """A clock the caller moves: nothing is delivered until ``step()`` or ``advance()``."""
+
+    kind = "manual"
+
+    def __init__(self) -> None:
+        self._now = 0.0
+        self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+        self._idle: asyncio.Event | None = None
+        self.lateness: deque[float] | None = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._idle = asyncio.Event()
+
+    def now(self) -> float:
+        return self._now
+
+    async def sleep_until(self, due: float) -> None:
+        assert self._idle is not None
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._timers, (due, next(self._seq), future))
+        self._idle.set()
+        await future
+
+    def finished(self) -> None:
+        """Called by the engine when the run has nothing left to do."""
+        if self._idle is not None:
+            self._idle.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._timers)
+
+    async def _fire_next(self) -> bool:
+        assert self._idle is not None
+        await self._idle.wait()
+        if not self._timers:
+            return False
+        due, _, future = heapq.heappop(self._timers)
+        self._now = max(self._now, due)
+        self._idle.clear()
+        future.set_result(None)
+        await self._idle.wait()
+        return True
+
+    async def step(self) -> bool:
+        """Fire the next scheduled delivery (whatever its delay) and wait until it is done."""
+        return await self._fire_next()
+
+    async def advance(self, seconds: float) -> int:
+        """Move time on by ``seconds``, firing every delivery that falls due, in order."""
+        assert self._idle is not None
+        await self._idle.wait()
+        target = self._now + seconds
+        fired = 0
+        while self._timers and self._timers[0][0] <= target:
+            await self._fire_next()
+            fired += 1
+        self._now = max(self._now, target)
+        return fired
+
+
+Clock = ScaledClock | ManualClock
+
+
+# ------------------------------------------------------------------------------- run and journal
+@dataclass(frozen=True)
+class Delivery:
+    """One receipt the run will send (a step, or a duplicate copy of one)."""
+
+    step: int
+    copy: int
+    kind: str
+    after: float
+    payload: Payload
+    request: Request
+    lost_ack: int = 0
+    malformed: str | None = None
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One HTTP request sent to the target and what came of it."""
+
+    run_id: str
+    step: int
+    copy: int
+    kind: str
+    attempt: int
+    request: Request
+    offset: float
+    """Seconds of scenario time since the run started."""
+    at: float
+    """Wall-clock time the request was sent (epoch seconds)."""
+    latency_ms: float
+    outcome: str
+    status: int | None = None
+    response_body: str = ""
+    error: str | None = None
+    malformed: str | None = None
+
+    @property
+    def acknowledged(self) -> bool:
+        """The target answered 2xx (even if the scenario then dropped the answer)."""
+        return self.status is not None and 200 <= self.status < 300
+
+    def as_dict(self) -> dict[str, Any]:
+        req = self.request
+        return {
+            "run_id": self.run_id,
+            "step": self.step,
+            "copy": self.copy,
+            "kind": self.kind,
+            "attempt": self.attempt,
+            "outcome": self.outcome,
+            "status": self.status,
+            "latency_ms": round(self.latency_ms, 3),
+            "offset": round(self.offset, 6),
+            "at": self.at,
+            "malformed": self.malformed,
+            "error": self.error,
+            "response": {"status": self.status, "body": self.response_body}
+            if self.status is not None else None,
+            "request": {
+                "method": req.method,
+                "url": req.url,
+                "headers": dict(req.headers),
+                "body": req.body.decode("utf-8", "replace"),
+            },
+        }
+
+
+@dataclass
+class Run:
+    """One scenario played at one target URL."""
+
+    id: str
+    scenario: Scenario
+    target: str
+    policy: DeliveryPolicy
+    clock: Clock
+    seed: int
+    message: dict[str, Any]
+    deliveries: list[Delivery]
+    engine: Engine
+    attempts: list[Attempt] = field(default_factory=list)
+    state: str = "pending"
+    """pending → running → done | cancelled | error."""
+    error: str | None = None
+    created_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    done_event: threading.Event = field(default_factory=threading.Event)
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def provider(self) -> str:
+        return self.scenario.provider
+
+    @property
+    def message_id(self) -> str | None:
+        """The value of the provider's message key (requestId / SMSID) the receipts carry."""
+        value = self.message.get(get_provider(self.provider).message_key)
+        return None if value is None else str(value)
+
+    @property
+    def finished(self) -> bool:
+        return self.done_event.is_set()
+
+    @property
+    def payloads(self) -> list[Payload]:
+        """The receipts of the run in sending order (duplicates included)."""
+        return [d.payload for d in self.deliveries]
+
+    def failures(self) -> list[str]:
+        """Why the target did not acknowledge as the provider requires (empty when it did)."""
+        problems: list[str] = []
+        if self.state == "error":
+            problems.append(f"run failed inside dlrmock: {self.error}")
+        for delivery in self.deliveries:
+            tries = [a for a in self.attempts
+                     if a.step == delivery.step and a.copy == delivery.copy]
+            label = f"step {delivery.step} ({delivery.kind}"
+            label += f", copy {delivery.copy})" if delivery.copy else ")"
+            if not tries:
+                if self.finished and self.state != "cancelled":
+                    problems.append(f"{label}: never sent")
+                continue
+            if delivery.malformed:
+                bad = [a for a in tries if a.status is None or a.status >= 500]
+                if bad:
+                    problems.append(f"{label}: a malformed payload must get a clean 4xx/2xx "
+                                    f"answer, got {_describe(bad[-1])}")
+            elif not any(a.acknowledged for a in tries):
+                problems.append(f"{label}: not acknowledged after {len(tries)} attempt(s); "
+                                f"last: {_describe(tries[-1])}")
+        return problems
+
+    @property
+    def ok(self) -> bool:
+        """Finished, and every receipt acknowledged as the provider requires."""
+        return self.finished and self.state == "done" and not self.failures()
+
+    def wait(self, timeout: float | None = 30.0) -> Run:
+        """Block until the run has finished; raise :class:`RunError` after ``timeout`` seconds."""
+        if not self.done_event.wait(timeout):
+            if isinstance(self.clock, ManualClock):
+                raise RunError(
+                    f"run {self.id} ({self.scenario.name}) is waiting on its manual clock with "
+                    f"{self.clock.pending} delivery(ies) pending: call run.step() or "
+                    "run.advance(seconds)")
+            raise RunError(
+                f"run {self.id} ({self.scenario.name}) still running after {timeout} s "
+                f"({len(self.attempts)} attempt(s) so far); raise the timeout or the time_scale")
+        return self
+
+    def step(self, timeout: float = 30.0) -> list[Attempt]:
+        """Manual clock: deliver the next scheduled receipt now; returns the attempts it made."""
+        return self._move(lambda clock: clock.step(), timeout)
+
+    def advance(self, seconds: float, timeout: float = 30.0) -> list[Attempt]:
+        """Manual clock: move time on by ``seconds``; returns the attempts made meanwhile."""
+        if seconds < 0:
+            raise RunError(f"cannot advance by {seconds!r} seconds: time only moves forward")
+        return self._move(lambda clock: clock.advance(seconds), timeout)
+
+    def _move(self, action: Callable[[ManualClock], Any], timeout: float) -> list[Attempt]:
+        if not isinstance(self.clock, ManualClock):
+            raise RunError(
+                f"run {self.id} uses a {self.clock.kind} clock; start it with clock='manual' "
+                "to step it")
+        before = len(self.attempts)
+        self.engine.call(action(self.clock), timeout, f"stepping run {self.id}")
+        return self.attempts[before:]
+
+    def assert_acknowledged(self) -> None:
+        """Raise ``AssertionError`` with the journal unless :attr:`ok`."""
+        if not self.finished:
+            self.wait()
+        problems = self.failures()
+        if problems:
+            raise AssertionError(
+                "the target did not handle the receipts as the provider requires:\n  - "
+                + "\n  - ".join(problems) + "\n" + self.journal_text())
+
+    def journal_text(self) -> str:
+        """The run's attempts as a readable table."""
+        lines = [f"journal of run {self.id}: {self.scenario.name} -> {self.target} "
+                 f"(seed {self.seed}, {self.state})"]
+        lines.append(f"  {'time':>8}  {'step':<6} {'kind':<36} {'try':>3}  {'status':>6}  "
+                     f"{'latency':>9}  outcome")
+        for a in self.attempts:
+            step = f"{a.step}" + (f"+{a.copy}" if a.copy else "")
+            status = str(a.status) if a.status is not None else "-"
+            lines.append(
+                f"  {a.offset:8.3f}  {step:<6} {a.kind:<36} {a.attempt:>3}  {status:>6}  "
+                f"{a.latency_ms:7.1f}ms  {a.outcome}" + (f" [{a.malformed}]" if a.malformed else ""))
+            body = a.request.body.decode("utf-8", "replace") or a.request.url
+            lines.append(f"            sent: {a.request.method} {_clip(body, 300)}")
+            if a.status is not None:
+                lines.append(f"            got:  {a.status} {_clip(a.response_body, 200)}")
+            elif a.error:
+                lines.append(f"            error: {a.error}")
+        if not self.attempts:
+            lines.append("  (no attempts yet)")
+        return "\n".join(lines)
+
+    def as_dict(self, attempts: bool = True) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "id": self.id,
+            "scenario": self.scenario.name,
+            "provider": self.provider,
+            "target": self.target,
+            "state": self.state,
+            "ok": self.ok if self.finished else None,
+            "failures": self.failures() if self.finished else [],
+            "seed": self.seed,
+            "clock": {"kind": self.clock.kind, "now": self.clock.now()
+                      if self.clock.kind == "manual" else None,
+                      "time_scale": getattr(self.clock, "time_scale", None)},
+            "message_id": self.message_id,
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
+            "error": self.error,
+            "attempt_count": len(self.attempts),
+            "payloads": self.payloads,
+        }
+        if attempts:
+            result["attempts"] = [a.as_dict() for a in self.attempts]
+        return result
+
+
+def _describe(attempt: Attempt) -> str:
+    if attempt.status is not None:
+        return f"HTTP {attempt.status} ({attempt.outcome})"
+    return f"{attempt.outcome}: {attempt.error}"
+
+
+def _clip(text: str, limit: int) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Journal:
+    """Every run and attempt, bounded: beyond ``limit`` attempts the oldest finished runs go.
+
+    Evictions are counted, never silent; runs still in progress are never evicted.
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self.runs: OrderedDict[str, Run] = OrderedDict()
+        self.attempt_count = 0
+        self.total_attempts = 0
+        self.evicted_runs = 0
+        self.evicted_attempts = 0
+        self._lock = threading.Lock()
+
+    def add_run(self, run: Run) -> None:
+        with self._lock:
+            self.runs[run.id] = run
+
+    def record(self, run: Run, attempt: Attempt) -> None:
+        run.attempts.append(attempt)
+        with self._lock:
+            self.attempt_count += 1
+            self.total_attempts += 1
+            if self.attempt_count > self.limit:
+                self._evict()
+
+    def _evict(self) -> None:
+        for run_id in list(self.runs):
+            if self.attempt_count <= self.limit * 0.9:
+                break
+            run = self.runs[run_id]
+            if run.finished:
+                del self.runs[run_id]
+                self.attempt_count -= len(run.attempts)
+                self.evicted_attempts += len(run.attempts)
+                self.evicted_runs += 1
+
+    def get(self, run_id: str) -> Run | None:
+        with self._lock:
+            return self.runs.get(run_id)
+
+    def list(self) -> list[Run]:
+        with self._lock:
+            return list(self.runs.values())
+
+    def clear(self) -> list[Run]:
+        with self._lock:
+            runs = list(self.runs.values())
+            self.runs.clear()
+            self.attempt_count = 0
+            return runs
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "runs": len(self.runs),
+                "attempts": self.attempt_count,
+                "total_attempts": self.total_attempts,
+                "evicted_runs": self.evicted_runs,
+                "evicted_attempts": self.evicted_attempts,
+                "limit": self.limit,
+            }
+
+
+# --------------------------------------------------------------------------------------- engine
+class Engine:
+    """Plays runs from one asyncio loop in a daemon thread; safe to call from any thread."""
+
+    def __init__(
+        self,
+        *,
+        time_scale: float = 1.0,
+        seed: int | None = None,
+        journal_limit: int = 100_000,
+        max_connections: int = 32,
+        policies: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.time_scale = time_scale
+        self.seed = seed
+        self.journal = Journal(journal_limit)
+        self.max_connections = max_connections
+        self.policy_overrides = {k: dict(v) for k, v in (policies or {}).items()}
+        self.errors: list[BaseException] = []
+        self.lateness: deque[float] = deque(maxlen=100_000)
+        self.on_attempt: list[Callable[[Run, Attempt], None]] = []
+        self._factory = ReceiptFactory()
+        self._seeds = random.Random(seed)
+        self._factory_lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._client: HttpClient | None = None
+        self._start_lock = threading.Lock()
+
+    # -- lifecycle
+    def start(self) -> Engine:
+        """Start the loop thread (idempotent)."""
+        with self._start_lock:
+            if self._thread is not None:
+                return self
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+
+            def main() -> None:
+                asyncio.set_event_loop(loop)
+                self._client = HttpClient(max_connections_per_host=self.max_connections)
+                loop.call_soon(ready.set)
+                loop.run_forever()
+
+            self._loop = loop
+            self._thread = threading.Thread(target=main, name="dlrmock-engine", daemon=True)
+            self._thread.start()
+            if not ready.wait(10):
+                raise RunError("the delivery engine did not start within 10 s")
+        return self
+
+    def close(self) -> None:
+        """Cancel pending runs, close connections, stop the loop thread."""
+        with self._start_lock:
+            loop, thread = self._loop, self._thread
+            if loop is None or thread is None:
+                return
+
+            async def shutdown() -> None:
+                tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                if self._client is not None:
+                    await self._client.aclose()
+
+            try:
+                asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+            except (concurrent.futures.TimeoutError, RuntimeError):
+                log.warning("dlrmock engine did not shut down cleanly within 10 s")
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+            loop.close()
+            self._loop = self._thread = None
+
+    def __enter__(self) -> Engine:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def call(self, coroutine: Any, timeout: float | None, what: str) -> Any:
+        """Run ``coroutine`` on the engine loop and wait for its result."""
+        if self._loop is None:
+            coroutine.close()
+            raise RunError("the delivery engine is not running (use it as a context manager)")
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise RunError(f"gave up {what} after {timeout} s") from None
+
+    # -- runs
+    def play(
+        self,
+        scenario: str | Scenario | Mapping[str, Any],
+        to: str,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        message: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        time_scale: float | None = None,
+        clock: str = "scaled",
+        policy: Mapping[str, Any] | None = None,
+        error_info_encoding: int | None = None,
+    ) -> Run:
+        """Start playing ``scenario`` at ``to``; returns the run at once (see ``Run.wait``).
+
+        ``fields`` override receipt fields in every receipt that has them (and the shared
+        message field of that name); ``message`` sets shared message fields only.
+        """
+        spec = resolve(scenario)
+        if not isinstance(to, str) or not to.startswith("http://"):
+            raise RunError(f"target URL {to!r} must be an http:// URL, e.g. http://127.0.0.1:8000/hook")
+        provider = get_provider(spec.provider)
+        try:
+            policy_obj = provider.policy.with_overrides(
+                {**self.policy_overrides.get(provider.name, {}), **spec.policy, **(policy or {})})
+        except (ValueError, TypeError) as exc:
+            raise RunError(str(exc)) from None
+        if clock == "manual":
+            run_clock: Clock = ManualClock()
+        elif clock == "scaled":
+            scale = self.time_scale if time_scale is None else float(time_scale)
+            run_clock = ScaledClock(scale)
+            run_clock.lateness = self.lateness
+        else:
+            raise RunError(f"unknown clock {clock!r}; use 'scaled' (with time_scale) or 'manual'")
+        encoding = error_info_encoding if error_info_encoding is not None else spec.error_info_encoding
+        with self._factory_lock:
+            run_seed = seed if seed is not None else self._seeds.randrange(2**31)
+            self._factory.reseed(run_seed)
+            msg, deliveries = self._plan(spec, to, fields or {}, message or {}, encoding)
+        run = Run(
+            id=f"run-{next(self._ids)}",
+            scenario=spec,
+            target=to,
+            policy=policy_obj,
+            clock=run_clock,
+            seed=run_seed,
+            message=msg,
+            deliveries=deliveries,
+            engine=self,
+        )
+        self.start()
+        self.journal.add_run(run)
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._spawn, run)
+        return run
+
+    def _plan(self, spec: Scenario, url: str, fields: Mapping[str, Any],
+              message_fields: Mapping[str, Any], encoding: int | None
+              ) -> tuple[dict[str, Any], list[Delivery]]:
+        message = self._factory.message(spec.provider)
+        shared = {k: v for k, v in fields.items() if k in message}
+        message.update(spec.message)
+        message.update(message_fields)
+        message.update(shared)
+        payloads: list[tuple[int, Payload]] = []
+        for index, step in enumerate(spec.steps):
+            payload = self._factory.receipt(step.kind, message)
+            everywhere = {**spec.set, **fields}
+            applicable = {k: v for k, v in everywhere.items() if k.split(".", 1)[0] in payload}
+            payload = apply_overrides(step.kind, payload, {**applicable, **step.set})
+            payloads.append((index, payload))
+        order = list(range(len(spec.steps)))
+        for index, step in enumerate(spec.steps):
+            if step.reorder:
+                order[index], order[index + 1] = order[index + 1], order[index]
+        deliveries: list[Delivery] = []
+        for position, source in enumerate(order):
+            timing = spec.steps[position]
+            step = spec.steps[source]
+            payload = payloads[source][1]
+            for copy in range(step.duplicate + 1):
+                request, sent = _encode(step.kind, payload, url, encoding, step.malformed)
+                deliveries.append(Delivery(
+                    step=source, copy=copy, kind=step.kind,
+                    after=timing.after if copy == 0 else 0.0,
+                    payload=sent, request=request, lost_ack=step.lost_ack,
+                    malformed=step.malformed))
+        return message, deliveries
+
+    def _spawn(self, run: Run) -> None:
+        assert self._loop is not None
+        run.task = self._loop.create_task(self._play(run), name=run.id)
+
+    async def _play(self, run: Run) -> None:
+        assert self._loop is not None and self._client is not None
+        run.state = "running"
+        run.clock.start(self._loop)
+        due = 0.0
+        try:
+            for delivery in run.deliveries:
+                due += delivery.after
+                await run.clock.sleep_until(due)
+                await self._deliver(run, delivery)
+            run.state = "done"
+        except asyncio.CancelledError:
+            run.state = "cancelled"
+            raise
+        except Exception as exc:  # a bug in dlrmock: keep it for the caller, don't lose the run
+            log.exception("run %s failed", run.id)
+            run.state, run.error = "error", f"{type(exc).__name__}: {exc}"
+            self.errors.append(exc)
+        finally:
+            run.finished_at = time.time()
+            run.done_event.set()
+            if isinstance(run.clock, ManualClock):
+                run.clock.finished()
+
+    async def _deliver(self, run: Run, delivery: Delivery) -> None:
+        assert self._client is not None and self._loop is not None
+        policy = run.policy
+        dropping = delivery.lost_ack
+        number = 0
+        while True:
+            number += 1
+            offset = run.clock.now()
+            wall = time.time()
+            started = self._loop.time()
+            response: Response | None = None
+            error: str | None = None
+            try:
+                response = await self._client.send(delivery.request, policy.timeout)
+                outcome = ACKNOWLEDGED if 200 <= response.status < 300 else HTTP_ERROR
+            except TransportError as exc:
+                outcome, error = exc.outcome, exc.detail
+            latency = (self._loop.time() - started) * 1000
+            if outcome == ACKNOWLEDGED and dropping != 0:
+                dropping -= 1
+                outcome = LOST_ACK
+            attempt = Attempt(
+                run_id=run.id, step=delivery.step, copy=delivery.copy, kind=delivery.kind,
+                attempt=number, request=delivery.request, offset=offset, at=wall,
+                latency_ms=latency, outcome=outcome,
+                status=response.status if response is not None else None,
+                response_body=response.body[:EXCERPT].decode("utf-8", "replace")
+                if response is not None else "",
+                error=error, malformed=delivery.malformed)
+            self.journal.record(run, attempt)
+            for listener in self.on_attempt:
+                listener(run, attempt)
+            seen_as = "timeout" if outcome == LOST_ACK else outcome
+            if seen_as not in policy.retry_on or number > policy.retries:
+                return
+            await run.clock.sleep_until(run.clock.now() + policy.retry_interval)
+
+    def get(self, run_id: str) -> Run:
+        run = self.journal.get(run_id)
+        if run is None:
+            raise RunError(f"no run {run_id!r}; list runs with GET /_dlrmock/runs")
+        return run
+
+    def runs(self) -> list[Run]:
+        return self.journal.list()
+
+    def cancel(self, run_id: str) -> Run:
+        """Stop a pending run; what it already sent stays in the journal."""
+        run = self.get(run_id)
+        if self._loop is not None and run.task is not None and not run.finished:
+            self._loop.call_soon_threadsafe(run.task.cancel)
+        return run
+
+    def reset(self) -> None:
+        """Cancel every run and forget them (the journal's counters of evictions stay)."""
+        for run in self.journal.clear():
+            if self._loop is not None and run.task is not None and not run.finished:
+                self._loop.call_soon_threadsafe(run.task.cancel)
+        self.errors.clear()
+
+
+def _encode(kind: str, payload: Payload, url: str, encoding: int | None,
+            malformed: str | None) -> tuple[Request, Payload]:
+    encoding_obj = ErrorInfoEncoding(encoding) if encoding is not None else None
+    if malformed is None:
+        return wire(kind, payload, url, encoding_obj), payload
+    spec = get_kind(kind)
+    provider = get_provider(spec.provider)
+    broken = dict(payload)
+    if malformed == "missing_field":
+        broken.pop(provider.message_key, None)
+        broken.pop("status" if provider.name == "nxcloud" else "TypeId", None)
+    elif malformed == "wrong_type":
+        broken["code" if provider.name == "nxcloud" else "SendSuccess"] = ["not", "a", "value"]
+    elif malformed == "bad_error_info" and spec.error_info_encoding is not None:
+        broken["error_info"] = "%7B%22error%22%3A"
+    request = wire(kind, broken, url, encoding_obj)
+    if malformed == "bad_json":
+        if request.method == "POST":
+            request = Request(request.method, request.url, request.headers,
+                              request.body[: max(1, len(request.body) // 2)])
+        else:
+            request = Request(request.method, request.url + "&error_info=%7B%22broken",
+                              request.headers, request.body)
+    return request, broken
+
+
+def iter_attempts(runs: Iterable[Run]) -> Iterable[Attempt]:
+    for run in runs:
+        yield from run.attempts
+
+
+_ = DlrmockError

@@ -1,0 +1,254 @@
+"""Scenarios: scripted receipt sequences, built in or read from YAML / JSON files."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ._errors import ScenarioError, UnknownKindError, UnknownScenarioError
+from ._registry import validator_for
+from .providers import KINDS
+
+__all__ = ["Scenario", "Step", "builtin_scenarios", "load_scenario", "parse_scenario", "resolve"]
+
+MALFORMED_MODES = ("missing_field", "wrong_type", "bad_json", "bad_error_info")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One receipt of a scenario, with its delay and faults."""
+
+    kind: str
+    after: float = 0.0
+    set: Mapping[str, Any] = field(default_factory=dict)
+    duplicate: int = 0
+    lost_ack: int = 0
+    """How many of this receipt's answers the provider treats as timeouts (-1: all)."""
+    reorder: bool = False
+    malformed: str | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named, scripted sequence of receipts for one message."""
+
+    name: str
+    steps: tuple[Step, ...]
+    description: str = ""
+    message: Mapping[str, Any] = field(default_factory=dict)
+    set: Mapping[str, Any] = field(default_factory=dict)
+    policy: Mapping[str, Any] = field(default_factory=dict)
+    error_info_encoding: int | None = None
+    expect: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "<built-in>"
+
+    @property
+    def provider(self) -> str:
+        return self.steps[0].kind.split(".", 1)[0]
+
+    @property
+    def kinds(self) -> list[str]:
+        return [step.kind for step in self.steps]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The scenario in its file format (what ``dlrmock scenarios --json`` shows)."""
+        steps = []
+        for step in self.steps:
+            entry: dict[str, Any] = {"kind": step.kind, "after": step.after}
+            if step.set:
+                entry["set"] = dict(step.set)
+            if step.duplicate:
+                entry["duplicate"] = step.duplicate
+            if step.lost_ack:
+                entry["lost_ack"] = True if step.lost_ack < 0 else step.lost_ack
+            if step.reorder:
+                entry["reorder"] = True
+            if step.malformed:
+                entry["malformed"] = step.malformed
+            steps.append(entry)
+        result: dict[str, Any] = {"name": self.name, "description": self.description}
+        for key in ("message", "set", "policy", "expect"):
+            if getattr(self, key):
+                result[key] = dict(getattr(self, key))
+        if self.error_info_encoding is not None:
+            result["error_info_encoding"] = self.error_info_encoding
+        result["steps"] = steps
+        return result
+
+
+class _Lines:
+    """JSON path → line number, from a YAML node tree (JSON is YAML, so this covers both)."""
+
+    def __init__(self, node: yaml.Node | None) -> None:
+        self.lines: dict[tuple[Any, ...], int] = {}
+        if node is not None:
+            self._walk(node, ())
+
+    def _walk(self, node: yaml.Node, path: tuple[Any, ...]) -> None:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                self.lines[(*path, key.value)] = key.start_mark.line + 1
+                self._walk(value, (*path, key.value))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self._walk(item, (*path, index))
+
+    def line(self, path: tuple[Any, ...]) -> int | None:
+        while path and path not in self.lines:
+            path = path[:-1]
+        return self.lines.get(path)
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def parse_scenario(data: Any, *, source: str = "<inline>", name: str | None = None,
+                   lines: _Lines | None = None) -> Scenario:
+    """A scenario from its parsed file content, checked against ``dlrmock.scenario.json``."""
+    lines = lines or _Lines(None)
+
+    def error(message: str, path: tuple[Any, ...]) -> ScenarioError:
+        return ScenarioError(message, source=source, path=_dotted(path), line=lines.line(path))
+
+    if not isinstance(data, Mapping):
+        raise error(
+            f"a scenario is a mapping with a 'steps' list, got {type(data).__name__}; "
+            "see `dlrmock scenarios --json` for examples", ())
+    problems = sorted(validator_for("dlrmock.scenario").iter_errors(data),
+                      key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if problems:
+        first = problems[0]
+        path = tuple(first.absolute_path)
+        if first.validator == "additionalProperties" and isinstance(first.instance, Mapping):
+            allowed = first.schema.get("properties", {})
+            path += tuple(k for k in first.instance if k not in allowed)[:1]
+        raise error(_explain(first), path)
+    steps: list[Step] = []
+    for index, raw in enumerate(data["steps"]):
+        if raw["kind"] not in KINDS:
+            raise error(str(UnknownKindError(raw["kind"], KINDS)), ("steps", index, "kind"))
+        lost = raw.get("lost_ack", False)
+        malformed = raw.get("malformed", False)
+        steps.append(Step(
+            kind=raw["kind"],
+            after=float(raw.get("after", 0)),
+            set=dict(raw.get("set", {})),
+            duplicate=int(raw.get("duplicate", 0)),
+            lost_ack=-1 if lost is True else int(lost),
+            reorder=bool(raw.get("reorder", False)),
+            malformed=("missing_field" if malformed is True else malformed) or None,
+        ))
+    providers = {step.kind.split(".", 1)[0] for step in steps}
+    if len(providers) > 1:
+        raise error(f"all steps must be receipts of one provider, got {', '.join(sorted(providers))}",
+                    ("steps",))
+    if steps[-1].reorder:
+        raise error("the last step cannot be reordered: there is no next step to swap with",
+                    ("steps", len(steps) - 1, "reorder"))
+    return Scenario(
+        name=str(data.get("name") or name or "inline"),
+        steps=tuple(steps),
+        description=str(data.get("description", "")),
+        message=dict(data.get("message", {})),
+        set=dict(data.get("set", {})),
+        policy=dict(data.get("policy", {})),
+        error_info_encoding=data.get("error_info_encoding"),
+        expect=dict(data.get("expect", {})),
+        source=source,
+    )
+
+
+def _explain(error: Any) -> str:
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is required")
+    if error.validator == "additionalProperties":
+        return f"{error.message}; check the spelling (allowed: " + ", ".join(
+            sorted(error.schema.get("properties", {}))) + ")"
+    if error.validator in ("minimum", "exclusiveMinimum", "maximum", "type") and \
+            error.absolute_path and error.absolute_path[-1] == "after":
+        return f"bad delay {error.instance!r}: 'after' is a number of seconds, 0 to 31536000"
+    return str(error.message)
+
+
+def _documents(text: str, source: str) -> Iterator[tuple[Any, _Lines]]:
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        values = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(f"not valid YAML/JSON: {problem}", source=where) from None
+    for node, value in zip(nodes, values, strict=True):
+        if node is not None:
+            yield value, _Lines(node)
+
+
+def load_scenario_file(path: str | Path) -> Scenario:
+    """A scenario from a ``.yaml``, ``.yml`` or ``.json`` file."""
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"cannot read the file: {exc}", source=str(path)) from None
+    documents = list(_documents(text, str(path)))
+    if len(documents) != 1:
+        raise ScenarioError(
+            f"expected one scenario in the file, found {len(documents)} YAML documents",
+            source=str(path))
+    data, lines = documents[0]
+    return parse_scenario(data, source=str(path), name=path.stem, lines=lines)
+
+
+@functools.cache
+def builtin_scenarios() -> dict[str, Scenario]:
+    """The scenarios shipped with dlrmock, by name."""
+    scenarios: dict[str, Scenario] = {}
+    folder = files("mock_server") / "scenarios"
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith((".yaml", ".yml")):
+            continue
+        source = f"<built-in {entry.name}>"
+        for data, lines in _documents(entry.read_text("utf-8"), source):
+            scenario = parse_scenario(data, source=source, lines=lines)
+            scenarios[scenario.name] = scenario
+    return scenarios
+
+
+def resolve(scenario: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
+    """A scenario from a built-in name, a file path, an inline mapping, or itself."""
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, Mapping):
+        return parse_scenario(scenario)
+    builtins = builtin_scenarios()
+    if isinstance(scenario, str) and scenario in builtins:
+        return builtins[scenario]
+    path = Path(scenario)
+    if path.suffix.lower() in (".yaml", ".yml", ".json"):
+        if not path.is_file():
+            raise ScenarioError("no such file (a scenario name or a path to a .yaml/.json file)",
+                                source=str(path))
+        return load_scenario_file(path)
+    raise UnknownScenarioError(str(scenario), builtins)
+
+
+def load_scenario(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
+    """Public alias of :func:`resolve`."""
+    return resolve(source)
+
+
+def dump_json(scenario: Scenario) -> str:
+    return json.dumps(scenario.as_dict(), indent=2, ensure_ascii=False)
