@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._engine import Attempt, Engine, Run
 from ._errors import (
     DetectionError,
     DlrmockError,
@@ -16,6 +17,9 @@ from ._errors import (
 )
 from ._factory import ReceiptFactory, receipt, wire
 from ._registry import Problem, detect_kind, load_payload, validate
+from ._scenarios import Scenario, Step, builtin_scenarios, load_scenario
+from ._server import MockProvider
+from ._version import __version__
 from ._wire import (
     DecodedErrorInfo,
     ErrorInfoEncoding,
@@ -24,32 +28,42 @@ from ._wire import (
     encode_query,
     parse_callback,
 )
+from .app import Config, create_app
 from .providers import KINDS, PROVIDERS
-
-__version__ = "0.1.0"
 
 __all__ = [
     "KINDS",
     "PROVIDERS",
+    "Attempt",
+    "Config",
     "DecodedErrorInfo",
     "DetectionError",
     "DlrmockError",
+    "Engine",
     "ErrorInfoEncoding",
     "ErrorInfoError",
+    "MockProvider",
     "OverrideError",
     "PayloadError",
     "Problem",
     "ReceiptFactory",
+    "Run",
     "RunError",
+    "Scenario",
     "ScenarioError",
     "ServerError",
+    "Step",
     "UnknownKindError",
     "UnknownScenarioError",
+    "__version__",
+    "builtin_scenarios",
+    "create_app",
     "decode_error_info",
     "detect_kind",
     "encode_error_info",
     "encode_query",
     "load_payload",
+    "load_scenario",
     "parse_callback",
     "receipt",
     "validate",

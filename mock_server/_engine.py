@@ -43,8 +43,16 @@ ACKNOWLEDGED = "acknowledged"
 HTTP_ERROR = "http_error"
 LOST_ACK = "lost_ack"
 """The target answered 2xx but the scenario drops the answer: the provider sees a timeout."""
-OUTCOMES = (ACKNOWLEDGED, HTTP_ERROR, LOST_ACK, "timeout", "refused", "reset", "closed",
-            "invalid_response")
+OUTCOMES = (
+    ACKNOWLEDGED,
+    HTTP_ERROR,
+    LOST_ACK,
+    "timeout",
+    "refused",
+    "reset",
+    "closed",
+    "invalid_response",
+)
 EXCERPT = 2048
 
 
@@ -208,7 +216,8 @@ class Attempt:
             "malformed": self.malformed,
             "error": self.error,
             "response": {"status": self.status, "body": self.response_body}
-            if self.status is not None else None,
+            if self.status is not None
+            else None,
             "request": {
                 "method": req.method,
                 "url": req.url,
@@ -265,8 +274,9 @@ class Run:
         if self.state == "error":
             problems.append(f"run failed inside dlrmock: {self.error}")
         for delivery in self.deliveries:
-            tries = [a for a in self.attempts
-                     if a.step == delivery.step and a.copy == delivery.copy]
+            tries = [
+                a for a in self.attempts if a.step == delivery.step and a.copy == delivery.copy
+            ]
             label = f"step {delivery.step} ({delivery.kind}"
             label += f", copy {delivery.copy})" if delivery.copy else ")"
             if not tries:
@@ -276,11 +286,15 @@ class Run:
             if delivery.malformed:
                 bad = [a for a in tries if a.status is None or a.status >= 500]
                 if bad:
-                    problems.append(f"{label}: a malformed payload must get a clean 4xx/2xx "
-                                    f"answer, got {_describe(bad[-1])}")
+                    problems.append(
+                        f"{label}: a malformed payload must get a clean 4xx/2xx "
+                        f"answer, got {_describe(bad[-1])}"
+                    )
             elif not any(a.acknowledged for a in tries):
-                problems.append(f"{label}: not acknowledged after {len(tries)} attempt(s); "
-                                f"last: {_describe(tries[-1])}")
+                problems.append(
+                    f"{label}: not acknowledged after {len(tries)} attempt(s); "
+                    f"last: {_describe(tries[-1])}"
+                )
         return problems
 
     @property
@@ -295,10 +309,12 @@ class Run:
                 raise RunError(
                     f"run {self.id} ({self.scenario.name}) is waiting on its manual clock with "
                     f"{self.clock.pending} delivery(ies) pending: call run.step() or "
-                    "run.advance(seconds)")
+                    "run.advance(seconds)"
+                )
             raise RunError(
                 f"run {self.id} ({self.scenario.name}) still running after {timeout} s "
-                f"({len(self.attempts)} attempt(s) so far); raise the timeout or the time_scale")
+                f"({len(self.attempts)} attempt(s) so far); raise the timeout or the time_scale"
+            )
         return self
 
     def step(self, timeout: float = 30.0) -> list[Attempt]:
@@ -315,7 +331,8 @@ class Run:
         if not isinstance(self.clock, ManualClock):
             raise RunError(
                 f"run {self.id} uses a {self.clock.kind} clock; start it with clock='manual' "
-                "to step it")
+                "to step it"
+            )
         before = len(self.attempts)
         self.engine.call(action(self.clock), timeout, f"stepping run {self.id}")
         return self.attempts[before:]
@@ -328,20 +345,28 @@ class Run:
         if problems:
             raise AssertionError(
                 "the target did not handle the receipts as the provider requires:\n  - "
-                + "\n  - ".join(problems) + "\n" + self.journal_text())
+                + "\n  - ".join(problems)
+                + "\n"
+                + self.journal_text()
+            )
 
     def journal_text(self) -> str:
         """The run's attempts as a readable table."""
-        lines = [f"journal of run {self.id}: {self.scenario.name} -> {self.target} "
-                 f"(seed {self.seed}, {self.state})"]
-        lines.append(f"  {'time':>8}  {'step':<6} {'kind':<36} {'try':>3}  {'status':>6}  "
-                     f"{'latency':>9}  outcome")
+        lines = [
+            f"journal of run {self.id}: {self.scenario.name} -> {self.target} "
+            f"(seed {self.seed}, {self.state})"
+        ]
+        lines.append(
+            f"  {'time':>8}  {'step':<6} {'kind':<36} {'try':>3}  {'status':>6}  "
+            f"{'latency':>9}  outcome"
+        )
         for a in self.attempts:
             step = f"{a.step}" + (f"+{a.copy}" if a.copy else "")
             status = str(a.status) if a.status is not None else "-"
             lines.append(
                 f"  {a.offset:8.3f}  {step:<6} {a.kind:<36} {a.attempt:>3}  {status:>6}  "
-                f"{a.latency_ms:7.1f}ms  {a.outcome}" + (f" [{a.malformed}]" if a.malformed else ""))
+                f"{a.latency_ms:7.1f}ms  {a.outcome}" + (f" [{a.malformed}]" if a.malformed else "")
+            )
             body = a.request.body.decode("utf-8", "replace") or a.request.url
             lines.append(f"            sent: {a.request.method} {_clip(body, 300)}")
             if a.status is not None:
@@ -362,9 +387,11 @@ class Run:
             "ok": self.ok if self.finished else None,
             "failures": self.failures() if self.finished else [],
             "seed": self.seed,
-            "clock": {"kind": self.clock.kind, "now": self.clock.now()
-                      if self.clock.kind == "manual" else None,
-                      "time_scale": getattr(self.clock, "time_scale", None)},
+            "clock": {
+                "kind": self.clock.kind,
+                "now": self.clock.now() if self.clock.kind == "manual" else None,
+                "time_scale": getattr(self.clock, "time_scale", None),
+            },
             "message_id": self.message_id,
             "created_at": self.created_at,
             "finished_at": self.finished_at,
@@ -568,11 +595,14 @@ class Engine:
         """
         spec = resolve(scenario)
         if not isinstance(to, str) or not to.startswith("http://"):
-            raise RunError(f"target URL {to!r} must be an http:// URL, e.g. http://127.0.0.1:8000/hook")
+            raise RunError(
+                f"target URL {to!r} must be an http:// URL, e.g. http://127.0.0.1:8000/hook"
+            )
         provider = get_provider(spec.provider)
         try:
             policy_obj = provider.policy.with_overrides(
-                {**self.policy_overrides.get(provider.name, {}), **spec.policy, **(policy or {})})
+                {**self.policy_overrides.get(provider.name, {}), **spec.policy, **(policy or {})}
+            )
         except (ValueError, TypeError) as exc:
             raise RunError(str(exc)) from None
         if clock == "manual":
@@ -583,7 +613,9 @@ class Engine:
             run_clock.lateness = self.lateness
         else:
             raise RunError(f"unknown clock {clock!r}; use 'scaled' (with time_scale) or 'manual'")
-        encoding = error_info_encoding if error_info_encoding is not None else spec.error_info_encoding
+        encoding = (
+            error_info_encoding if error_info_encoding is not None else spec.error_info_encoding
+        )
         with self._factory_lock:
             run_seed = seed if seed is not None else self._seeds.randrange(2**31)
             self._factory.reseed(run_seed)
@@ -605,9 +637,14 @@ class Engine:
         self._loop.call_soon_threadsafe(self._spawn, run)
         return run
 
-    def _plan(self, spec: Scenario, url: str, fields: Mapping[str, Any],
-              message_fields: Mapping[str, Any], encoding: int | None
-              ) -> tuple[dict[str, Any], list[Delivery]]:
+    def _plan(
+        self,
+        spec: Scenario,
+        url: str,
+        fields: Mapping[str, Any],
+        message_fields: Mapping[str, Any],
+        encoding: int | None,
+    ) -> tuple[dict[str, Any], list[Delivery]]:
         message = self._factory.message(spec.provider)
         shared = {k: v for k, v in fields.items() if k in message}
         message.update(spec.message)
@@ -631,11 +668,18 @@ class Engine:
             payload = payloads[source][1]
             for copy in range(step.duplicate + 1):
                 request, sent = _encode(step.kind, payload, url, encoding, step.malformed)
-                deliveries.append(Delivery(
-                    step=source, copy=copy, kind=step.kind,
-                    after=timing.after if copy == 0 else 0.0,
-                    payload=sent, request=request, lost_ack=step.lost_ack,
-                    malformed=step.malformed))
+                deliveries.append(
+                    Delivery(
+                        step=source,
+                        copy=copy,
+                        kind=step.kind,
+                        after=timing.after if copy == 0 else 0.0,
+                        payload=sent,
+                        request=request,
+                        lost_ack=step.lost_ack,
+                        malformed=step.malformed,
+                    )
+                )
         return message, deliveries
 
     def _spawn(self, run: Run) -> None:
@@ -688,13 +732,23 @@ class Engine:
                 dropping -= 1
                 outcome = LOST_ACK
             attempt = Attempt(
-                run_id=run.id, step=delivery.step, copy=delivery.copy, kind=delivery.kind,
-                attempt=number, request=delivery.request, offset=offset, at=wall,
-                latency_ms=latency, outcome=outcome,
+                run_id=run.id,
+                step=delivery.step,
+                copy=delivery.copy,
+                kind=delivery.kind,
+                attempt=number,
+                request=delivery.request,
+                offset=offset,
+                at=wall,
+                latency_ms=latency,
+                outcome=outcome,
                 status=response.status if response is not None else None,
                 response_body=response.body[:EXCERPT].decode("utf-8", "replace")
-                if response is not None else "",
-                error=error, malformed=delivery.malformed)
+                if response is not None
+                else "",
+                error=error,
+                malformed=delivery.malformed,
+            )
             self.journal.record(run, attempt)
             for listener in self.on_attempt:
                 listener(run, attempt)
@@ -727,8 +781,9 @@ class Engine:
         self.errors.clear()
 
 
-def _encode(kind: str, payload: Payload, url: str, encoding: int | None,
-            malformed: str | None) -> tuple[Request, Payload]:
+def _encode(
+    kind: str, payload: Payload, url: str, encoding: int | None, malformed: str | None
+) -> tuple[Request, Payload]:
     encoding_obj = ErrorInfoEncoding(encoding) if encoding is not None else None
     if malformed is None:
         return wire(kind, payload, url, encoding_obj), payload
@@ -745,11 +800,19 @@ def _encode(kind: str, payload: Payload, url: str, encoding: int | None,
     request = wire(kind, broken, url, encoding_obj)
     if malformed == "bad_json":
         if request.method == "POST":
-            request = Request(request.method, request.url, request.headers,
-                              request.body[: max(1, len(request.body) // 2)])
+            request = Request(
+                request.method,
+                request.url,
+                request.headers,
+                request.body[: max(1, len(request.body) // 2)],
+            )
         else:
-            request = Request(request.method, request.url + "&error_info=%7B%22broken",
-                              request.headers, request.body)
+            request = Request(
+                request.method,
+                request.url + "&error_info=%7B%22broken",
+                request.headers,
+                request.body,
+            )
     return request, broken
 
 

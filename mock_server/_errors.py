@@ -10,11 +10,22 @@ class DlrmockError(Exception):
     """Base class of every error dlrmock raises on purpose."""
 
 
+def close_matches(value: str, candidates: Iterable[str]) -> list[str]:
+    """The candidates that look like ``value``, closest first (maybe none)."""
+    candidates = sorted(candidates)
+    return difflib.get_close_matches(value, candidates, n=len(candidates), cutoff=0.6)
+
+
 def closest_first(value: str, candidates: Iterable[str]) -> list[str]:
     """Candidates ordered so the closest matches to ``value`` come first."""
     candidates = sorted(candidates)
-    close = difflib.get_close_matches(value, candidates, n=len(candidates), cutoff=0.4)
+    close = close_matches(value, candidates)
     return close + [c for c in candidates if c not in close]
+
+
+def _did_you_mean(value: str, candidates: Iterable[str]) -> str:
+    close = close_matches(value, candidates)
+    return f"did you mean {close[0]!r}? " if close else ""
 
 
 class UnknownKindError(DlrmockError, LookupError):
@@ -23,7 +34,7 @@ class UnknownKindError(DlrmockError, LookupError):
     def __init__(self, kind: str, known: Iterable[str]) -> None:
         self.kind = kind
         self.candidates = closest_first(kind, known)
-        hint = f"did you mean {self.candidates[0]!r}? " if self.candidates else ""
+        hint = _did_you_mean(kind, self.candidates)
         super().__init__(
             f"unknown receipt kind {kind!r}; {hint}known kinds: {', '.join(self.candidates)}"
         )
@@ -35,7 +46,7 @@ class UnknownScenarioError(DlrmockError, LookupError):
     def __init__(self, name: str, known: Iterable[str]) -> None:
         self.name = name
         self.candidates = closest_first(name, known)
-        hint = f"did you mean {self.candidates[0]!r}? " if self.candidates else ""
+        hint = _did_you_mean(name, self.candidates)
         super().__init__(
             f"unknown scenario {name!r}; {hint}(`dlrmock scenarios` lists the built-in ones; "
             "a path to a .yaml or .json file works too)"

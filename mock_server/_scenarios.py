@@ -114,8 +114,9 @@ def _dotted(path: tuple[Any, ...]) -> str:
     return text or "(top level)"
 
 
-def parse_scenario(data: Any, *, source: str = "<inline>", name: str | None = None,
-                   lines: _Lines | None = None) -> Scenario:
+def parse_scenario(
+    data: Any, *, source: str = "<inline>", name: str | None = None, lines: _Lines | None = None
+) -> Scenario:
     """A scenario from its parsed file content, checked against ``dlrmock.scenario.json``."""
     lines = lines or _Lines(None)
 
@@ -125,9 +126,13 @@ def parse_scenario(data: Any, *, source: str = "<inline>", name: str | None = No
     if not isinstance(data, Mapping):
         raise error(
             f"a scenario is a mapping with a 'steps' list, got {type(data).__name__}; "
-            "see `dlrmock scenarios --json` for examples", ())
-    problems = sorted(validator_for("dlrmock.scenario").iter_errors(data),
-                      key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+            "see `dlrmock scenarios --json` for examples",
+            (),
+        )
+    problems = sorted(
+        validator_for("dlrmock.scenario").iter_errors(data),
+        key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))),
+    )
     if problems:
         first = problems[0]
         path = tuple(first.absolute_path)
@@ -141,22 +146,28 @@ def parse_scenario(data: Any, *, source: str = "<inline>", name: str | None = No
             raise error(str(UnknownKindError(raw["kind"], KINDS)), ("steps", index, "kind"))
         lost = raw.get("lost_ack", False)
         malformed = raw.get("malformed", False)
-        steps.append(Step(
-            kind=raw["kind"],
-            after=float(raw.get("after", 0)),
-            set=dict(raw.get("set", {})),
-            duplicate=int(raw.get("duplicate", 0)),
-            lost_ack=-1 if lost is True else int(lost),
-            reorder=bool(raw.get("reorder", False)),
-            malformed=("missing_field" if malformed is True else malformed) or None,
-        ))
+        steps.append(
+            Step(
+                kind=raw["kind"],
+                after=float(raw.get("after", 0)),
+                set=dict(raw.get("set", {})),
+                duplicate=int(raw.get("duplicate", 0)),
+                lost_ack=-1 if lost is True else int(lost),
+                reorder=bool(raw.get("reorder", False)),
+                malformed=("missing_field" if malformed is True else malformed) or None,
+            )
+        )
     providers = {step.kind.split(".", 1)[0] for step in steps}
     if len(providers) > 1:
-        raise error(f"all steps must be receipts of one provider, got {', '.join(sorted(providers))}",
-                    ("steps",))
+        raise error(
+            f"all steps must be receipts of one provider, got {', '.join(sorted(providers))}",
+            ("steps",),
+        )
     if steps[-1].reorder:
-        raise error("the last step cannot be reordered: there is no next step to swap with",
-                    ("steps", len(steps) - 1, "reorder"))
+        raise error(
+            "the last step cannot be reordered: there is no next step to swap with",
+            ("steps", len(steps) - 1, "reorder"),
+        )
     return Scenario(
         name=str(data.get("name") or name or "inline"),
         steps=tuple(steps),
@@ -174,10 +185,16 @@ def _explain(error: Any) -> str:
     if error.validator == "required":
         return error.message.replace("is a required property", "is required")
     if error.validator == "additionalProperties":
-        return f"{error.message}; check the spelling (allowed: " + ", ".join(
-            sorted(error.schema.get("properties", {}))) + ")"
-    if error.validator in ("minimum", "exclusiveMinimum", "maximum", "type") and \
-            error.absolute_path and error.absolute_path[-1] == "after":
+        return (
+            f"{error.message}; check the spelling (allowed: "
+            + ", ".join(sorted(error.schema.get("properties", {})))
+            + ")"
+        )
+    if (
+        error.validator in ("minimum", "exclusiveMinimum", "maximum", "type")
+        and error.absolute_path
+        and error.absolute_path[-1] == "after"
+    ):
         return f"bad delay {error.instance!r}: 'after' is a number of seconds, 0 to 31536000"
     return str(error.message)
 
@@ -207,7 +224,8 @@ def load_scenario_file(path: str | Path) -> Scenario:
     if len(documents) != 1:
         raise ScenarioError(
             f"expected one scenario in the file, found {len(documents)} YAML documents",
-            source=str(path))
+            source=str(path),
+        )
     data, lines = documents[0]
     return parse_scenario(data, source=str(path), name=path.stem, lines=lines)
 
@@ -239,8 +257,9 @@ def resolve(scenario: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
     path = Path(scenario)
     if path.suffix.lower() in (".yaml", ".yml", ".json"):
         if not path.is_file():
-            raise ScenarioError("no such file (a scenario name or a path to a .yaml/.json file)",
-                                source=str(path))
+            raise ScenarioError(
+                "no such file (a scenario name or a path to a .yaml/.json file)", source=str(path)
+            )
         return load_scenario_file(path)
     raise UnknownScenarioError(str(scenario), builtins)
 

@@ -128,7 +128,9 @@ def parse_callback(url_or_query: str) -> dict[str, str]:
     """
     text = url_or_query.strip()
     if not text:
-        raise PayloadError("empty callback: expected a URL or a query string such as 'SMSID=…&TypeId=2'")
+        raise PayloadError(
+            "empty callback: expected a URL or a query string such as 'SMSID=…&TypeId=2'"
+        )
     if "://" in text or text.startswith("/"):
         query = urlsplit(text).query
         if not query:
@@ -184,7 +186,9 @@ def decode_error_info(value: str) -> DecodedErrorInfo:
             text = unquote(text)
             continue
         break
-    raise ErrorInfoError(value, "not JSON, a quoted JSON string, or a percent-encoded form of either")
+    raise ErrorInfoError(
+        value, "not JSON, a quoted JSON string, or a percent-encoded form of either"
+    )
 
 
 def _fully_unquoted(text: str) -> str:

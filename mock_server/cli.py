@@ -87,12 +87,17 @@ def validate(kind: str | None, strict: bool, as_json: bool, source: str) -> None
     except DlrmockError as exc:
         fail(str(exc))
     if as_json:
-        click.echo(json.dumps({
-            "kind": detected,
-            "valid": not problems,
-            "strict": strict,
-            "problems": [p.as_dict() for p in problems],
-        }, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "kind": detected,
+                    "valid": not problems,
+                    "strict": strict,
+                    "problems": [p.as_dict() for p in problems],
+                },
+                indent=2,
+            )
+        )
     elif problems:
         click.echo(f"invalid {detected}: {problems[0]}")
         for problem in problems[1:]:
@@ -105,8 +110,13 @@ def validate(kind: str | None, strict: bool, as_json: bool, source: str) -> None
 @cli.command()
 @click.argument("kind")
 @click.option("--seed", type=int, default=None, help="Seed for reproducible values.")
-@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE",
-              help="Override a field (dotted paths for nested fields); repeatable.")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="Override a field (dotted paths for nested fields); repeatable.",
+)
 @click.option("--wire", is_flag=True, help="Print exactly what goes on the wire.")
 def example(kind: str, seed: int | None, assignments: Sequence[str], wire: bool) -> None:
     """Print a valid receipt of KIND (see `dlrmock scenarios` for the kinds in use)."""
@@ -134,11 +144,262 @@ def example(kind: str, seed: int | None, assignments: Sequence[str], wire: bool)
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dlrmock`` console script."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="dlrmock",
-                 standalone_mode=True)
+        cli.main(
+            args=list(argv) if argv is not None else None, prog_name="dlrmock", standalone_mode=True
+        )
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
     return EXIT_OK
+
+
+# ------------------------------------------------------------------------------ scenarios, play
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the scenarios in their file format.")
+def scenarios(as_json: bool) -> None:
+    """List the built-in scenarios with one-line descriptions."""
+    from ._scenarios import builtin_scenarios
+
+    found = builtin_scenarios()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"scenarios": [s.as_dict() for s in found.values()]}, indent=2, ensure_ascii=False
+            )
+        )
+        return
+    width = max(len(name) for name in found)
+    for name, scenario in found.items():
+        click.echo(f"{name:<{width}}  {scenario.description}")
+
+
+def _parse_time_scale(value: float | None) -> float | None:
+    if value is not None and value < 0:
+        fail(f"--time-scale must be >= 0, got {value!r} (0 = no waiting, 1 = real time)")
+    return value
+
+
+@cli.command()
+@click.argument("scenario", metavar="SCENARIO|FILE")
+@click.option("--to", "target", required=True, metavar="URL", help="The webhook to play at.")
+@click.option(
+    "--time-scale",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Scenario seconds → real seconds; 0 plays at once, order kept.",
+)
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    metavar="S",
+    help="Seconds the provider waits for each answer (default: the provider's).",
+)
+@click.option("--seed", type=int, default=None, help="Seed for reproducible payloads.")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="K=V",
+    help="Override a field in every receipt that has it; repeatable.",
+)
+@click.option("--json", "as_json", is_flag=True, help='Print {"attempts": [...]} as JSON.')
+def play(
+    scenario: str,
+    target: str,
+    time_scale: float,
+    timeout: float | None,
+    seed: int | None,
+    assignments: Sequence[str],
+    as_json: bool,
+) -> None:
+    """Play a scenario once at a webhook and print the journal.
+
+    Exits 1 when the target did not acknowledge as the provider requires.
+    """
+    import time as _time
+
+    from ._engine import Engine
+    from ._factory import coerce_value, parse_assignment
+    from ._scenarios import resolve
+
+    _parse_time_scale(time_scale)
+    if timeout is not None and timeout <= 0:
+        fail(f"--timeout must be a positive number of seconds, got {timeout!r}")
+    try:
+        spec = resolve(scenario)
+        fields: dict[str, Any] = {}
+        for text in assignments:
+            name, raw = parse_assignment(text)
+            fields[name] = coerce_value(spec.steps[0].kind, name, raw)
+    except DlrmockError as exc:
+        fail(str(exc))
+    policy = {"timeout": timeout} if timeout is not None else None
+    with Engine(time_scale=time_scale) as engine:
+        try:
+            run = engine.play(spec, target, fields=fields, seed=seed, policy=policy)
+        except DlrmockError as exc:
+            fail(str(exc))
+        shown = 0
+        if not as_json:
+            click.echo(
+                f"playing {spec.name} at {target} (seed {run.seed}, time scale {time_scale:g})"
+            )
+            click.echo(
+                f"{'time':>8}  {'step':<5} {'kind':<34} {'try':>3}  {'status':>6}  "
+                f"{'latency':>9}  outcome"
+            )
+        last_note = _time.monotonic()
+        while not run.finished:
+            run.done_event.wait(0.1)
+            if as_json:
+                continue
+            shown = _print_rows(run, shown)
+            if _time.monotonic() - last_note > 2 and not run.finished:
+                click.echo(f"  ... waiting, {run.clock.now():.1f} s into the scenario", err=True)
+                last_note = _time.monotonic()
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "run": run.as_dict(attempts=False),
+                        "attempts": [a.as_dict() for a in run.attempts],
+                    },
+                    indent=2,
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            _print_rows(run, shown)
+            problems = run.failures()
+            if problems:
+                click.echo("FAILED: the target did not acknowledge as the provider requires:")
+                for problem in problems:
+                    click.echo(f"  - {problem}")
+            else:
+                click.echo(f"ok: {len(run.attempts)} attempt(s), every receipt acknowledged")
+        sys.exit(EXIT_OK if run.ok else EXIT_FAILED)
+
+
+def _print_rows(run: Any, shown: int) -> int:
+    for a in run.attempts[shown:]:
+        step = f"{a.step}" + (f"+{a.copy}" if a.copy else "")
+        status = "-" if a.status is None else str(a.status)
+        extra = f" ({a.error})" if a.error else (f" [{a.malformed}]" if a.malformed else "")
+        click.echo(
+            f"{a.offset:8.3f}  {step:<5} {a.kind:<34} {a.attempt:>3}  {status:>6}  "
+            f"{a.latency_ms:7.1f}ms  {a.outcome}{extra}"
+        )
+    return len(run.attempts)
+
+
+# ------------------------------------------------------------------------------------- serve
+@cli.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to bind; anything but loopback needs --admin-token.",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option(
+    "--time-scale",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Scenario seconds → real seconds for runs that don't say otherwise.",
+)
+@click.option("--seed", type=int, default=None, help="Seed for reproducible data.")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A YAML/JSON config file (see the README for the keys).",
+)
+@click.option(
+    "--admin-token",
+    default=None,
+    envvar="DLRMOCK_ADMIN_TOKEN",
+    help="Require 'Authorization: Bearer TOKEN' on /_dlrmock/ (env DLRMOCK_ADMIN_TOKEN).",
+)
+@click.option(
+    "--default-webhook",
+    default=None,
+    metavar="URL",
+    help="Where receipts go when a send names no callback URL.",
+)
+def serve(
+    host: str,
+    port: int,
+    time_scale: float,
+    seed: int | None,
+    config_file: str | None,
+    admin_token: str | None,
+    default_webhook: str | None,
+) -> None:
+    """Run the fake provider: send APIs at the providers' paths, admin API at /_dlrmock/."""
+    from werkzeug.serving import make_server
+
+    from .app import Config, create_app
+
+    _parse_time_scale(time_scale)
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values = _read_config(config_file)
+    values.update(time_scale=time_scale, seed=seed)
+    if admin_token:
+        values["admin_token"] = admin_token
+    if default_webhook:
+        values["send"] = {**values.get("send", {}), "default_webhook": default_webhook}
+    if host not in ("127.0.0.1", "localhost", "::1") and not values.get("admin_token"):
+        fail(
+            f"binding {host!r} exposes the admin API beyond this machine; "
+            "pass --admin-token TOKEN (or bind 127.0.0.1)"
+        )
+    try:
+        app = create_app(Config.from_mapping(values))
+        server = make_server(host, port, app, threaded=True)
+    except DlrmockError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (try --port 0 or another port)"
+        )
+    url = f"http://{host}:{server.server_port}"
+    click.echo(f"dlrmock {_version()} serving the fake NXCloud and eSMS APIs at {url}")
+    click.echo(f"  admin API: {url}/_dlrmock/health   (Ctrl-C stops)")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopping")
+    finally:
+        server.server_close()
+        from .app import get_state
+
+        get_state(app).engine.close()
+
+
+def _read_config(path: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        text = Path(path).read_text("utf-8")
+        data = yaml.safe_load(text) if text.strip() else {}
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read config {path!r}: {exc}")
+    except yaml.YAMLError as exc:
+        fail(f"config {path!r} is not valid YAML/JSON: {exc}")
+    if not isinstance(data, dict):
+        fail(f"config {path!r} must hold a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+def _version() -> str:
+    from ._version import __version__
+
+    return __version__
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -156,7 +156,9 @@ def _zns(type_id: str) -> Any:
             telcoid=message["telcoid"],
             phonenumber=message["phonenumber"],
             partnerids="" if _failed(message) else message["partnerids"],
-            error_info=encode_error_info(_zns_error_info(message), ErrorInfoEncoding.QUOTED_PERCENT),
+            error_info=encode_error_info(
+                _zns_error_info(message), ErrorInfoEncoding.QUOTED_PERCENT
+            ),
             oaid=message["oaid"],
             tempid=message["tempid"],
         )
@@ -189,22 +191,32 @@ KINDS: dict[str, ReceiptKind] = {
         ReceiptKind("esms.sms.cskh", "customer-care / OTP SMS (TypeId 2)", _sms_cskh),
         ReceiptKind("esms.viber.message", "Viber message (TypeId 23)", _viber),
         ReceiptKind(
-            "esms.zns.priority", "Zalo ZNS, priority / OTP (TypeId 24)", _zns("24"),
-            "esms.error_info.zns", ErrorInfoEncoding.QUOTED_PERCENT,
+            "esms.zns.priority",
+            "Zalo ZNS, priority / OTP (TypeId 24)",
+            _zns("24"),
+            "esms.error_info.zns",
+            ErrorInfoEncoding.QUOTED_PERCENT,
         ),
         ReceiptKind(
-            "esms.zns.normal", "Zalo ZNS, normal (TypeId 25)", _zns("25"),
-            "esms.error_info.zns", ErrorInfoEncoding.QUOTED_PERCENT,
+            "esms.zns.normal",
+            "Zalo ZNS, normal (TypeId 25)",
+            _zns("25"),
+            "esms.error_info.zns",
+            ErrorInfoEncoding.QUOTED_PERCENT,
         ),
         ReceiptKind(
             "esms.zalo.follower",
             "Zalo message to an OA follower; phonenumber is a Zalo user id (TypeId 26)",
             _zalo_send_result("26"),
-            "esms.error_info.send_result", ErrorInfoEncoding.DOUBLE_PERCENT_TIMESTAMPED,
+            "esms.error_info.send_result",
+            ErrorInfoEncoding.DOUBLE_PERCENT_TIMESTAMPED,
         ),
         ReceiptKind(
-            "esms.zns.journey", "Zalo ZNS journey message (TypeId 27)", _zalo_send_result("27"),
-            "esms.error_info.send_result", ErrorInfoEncoding.DOUBLE_PERCENT_TIMESTAMPED,
+            "esms.zns.journey",
+            "Zalo ZNS journey message (TypeId 27)",
+            _zalo_send_result("27"),
+            "esms.error_info.send_result",
+            ErrorInfoEncoding.DOUBLE_PERCENT_TIMESTAMPED,
         ),
     )
 }
@@ -227,7 +239,9 @@ def encode(
     encoding = kind.error_info_encoding
     if error_info is not None and "error_info" in params and error_info != encoding:
         decoded = decode_error_info(params["error_info"])
-        params["error_info"] = encode_error_info(decoded.data, error_info, timestamp=decoded.timestamp)
+        params["error_info"] = encode_error_info(
+            decoded.data, error_info, timestamp=decoded.timestamp
+        )
         encoding = error_info
     query = encode_query(params, error_info_encoding=encoding)
     return WireRequest("GET", append_query(url, query), (), b"")
@@ -246,4 +260,3 @@ PROVIDER = Provider(
     encode=encode,
     umbrella_schema="esms.callback",
 )
-

@@ -33,7 +33,9 @@ def new_message(fake: Faker) -> Message:
     sent = fake.date_time_between(start_date="-30d", end_date="-1d").replace(microsecond=0)
     return {
         "requestId": "zalomid." + _hex(fake, 32),
-        "ext": fake.random.choice(["ext info", f"order-{_digits(fake, 6)}", f"uid:{_digits(fake, 8)}"]),
+        "ext": fake.random.choice(
+            ["ext info", f"order-{_digits(fake, 6)}", f"uid:{_digits(fake, 8)}"]
+        ),
         "phone": "84" + fake.random.choice("35789") + _digits(fake, 8),
         "sendTime": sent,
         "oaId": _digits(fake, 19),
@@ -135,7 +137,10 @@ def _build_journey_acknowledged(fake: Faker, message: Message) -> Payload:
     }
     payload.update(_journey_fields(fake, message, timedelta(seconds=fake.random.randint(1, 60))))
     _with_ext(payload, message)
-    payload["cost"] = {"currency": message["currency"], "originalPrice": fake.random.choice([130, 220, 300])}
+    payload["cost"] = {
+        "currency": message["currency"],
+        "originalPrice": fake.random.choice([130, 220, 300]),
+    }
     return payload
 
 
@@ -154,7 +159,9 @@ KINDS: dict[str, ReceiptKind] = {
     for kind in (
         ReceiptKind("nxcloud.zalo.success", "ZNS accepted by Zalo (code 0)", _build_success),
         ReceiptKind(
-            "nxcloud.zalo.failed", "ZNS rejected; Zalo's error in zaloRes (code 17004)", _build_failed
+            "nxcloud.zalo.failed",
+            "ZNS rejected; Zalo's error in zaloRes (code 17004)",
+            _build_failed,
         ),
         ReceiptKind(
             "nxcloud.zalo.delivered", "ZNS delivered to the phone (code 17003)", _build_delivered

@@ -1,0 +1,116 @@
+"""``MockProvider``: the fake provider served from a thread, for scripts and tests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from ._engine import Run
+from ._errors import ServerError
+from ._scenarios import Scenario
+from .app import Config, State, create_app, get_state
+
+__all__ = ["MockProvider"]
+
+
+class MockProvider:
+    """The fake provider on ``127.0.0.1`` (port 0 by default), served from a daemon thread.
+
+    >>> with MockProvider(time_scale=0) as provider:          # doctest: +SKIP
+    ...     run = provider.play("nxcloud.zalo.success_then_delivered", to=webhook_url)
+    ...     run.wait(5).assert_acknowledged()
+    """
+
+    def __init__(
+        self,
+        config: Config | Mapping[str, Any] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        **settings: Any,
+    ) -> None:
+        if config is None:
+            config = Config.from_mapping(settings)
+        elif settings:
+            base = config if isinstance(config, Config) else Config.from_mapping(config)
+            config = Config.from_mapping({**base.__dict__, **settings})
+        self.app = create_app(config)
+        self.state: State = get_state(self.app)
+        self.host = host
+        self.port = port
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle
+    def start(self) -> MockProvider:
+        """Bind and serve; the socket listens before this returns."""
+        if self._server is not None:
+            return self
+        self._server = make_server(self.host, self.port, self.app, threaded=True)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="dlrmock-server", daemon=True
+        )
+        self._thread.start()
+        self.state.engine.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, cancel pending runs, and re-raise any error from the server threads."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            assert self._thread is not None
+            self._thread.join(10)
+            self._server = self._thread = None
+        self.state.engine.close()
+
+    def __enter__(self) -> MockProvider:
+        return self.start()
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.stop()
+        if exc_type is None:
+            self.check()
+
+    @property
+    def url(self) -> str:
+        """The base URL: point your app's provider base URL here."""
+        if self._server is None:
+            raise ServerError("the provider is not running; call start() or use `with`")
+        return f"http://{self.host}:{self.port}"
+
+    # -- runs
+    def play(self, scenario: str | Scenario | Mapping[str, Any], to: str, **options: Any) -> Run:
+        """Start playing ``scenario`` at ``to``; see :meth:`Engine.play` for the options."""
+        self.state.engine.start()
+        return self.state.engine.play(scenario, to, **options)
+
+    @property
+    def runs(self) -> list[Run]:
+        return self.state.engine.runs()
+
+    @property
+    def sent(self) -> list[Any]:
+        """Every send request the system under test made, with dlrmock's answer."""
+        with self.state.lock:
+            return list(self.state.sent)
+
+    def reset(self) -> None:
+        """Forget runs, captured sends and errors (between tests)."""
+        self.state.reset()
+
+    def check(self) -> None:
+        """Re-raise, as :class:`ServerError`, the first error raised inside the server."""
+        errors = [*self.state.errors, *self.state.engine.errors]
+        if errors:
+            self.state.errors.clear()
+            self.state.engine.errors.clear()
+            first = errors[0]
+            raise ServerError(
+                f"{len(errors)} error(s) inside the dlrmock server; first: "
+                f"{type(first).__name__}: {first}"
+            ) from first

@@ -1,0 +1,343 @@
+"""The Flask app of the fake provider: send APIs at the providers' paths, admin API under
+``/_dlrmock/``."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from ._engine import Engine, Run
+from ._errors import DlrmockError
+from ._scenarios import builtin_scenarios
+from ._version import __version__
+from .providers import KINDS
+
+__all__ = ["ADMIN_PREFIX", "Config", "State", "create_app", "get_state"]
+
+log = logging.getLogger(__name__)
+
+ADMIN_PREFIX = "/_dlrmock"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of one fake-provider server. Every field has a default that just works."""
+
+    time_scale: float = 1.0
+    """Scenario seconds → real seconds (0: deliver at once, order kept)."""
+    seed: int | None = None
+    """Seed of the generated data; None picks one per run (shown in the journal)."""
+    journal_limit: int = 100_000
+    """Attempts kept before the oldest finished runs are evicted (counted in /health)."""
+    max_connections: int = 32
+    """Open connections per webhook host."""
+    admin_token: str | None = None
+    """When set, admin requests need ``Authorization: Bearer <token>``."""
+    policies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Per-provider delivery policy overrides, e.g. ``{"esms": {"timeout": 5}}``."""
+    send: Mapping[str, Any] = field(default_factory=dict)
+    """Send-API settings (credentials, brandnames, OAs, default webhook, magic numbers)."""
+    captured_limit: int = 10_000
+    """Send requests kept for ``GET /_dlrmock/sent``."""
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Config:
+        """A config from a mapping (a config file); unknown keys are an error naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise DlrmockError(
+                f"unknown config key {unknown[0]!r}; known keys: {', '.join(sorted(known))}"
+            )
+        return replace(cls(), **dict(values))
+
+
+class State:
+    """What one server holds: its engine, the captured sends, errors raised in its threads."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.engine = Engine(
+            time_scale=config.time_scale,
+            seed=config.seed,
+            journal_limit=config.journal_limit,
+            max_connections=config.max_connections,
+            policies=config.policies,
+        )
+        self.sent: deque[Any] = deque(maxlen=config.captured_limit)
+        self.errors: list[BaseException] = []
+        self.lock = threading.Lock()
+
+    def reset(self) -> None:
+        self.engine.reset()
+        with self.lock:
+            self.sent.clear()
+            self.errors.clear()
+
+
+def get_state(app: Flask | None = None) -> State:
+    """The :class:`State` of ``app`` (the current app by default)."""
+    state: State = (app or current_app).extensions["dlrmock"]
+    return state
+
+
+# ----------------------------------------------------------------------------- admin blueprint
+admin = Blueprint("dlrmock_admin", __name__, url_prefix=ADMIN_PREFIX)
+
+
+class BadRequest(DlrmockError):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@admin.before_request
+def _check_token() -> Any:
+    token = get_state().config.admin_token
+    if token is None:
+        return None
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given, token):
+        return _error(
+            "unauthorized", "this server needs 'Authorization: Bearer <admin token>'", 401
+        )
+    return None
+
+
+@admin.errorhandler(BadRequest)
+def _bad_request(exc: BadRequest) -> Any:
+    return _error("bad_request", str(exc), exc.status)
+
+
+@admin.errorhandler(DlrmockError)
+def _dlrmock_error(exc: DlrmockError) -> Any:
+    status = 404 if str(exc).startswith("no run ") else 400
+    return _error(type(exc).__name__, str(exc), status)
+
+
+def _error(code: str, message: str, status: int) -> Any:
+    response = jsonify({"error": code, "message": message})
+    response.status_code = status
+    return response
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True) if request.content_length else {}
+    if data is None:
+        raise BadRequest("the body must be a JSON object (Content-Type: application/json)")
+    if not isinstance(data, dict):
+        raise BadRequest(f"the body must be a JSON object, got a JSON {type(data).__name__}")
+    return data
+
+
+def _number(
+    data: Mapping[str, Any], name: str, default: float | None, minimum: float = 0.0
+) -> float | None:
+    value = data.get(name, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+        raise BadRequest(f"{name!r} must be a number >= {minimum:g}, got {value!r}")
+    return float(value)
+
+
+@admin.get("/health")
+def health() -> Any:
+    state = get_state()
+    return jsonify(
+        {
+            "status": "ok",
+            "version": __version__,
+            "time_scale": state.config.time_scale,
+            "journal": state.engine.journal.stats(),
+            "errors": len(state.errors) + len(state.engine.errors),
+        }
+    )
+
+
+@admin.get("/scenarios")
+def list_scenarios() -> Any:
+    return jsonify({"scenarios": [s.as_dict() for s in builtin_scenarios().values()]})
+
+
+@admin.get("/kinds")
+def list_kinds() -> Any:
+    return jsonify(
+        {"kinds": [{"name": k.name, "description": k.description} for k in KINDS.values()]}
+    )
+
+
+@admin.post("/runs")
+def start_run() -> Any:
+    data = _body()
+    allowed = {
+        "scenario",
+        "to",
+        "fields",
+        "message",
+        "seed",
+        "time_scale",
+        "clock",
+        "policy",
+        "error_info_encoding",
+    }
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise BadRequest(f"unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
+    scenario = data.get("scenario")
+    if not isinstance(scenario, str | dict):
+        raise BadRequest(
+            "'scenario' is required: a built-in name (GET /_dlrmock/scenarios) "
+            "or an inline scenario object"
+        )
+    if isinstance(scenario, str) and scenario not in builtin_scenarios():
+        # Never read files named by a remote caller: only built-in names or inline scenarios.
+        from ._errors import UnknownScenarioError
+
+        raise BadRequest(str(UnknownScenarioError(scenario, builtin_scenarios())), 404)
+    target = data.get("to")
+    if not isinstance(target, str):
+        raise BadRequest("'to' is required: the webhook URL, e.g. http://127.0.0.1:8000/hook")
+    for name in ("fields", "message", "policy"):
+        if not isinstance(data.get(name, {}), dict):
+            raise BadRequest(f"{name!r} must be a JSON object, got {data[name]!r}")
+    seed = data.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise BadRequest(f"'seed' must be an integer, got {seed!r}")
+    encoding = data.get("error_info_encoding")
+    if encoding is not None and encoding not in (1, 2, 3, 4):
+        raise BadRequest(f"'error_info_encoding' must be 1, 2, 3 or 4, got {encoding!r}")
+    run = get_state().engine.play(
+        scenario,
+        target,
+        fields=data.get("fields"),
+        message=data.get("message"),
+        seed=seed,
+        time_scale=_number(data, "time_scale", None),
+        clock=str(data.get("clock", "scaled")),
+        policy=data.get("policy"),
+        error_info_encoding=encoding,
+    )
+    response = jsonify(run.as_dict(attempts=False))
+    response.status_code = 201
+    response.headers["Location"] = f"{ADMIN_PREFIX}/runs/{run.id}"
+    return response
+
+
+@admin.get("/runs")
+def list_runs() -> Any:
+    return jsonify({"runs": [r.as_dict(attempts=False) for r in get_state().engine.runs()]})
+
+
+def _run(run_id: str) -> Run:
+    return get_state().engine.get(run_id)
+
+
+@admin.get("/runs/<run_id>")
+def get_run(run_id: str) -> Any:
+    return jsonify(_run(run_id).as_dict())
+
+
+@admin.get("/runs/<run_id>/wait")
+def wait_run(run_id: str) -> Any:
+    """Long-poll: 200 when the run has finished, 202 if still running after ``timeout``."""
+    run = _run(run_id)
+    try:
+        seconds = float(request.args.get("timeout", 30.0))
+    except ValueError:
+        raise BadRequest(
+            f"'timeout' must be a number of seconds, got {request.args.get('timeout')!r}"
+        ) from None
+    if not 0 <= seconds <= 300:
+        raise BadRequest(f"'timeout' must be between 0 and 300 seconds, got {seconds!r}")
+    run.done_event.wait(seconds)
+    response = jsonify(run.as_dict())
+    response.status_code = 200 if run.finished else 202
+    return response
+
+
+@admin.post("/runs/<run_id>/step")
+def step_run(run_id: str) -> Any:
+    run = _run(run_id)
+    made = run.step()
+    return jsonify({"attempts": [a.as_dict() for a in made], "run": run.as_dict(attempts=False)})
+
+
+@admin.post("/runs/<run_id>/advance")
+def advance_run(run_id: str) -> Any:
+    run = _run(run_id)
+    seconds = _number(_body(), "seconds", None)
+    if seconds is None:
+        raise BadRequest("'seconds' is required, e.g. {\"seconds\": 2}")
+    made = run.advance(seconds)
+    return jsonify({"attempts": [a.as_dict() for a in made], "run": run.as_dict(attempts=False)})
+
+
+@admin.post("/runs/<run_id>/cancel")
+def cancel_run(run_id: str) -> Any:
+    run = get_state().engine.cancel(run_id)
+    return jsonify(run.as_dict(attempts=False))
+
+
+@admin.post("/reset")
+def reset() -> Any:
+    get_state().reset()
+    return jsonify({"status": "reset"})
+
+
+@admin.get("/sent")
+def list_sent() -> Any:
+    state = get_state()
+    with state.lock:
+        sent = list(state.sent)
+    return jsonify({"sent": [s if isinstance(s, dict) else _captured_dict(s) for s in sent]})
+
+
+def _captured_dict(captured: Any) -> dict[str, Any]:
+    from dataclasses import asdict, is_dataclass
+
+    return asdict(captured) if is_dataclass(captured) else dict(captured)
+
+
+# ---------------------------------------------------------------------------------- the factory
+def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
+    """The fake provider as a WSGI app. Its engine thread starts with the first run."""
+    if config is None:
+        config = Config()
+    elif not isinstance(config, Config):
+        config = Config.from_mapping(config)
+    app = Flask("dlrmock")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    state = State(config)
+    app.extensions["dlrmock"] = state
+    app.register_blueprint(admin)
+    _register_send_apis(app, state)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        return _error(
+            exc.name.lower().replace(" ", "_"), exc.description or exc.name, exc.code or 400
+        )
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        # A bug in dlrmock: keep it so MockProvider.check() re-raises it in the caller.
+        log.exception("unexpected error in %s %s", request.method, request.path)
+        with state.lock:
+            state.errors.append(exc)
+        return _error("internal_error", f"dlrmock failed on this request: {exc!r}", 500)
+
+    return app
+
+
+def _register_send_apis(app: Flask, state: State) -> None:
+    """Hook for the providers' send APIs (see ``mock_server.sendapi``)."""
+    del app, state
