@@ -18,6 +18,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ._errors import DlrmockError, RunError
@@ -200,6 +201,22 @@ class Attempt:
         """The target answered 2xx (even if the scenario then dropped the answer)."""
         return self.status is not None and 200 <= self.status < 300
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
+        """The attempt back from :meth:`as_dict` (e.g. as the admin API returns it)."""
+        req = data["request"]
+        response = data.get("response") or {}
+        return cls(
+            run_id=data["run_id"], step=data["step"], copy=data["copy"], kind=data["kind"],
+            attempt=data["attempt"],
+            request=Request(req["method"], req["url"], tuple(req["headers"].items()),
+                            req["body"].encode()),
+            offset=data["offset"], at=data["at"], latency_ms=data["latency_ms"],
+            outcome=data["outcome"], status=data["status"],
+            response_body=response.get("body", ""), error=data.get("error"),
+            malformed=data.get("malformed"),
+        )
+
     def as_dict(self) -> dict[str, Any]:
         req = self.request
         return {
@@ -339,6 +356,7 @@ class Run:
 
     def assert_acknowledged(self) -> None:
         """Raise ``AssertionError`` with the journal unless :attr:`ok`."""
+        __tracebackhide__ = True
         if not self.finished:
             self.wait()
         problems = self.failures()
@@ -393,6 +411,10 @@ class Run:
                 "time_scale": getattr(self.clock, "time_scale", None),
             },
             "message_id": self.message_id,
+            "message": {
+                k: v.isoformat(sep=" ") if isinstance(v, datetime) else v
+                for k, v in self.message.items()
+            },
             "created_at": self.created_at,
             "finished_at": self.finished_at,
             "error": self.error,
@@ -401,6 +423,7 @@ class Run:
         }
         if attempts:
             result["attempts"] = [a.as_dict() for a in self.attempts]
+            result["journal"] = self.journal_text()
         return result
 
 

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from ._engine import Run
 from ._errors import ServerError
@@ -14,6 +14,13 @@ from ._scenarios import Scenario
 from .app import Config, State, create_app, get_state
 
 __all__ = ["MockProvider"]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log on stderr: tests read the journal instead."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
 
 
 class MockProvider:
@@ -49,7 +56,9 @@ class MockProvider:
         """Bind and serve; the socket listens before this returns."""
         if self._server is not None:
             return self
-        self._server = make_server(self.host, self.port, self.app, threaded=True)
+        self._server = make_server(
+            self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler
+        )
         self.port = self._server.server_port
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="dlrmock-server", daemon=True

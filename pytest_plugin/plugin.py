@@ -1,3 +1,84 @@
-"""dlrmock's pytest plugin (registered through the ``pytest11`` entry point)."""
+"""dlrmock's pytest plugin (registered through the ``pytest11`` entry point).
+
+Fixtures:
+
+- ``dlrmock_server`` (session): the fake provider, started once per session (per xdist worker),
+  or the one at ``--dlrmock-url``;
+- ``dlrmock_seed`` (function): the seed of the test's generated data;
+- ``dlrmock`` (function): a :class:`~pytest_plugin.handle.Dlrmock`, the server cleared first.
+"""
 
 from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from mock_server import MockProvider
+from mock_server._remote import RemoteProvider
+
+from .handle import Dlrmock
+
+__all__ = ["dlrmock", "dlrmock_seed", "dlrmock_server"]
+
+_HANDLE = pytest.StashKey["Dlrmock"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dlrmock", "dlrmock fake messaging provider")
+    group.addoption("--dlrmock-url", metavar="URL", default=None,
+                    help="use the dlrmock server at URL (e.g. `dlrmock serve` in another "
+                         "container) instead of starting one")
+    group.addoption("--dlrmock-token", metavar="TOKEN", default=None,
+                    help="admin token of the server at --dlrmock-url")
+    group.addoption("--dlrmock-seed", metavar="N", type=int, default=None,
+                    help="seed of the generated data (default: derived from each test's id)")
+
+
+@pytest.fixture(scope="session")
+def dlrmock_server(pytestconfig: pytest.Config) -> Iterator[MockProvider | RemoteProvider]:
+    """The fake provider for the whole session (per xdist worker)."""
+    url = pytestconfig.getoption("dlrmock_url")
+    if url:
+        remote = RemoteProvider(url, token=pytestconfig.getoption("dlrmock_token")).start()
+        yield remote
+        return
+    provider = MockProvider(time_scale=0).start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+@pytest.fixture
+def dlrmock_seed(request: pytest.FixtureRequest) -> int:
+    """``--dlrmock-seed``, else a number derived from the test's id (stable across runs)."""
+    given = request.config.getoption("dlrmock_seed")
+    if given is not None:
+        return int(given)
+    return zlib.crc32(request.node.nodeid.encode())
+
+
+@pytest.fixture
+def dlrmock(dlrmock_server: MockProvider | RemoteProvider, dlrmock_seed: int,
+            request: pytest.FixtureRequest) -> Iterator[Dlrmock]:
+    """The fake provider, cleared for this test: ``dlrmock.play(...)``, ``dlrmock.url`` …"""
+    dlrmock_server.reset()
+    handle = Dlrmock(dlrmock_server, seed=dlrmock_seed)
+    request.node.stash[_HANDLE] = handle
+    yield handle
+    dlrmock_server.check()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    handle = item.stash.get(_HANDLE, None)
+    if handle is not None and report.failed and call.when == "call":
+        text = f"seed: {handle.seed} (rerun with --dlrmock-seed {handle.seed})"
+        if handle.runs:
+            text += "\n\n" + handle.journals()
+        report.sections.append(("dlrmock journal", text))
+    return report
