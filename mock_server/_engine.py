@@ -59,7 +59,7 @@ EXCERPT = 2048
 
 # --------------------------------------------------------------------------------------- clocks
 class ScaledClock:
-    """Real time scaled by ``time_scale``: 0 means no waiting (order kept), 2 means twice as slow."""
+    """Real time scaled by ``time_scale``: 0 means no waiting (order kept), 2 twice as slow."""
 
     kind = "scaled"
 
@@ -207,13 +207,21 @@ class Attempt:
         req = data["request"]
         response = data.get("response") or {}
         return cls(
-            run_id=data["run_id"], step=data["step"], copy=data["copy"], kind=data["kind"],
+            run_id=data["run_id"],
+            step=data["step"],
+            copy=data["copy"],
+            kind=data["kind"],
             attempt=data["attempt"],
-            request=Request(req["method"], req["url"], tuple(req["headers"].items()),
-                            req["body"].encode()),
-            offset=data["offset"], at=data["at"], latency_ms=data["latency_ms"],
-            outcome=data["outcome"], status=data["status"],
-            response_body=response.get("body", ""), error=data.get("error"),
+            request=Request(
+                req["method"], req["url"], tuple(req["headers"].items()), req["body"].encode()
+            ),
+            offset=data["offset"],
+            at=data["at"],
+            latency_ms=data["latency_ms"],
+            outcome=data["outcome"],
+            status=data["status"],
+            response_body=response.get("body", ""),
+            error=data.get("error"),
             malformed=data.get("malformed"),
         )
 
@@ -480,7 +488,7 @@ class Journal:
         with self._lock:
             return self.runs.get(run_id)
 
-    def list(self) -> list[Run]:
+    def all(self) -> list[Run]:
         with self._lock:
             return list(self.runs.values())
 
@@ -787,7 +795,7 @@ class Engine:
         return run
 
     def runs(self) -> list[Run]:
-        return self.journal.list()
+        return self.journal.all()
 
     def cancel(self, run_id: str) -> Run:
         """Stop a pending run; what it already sent stays in the journal."""

@@ -14,7 +14,14 @@ from ._registry import resolve_subschema
 from ._wire import ErrorInfoEncoding, decode_error_info, encode_error_info
 from .providers import Message, Payload, WireRequest, get_kind, get_provider
 
-__all__ = ["ReceiptFactory", "apply_overrides", "coerce_value", "parse_assignment", "receipt", "wire"]
+__all__ = [
+    "ReceiptFactory",
+    "apply_overrides",
+    "coerce_value",
+    "parse_assignment",
+    "receipt",
+    "wire",
+]
 
 DEFAULT_LOCALE = "vi_VN"
 
@@ -179,7 +186,7 @@ def coerce_value(kind: str, path: str, raw: str) -> Any:
             return raw
         raise OverrideError(
             f"{path}={raw!r}: {kind} declares {path} as {' or '.join(sorted(declared))}; "
-            "give a JSON value (e.g. 42, 4.5, true, null, {\"a\": 1})"
+            'give a JSON value (e.g. 42, 4.5, true, null, {"a": 1})'
         ) from None
     return value
 

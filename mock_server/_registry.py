@@ -12,9 +12,8 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from importlib.resources import files
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match, relevance
@@ -25,6 +24,9 @@ from referencing.jsonschema import DRAFT202012
 from ._errors import ErrorInfoError, PayloadError, UnknownKindError
 from ._wire import decode_error_info, parse_callback
 from .providers import KINDS, detect_provider_kind, get_kind
+
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
 
 __all__ = [
     "SCHEMA_BASE",
@@ -88,11 +90,14 @@ def validator_for(name: str, strict: bool = False) -> Draft202012Validator:
     document = schema(name)
     if strict:
         uri = document["$id"]
+        # The lenient shape's additionalProperties (eSMS: any extra string) would mark every
+        # extra field as evaluated, hiding it from unevaluatedProperties: strict leaves it out.
+        lenient = {k: v for k, v in document.items() if k != "additionalProperties"}
         document = {
             "$schema": document["$schema"],
-            "allOf": [{"$ref": uri}, {"$ref": uri + "#/$defs/documented"}]
+            "allOf": [lenient, {"$ref": uri + "#/$defs/documented"}]
             if "documented" in document.get("$defs", {})
-            else [{"$ref": uri}],
+            else [lenient],
             "unevaluatedProperties": False,
         }
     return Draft202012Validator(document, registry=registry)
@@ -125,11 +130,11 @@ def _json_path(parts: Any) -> str:
 def _problem(error: ValidationError, prefix: str = "$") -> Problem:
     parts = list(error.absolute_path)
     message = error.message
+    expected: Any = error.validator_value
     if error.validator == "required" and isinstance(error.instance, Mapping):
         # One error per missing field; the message starts with that field's repr.
         missing = [
-            f for f in error.validator_value
-            if f not in error.instance and error.message.startswith(repr(f))
+            f for f in expected if f not in error.instance and error.message.startswith(repr(f))
         ]
         if missing:
             parts.append(missing[0])
@@ -143,9 +148,9 @@ def _problem(error: ValidationError, prefix: str = "$") -> Problem:
                 parts.append(names.strip("'"))
     elif error.validator in ("const", "enum"):
         message = f"{error.instance!r} is not a documented value (expected " + (
-            f"{error.validator_value!r})"
+            f"{expected!r})"
             if error.validator == "const"
-            else f"one of {', '.join(map(repr, error.validator_value))})"
+            else f"one of {', '.join(map(repr, expected))})"
         )
     path = _json_path(parts)
     if prefix != "$":
@@ -223,7 +228,9 @@ def _error_info_problems(value: str, schema_name: str, strict: bool) -> list[Pro
     except ErrorInfoError as exc:
         return [Problem("$.error_info", str(exc), "error_info")]
     validator = validator_for(schema_name, strict)
-    return [_problem(e, "$.error_info") for e in _ordered(list(validator.iter_errors(decoded.data)))]
+    return [
+        _problem(e, "$.error_info") for e in _ordered(list(validator.iter_errors(decoded.data)))
+    ]
 
 
 def resolve_subschema(name: str, path: list[str]) -> dict[str, Any] | None:
@@ -252,7 +259,9 @@ def resolve_subschema(name: str, path: list[str]) -> dict[str, Any] | None:
         if part in props:
             node = props[part]
         else:
-            branches = [b for b in node.get("anyOf", []) if "properties" in b and part in b["properties"]]
+            branches = [
+                b for b in node.get("anyOf", []) if "properties" in b and part in b["properties"]
+            ]
             if not branches:
                 return None
             node = branches[0]["properties"][part]

@@ -27,8 +27,9 @@ class RemoteProvider:
         self.token = token
         self.timeout = timeout
 
-    def request(self, method: str, path: str, body: Any = None,
-                timeout: float | None = None) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, timeout: float | None = None
+    ) -> tuple[int, Any]:
         """One admin API call; returns (status, JSON). 4xx answers raise :class:`RunError`."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.url + ADMIN_PREFIX + path, data=data, method=method)
@@ -57,10 +58,13 @@ class RemoteProvider:
     def stop(self) -> None:
         """Nothing to stop: the server belongs to someone else."""
 
-    def play(self, scenario: str | Scenario | Mapping[str, Any], to: str,
-             **options: Any) -> RemoteRun:
-        body = {"scenario": scenario.as_dict() if isinstance(scenario, Scenario) else scenario,
-                "to": to}
+    def play(
+        self, scenario: str | Scenario | Mapping[str, Any], to: str, **options: Any
+    ) -> RemoteRun:
+        body = {
+            "scenario": scenario.as_dict() if isinstance(scenario, Scenario) else scenario,
+            "to": to,
+        }
         body.update({k: v for k, v in options.items() if v is not None})
         _, data = self.request("POST", "/runs", body)
         return RemoteRun(self, data)
@@ -81,8 +85,9 @@ class RemoteProvider:
     def check(self) -> None:
         _, data = self.request("GET", "/health")
         if data.get("errors"):
-            raise ServerError(f"{data['errors']} error(s) inside the dlrmock server at {self.url}; "
-                              "see its log")
+            raise ServerError(
+                f"{data['errors']} error(s) inside the dlrmock server at {self.url}; see its log"
+            )
 
 
 class RemoteRun:
@@ -138,7 +143,8 @@ class RemoteRun:
     def wait(self, timeout: float | None = 30.0) -> RemoteRun:
         seconds = 30.0 if timeout is None else timeout
         status, self.data = self.provider.request(
-            "GET", f"/runs/{self.id}/wait?timeout={seconds}", timeout=seconds + 10)
+            "GET", f"/runs/{self.id}/wait?timeout={seconds}", timeout=seconds + 10
+        )
         if status != 200:
             raise RunError(f"run {self.id} still running after {seconds} s on {self.provider.url}")
         return self
@@ -149,8 +155,9 @@ class RemoteRun:
         return [Attempt.from_dict(item) for item in data["attempts"]]
 
     def advance(self, seconds: float, timeout: float = 30.0) -> list[Attempt]:
-        _, data = self.provider.request("POST", f"/runs/{self.id}/advance",
-                                        {"seconds": seconds}, timeout=timeout)
+        _, data = self.provider.request(
+            "POST", f"/runs/{self.id}/advance", {"seconds": seconds}, timeout=timeout
+        )
         self.refresh()
         return [Attempt.from_dict(item) for item in data["attempts"]]
 
@@ -163,4 +170,7 @@ class RemoteRun:
         if problems:
             raise AssertionError(
                 "the target did not handle the receipts as the provider requires:\n  - "
-                + "\n  - ".join(problems) + "\n" + self.journal_text())
+                + "\n  - ".join(problems)
+                + "\n"
+                + self.journal_text()
+            )

@@ -95,8 +95,9 @@ class _Lines:
         self.lines[path] = node.start_mark.line + 1
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
-                self.lines[(*path, key.value)] = key.start_mark.line + 1
-                self._walk(value, (*path, key.value))
+                child = (*path, key.value)
+                self.lines[child] = key.start_mark.line + 1
+                self._walk(value, child)
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
                 self._walk(item, (*path, index))
@@ -183,7 +184,7 @@ def parse_scenario(
 
 def _explain(error: Any) -> str:
     if error.validator == "required":
-        return error.message.replace("is a required property", "is required")
+        return str(error.message).replace("is a required property", "is required")
     if error.validator == "additionalProperties":
         return (
             f"{error.message}; check the spelling (allowed: "

@@ -304,7 +304,9 @@ def list_sent() -> Any:
 def _captured_dict(captured: Any) -> dict[str, Any]:
     from dataclasses import asdict, is_dataclass
 
-    return asdict(captured) if is_dataclass(captured) else dict(captured)
+    if is_dataclass(captured) and not isinstance(captured, type):
+        return asdict(captured)
+    return dict(captured)
 
 
 # ---------------------------------------------------------------------------------- the factory

@@ -148,8 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args=list(argv) if argv is not None else None, prog_name="dlrmock", standalone_mode=True
         )
     except SystemExit as exc:
-        return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
-    return EXIT_OK
+        code = exc.code
+    return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_USAGE)
 
 
 # ------------------------------------------------------------------------------ scenarios, play

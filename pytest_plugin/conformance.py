@@ -52,8 +52,10 @@ def _view(value: Any) -> dict[str, Any]:
         return {"status": value}
     if isinstance(value, Mapping):
         return dict(value)
-    raise TypeError(f"the probe returned {type(value).__name__}; return a status string or a "
-                    "mapping with a 'status' key")
+    raise TypeError(
+        f"the probe returned {type(value).__name__}; return a status string or a "
+        "mapping with a 'status' key"
+    )
 
 
 def check_run(scenario: Scenario, run: Any, probe: Probe) -> None:
@@ -72,24 +74,33 @@ def check_run(scenario: Scenario, run: Any, probe: Probe) -> None:
         status = view.get("status")
         if status != expect["final"]:
             shown = "no record of it" if not view else f"status {status!r}"
-            broken.append(f"[{rule}] {RULES[rule]}: expected {expect['final']!r} for "
-                          f"{key_field} {key!r}, the system shows {shown}")
+            broken.append(
+                f"[{rule}] {RULES[rule]}: expected {expect['final']!r} for "
+                f"{key_field} {key!r}, the system shows {shown}"
+            )
     repeats = any(step.duplicate or step.lost_ack for step in scenario.steps)
     processed = view.get("receipts_processed", view.get("processed"))
     if repeats and processed is not None:
         distinct = sum(1 for step in scenario.steps if not step.malformed)
         if int(processed) != distinct:
-            broken.append(f"[once] {RULES['once']}: {distinct} distinct receipt(s) were sent "
-                          f"({len(run.attempts)} deliveries), the system processed {processed}")
+            broken.append(
+                f"[once] {RULES['once']}: {distinct} distinct receipt(s) were sent "
+                f"({len(run.attempts)} deliveries), the system processed {processed}"
+            )
     if "error" in expect:
         code = view.get("error_code", view.get("error"))
         if code is None or int(code) != int(expect["error"]):
-            broken.append(f"[error_info] {RULES['error_info']}: expected error "
-                          f"{expect['error']}, the system shows {code!r}")
+            broken.append(
+                f"[error_info] {RULES['error_info']}: expected error "
+                f"{expect['error']}, the system shows {code!r}"
+            )
     if broken:
         raise ConformanceFailure(
-            f"{scenario.name}: {scenario.description}\n  - " + "\n  - ".join(broken)
-            + "\n" + run.journal_text())
+            f"{scenario.name}: {scenario.description}\n  - "
+            + "\n  - ".join(broken)
+            + "\n"
+            + run.journal_text()
+        )
 
 
 def conformance_suite(
@@ -114,8 +125,9 @@ def conformance_suite(
     names = list(scenarios) if scenarios is not None else list(available)
     unknown = [n for n in names if n not in available]
     if unknown:
-        raise ValueError(f"no built-in {provider} scenario {unknown[0]!r}; "
-                         f"known: {', '.join(available)}")
+        raise ValueError(
+            f"no built-in {provider} scenario {unknown[0]!r}; known: {', '.join(available)}"
+        )
 
     class Conformance:
         """dlrmock conformance: what a correct webhook does with each scenario."""
@@ -128,8 +140,7 @@ def conformance_suite(
                 return
             from mock_server._server import _QuietHandler
 
-            server = make_server("127.0.0.1", 0, app, threaded=True,
-                                 request_handler=_QuietHandler)
+            server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
             thread = threading.Thread(target=server.serve_forever, daemon=True)
             thread.start()
             try:

@@ -19,7 +19,8 @@ __all__ = ["Dlrmock", "Provider"]
 class Provider(Protocol):
     """What the fixtures need of a server: :class:`~mock_server.MockProvider` or a remote one."""
 
-    url: str
+    @property
+    def url(self) -> str: ...
 
     def play(self, scenario: Any, to: str, **options: Any) -> Any: ...
     def reset(self) -> None: ...
@@ -67,7 +68,7 @@ class Dlrmock:
 
         ``clock="manual"`` returns a run that waits for ``run.step()`` / ``run.advance(s)``.
         """
-        run = self.provider.play(
+        run: Run | RemoteRun = self.provider.play(
             scenario,
             to,
             fields=fields or None,
@@ -80,8 +81,9 @@ class Dlrmock:
         self.runs.append(run)
         return run
 
-    def receipt(self, kind: str, *, message: Mapping[str, Any] | None = None,
-                **overrides: Any) -> Payload:
+    def receipt(
+        self, kind: str, *, message: Mapping[str, Any] | None = None, **overrides: Any
+    ) -> Payload:
         """A valid receipt of ``kind`` (seeded), with ``overrides`` applied."""
         return build_receipt(kind, seed=self._next_seed(), message=message, overrides=overrides)
 
@@ -95,7 +97,8 @@ class Dlrmock:
         problems = run_validate(payload, kind=kind, strict=strict)
         if problems:
             raise AssertionError(
-                f"not a valid {kind or 'receipt'}:\n" + "\n".join(f"  {p}" for p in problems))
+                f"not a valid {kind or 'receipt'}:\n" + "\n".join(f"  {p}" for p in problems)
+            )
 
     @property
     def sent(self) -> list[Any]:

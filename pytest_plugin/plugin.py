@@ -28,13 +28,26 @@ _HANDLE = pytest.StashKey["Dlrmock"]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dlrmock", "dlrmock fake messaging provider")
-    group.addoption("--dlrmock-url", metavar="URL", default=None,
-                    help="use the dlrmock server at URL (e.g. `dlrmock serve` in another "
-                         "container) instead of starting one")
-    group.addoption("--dlrmock-token", metavar="TOKEN", default=None,
-                    help="admin token of the server at --dlrmock-url")
-    group.addoption("--dlrmock-seed", metavar="N", type=int, default=None,
-                    help="seed of the generated data (default: derived from each test's id)")
+    group.addoption(
+        "--dlrmock-url",
+        metavar="URL",
+        default=None,
+        help="use the dlrmock server at URL (e.g. `dlrmock serve` in another "
+        "container) instead of starting one",
+    )
+    group.addoption(
+        "--dlrmock-token",
+        metavar="TOKEN",
+        default=None,
+        help="admin token of the server at --dlrmock-url",
+    )
+    group.addoption(
+        "--dlrmock-seed",
+        metavar="N",
+        type=int,
+        default=None,
+        help="seed of the generated data (default: derived from each test's id)",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +75,9 @@ def dlrmock_seed(request: pytest.FixtureRequest) -> int:
 
 
 @pytest.fixture
-def dlrmock(dlrmock_server: MockProvider | RemoteProvider, dlrmock_seed: int,
-            request: pytest.FixtureRequest) -> Iterator[Dlrmock]:
+def dlrmock(
+    dlrmock_server: MockProvider | RemoteProvider, dlrmock_seed: int, request: pytest.FixtureRequest
+) -> Iterator[Dlrmock]:
     """The fake provider, cleared for this test: ``dlrmock.play(...)``, ``dlrmock.url`` …"""
     dlrmock_server.reset()
     handle = Dlrmock(dlrmock_server, seed=dlrmock_seed)
