@@ -8,17 +8,19 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ._engine import Engine, Run
+from ._hooks import EngineHooks
 from ._errors import DlrmockError
 from ._scenarios import builtin_scenarios
 from ._version import __version__
 from .providers import KINDS
+from .sendapi import CapturedSend, SendSettings, SendState, create_send_blueprints
 
 __all__ = ["ADMIN_PREFIX", "Config", "State", "create_app", "get_state"]
 
@@ -72,12 +74,24 @@ class State:
             max_connections=config.max_connections,
             policies=config.policies,
         )
-        self.sent: deque[Any] = deque(maxlen=config.captured_limit)
+        self.sent: deque[CapturedSend] = deque(maxlen=config.captured_limit)
         self.errors: list[BaseException] = []
         self.lock = threading.Lock()
+        try:
+            self.send_settings = SendSettings.from_mapping(config.send)
+        except ValueError as exc:
+            raise DlrmockError(f"config 'send': {exc}") from None
+        self.send_state = SendState(self.send_settings)
+        self.hooks = EngineHooks(self.engine, self._capture)
+
+    def _capture(self, sent: CapturedSend) -> None:
+        with self.lock:
+            self.sent.append(sent)
 
     def reset(self) -> None:
         self.engine.reset()
+        self.hooks.clear()
+        self.send_state.clear()
         with self.lock:
             self.sent.clear()
             self.errors.clear()
@@ -105,7 +119,8 @@ def _check_token() -> Any:
     if token is None:
         return None
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given, token):
+    # Bytes: compare_digest refuses str with non-ASCII characters (a 500 on a bad header).
+    if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode("utf-8")):
         return _error(
             "unauthorized", "this server needs 'Authorization: Bearer <admin token>'", 401
         )
@@ -213,7 +228,7 @@ def start_run() -> Any:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise BadRequest(f"'seed' must be an integer, got {seed!r}")
     encoding = data.get("error_info_encoding")
-    if encoding is not None and encoding not in (1, 2, 3, 4):
+    if encoding is not None and (isinstance(encoding, bool) or encoding not in (1, 2, 3, 4)):
         raise BadRequest(f"'error_info_encoding' must be 1, 2, 3 or 4, got {encoding!r}")
     run = get_state().engine.play(
         scenario,
@@ -298,15 +313,7 @@ def list_sent() -> Any:
     state = get_state()
     with state.lock:
         sent = list(state.sent)
-    return jsonify({"sent": [s if isinstance(s, dict) else _captured_dict(s) for s in sent]})
-
-
-def _captured_dict(captured: Any) -> dict[str, Any]:
-    from dataclasses import asdict, is_dataclass
-
-    if is_dataclass(captured) and not isinstance(captured, type):
-        return asdict(captured)
-    return dict(captured)
+    return jsonify({"sent": [asdict(item) for item in sent]})
 
 
 # ---------------------------------------------------------------------------------- the factory
@@ -341,5 +348,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_send_apis(app: Flask, state: State) -> None:
-    """Hook for the providers' send APIs (see ``mock_server.sendapi``)."""
-    del app, state
+    """The providers' send APIs (``mock_server.sendapi``), their receipts played by the engine."""
+    for blueprint in create_send_blueprints(state.send_settings, state.hooks,
+                                            state=state.send_state):
+        app.register_blueprint(blueprint)

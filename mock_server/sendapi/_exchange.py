@@ -1,0 +1,211 @@
+"""One request to a send API, from the bytes read to the answer captured.
+
+Every endpoint is a handler ``(Exchange) -> Answer`` that raises :class:`Reject` for a provider
+error; :func:`serve` reads the body (bounded), answers a wrong method or a too large body in the
+provider's error shape, turns the answer into JSON and hands the exchange to ``hooks.capture``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Response, request
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from werkzeug.exceptions import HTTPException
+
+from ._model import CapturedSend, SendHooks
+
+__all__ = [
+    "BODY_KEPT",
+    "Answer",
+    "ErrorShape",
+    "Exchange",
+    "Reject",
+    "first_problem",
+    "serve",
+    "trace_id",
+]
+
+log = logging.getLogger(__name__)
+
+BODY_KEPT = 64 * 1024
+"""Bytes of a request body kept in :class:`CapturedSend` (and shown in the signed string)."""
+
+ALL_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+"""Methods every send route accepts, so a wrong one is answered by the route in its own shape."""
+
+_CHUNK = 64 * 1024
+
+
+class Reject(Exception):
+    """A provider error: the handler stops and the error is answered in the provider's shape."""
+
+    def __init__(self, code: int | str, message: str, *, status: int = 200,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.headers = dict(headers or {})
+
+
+ErrorShape = Callable[[int | str, str], dict[str, Any]]
+"""(code, message) → the provider's error document."""
+
+
+@dataclass
+class Answer:
+    """What a handler answers."""
+
+    payload: Any
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    message_ids: list[str] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class Exchange:
+    """The request being handled and what the handler learnt about it (for the capture)."""
+
+    provider: str
+    endpoint: str
+    body: bytes = b""
+    body_length: int = 0
+    json: Any | None = None
+    signed_string: str | None = None
+    at: float = field(default_factory=time.time)
+
+
+def trace_id() -> str:
+    """A fresh 32-hex trace id, as NXCloud puts in its errors."""
+    return secrets.token_hex(16)
+
+
+def first_problem(validator: Draft202012Validator, instance: Any) -> str | None:
+    """The most relevant schema violation as ``$.path: message``, or ``None`` when valid."""
+    error = best_match(validator.iter_errors(instance))
+    if error is None:
+        return None
+    path = "$"
+    for part in error.absolute_path:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    message = error.message
+    if error.validator == "required":
+        message = message.replace("is a required property", "is required")
+    if len(message) > 300:
+        message = message[:297] + "..."
+    return f"{path}: {message}"
+
+
+class _TooLarge(Exception):
+    def __init__(self, length: int, declared: bool) -> None:
+        self.length = length
+        self.declared = declared
+
+
+def _read_body(limit: int) -> bytes:
+    """The request body, at most ``limit`` bytes; :class:`_TooLarge` beyond that."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise _TooLarge(declared, True)
+    stream = request.stream
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        chunk = stream.read(min(_CHUNK, limit + 1 - size))
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge(size, False)
+    return b"".join(parts)
+
+
+def _path() -> str:
+    query = request.query_string.decode("latin-1")
+    return request.path + (f"?{query}" if query else "")
+
+
+def _json_response(answer: Answer) -> Response:
+    # Serialised here, not with the app's JSON provider: key order as the provider documents it.
+    response = Response(json.dumps(answer.payload), status=answer.status,
+                        mimetype="application/json")
+    for name, value in answer.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def serve(
+    exchange: Exchange,
+    *,
+    methods: tuple[str, ...],
+    max_body: int,
+    error_shape: ErrorShape,
+    bad_request_code: int | str,
+    too_large_code: int | str,
+    hooks: SendHooks,
+    handler: Callable[[Exchange], Answer],
+) -> Response:
+    """Handle the current request with ``handler``; never lets bad input become a 500."""
+    try:
+        if request.method not in methods:
+            raise Reject(bad_request_code,
+                         f"method {request.method} is not allowed on {request.path}; "
+                         f"use {' or '.join(methods)}",
+                         status=405, headers={"Allow": ", ".join(methods)})
+        try:
+            exchange.body = _read_body(max_body)
+        except _TooLarge as exc:
+            exchange.body_length = exc.length
+            size = f"{exc.length} bytes" if exc.declared else f"more than {max_body} bytes"
+            raise Reject(too_large_code,
+                         f"request body too large: {size}, at most {max_body} "
+                         "(the max_body_bytes setting)", status=413) from None
+        exchange.body_length = len(exchange.body)
+        answer = handler(exchange)
+    except Reject as rejected:
+        answer = Answer(error_shape(rejected.code, rejected.message), rejected.status,
+                        rejected.headers, error=str(rejected.code))
+    except HTTPException as exc:
+        # e.g. the app's MAX_CONTENT_LENGTH, or a client that went away mid-body.
+        status = exc.code or 400
+        answer = Answer(error_shape(too_large_code if status == 413 else bad_request_code,
+                                    exc.description or exc.name), status,
+                        error=str(too_large_code if status == 413 else bad_request_code))
+    except Exception:
+        _capture(hooks, exchange, Answer({"error": "internal_error"}, 500, error="500"))
+        raise
+    _capture(hooks, exchange, answer)
+    return _json_response(answer)
+
+
+def _capture(hooks: SendHooks, exchange: Exchange, answer: Answer) -> None:
+    kept = exchange.body[:BODY_KEPT]
+    captured = CapturedSend(
+        provider=exchange.provider,
+        endpoint=exchange.endpoint,
+        method=request.method,
+        path=_path(),
+        headers={name: value for name, value in request.headers.items()},
+        body=kept.decode("utf-8", "replace"),
+        json=exchange.json,
+        status=answer.status,
+        response=answer.payload,
+        message_ids=list(answer.message_ids),
+        run_ids=list(answer.run_ids),
+        signed_string=exchange.signed_string,
+        at=exchange.at,
+        body_length=exchange.body_length,
+        error=answer.error,
+    )
+    hooks.capture(captured)

@@ -1,0 +1,200 @@
+"""Which scenario a sent message plays: by recipient number (magic suffix), header, or default.
+
+An *outcome* is provider-neutral (``delivered``, ``failed``…); each provider and receipt kind
+turns it into a built-in scenario name or, where no built-in fits, a small inline scenario.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._settings import OUTCOMES, SendSettings
+
+__all__ = [
+    "ESMS_KINDS",
+    "JOURNEY_LIFETIME_DAYS",
+    "NXCLOUD_SCENARIOS",
+    "SCENARIO_HEADER",
+    "ScenarioChoice",
+    "choose",
+    "esms_scenario",
+    "final_state",
+    "journey_expiry_scenario",
+    "nxcloud_journey_scenario",
+    "outcome_for",
+    "plays_journey_acknowledged",
+]
+
+SCENARIO_HEADER = "X-Dlrmock-Scenario"
+"""Request header naming an outcome (``failed``) or a scenario (``nxcloud.zalo.failed``)."""
+
+NXCLOUD_SCENARIOS: Mapping[str, str] = {
+    "delivered": "nxcloud.zalo.success_then_delivered",
+    "failed": "nxcloud.zalo.failed",
+    "no_receipt": "nxcloud.zalo.success_never_delivered",
+    "duplicate": "nxcloud.zalo.duplicate_delivered",
+    "out_of_order": "nxcloud.zalo.delivered_before_success",
+    # NXCloud pushes each receipt once: a lost acknowledgement changes nothing the app sees.
+    "lost_ack": "nxcloud.zalo.success_then_delivered",
+}
+"""Outcome → built-in scenario for an NXCloud Zalo message."""
+
+ESMS_KINDS = (
+    "esms.sms.ads",
+    "esms.sms.cskh",
+    "esms.viber.message",
+    "esms.zns.priority",
+    "esms.zns.normal",
+    "esms.zalo.follower",
+    "esms.zns.journey",
+)
+
+JOURNEY_LIFETIME_DAYS: Mapping[str, int] = {
+    "token_logistics_7": 7,
+    "token_logistics_30": 30,
+    "token_coach_bus_7": 7,
+    "token_coach_bus_30": 30,
+}
+"""NXCloud journey token type → lifetime in days (the ``_7``/``_30`` suffix)."""
+
+_DAY = 86_400.0
+_ACK_DELAY = 2.0
+
+
+def outcome_for(phone: str, settings: SendSettings) -> str:
+    """The outcome the recipient's number asks for: the longest matching magic suffix wins."""
+    best = ""
+    for suffix in settings.magic_numbers:
+        if phone.endswith(suffix) and len(suffix) > len(best):
+            best = suffix
+    return settings.magic_numbers[best] if best else settings.default_outcome
+
+
+class ScenarioChoice:
+    """What the request asked for: an outcome, or (with the header) a scenario by name."""
+
+    __slots__ = ("outcome", "scenario")
+
+    def __init__(self, outcome: str | None = None, scenario: str | None = None) -> None:
+        self.outcome = outcome
+        self.scenario = scenario
+
+    def __repr__(self) -> str:
+        return f"ScenarioChoice(outcome={self.outcome!r}, scenario={self.scenario!r})"
+
+
+def choose(header: str | None, provider: str) -> ScenarioChoice | None:
+    """The choice the scenario header makes, ``None`` without the header.
+
+    Raises ``ValueError`` (the message names the header and the fix) for a scenario of the
+    other provider or a value that is neither an outcome nor a scenario name.
+    """
+    if header is None or not header.strip():
+        return None
+    value = header.strip()
+    if value in OUTCOMES:
+        return ScenarioChoice(outcome=value)
+    if value.startswith(f"{provider}."):
+        return ScenarioChoice(scenario=value)
+    other = "esms" if provider == "nxcloud" else "nxcloud"
+    if value.startswith(f"{other}."):
+        raise ValueError(
+            f"{SCENARIO_HEADER}: {value!r} is an {other} scenario; this is the {provider} API "
+            f"(name a '{provider}.…' scenario or an outcome: {', '.join(OUTCOMES)})"
+        )
+    raise ValueError(
+        f"{SCENARIO_HEADER}: {value!r} is neither an outcome ({', '.join(OUTCOMES)}) nor a "
+        f"{provider} scenario name ('{provider}.…'; `dlrmock scenarios` lists them)"
+    )
+
+
+def final_state(outcome: str | None, scenario: str | None = None) -> str:
+    """``delivered``, ``failed`` or ``pending``: where a message ends (for ``GetSendStatus``)."""
+    if scenario is not None:
+        return "failed" if ".failed" in scenario else "delivered"
+    if outcome == "failed":
+        return "failed"
+    if outcome == "no_receipt":
+        return "pending"
+    return "delivered"
+
+
+def esms_scenario(kind: str, outcome: str) -> str | dict[str, Any] | None:
+    """The scenario of an eSMS message of receipt ``kind``; ``None``: no callback at all.
+
+    eSMS sends one callback per message, at its final status, so ``out_of_order`` has nothing
+    to reorder and plays ``<kind>.delivered``; ``duplicate`` and ``lost_ack`` use inline
+    scenarios where no built-in exists.
+    """
+    if outcome == "failed":
+        return f"{kind}.failed"
+    if outcome == "no_receipt":
+        return None
+    if outcome == "duplicate":
+        return {
+            "name": f"{kind}.duplicate",
+            "description": "the same callback twice; a correct receiver processes it once",
+            "expect": {"final": "delivered"},
+            "steps": [{"kind": kind, "duplicate": 1}],
+        }
+    if outcome == "lost_ack":
+        if kind == "esms.sms.cskh":
+            return "esms.sms.cskh.retried_after_lost_ack"
+        return {
+            "name": f"{kind}.retried_after_lost_ack",
+            "description": "every answer is lost, so eSMS sends the same callback 1 + 5 times",
+            "expect": {"final": "delivered"},
+            "steps": [{"kind": kind, "lost_ack": True}],
+        }
+    return f"{kind}.delivered"
+
+
+def nxcloud_journey_scenario(outcome: str) -> str | dict[str, Any]:
+    """The scenario of a Zalo message sent with a ``journeyToken``.
+
+    A journey that is used plays ``success`` then ``journey_acknowledged`` (charging begins);
+    ``failed`` and ``no_receipt`` never acknowledge it, so the token stays unused.
+    """
+    if outcome == "failed":
+        return NXCLOUD_SCENARIOS["failed"]
+    if outcome == "no_receipt":
+        return NXCLOUD_SCENARIOS["no_receipt"]
+    success: dict[str, Any] = {"kind": "nxcloud.zalo.success"}
+    acknowledged: dict[str, Any] = {"kind": "nxcloud.zalo.journey_acknowledged",
+                                    "after": _ACK_DELAY}
+    name, description = "nxcloud.zalo.journey_used", "journey message sent, then charged"
+    if outcome == "duplicate":
+        acknowledged["duplicate"] = 1
+        name += ".duplicate"
+        description += "; journey_acknowledged twice"
+    elif outcome == "out_of_order":
+        success["reorder"] = True
+        name += ".out_of_order"
+        description += "; journey_acknowledged overtakes success"
+    return {
+        "name": name,
+        "description": description,
+        "expect": {"final": "journey_acknowledged"},
+        "steps": [success, acknowledged],
+    }
+
+
+def journey_expiry_scenario(token_type: str) -> dict[str, Any]:
+    """The inline scenario of a journey token never used: ``journey_time_out`` at its lifetime."""
+    days = JOURNEY_LIFETIME_DAYS[token_type]
+    return {
+        "name": "nxcloud.zalo.journey_token_expiry",
+        "description": f"{token_type} never used: journey_time_out after {days} days",
+        "expect": {"final": "journey_time_out", "key": "journeyId"},
+        "steps": [{"kind": "nxcloud.zalo.journey_time_out", "after": days * _DAY}],
+    }
+
+
+def plays_journey_acknowledged(scenario: str | Mapping[str, Any]) -> bool:
+    """Whether ``scenario`` sends ``journey_acknowledged`` (so the journey token counts as used)."""
+    if isinstance(scenario, str):
+        return "journey_acknowledged" in scenario
+    steps = scenario.get("steps", [])
+    return any(isinstance(s, Mapping) and s.get("kind") == "nxcloud.zalo.journey_acknowledged"
+               for s in steps)

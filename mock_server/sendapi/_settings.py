@@ -1,0 +1,176 @@
+"""Settings of the send APIs: credentials, allow-lists, the magic-number table, limits."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from .._errors import closest_first
+
+__all__ = ["DEFAULT_MAGIC_NUMBERS", "OUTCOMES", "SendSettings"]
+
+OUTCOMES = ("delivered", "failed", "no_receipt", "duplicate", "out_of_order", "lost_ack")
+"""What a send can be told to end in, by its recipient's number or by the scenario header."""
+
+DEFAULT_MAGIC_NUMBERS: Mapping[str, str] = {
+    "0000": "delivered",
+    "1111": "failed",
+    "2222": "no_receipt",
+    "3333": "duplicate",
+    "4444": "out_of_order",
+    "5555": "lost_ack",
+}
+"""Recipient number suffix → outcome, like Stripe's test cards."""
+
+_DIGITS = re.compile(r"^[0-9]+$")
+
+
+def _default_magic_numbers() -> dict[str, str]:
+    return dict(DEFAULT_MAGIC_NUMBERS)
+
+
+@dataclass(frozen=True)
+class SendSettings:
+    """How the fake send APIs authenticate, check and answer. Every default just works.
+
+    The documented test credentials are the defaults: NXCloud ``accessKey``
+    ``dlrmock-access-key`` / secret ``dlrmock-secret``, eSMS ``ApiKey`` ``dlrmock-api-key`` /
+    ``SecretKey`` ``dlrmock-secret-key``.
+    """
+
+    access_key: str = "dlrmock-access-key"
+    """NXCloud ``accessKey`` header value accepted (else code 1005)."""
+    access_secret: str = "dlrmock-secret"
+    """NXCloud secret the ``sign`` header is checked with (else code 1003)."""
+    appkey: str | None = None
+    """NXCloud body ``appkey`` accepted; ``None`` accepts any (else code 9003)."""
+    api_key: str = "dlrmock-api-key"
+    """eSMS ``ApiKey`` accepted (else CodeResult 101)."""
+    secret_key: str = "dlrmock-secret-key"
+    """eSMS ``SecretKey`` accepted (else CodeResult 101)."""
+    brandnames: tuple[str, ...] = ()
+    """eSMS brandnames registered; empty accepts any (else CodeResult 104)."""
+    zalo_oas: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """eSMS Zalo OA id → its template ids; empty accepts any OA and template
+    (else CodeResult 204 unknown OA, 789 template not configured for the OA). An OA with an
+    empty template list accepts any of its templates."""
+    default_webhook: str | None = None
+    """Where receipts go when a send names no ``drWebhook`` / ``CallbackUrl``; ``None``: nowhere."""
+    magic_numbers: Mapping[str, str] = field(default_factory=_default_magic_numbers)
+    """Recipient number suffix → outcome; the longest matching suffix wins."""
+    default_outcome: str = "delivered"
+    """The outcome of a number no suffix matches."""
+    max_skew_ms: int = 60_000
+    """NXCloud ``ts`` header: the largest accepted distance from now, in ms (else code 1004)."""
+    max_body_bytes: int = 1024 * 1024
+    """Larger request bodies are answered 413 in the provider's error shape."""
+    request_id_ttl: float = 86_400.0
+    """eSMS: seconds a ``RequestId`` stays taken (CodeResult 124 when reused)."""
+    request_id_limit: int = 100_000
+    """eSMS: most RequestIds remembered (the oldest are forgotten first)."""
+    ads_min_phones: int = 1
+    """eSMS advertising SMS: fewest ``Phones`` per request (CodeResult 107); eSMS wants 30."""
+    messages_limit: int = 100_000
+    """Sent batches and journey tokens remembered (the oldest are forgotten first)."""
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        for suffix, outcome in self.magic_numbers.items():
+            if not isinstance(suffix, str) or not _DIGITS.match(suffix):
+                problems.append(f"magic_numbers: suffix {suffix!r} must be a string of digits")
+            if outcome not in OUTCOMES:
+                problems.append(_unknown_outcome(f"magic_numbers[{suffix!r}]", outcome))
+        if self.default_outcome not in OUTCOMES:
+            problems.append(_unknown_outcome("default_outcome", self.default_outcome))
+        for name in ("max_skew_ms", "max_body_bytes", "request_id_ttl", "request_id_limit",
+                     "messages_limit"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                problems.append(f"{name} must be a positive number, got {value!r}")
+        if isinstance(self.ads_min_phones, bool) or not isinstance(self.ads_min_phones, int) \
+                or self.ads_min_phones < 1:
+            problems.append(f"ads_min_phones must be an integer >= 1, got {self.ads_min_phones!r}")
+        if self.default_webhook is not None and not re.match(r"^https?://", self.default_webhook):
+            problems.append(
+                f"default_webhook must be an http:// URL, got {self.default_webhook!r}"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> SendSettings:
+        """Settings from a mapping (a JSON / YAML config file); unspecified keys keep defaults.
+
+        Unknown keys and wrongly typed values raise ``ValueError`` naming the key.
+        """
+        if not isinstance(values, Mapping):
+            raise ValueError(f"send settings must be a mapping, got {type(values).__name__}")
+        known = [f.name for f in fields(cls)]
+        kwargs: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in known:
+                candidates = closest_first(str(key), known)
+                raise ValueError(
+                    f"unknown send setting {key!r}; did you mean {candidates[0]!r}? "
+                    f"known: {', '.join(sorted(known))}"
+                )
+            kwargs[key] = _coerce(key, value)
+        return cls(**kwargs)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as plain JSON-able values (the secrets included: they are test values)."""
+        return {
+            f.name: (
+                list(value) if isinstance(value, tuple)
+                else {k: list(v) for k, v in value.items()} if f.name == "zalo_oas"
+                else dict(value) if isinstance(value, Mapping)
+                else value
+            )
+            for f in fields(self)
+            for value in [getattr(self, f.name)]
+        }
+
+
+def _unknown_outcome(where: str, outcome: object) -> str:
+    hint = closest_first(str(outcome), OUTCOMES)[0]
+    return (f"{where}: unknown outcome {outcome!r}; did you mean {hint!r}? "
+            f"outcomes: {', '.join(OUTCOMES)}")
+
+
+def _strings(key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, list | tuple) and all(isinstance(v, str | int) for v in value):
+        return tuple(str(v) for v in value)
+    raise ValueError(f"send setting {key!r} must be a list of strings, got {value!r}")
+
+
+def _coerce(key: str, value: Any) -> Any:
+    if key == "brandnames":
+        return _strings(key, value)
+    if key == "zalo_oas":
+        if not isinstance(value, Mapping):
+            raise ValueError(
+                f"send setting 'zalo_oas' must map OA ids to template id lists, got {value!r}"
+            )
+        return {str(oa): _strings(f"zalo_oas[{oa!r}]", templates or [])
+                for oa, templates in value.items()}
+    if key == "magic_numbers":
+        if not isinstance(value, Mapping):
+            raise ValueError(
+                f"send setting 'magic_numbers' must map number suffixes to outcomes, got {value!r}"
+            )
+        return {str(suffix): outcome for suffix, outcome in value.items()}
+    if key in ("appkey", "default_webhook"):
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"send setting {key!r} must be a string or null, got {value!r}")
+        return value
+    if key in ("access_key", "access_secret", "api_key", "secret_key", "default_outcome"):
+        if not isinstance(value, str):
+            raise ValueError(f"send setting {key!r} must be a string, got {value!r}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"send setting {key!r} must be a number, got {value!r}")
+    return value

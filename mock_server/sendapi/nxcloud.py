@@ -1,0 +1,252 @@
+"""NXCloud's Zalo send APIs: ``POST /v1/zalo/mt`` and ``POST /v1/zalo/initJourneyToken``.
+
+Both check the auth headers and the signature over the raw body, then the body against
+``schemas/nxcloud.zalo.mt.request.json`` / ``nxcloud.zalo.journey_token.request.json``, and
+answer in NXCloud's shape inside HTTP 200: ``{"code": 0, "message": "Success", "data": …}`` or
+``{"code": n, "message": "…", "traceId": "<32 hex>"}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import re
+import secrets
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from .._errors import DlrmockError
+from .._registry import validator_for
+from ._exchange import ALL_METHODS, BODY_KEPT, Answer, Exchange, Reject, first_problem, serve
+from ._model import AcceptedMessage, SendHooks
+from ._outcomes import (
+    NXCLOUD_SCENARIOS,
+    SCENARIO_HEADER,
+    choose,
+    journey_expiry_scenario,
+    nxcloud_journey_scenario,
+    outcome_for,
+    plays_journey_acknowledged,
+)
+from ._settings import SendSettings
+from ._state import Journey, SendState
+from .signature import SIGNED_HEADERS, diagnose, header_safe, masked_string_to_sign, sign
+
+__all__ = ["EXPECTED_SIGN_HEADER", "SIGNED_STRING_HEADER", "nxcloud_blueprint", "nxcloud_error"]
+
+PROVIDER = "nxcloud"
+SIGNED_STRING_HEADER = "X-Dlrmock-Signed-String"
+"""On a 1003 answer: the string dlrmock signed, secret masked, percent-encoded (UTF-8)."""
+EXPECTED_SIGN_HEADER = "X-Dlrmock-Expected-Sign"
+"""On a 1003 answer: the signature dlrmock expected."""
+
+_AUTH_HEADERS = ("accessKey", "ts", "bizType", "action", "sign")
+_PHONE = re.compile(r"^\+?[1-9][0-9]{7,14}$")
+_HEADER_BODY = 2048
+"""Body bytes shown in the signed-string header and the 1003 message (the capture keeps 64 KiB)."""
+
+
+def nxcloud_error(code: int | str, message: str) -> dict[str, Any]:
+    """NXCloud's error document."""
+    return {"code": int(code), "message": message, "traceId": secrets.token_hex(16)}
+
+
+def _digits(count: int) -> str:
+    return str(secrets.randbelow(9 * 10 ** (count - 1)) + 10 ** (count - 1))
+
+
+class _Nxcloud:
+    def __init__(self, settings: SendSettings, hooks: SendHooks, state: SendState) -> None:
+        self.settings = settings
+        self.hooks = hooks
+        self.state = state
+
+    def serve(self, endpoint: str, handler: Any) -> Response:
+        return serve(
+            Exchange(PROVIDER, endpoint),
+            methods=("POST",),
+            max_body=self.settings.max_body_bytes,
+            error_shape=nxcloud_error,
+            bad_request_code=9000,
+            too_large_code=1002,
+            hooks=self.hooks,
+            handler=handler,
+        )
+
+    # -- checks shared by both APIs
+    def authenticate(self, exchange: Exchange) -> None:
+        headers = request.headers  # werkzeug matches header names case-insensitively
+        missing = [name for name in _AUTH_HEADERS if not headers.get(name, "").strip()]
+        if missing:
+            raise Reject(1001, f"missing header parameter {missing[0]!r} (NXCloud needs "
+                         f"{', '.join(_AUTH_HEADERS)})")
+        values = {name: headers[name] for name in SIGNED_HEADERS}
+        body = exchange.body
+        exchange.signed_string = masked_string_to_sign(values, body, max_body=BODY_KEPT)
+        if values["bizType"] != "9":
+            raise Reject(1002, f"bad bizType {values['bizType']!r}: Zalo APIs need \"9\"")
+        if values["action"] != "mt":
+            raise Reject(1002, f"bad action {values['action']!r}: Zalo APIs need \"mt\"")
+        if not hmac.compare_digest(values["accessKey"].encode(),
+                                   self.settings.access_key.encode()):
+            raise Reject(1005, f"no permission: unknown accessKey {values['accessKey']!r} "
+                         "(dlrmock accepts the access_key setting, by default "
+                         "'dlrmock-access-key')")
+        ts = values["ts"].strip()
+        if not ts.isdigit() or not ts.isascii():
+            raise Reject(1004, f"bad ts {values['ts']!r}: milliseconds since the epoch, "
+                         "e.g. 1655710885431")
+        now = int(self.state.clock() * 1000)
+        skew = abs(now - int(ts))
+        if skew > self.settings.max_skew_ms:
+            raise Reject(1004, f"ts {ts} is {skew} ms away from dlrmock's clock ({now}); "
+                         f"at most {self.settings.max_skew_ms} ms is allowed")
+        expected = sign(values, body, self.settings.access_secret)
+        given = headers["sign"].strip()
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode()):
+            shown = masked_string_to_sign(values, body, max_body=_HEADER_BODY)
+            hint = diagnose(values, body, self.settings.access_secret, given)
+            raise Reject(
+                1003,
+                f"signature mismatch: got {given!r}, expected {expected!r}, the md5 of "
+                f"(secret masked) {shown}" + (f" — {hint}" if hint else "")
+                + f"; the same string is in the {SIGNED_STRING_HEADER} response header",
+                headers={SIGNED_STRING_HEADER: header_safe(shown), EXPECTED_SIGN_HEADER: expected},
+            )
+
+    def document(self, exchange: Exchange, schema: str) -> dict[str, Any]:
+        if not exchange.body:
+            raise Reject(1002, "empty body: a JSON object is required")
+        try:
+            document = json.loads(exchange.body)
+        except (ValueError, RecursionError) as exc:
+            raise Reject(1002, f"body is not valid JSON: {str(exc)[:200]}") from None
+        exchange.json = document
+        if not isinstance(document, dict):
+            raise Reject(1002, f"body must be a JSON object, got a JSON {type(document).__name__}")
+        problem = first_problem(validator_for(schema), document)
+        if problem is not None:
+            raise Reject(9000, f"request parameter error: {problem}")
+        if not _PHONE.fullmatch(document["phone"]):
+            raise Reject(9002, f"phone number error: {document['phone']!r}; digits with the "
+                         "country code, e.g. 84912345678")
+        if self.settings.appkey is not None and document["appkey"] != self.settings.appkey:
+            raise Reject(9003, f"app {document['appkey']!r} missing or unavailable "
+                         "(dlrmock accepts the appkey setting)")
+        return document
+
+    def deliver(self, message: AcceptedMessage) -> str | None:
+        try:
+            return self.hooks.deliver(message)
+        except (DlrmockError, ValueError) as exc:
+            raise Reject(9000, f"request parameter error: cannot play the receipts: {exc}") \
+                from None
+
+    # -- POST /v1/zalo/mt
+    def mt(self, exchange: Exchange) -> Answer:
+        self.authenticate(exchange)
+        document = self.document(exchange, "nxcloud.zalo.mt.request")
+        ext = document.get("ext")
+        if ext is not None and len(ext.encode("utf-8", "replace")) > 65535:
+            raise Reject(9000, "request parameter error: $.ext: longer than 65535 bytes")
+        try:
+            choice = choose(request.headers.get(SCENARIO_HEADER), PROVIDER)
+        except ValueError as exc:
+            raise Reject(9000, str(exc)) from None
+        phone: str = document["phone"]
+        outcome = (choice.outcome if choice and choice.outcome else None) \
+            or outcome_for(phone, self.settings)
+        request_id = "zalomid." + secrets.token_hex(16)
+        message: dict[str, Any] = {"requestId": request_id, "ext": ext, "phone": phone}
+        token = document["messageData"].get("journeyToken")
+        journey: Journey | None = None
+        scenario: str | dict[str, Any]
+        if token is None:
+            scenario = (choice.scenario if choice and choice.scenario else None) \
+                or NXCLOUD_SCENARIOS[outcome]
+        else:
+            journey = self.state.journey(token)
+            if journey is not None and self._expired(journey):
+                raise Reject(9000, f"request parameter error: journeyToken of journey "
+                             f"{journey.journey_id} has expired (journey_time_out was sent)")
+            if journey is None:  # a token dlrmock did not give out: accepted as a fresh journey
+                message.update(journeyId=_digits(19), oaId=_digits(19), appId=_digits(19))
+            else:
+                message.update(journeyId=journey.journey_id, oaId=journey.oa_id,
+                               appId=journey.app_id)
+            if choice and choice.scenario:
+                scenario = choice.scenario
+            elif journey is not None and journey.used:
+                scenario = NXCLOUD_SCENARIOS[outcome]
+            else:
+                scenario = nxcloud_journey_scenario(outcome)
+        callback = document.get("drWebhook") or self.settings.default_webhook
+        run_ids: list[str] = []
+        if callback:
+            run_id = self.deliver(AcceptedMessage(PROVIDER, request_id, callback, scenario,
+                                                  message))
+            if run_id is not None:
+                run_ids.append(run_id)
+        if token is not None and plays_journey_acknowledged(scenario):
+            first_use = self.state.use_journey(token)
+            if first_use is not None and first_use.expiry_run_id is not None:
+                self.hooks.cancel(first_use.expiry_run_id)
+        return Answer({"code": 0, "message": "Success", "data": {"requestId": request_id}},
+                      message_ids=[request_id], run_ids=run_ids)
+
+    def _expired(self, journey: Journey) -> bool:
+        if journey.used or journey.expiry_run_id is None:
+            return False
+        return any(p.get("status") == "journey_time_out"
+                   for p in self.hooks.played(PROVIDER, journey.journey_id))
+
+    # -- POST /v1/zalo/initJourneyToken
+    def init_journey_token(self, exchange: Exchange) -> Answer:
+        self.authenticate(exchange)
+        document = self.document(exchange, "nxcloud.zalo.journey_token.request")
+        token_type: str = document["tokenType"]
+        journey = Journey(
+            token=base64.urlsafe_b64encode(secrets.token_bytes(150)).decode().rstrip("="),
+            journey_id=_digits(19),
+            oa_id=_digits(19),
+            app_id=_digits(19),
+            phone=document["phone"],
+            token_type=token_type,
+            expiry_run_id=None,
+        )
+        run_ids: list[str] = []
+        webhook = self.settings.default_webhook
+        if webhook:
+            # The request has no drWebhook: the expiry receipt goes to the account's default URL.
+            journey.expiry_run_id = self.deliver(AcceptedMessage(
+                PROVIDER, journey.journey_id, webhook, journey_expiry_scenario(token_type),
+                {"journeyId": journey.journey_id, "oaId": journey.oa_id,
+                 "appId": journey.app_id, "phone": journey.phone, "ext": None},
+            ))
+            if journey.expiry_run_id is not None:
+                run_ids.append(journey.expiry_run_id)
+        self.state.add_journey(journey)
+        return Answer(
+            {"code": 0, "message": "Success",
+             "data": {"journeyId": journey.journey_id, "token": journey.token}},
+            message_ids=[journey.journey_id], run_ids=run_ids,
+        )
+
+
+def nxcloud_blueprint(settings: SendSettings, hooks: SendHooks, state: SendState) -> Blueprint:
+    """The NXCloud routes (trailing slash optional)."""
+    api = _Nxcloud(settings, hooks, state)
+    blueprint = Blueprint("dlrmock_send_nxcloud", __name__)
+
+    @blueprint.route("/v1/zalo/mt", strict_slashes=False, methods=ALL_METHODS)
+    def zalo_mt() -> Response:
+        return api.serve("nxcloud.zalo.mt", api.mt)
+
+    @blueprint.route("/v1/zalo/initJourneyToken", strict_slashes=False, methods=ALL_METHODS)
+    def zalo_init_journey_token() -> Response:
+        return api.serve("nxcloud.zalo.initJourneyToken", api.init_journey_token)
+
+    return blueprint
+
