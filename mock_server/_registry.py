@@ -90,15 +90,16 @@ def validator_for(name: str, strict: bool = False) -> Draft202012Validator:
     document = schema(name)
     if strict:
         uri = document["$id"]
-        # The lenient shape's additionalProperties (eSMS: any extra string) would mark every
-        # extra field as evaluated, hiding it from unevaluatedProperties: strict leaves it out.
-        lenient = {k: v for k, v in document.items() if k != "additionalProperties"}
+        # Closed in the schema itself, not in a wrapper: the lenient additionalProperties (eSMS:
+        # any extra string) would count every extra as evaluated, and a wrapper's
+        # unevaluatedProperties would call every field undocumented once any of them is invalid.
+        closed = {k: v for k, v in document.items() if k != "additionalProperties"}
+        closed["unevaluatedProperties"] = False
         document = {
             "$schema": document["$schema"],
-            "allOf": [lenient, {"$ref": uri + "#/$defs/documented"}]
+            "allOf": [closed, {"$ref": uri + "#/$defs/documented"}]
             if "documented" in document.get("$defs", {})
-            else [lenient],
-            "unevaluatedProperties": False,
+            else [closed],
         }
     return Draft202012Validator(document, registry=registry)
 
@@ -152,6 +153,14 @@ def _problem(error: ValidationError, prefix: str = "$") -> Problem:
             if error.validator == "const"
             else f"one of {', '.join(map(repr, expected))})"
         )
+    elif (
+        error.validator == "not"
+        and isinstance(expected, Mapping)
+        and list(expected) == ["required"]
+    ):
+        # Without this the message repeats the whole payload.
+        fields = " and ".join(map(repr, expected["required"]))
+        message = f"fields {fields} must not appear together"
     path = _json_path(parts)
     if prefix != "$":
         path = prefix + path[1:]

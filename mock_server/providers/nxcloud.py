@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from faker import Faker
@@ -14,6 +14,12 @@ from ._base import DeliveryPolicy, Message, Payload, Provider, ReceiptKind, Wire
 
 STATUSES = ("success", "failed", "delivered", "journey_acknowledged", "journey_time_out")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+SEND_TIME_ZONE = timezone(timedelta(hours=8))
+"""sendTime is China time: the success example's 2024-05-01 10:12:39 is its zaloRes
+sent_time 1714529559833 (02:12:39 UTC) plus 8 hours."""
+SENT_FROM = datetime(2024, 1, 1)
+"""Generated messages are sent within the year from here: a fixed window, not relative to
+today, so a seed gives the same payload on every run."""
 
 
 def _hex(fake: Faker, digits: int) -> str:
@@ -25,12 +31,12 @@ def _digits(fake: Faker, count: int) -> str:
 
 
 def _ms(moment: datetime) -> str:
-    return str(int(moment.timestamp() * 1000))
+    return str(int(moment.replace(tzinfo=SEND_TIME_ZONE).timestamp() * 1000))
 
 
 def new_message(fake: Faker) -> Message:
     """The fields every receipt about one Zalo message shares."""
-    sent = fake.date_time_between(start_date="-30d", end_date="-1d").replace(microsecond=0)
+    sent = SENT_FROM + timedelta(seconds=fake.random.randint(0, 365 * 86400))
     return {
         "requestId": "zalomid." + _hex(fake, 32),
         "ext": fake.random.choice(

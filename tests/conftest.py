@@ -1,0 +1,120 @@
+"""Where the project's own test data lives, and the parametrizations over those files.
+
+Test modules take these through fixtures and the ``schema_path`` / ``example_path`` /
+``invalid_vector`` arguments, never by importing this module: the examples have conftest
+modules of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from targets import Sink, Target
+
+from mock_server import KINDS, Engine
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS = ROOT / "schemas"
+EXAMPLES = SCHEMAS / "examples"
+INVALID_VECTORS = Path(__file__).resolve().parent / "vectors" / "invalid"
+
+
+def kind_of_example(path: Path) -> str:
+    """A seed file's kind: the longest known kind its name starts with."""
+    matches = [kind for kind in KINDS if path.name.startswith(kind + ".")]
+    if not matches:
+        raise LookupError(f"seed example {path.name!r} is named after no known kind")
+    return max(matches, key=len)
+
+
+def _files(directory: Path, *patterns: str) -> list[Path]:
+    return sorted(p for pattern in patterns for p in directory.glob(pattern) if p.is_file())
+
+
+def seed_example_files() -> list[Path]:
+    """The seed examples: NXCloud JSON bodies and eSMS callback URLs."""
+    return _files(EXAMPLES, "*.json", "*.url")
+
+
+_PARAMETRIZED = {
+    "schema_path": (SCHEMAS, ("*.json",)),
+    "example_path": (EXAMPLES, ("*.json", "*.url")),
+    "invalid_vector": (INVALID_VECTORS, ("*/*.json",)),
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    for name, (directory, patterns) in _PARAMETRIZED.items():
+        if name in metafunc.fixturenames:
+            paths = _files(directory, *patterns)
+            ids = [p.relative_to(directory).as_posix() for p in paths]
+            metafunc.parametrize(name, paths, ids=ids)
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    """The source checkout (``pyproject.toml``, ``schemas/``, ``mock_server/``)."""
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def examples_dir() -> Path:
+    """``schemas/examples``: the providers' documented examples, verbatim."""
+    return EXAMPLES
+
+
+@pytest.fixture
+def example_kind(example_path: Path) -> str:
+    """The kind of the seed example under test."""
+    return kind_of_example(example_path)
+
+
+@pytest.fixture(scope="session")
+def seed_examples() -> dict[Path, str]:
+    """Every seed example file and its kind."""
+    return {path: kind_of_example(path) for path in seed_example_files()}
+
+
+# --------------------------------------------- engines, loopback webhooks and a fast sink
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    """An engine that plays at once (time scale 0), seeded; fails the test on internal errors."""
+    with Engine(time_scale=0, seed=1234) as engine:
+        yield engine
+        errors = list(engine.errors)
+    assert not errors, f"errors inside the engine: {errors!r}"
+
+
+@pytest.fixture
+def make_target() -> Iterator[Callable[..., Target]]:
+    """Start loopback webhooks: ``make_target("slow", delay=1)``; all stopped and checked after."""
+    targets: list[Target] = []
+
+    def make(mode: str = "ok", **options: Any) -> Target:
+        target = Target(mode, **options).start()
+        targets.append(target)
+        return target
+
+    yield make
+    for target in targets:
+        target.stop()
+    for target in targets:
+        target.check()
+
+
+@pytest.fixture
+def target(make_target: Callable[..., Target]) -> Target:
+    """A webhook answering 200 'success' to everything."""
+    return make_target("ok")
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    """The fast counting sink."""
+    with Sink() as sink:
+        yield sink

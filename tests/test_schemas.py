@@ -1,0 +1,150 @@
+"""The shipped JSON Schemas: well-formed, uniquely identified, locally connected, dispatching."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import pytest
+from jsonschema import Draft202012Validator
+from referencing.exceptions import Unresolvable
+
+from mock_server import PROVIDERS, load_payload
+from mock_server._registry import SCHEMA_BASE, _load, schema_names, validator_for
+from mock_server.providers import esms, nxcloud
+
+UMBRELLAS = {provider.name: provider.umbrella_schema for provider in PROVIDERS.values()}
+
+
+def _document(path: Path) -> dict[str, Any]:
+    document = json.loads(path.read_text("utf-8"))
+    assert isinstance(document, dict), f"{path.name} holds no JSON object"
+    return document
+
+
+def _refs(node: Any, base: str) -> Iterator[tuple[str, str]]:
+    """(the $ref as written, its absolute URI) for every $ref under ``node``."""
+    if isinstance(node, dict):
+        base = urljoin(base, node["$id"]) if isinstance(node.get("$id"), str) else base
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield value, urljoin(base, value)
+            elif key not in ("const", "enum", "examples", "default"):
+                yield from _refs(value, base)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item, base)
+
+
+def test_schema_passes_the_draft_2020_12_metaschema(schema_path: Path) -> None:
+    document = _document(schema_path)
+    assert document.get("$schema") == "https://json-schema.org/draft/2020-12/schema"
+    Draft202012Validator.check_schema(document)
+
+
+def test_schema_id_is_its_file_name_under_the_stable_base(schema_path: Path) -> None:
+    assert _document(schema_path)["$id"] == SCHEMA_BASE + schema_path.name
+
+
+def test_schema_ids_are_unique(project_root: Path) -> None:
+    ids = [_document(p)["$id"] for p in sorted((project_root / "schemas").glob("*.json"))]
+    assert ids
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+
+
+def test_registry_holds_every_schema_file(project_root: Path) -> None:
+    on_disk = {p.name.removesuffix(".json") for p in (project_root / "schemas").glob("*.json")}
+    assert on_disk <= set(schema_names())
+
+
+def test_every_ref_resolves_through_the_local_registry(schema_path: Path) -> None:
+    # The registry has no retrieve hook: anything not shipped is Unresolvable, never fetched.
+    document = _document(schema_path)
+    resolver = _load()[0].resolver()
+    for written, uri in _refs(document, document["$id"]):
+        try:
+            resolved = resolver.lookup(uri)
+        except Unresolvable as exc:  # pragma: no cover - the failure message is the point
+            pytest.fail(f"{schema_path.name}: $ref {written!r} ({uri}) does not resolve: {exc!r}")
+        assert resolved.contents is not None, written
+
+
+def test_the_registry_does_not_fetch_unknown_uris() -> None:
+    with pytest.raises(Unresolvable):
+        _load()[0].resolver().lookup("https://json-schema.org/draft/2019-09/schema")
+
+
+# ------------------------------------------------------------------------- umbrella schemas
+def test_each_provider_has_an_umbrella_schema() -> None:
+    assert UMBRELLAS == {"nxcloud": "nxcloud.zalo.receipt", "esms": "esms.callback"}
+    assert set(UMBRELLAS.values()) <= set(schema_names())
+
+
+def test_umbrella_accepts_every_seed_example(example_path: Path, example_kind: str) -> None:
+    payload = load_payload(example_path.read_text("utf-8"))
+    umbrella = validator_for(UMBRELLAS[example_kind.split(".")[0]])
+    assert list(umbrella.iter_errors(payload)) == []
+
+
+def _discriminators(provider: str) -> tuple[str, dict[str, str]]:
+    if provider == "nxcloud":
+        return "status", {status: f"nxcloud.zalo.{status}" for status in nxcloud.STATUSES}
+    return "TypeId", dict(esms.TYPE_IDS)
+
+
+def test_umbrella_dispatches_exactly_like_the_kind_schemas(
+    example_path: Path, example_kind: str
+) -> None:
+    """Relabel a seed example with every status / TypeId of its provider: the umbrella agrees
+    with the kind schema that label selects (a superset shape may fit several kinds: lenient)."""
+    provider = example_kind.split(".")[0]
+    field, kinds = _discriminators(provider)
+    umbrella = validator_for(UMBRELLAS[provider])
+    payload = load_payload(example_path.read_text("utf-8"))
+    for label, kind in kinds.items():
+        relabelled = {**copy.deepcopy(payload), field: label}
+        expected = not list(validator_for(kind).iter_errors(relabelled))
+        assert umbrella.is_valid(relabelled) is expected, (label, kind)
+
+
+@pytest.mark.parametrize(
+    ("example", "field", "label", "missing"),
+    [
+        ("nxcloud.zalo.success.json", "status", "journey_time_out", "journeyId"),
+        ("nxcloud.zalo.delivered.json", "status", "journey_acknowledged", "timestamp"),
+        ("nxcloud.zalo.journey_time_out.json", "status", "delivered", "requestId"),
+        ("esms.sms.ads.url", "TypeId", "2", "telcoid"),
+        ("esms.sms.cskh.url", "TypeId", "25", "error_info"),
+        ("esms.sms.ads.url", "TypeId", "23", "phonenumber"),
+        ("esms.viber.message.url", "TypeId", "27", "error_info"),
+        ("esms.zalo.follower.consulting.url", "TypeId", "24", "tempid"),
+    ],
+)
+def test_umbrella_rejects_a_shape_labelled_as_another_kind(
+    examples_dir: Path, example: str, field: str, label: str, missing: str
+) -> None:
+    payload = load_payload((examples_dir / example).read_text("utf-8"))
+    payload[field] = label
+    umbrella = validator_for(UMBRELLAS["nxcloud" if field == "status" else "esms"])
+    errors = [e for top in umbrella.iter_errors(payload) for e in [top, *(top.context or [])]]
+    assert errors, f"{example} relabelled {field}={label!r} was accepted"
+    assert any(missing in e.message for e in errors), [e.message for e in errors]
+
+
+@pytest.mark.parametrize(
+    ("umbrella", "payload"),
+    [
+        ("nxcloud.zalo.receipt", {"status": "sent", "code": 0, "message": "x"}),
+        ("nxcloud.zalo.receipt", {"code": 0, "message": "no status"}),
+        ("esms.callback", {"TypeId": "99", "SMSID": "x"}),
+        ("esms.callback", {"TypeId": 25, "SMSID": "x"}),
+    ],
+)
+def test_umbrella_rejects_unknown_or_missing_discriminators(
+    umbrella: str, payload: dict[str, Any]
+) -> None:
+    assert not validator_for(umbrella).is_valid(payload)
