@@ -141,7 +141,8 @@ def conformance_suite(
             from mock_server._server import _QuietHandler
 
             server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-            thread = threading.Thread(target=server.serve_forever, daemon=True)
+            # a short poll: shutdown() waits up to one poll interval (0.5 s by default)
+            thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
             thread.start()
             try:
                 yield f"http://127.0.0.1:{server.server_port}/{path.lstrip('/')}"

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mock_server import MockProvider
+from mock_server import DlrmockError, MockProvider
 from mock_server._remote import RemoteProvider
 
 from .handle import Dlrmock
@@ -55,7 +55,14 @@ def dlrmock_server(pytestconfig: pytest.Config) -> Iterator[MockProvider | Remot
     """The fake provider for the whole session (per xdist worker)."""
     url = pytestconfig.getoption("dlrmock_url")
     if url:
-        remote = RemoteProvider(url, token=pytestconfig.getoption("dlrmock_token")).start()
+        remote = RemoteProvider(url, token=pytestconfig.getoption("dlrmock_token"))
+        problem = None
+        try:
+            remote.start()
+        except (DlrmockError, ValueError) as exc:  # ValueError: a body that is not JSON
+            problem = f"--dlrmock-url: {exc}"
+        if problem is not None:  # outside the except: one readable line, no chained traceback
+            pytest.fail(problem, pytrace=False)
         yield remote
         return
     provider = MockProvider(time_scale=0).start()

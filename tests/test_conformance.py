@@ -1,0 +1,303 @@
+"""The conformance suite: generated per built-in scenario, run with ``pytester`` on the examples."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from mock_server import DlrmockError, builtin_scenarios
+from pytest_plugin.conformance import RULES, conformance_suite
+
+ROOT = Path(__file__).resolve().parents[1]
+WEBHOOK_APP = ROOT / "examples" / "webhook_app"
+NAIVE_RECEIVER = ROOT / "examples" / "naive_receiver"
+
+NXCLOUD = [name for name, s in builtin_scenarios().items() if s.provider == "nxcloud"]
+ESMS = [name for name, s in builtin_scenarios().items() if s.provider == "esms"]
+
+SUITES = '''
+import sys
+
+sys.path.insert(0, {directory!r})
+from {module} import create_app, message_status  # noqa: E402
+
+from pytest_plugin.conformance import conformance_suite  # noqa: E402
+
+APP = create_app()
+
+
+def probe(key):
+    return message_status(APP, key) or message_status(APP, f"journey:{{key}}")
+
+
+TestNXCloud = conformance_suite("nxcloud", app=APP, path="/webhooks/nxcloud", probe=probe)
+TestESMS = conformance_suite("esms", app=APP, path="/webhooks/esms", probe=probe)
+'''
+
+
+def suites_for(pytester: pytest.Pytester, receiver: Path) -> None:
+    """A conftest binding both providers' suites to ``receiver``'s app (as its README shows)."""
+    pytester.makeconftest(SUITES.format(directory=str(receiver), module=receiver.name))
+
+
+def test_suite_has_one_passing_test_per_builtin_scenario_for_the_example_app(
+    pytester: pytest.Pytester,
+) -> None:
+    suites_for(pytester, WEBHOOK_APP)
+
+    result = pytester.runpytest("-v", "conftest.py")
+
+    result.assert_outcomes(passed=len(NXCLOUD) + len(ESMS))
+    result.stdout.fnmatch_lines_random(
+        [f"conftest.py::TestNXCloud::test_conformance[[]{name}[]] PASSED*" for name in NXCLOUD]
+        + [f"conftest.py::TestESMS::test_conformance[[]{name}[]] PASSED*" for name in ESMS]
+    )
+    assert len(NXCLOUD) >= 7
+    assert len(ESMS) >= 17
+
+
+def test_suite_fails_the_naive_receiver_naming_each_broken_rule(
+    pytester: pytest.Pytester,
+) -> None:
+    suites_for(pytester, NAIVE_RECEIVER)
+
+    result = pytester.runpytest("conftest.py")
+
+    # Only the in-order, duplicate-free NXCloud scenarios survive last-write-wins; every eSMS
+    # callback is a GET the naive receiver answers with a 500.
+    result.assert_outcomes(passed=4, failed=len(NXCLOUD) - 4 + len(ESMS))
+    result.stdout.fnmatch_lines([
+        "*_ TestNXCloud.test_conformance[[]nxcloud.zalo.delivered_before_success[]] _*",
+        "E   *ConformanceFailure: nxcloud.zalo.delivered_before_success: the delivered receipt "
+        "overtakes success; a correct receiver stays delivered",
+        f"*- [[]order[]] {RULES['order']}: expected 'delivered' for requestId 'zalomid.*', "
+        "the system shows status 'success'",
+        "*journal of run run-*: nxcloud.zalo.delivered_before_success -> http://127.0.0.1:*",
+        "*- dlrmock journal -*",
+        "seed: * (rerun with --dlrmock-seed *)",
+    ])
+    result.stdout.fnmatch_lines([
+        "*_ TestNXCloud.test_conformance[[]nxcloud.zalo.duplicate_delivered[]] _*",
+        f"*- [[]once[]] {RULES['once']}: 2 distinct receipt(s) were sent (3 deliveries), "
+        "the system processed 3",
+    ])
+    result.stdout.fnmatch_lines([
+        "*_ TestNXCloud.test_conformance[[]nxcloud.zalo.journey_acknowledged_then_time_out[]] _*",
+        f"*- [[]acknowledge[]] {RULES['acknowledge']}: step 1 (nxcloud.zalo.journey_time_out)"
+        ": not acknowledged after 1 attempt(s); last: HTTP 500*",
+    ])
+    result.stdout.fnmatch_lines([
+        "*_ TestESMS.test_conformance[[]esms.sms.cskh.delivered[]] _*",
+        f"*- [[]acknowledge[]] {RULES['acknowledge']}: step 0 (esms.sms.cskh): not acknowledged "
+        "after 1 attempt(s); last: HTTP 500*",
+        f"*- [[]final[]] {RULES['final']}: expected 'delivered' for SMSID '*', the system shows "
+        "no record of it",
+        "*sent: GET http://127.0.0.1:*/webhooks/esms?SMSID=*",
+        "*got:  500 *",
+    ])
+    result.stdout.fnmatch_lines([
+        "*_ TestESMS.test_conformance[[]esms.zns.normal.failed_user_inactive[]] _*",
+        f"*- [[]error_info[]] {RULES['error_info']}: expected error -114, the system shows None",
+    ])
+    result.stdout.fnmatch_lines_random([
+        f"FAILED conftest.py::TestESMS::test_conformance[[]{name}[]]*" for name in ESMS
+    ])
+
+
+def test_suite_catches_a_5xx_on_a_malformed_payload(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import json
+
+        from flask import Flask, request
+
+        from pytest_plugin.conformance import conformance_suite
+
+        APP = Flask(__name__)
+        STATUS = {}
+
+        @APP.post("/hook")
+        def hook():
+            payload = json.loads(request.get_data())  # a truncated body raises: a 500
+            STATUS[payload["requestId"]] = payload["status"]
+            return "success"
+
+        TestTrusting = conformance_suite(
+            "nxcloud", app=APP, path="/hook", probe=STATUS.get,
+            scenarios=["nxcloud.zalo.malformed_then_delivered", "nxcloud.zalo.failed"],
+        )
+        """
+    )
+
+    result = pytester.runpytest("conftest.py")
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        f"*- [[]malformed[]] {RULES['malformed']}: step 0 (nxcloud.zalo.success): a malformed "
+        "payload must get a clean 4xx/2xx answer, got HTTP 500*",
+    ])
+
+
+@pytest.fixture
+def served_example_app() -> Iterator[str]:
+    """``examples/webhook_app`` on a free port, as a system running elsewhere would be."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(
+        "webhook_app_served", WEBHOOK_APP / "webhook_app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args: object) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, module.create_app(), threaded=True,
+                         request_handler=Quiet)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+
+
+def test_suite_runs_against_a_webhook_url_with_an_http_probe(
+    pytester: pytest.Pytester, served_example_app: str
+) -> None:
+    pytester.makepyfile(
+        test_remote_system=f"""
+        import json
+        import urllib.error
+        import urllib.request
+
+        from pytest_plugin.conformance import conformance_suite
+
+        BASE = {served_example_app!r}
+
+
+        def probe(key):
+            try:
+                with urllib.request.urlopen(f"{{BASE}}/messages/{{key}}", timeout=5) as response:
+                    return json.load(response)
+            except urllib.error.HTTPError as exc:
+                if exc.code == 404:
+                    return None
+                raise
+
+
+        TestZalo = conformance_suite(
+            "nxcloud", url=f"{{BASE}}/webhooks/nxcloud", probe=probe,
+            scenarios=["nxcloud.zalo.delivered_before_success",
+                       "nxcloud.zalo.duplicate_delivered"],
+        )
+        TestSMS = conformance_suite(
+            "esms", url=f"{{BASE}}/webhooks/esms", probe=probe,
+            scenarios=["esms.sms.cskh.retried_after_lost_ack",
+                       "esms.zns.normal.failed_user_inactive"],
+        )
+        """
+    )
+
+    result = pytester.runpytest("-v")
+
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines_random([
+        "*::TestZalo::test_conformance[[]nxcloud.zalo.delivered_before_success[]] PASSED*",
+        "*::TestSMS::test_conformance[[]esms.zns.normal.failed_user_inactive[]] PASSED*",
+    ])
+
+
+def test_probe_returning_something_else_is_named_in_the_failure(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        """
+        from flask import Flask
+
+        from pytest_plugin.conformance import conformance_suite
+
+        APP = Flask(__name__)
+        APP.add_url_rule("/hook", "hook", lambda: "success", methods=["POST"])
+
+        TestOddProbe = conformance_suite("nxcloud", app=APP, path="/hook", probe=lambda key: 42,
+                                         scenarios=["nxcloud.zalo.failed"])
+        """
+    )
+
+    result = pytester.runpytest("conftest.py")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*TypeError: the probe returned int; return a status string or a mapping with a "
+        "'status' key",
+    ])
+
+
+# ------------------------------------------------------------------------------ argument errors
+def probe(key: str) -> None:
+    return None
+
+
+def test_url_and_app_together_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"give exactly one of url= .* or app="):
+        conformance_suite("nxcloud", probe=probe, url="http://127.0.0.1:9/hook", app=object())
+
+
+def test_neither_url_nor_app_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"give exactly one of url="):
+        conformance_suite("nxcloud", probe=probe)
+
+
+def test_unknown_scenario_is_refused_listing_the_known_ones() -> None:
+    with pytest.raises(ValueError) as info:
+        conformance_suite("nxcloud", probe=probe, url="http://127.0.0.1:9/hook",
+                          scenarios=["nxcloud.zalo.delivred"])
+
+    message = str(info.value)
+    assert message.startswith("no built-in nxcloud scenario 'nxcloud.zalo.delivred'; known: ")
+    assert all(name in message for name in NXCLOUD)
+
+
+def test_a_scenario_of_the_other_provider_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"no built-in esms scenario 'nxcloud\.zalo\.failed'"):
+        conformance_suite("esms", probe=probe, url="http://127.0.0.1:9/hook",
+                          scenarios=["nxcloud.zalo.failed"])
+
+
+def test_unknown_provider_is_refused() -> None:
+    with pytest.raises(DlrmockError, match=r"'nxcluod'; did you mean 'nxcloud'\?"):
+        conformance_suite("nxcluod", probe=probe, url="http://127.0.0.1:9/hook")
+
+
+def test_argument_error_in_a_conftest_is_a_readable_collection_error(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        """
+        from pytest_plugin.conformance import conformance_suite
+
+        TestBoth = conformance_suite("nxcloud", probe=dict().get, url="http://127.0.0.1:9/",
+                                     app=object())
+        """
+    )
+    pytester.makepyfile("def test_nothing(): pass")
+
+    result = pytester.runpytest()
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([
+        "*ValueError: give exactly one of url= (a running webhook) or app= (a WSGI app)",
+    ])

@@ -1,0 +1,161 @@
+"""``--dlrmock-url``: the fixtures drive a dlrmock server running elsewhere (the outer test's)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from targets import refused_url
+from test_plugin import NAIVE_RECEIVER, WEBHOOK_APP, receiver_project
+
+from mock_server import MockProvider
+
+
+@pytest.fixture
+def provider() -> Iterator[MockProvider]:
+    """The "remote" dlrmock server: started by the outer test, used by the inner session."""
+    with MockProvider(time_scale=0) as provider:
+        yield provider
+
+
+def test_runs_of_the_inner_session_happen_on_the_remote_server(
+    pytester: pytest.Pytester, provider: MockProvider, tmp_path: Path
+) -> None:
+    receiver_project(pytester, WEBHOOK_APP)
+    record = tmp_path / "last_run.json"
+    pytester.makepyfile(
+        f"""
+        import json
+        import pathlib
+
+        def test_manual_clock_steps_remotely(dlrmock, dlrmock_server, webhook, status):
+            assert type(dlrmock_server).__name__ == "RemoteProvider"
+            assert dlrmock.url == {provider.url!r}
+            run = dlrmock.play("nxcloud.zalo.success_then_delivered",
+                               to=f"{{webhook}}/webhooks/nxcloud", clock="manual")
+            key = run.message["requestId"]
+            assert status(key) is None
+
+            assert [a.kind for a in run.step()] == ["nxcloud.zalo.success"]
+            assert status(key) == "success"
+
+            assert [a.kind for a in run.advance(3600)] == ["nxcloud.zalo.delivered"]
+            assert status(key) == "delivered"
+            run.wait(timeout=5).assert_acknowledged()
+
+        def test_plays_through_the_remote_server(dlrmock, dlrmock_server, webhook, status):
+            assert dlrmock_server.runs == []  # the first test's run was reset away
+            run = dlrmock.play("nxcloud.zalo.duplicate_delivered",
+                               to=f"{{webhook}}/webhooks/nxcloud", ext="order-9")
+            run.wait(timeout=5).assert_acknowledged()
+            assert [a.status for a in run.attempts] == [200, 200, 200]
+            assert status(run.message["requestId"]) == "delivered"
+            pathlib.Path({str(record)!r}).write_text(
+                json.dumps({{"id": run.id, "requestId": run.message["requestId"]}}))
+        """
+    )
+
+    result = pytester.runpytest("--dlrmock-url", provider.url, "-p", "no:randomly")
+
+    result.assert_outcomes(passed=2)
+    last = json.loads(record.read_text())
+    [run] = provider.runs
+    assert (run.id, run.scenario.name) == (last["id"], "nxcloud.zalo.duplicate_delivered")
+    assert run.message["requestId"] == last["requestId"]
+    assert [p["ext"] for p in run.payloads] == ["order-9"] * 3
+    assert run.ok
+
+
+def test_a_failure_shows_the_journal_fetched_from_the_remote_server(
+    pytester: pytest.Pytester, provider: MockProvider
+) -> None:
+    receiver_project(pytester, NAIVE_RECEIVER)
+    pytester.makepyfile(
+        """
+        def test_esms_callback_is_acknowledged(dlrmock, webhook):
+            run = dlrmock.play("esms.sms.cskh.delivered", to=f"{webhook}/webhooks/esms")
+            run.wait(timeout=5).assert_acknowledged()
+        """
+    )
+
+    result = pytester.runpytest("--dlrmock-url", provider.url, "--dlrmock-seed", "77")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "E   *AssertionError: the target did not handle the receipts as the provider requires:",
+        "E   *- step 0 (esms.sms.cskh): not acknowledged after 1 attempt(s); last: HTTP 500*",
+        "E   *journal of run run-*: esms.sms.cskh.delivered -> http://127.0.0.1:* (seed 77, done)",
+        "E   *got:  500 *",
+        "*- dlrmock journal -*",
+        "seed: 77 (rerun with --dlrmock-seed 77)",
+    ])
+    [run] = provider.runs
+    assert run.seed == 77
+
+
+def test_an_unreachable_url_is_one_readable_error_naming_it(pytester: pytest.Pytester) -> None:
+    url = refused_url().removesuffix("/hook")
+    pytester.makepyfile(
+        """
+        def test_uses_dlrmock(dlrmock):
+            pass
+
+        def test_also_uses_dlrmock(dlrmock):
+            pass
+
+        def test_does_not_need_the_server():
+            pass
+        """
+    )
+
+    result = pytester.runpytest("--dlrmock-url", url)
+
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines([
+        "*_ ERROR at setup of test_uses_dlrmock _*",
+        f"--dlrmock-url: cannot reach dlrmock at {url} (*Connection refused*); "
+        "is `dlrmock serve` running there?",
+        "*_ ERROR at setup of test_also_uses_dlrmock _*",
+        f"--dlrmock-url: cannot reach dlrmock at {url} *",
+    ])
+    out = result.stdout.str()
+    assert "Traceback" not in out
+    assert "_remote.py" not in out
+    assert "During handling" not in out
+
+
+def test_a_url_that_is_not_dlrmock_is_named_with_its_answer(
+    pytester: pytest.Pytester, provider: MockProvider
+) -> None:
+    pytester.makepyfile("def test_uses_dlrmock(dlrmock): pass")
+
+    result = pytester.runpytest("--dlrmock-url", f"{provider.url}/not-here")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([
+        f"--dlrmock-url: dlrmock at {provider.url}/not-here refused GET /health: *",
+    ])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_a_token_protected_server_needs_the_token_option(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_uses_dlrmock(dlrmock, dlrmock_server):
+            assert dlrmock_server.runs == []
+        """
+    )
+
+    with MockProvider(time_scale=0, admin_token="s3cret") as provider:
+        url = provider.url
+        refused = pytester.runpytest("--dlrmock-url", url)
+        accepted = pytester.runpytest("--dlrmock-url", url, "--dlrmock-token", "s3cret")
+
+    refused.assert_outcomes(errors=1)
+    refused.stdout.fnmatch_lines([
+        f"--dlrmock-url: dlrmock at {url} refused GET /health: this server needs "
+        "'Authorization: Bearer <admin token>'",
+    ])
+    accepted.assert_outcomes(passed=1)
