@@ -40,6 +40,16 @@ class UnknownKindError(DlrmockError, LookupError):
         )
 
 
+class UnknownProviderError(DlrmockError, ValueError):
+    """A provider name dlrmock does not fake."""
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        self.name = name
+        self.candidates = closest_first(name, known)
+        hint = _did_you_mean(name, self.candidates)
+        super().__init__(f"unknown provider {name!r}; {hint}known: {', '.join(self.candidates)}")
+
+
 class UnknownScenarioError(DlrmockError, LookupError):
     """A scenario name that is neither built in nor a readable file."""
 
@@ -77,8 +87,14 @@ class OverrideError(DlrmockError, ValueError):
 class ScenarioError(DlrmockError, ValueError):
     """A scenario definition that does not follow the scenario schema."""
 
-    def __init__(self, message: str, *, source: str | None = None, path: str | None = None,
-                 line: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        source: str | None = None,
+        path: str | None = None,
+        line: int | None = None,
+    ) -> None:
         self.source = source
         self.path = path
         self.line = line

@@ -146,6 +146,11 @@ class RemoteRun:
             "GET", f"/runs/{self.id}/wait?timeout={seconds}", timeout=seconds + 10
         )
         if status != 200:
+            if self.data.get("clock", {}).get("kind") == "manual":
+                raise RunError(
+                    f"run {self.id} is waiting on its manual clock: call run.step() or "
+                    "run.advance(seconds)"
+                )
             raise RunError(f"run {self.id} still running after {seconds} s on {self.provider.url}")
         return self
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Mapping
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from flask import Flask
+from werkzeug.serving import (
+    BaseWSGIServer,
+    WSGIRequestHandler,
+    make_server,
+    select_address_family,
+)
 
 from ._engine import Run
 from ._errors import ServerError
@@ -21,6 +28,28 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
+
+
+def _make_server(
+    host: str, port: int, app: Flask, request_handler: type[WSGIRequestHandler] | None = None
+) -> BaseWSGIServer:
+    """A threaded WSGI server listening on ``host:port``; ``OSError`` if it cannot bind.
+
+    The socket is bound here because werkzeug's own bind prints to stderr and calls
+    ``sys.exit(1)`` when the port is taken.
+    """
+    listener = socket.create_server((host, port), family=select_address_family(host, port))
+    try:
+        return make_server(
+            host,
+            port,
+            app,
+            threaded=True,
+            request_handler=request_handler,
+            fd=listener.fileno(),
+        )
+    finally:
+        listener.close()  # the server holds its own duplicate of the socket
 
 
 class MockProvider:
@@ -56,12 +85,19 @@ class MockProvider:
         """Bind and serve; the socket listens before this returns."""
         if self._server is not None:
             return self
-        self._server = make_server(
-            self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler
-        )
-        self.port = self._server.server_port
+        try:
+            self._server = _make_server(self.host, self.port, self.app, _QuietHandler)
+        except OSError as exc:
+            raise ServerError(
+                f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc} "
+                "(use port 0 for a free one)"
+            ) from None
+        self.port = self._server.port
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="dlrmock-server", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="dlrmock-server",
+            daemon=True,
         )
         self._thread.start()
         self.state.engine.start()

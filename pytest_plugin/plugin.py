@@ -12,18 +12,22 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from mock_server import DlrmockError, MockProvider
-from mock_server._remote import RemoteProvider
+# mock_server (Flask, Faker, jsonschema) is imported by the fixtures, not here: sessions that
+# never use dlrmock don't pay for it.
+if TYPE_CHECKING:
+    from mock_server import MockProvider
+    from mock_server._remote import RemoteProvider
 
-from .handle import Dlrmock
+    from .handle import Dlrmock
 
 __all__ = ["dlrmock", "dlrmock_seed", "dlrmock_server"]
 
 _HANDLE = pytest.StashKey["Dlrmock"]()
+_JOURNAL_MARK = "journal of run "
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -53,6 +57,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def dlrmock_server(pytestconfig: pytest.Config) -> Iterator[MockProvider | RemoteProvider]:
     """The fake provider for the whole session (per xdist worker)."""
+    from mock_server import DlrmockError, MockProvider
+    from mock_server._remote import RemoteProvider
+
     url = pytestconfig.getoption("dlrmock_url")
     if url:
         remote = RemoteProvider(url, token=pytestconfig.getoption("dlrmock_token"))
@@ -86,6 +93,8 @@ def dlrmock(
     dlrmock_server: MockProvider | RemoteProvider, dlrmock_seed: int, request: pytest.FixtureRequest
 ) -> Iterator[Dlrmock]:
     """The fake provider, cleared for this test: ``dlrmock.play(...)``, ``dlrmock.url`` …"""
+    from .handle import Dlrmock
+
     dlrmock_server.reset()
     handle = Dlrmock(dlrmock_server, seed=dlrmock_seed)
     request.node.stash[_HANDLE] = handle
@@ -99,7 +108,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     handle = item.stash.get(_HANDLE, None)
     if handle is not None and report.failed and call.when == "call":
         text = f"seed: {handle.seed} (rerun with --dlrmock-seed {handle.seed})"
-        if handle.runs:
+        # The journal goes here unless the assertion message already shows it.
+        if handle.runs and _JOURNAL_MARK not in str(report.longrepr):
             text += "\n\n" + handle.journals()
         report.sections.append(("dlrmock journal", text))
     return report

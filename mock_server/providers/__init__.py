@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._errors import DetectionError, UnknownKindError
+from .._errors import DetectionError, UnknownKindError, UnknownProviderError
 from . import esms, nxcloud
 from ._base import DeliveryPolicy, Message, Payload, Provider, ReceiptKind, WireRequest
 
@@ -42,7 +42,7 @@ def get_provider(name: str) -> Provider:
     try:
         return PROVIDERS[name]
     except KeyError:
-        raise UnknownKindError(name, PROVIDERS) from None
+        raise UnknownProviderError(name, PROVIDERS) from None
 
 
 def detect_provider_kind(payload: Mapping[str, Any]) -> str:
