@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._engine import Engine, Run
 from .sendapi import AcceptedMessage, CapturedSend
+from .sendapi._outcomes import JOURNEY_EXPIRY_SCENARIO
 
 __all__ = ["EngineHooks"]
+
+
+def _is_journey_expiry(scenario: str | Mapping[str, Any]) -> bool:
+    return isinstance(scenario, Mapping) and scenario.get("name") == JOURNEY_EXPIRY_SCENARIO
 
 
 class EngineHooks:
@@ -28,7 +33,14 @@ class EngineHooks:
         """Play the message's scenario at its callback URL; the run id."""
         if message.callback_url is None:
             return None
-        run = self.engine.play(message.scenario, message.callback_url, message=message.message)
+        clock = "scaled"
+        if self.engine.time_scale == 0 and _is_journey_expiry(message.scenario):
+            # At time scale 0 a 7-day token would expire at once, before the app could use it:
+            # the expiry waits on a manual clock instead (advance it through the admin API).
+            clock = "manual"
+        run = self.engine.play(
+            message.scenario, message.callback_url, message=message.message, clock=clock
+        )
         with self._lock:
             self._runs.setdefault((message.provider, message.message_id), []).append(run.id)
             while len(self._runs) > self._remember:

@@ -180,11 +180,14 @@ def nxcloud_journey_scenario(outcome: str) -> str | dict[str, Any]:
     }
 
 
+JOURNEY_EXPIRY_SCENARIO = "nxcloud.zalo.journey_token_expiry"
+
+
 def journey_expiry_scenario(token_type: str) -> dict[str, Any]:
     """The inline scenario of a journey token never used: ``journey_time_out`` at its lifetime."""
     days = JOURNEY_LIFETIME_DAYS[token_type]
     return {
-        "name": "nxcloud.zalo.journey_token_expiry",
+        "name": JOURNEY_EXPIRY_SCENARIO,
         "description": f"{token_type} never used: journey_time_out after {days} days",
         "expect": {"final": "journey_time_out", "key": "journeyId"},
         "steps": [{"kind": "nxcloud.zalo.journey_time_out", "after": days * _DAY}],

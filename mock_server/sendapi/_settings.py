@@ -58,6 +58,11 @@ class SendSettings:
     empty template list accepts any of its templates."""
     default_webhook: str | None = None
     """Where receipts go when a send names no ``drWebhook`` / ``CallbackUrl``; ``None``: nowhere."""
+    nxcloud_default_webhook: str | None = None
+    """NXCloud's own default webhook (its receipts are POSTs); falls back to ``default_webhook``."""
+    esms_default_webhook: str | None = None
+    """eSMS's own default callback URL (its callbacks are GETs); falls back to
+    ``default_webhook``."""
     magic_numbers: Mapping[str, str] = field(default_factory=_default_magic_numbers)
     """Recipient number suffix → outcome; the longest matching suffix wins."""
     default_outcome: str = "delivered"
@@ -74,6 +79,11 @@ class SendSettings:
     """eSMS advertising SMS: fewest ``Phones`` per request (CodeResult 107); eSMS wants 30."""
     messages_limit: int = 100_000
     """Sent batches and journey tokens remembered (the oldest are forgotten first)."""
+
+    def webhook_for(self, provider: str) -> str | None:
+        """The default webhook of ``provider`` (``nxcloud`` / ``esms``)."""
+        own: str | None = getattr(self, f"{provider}_default_webhook", None)
+        return own or self.default_webhook
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -92,10 +102,10 @@ class SendSettings:
         if isinstance(self.ads_min_phones, bool) or not isinstance(self.ads_min_phones, int) \
                 or self.ads_min_phones < 1:
             problems.append(f"ads_min_phones must be an integer >= 1, got {self.ads_min_phones!r}")
-        if self.default_webhook is not None and not re.match(r"^https?://", self.default_webhook):
-            problems.append(
-                f"default_webhook must be an http:// URL, got {self.default_webhook!r}"
-            )
+        for name in ("default_webhook", "nxcloud_default_webhook", "esms_default_webhook"):
+            url = getattr(self, name)
+            if url is not None and not re.match(r"^https?://", url):
+                problems.append(f"{name} must be an http:// URL, got {url!r}")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -163,7 +173,7 @@ def _coerce(key: str, value: Any) -> Any:
                 f"send setting 'magic_numbers' must map number suffixes to outcomes, got {value!r}"
             )
         return {str(suffix): outcome for suffix, outcome in value.items()}
-    if key in ("appkey", "default_webhook"):
+    if key in ("appkey", "default_webhook", "nxcloud_default_webhook", "esms_default_webhook"):
         if value is not None and not isinstance(value, str):
             raise ValueError(f"send setting {key!r} must be a string or null, got {value!r}")
         return value

@@ -309,7 +309,7 @@ class _Esms:
                choice: ScenarioChoice | None) -> Answer:
         smsid = secrets.token_hex(16) + str(secrets.randbelow(900) + 100)
         sandbox = _flag(params.get("Sandbox")) or _flag(params.get("IsSandBox"))
-        callback = _text(params.get("CallbackUrl")) or self.settings.default_webhook
+        callback = _text(params.get("CallbackUrl")) or self.settings.webhook_for("esms")
         batch = EsmsBatch(smsid, plan.type_id, sandbox)
         run_ids: list[str] = []
         targets = [plan.phones[0]] if plan.campaign else plan.phones

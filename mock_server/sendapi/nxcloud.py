@@ -182,7 +182,7 @@ class _Nxcloud:
                 scenario = NXCLOUD_SCENARIOS[outcome]
             else:
                 scenario = nxcloud_journey_scenario(outcome)
-        callback = document.get("drWebhook") or self.settings.default_webhook
+        callback = document.get("drWebhook") or self.settings.webhook_for("nxcloud")
         run_ids: list[str] = []
         if callback:
             run_id = self.deliver(AcceptedMessage(PROVIDER, request_id, callback, scenario,
@@ -217,7 +217,7 @@ class _Nxcloud:
             expiry_run_id=None,
         )
         run_ids: list[str] = []
-        webhook = self.settings.default_webhook
+        webhook = self.settings.webhook_for("nxcloud")
         if webhook:
             # The request has no drWebhook: the expiry receipt goes to the account's default URL.
             journey.expiry_run_id = self.deliver(AcceptedMessage(
