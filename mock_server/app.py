@@ -15,8 +15,8 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ._engine import Engine, Run
-from ._hooks import EngineHooks
 from ._errors import DlrmockError
+from ._hooks import EngineHooks
 from ._scenarios import builtin_scenarios
 from ._version import __version__
 from .providers import KINDS
