@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import heapq
 import itertools
 import logging
@@ -23,7 +24,7 @@ from typing import Any
 
 from ._errors import DlrmockError, RunError
 from ._factory import ReceiptFactory, apply_overrides, wire
-from ._http import HttpClient, Request, Response, TransportError
+from ._http import HttpClient, Request, Response, TransportError, _split_url
 from ._scenarios import Scenario, resolve
 from ._wire import ErrorInfoEncoding
 from .providers import DeliveryPolicy, Payload, get_kind, get_provider
@@ -83,8 +84,9 @@ class ScaledClock:
 
     async def sleep_until(self, due: float) -> None:
         if self.time_scale == 0:
-            self._virtual = max(self._virtual, due)
-            await asyncio.sleep(0)
+            if due > self._virtual:
+                self._virtual = due
+                await asyncio.sleep(0)  # time passed: let other runs go first
             return
         target = self._origin + due * self.time_scale
         delay = target - self._loop.time()
@@ -468,8 +470,10 @@ class Journal:
     def record(self, run: Run, attempt: Attempt) -> None:
         run.attempts.append(attempt)
         with self._lock:
-            self.attempt_count += 1
             self.total_attempts += 1
+            if self.runs.get(run.id) is not run:
+                return  # forgotten by clear() while in flight: not held, so not counted as held
+            self.attempt_count += 1
             if self.attempt_count > self.limit:
                 self._evict()
 
@@ -540,6 +544,9 @@ class Engine:
         self._thread: threading.Thread | None = None
         self._client: HttpClient | None = None
         self._start_lock = threading.Lock()
+        self._unspawned: list[Run] = []
+        """Runs played but not yet started on the loop (one wake-up of the loop per batch)."""
+        self._unspawned_lock = threading.Lock()
 
     # -- lifecycle
     def start(self) -> Engine:
@@ -586,6 +593,10 @@ class Engine:
             thread.join(10)
             loop.close()
             self._loop = self._thread = None
+            with self._unspawned_lock:  # played while closing: never started, so cancelled
+                stranded, self._unspawned = self._unspawned, []
+            for run in stranded:
+                _settle(run)
 
     def __enter__(self) -> Engine:
         return self.start()
@@ -629,11 +640,17 @@ class Engine:
             raise RunError(
                 f"target URL {to!r} must be an http:// URL, e.g. http://127.0.0.1:8000/hook"
             )
-        provider = get_provider(spec.provider)
         try:
-            policy_obj = provider.policy.with_overrides(
-                {**self.policy_overrides.get(provider.name, {}), **spec.policy, **(policy or {})}
-            )
+            _split_url(to)  # a URL the client cannot send to fails here, not inside the run
+        except ValueError as exc:
+            raise RunError(f"bad target URL: {exc}") from None
+        provider = get_provider(spec.provider)
+        overrides = {
+            **self.policy_overrides.get(provider.name, {}), **spec.policy, **(policy or {})
+        }
+        try:
+            _check_policy(overrides)
+            policy_obj = provider.policy.with_overrides(overrides) if overrides else provider.policy
         except (ValueError, TypeError) as exc:
             raise RunError(str(exc)) from None
         if clock == "manual":
@@ -665,7 +682,11 @@ class Engine:
         self.start()
         self.journal.add_run(run)
         assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._spawn, run)
+        with self._unspawned_lock:
+            self._unspawned.append(run)
+            wake = len(self._unspawned) == 1
+        if wake:  # else the loop has a _spawn_played call queued that will take this run too
+            self._loop.call_soon_threadsafe(self._spawn_played)
         return run
 
     def _plan(
@@ -686,7 +707,9 @@ class Engine:
             payload = self._factory.receipt(step.kind, message)
             everywhere = {**spec.set, **fields}
             applicable = {k: v for k, v in everywhere.items() if k.split(".", 1)[0] in payload}
-            payload = apply_overrides(step.kind, payload, {**applicable, **step.set})
+            overrides = {**applicable, **step.set}
+            if overrides:  # apply_overrides deep-copies; a fresh payload needs no copy
+                payload = apply_overrides(step.kind, payload, overrides)
             payloads.append((index, payload))
         order = list(range(len(spec.steps)))
         for index, step in enumerate(spec.steps):
@@ -713,9 +736,18 @@ class Engine:
                 )
         return message, deliveries
 
-    def _spawn(self, run: Run) -> None:
+    def _spawn_played(self) -> None:
         assert self._loop is not None
-        run.task = self._loop.create_task(self._play(run), name=run.id)
+        with self._unspawned_lock:
+            runs, self._unspawned = self._unspawned, []
+        for run in runs:
+            run.task = self._loop.create_task(self._play(run), name=run.id)
+            run.task.add_done_callback(functools.partial(_settle, run))
+
+    def _cancel_soon(self, run: Run) -> None:
+        """Cancel ``run`` from the loop, after it was spawned (call_soon callbacks run in order)."""
+        if self._loop is not None and not run.finished:
+            self._loop.call_soon_threadsafe(lambda: run.task.cancel() if run.task else None)
 
     async def _play(self, run: Run) -> None:
         assert self._loop is not None and self._client is not None
@@ -800,16 +832,63 @@ class Engine:
     def cancel(self, run_id: str) -> Run:
         """Stop a pending run; what it already sent stays in the journal."""
         run = self.get(run_id)
-        if self._loop is not None and run.task is not None and not run.finished:
-            self._loop.call_soon_threadsafe(run.task.cancel)
+        self._cancel_soon(run)
         return run
 
     def reset(self) -> None:
         """Cancel every run and forget them (the journal's counters of evictions stay)."""
         for run in self.journal.clear():
-            if self._loop is not None and run.task is not None and not run.finished:
-                self._loop.call_soon_threadsafe(run.task.cancel)
+            self._cancel_soon(run)
         self.errors.clear()
+
+
+_RETRYABLE = frozenset(OUTCOMES) - {ACKNOWLEDGED, LOST_ACK}
+
+
+def _check_policy(overrides: Mapping[str, Any]) -> None:
+    """Reject override values of the wrong type or range, naming them (``ValueError``)."""
+
+    def number(name: str, minimum: float, inclusive: bool) -> None:
+        value = overrides[name]
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok or not (value >= minimum if inclusive else value > minimum):
+            bound = ">=" if inclusive else ">"
+            raise ValueError(f"policy {name!r} must be a number {bound} {minimum:g}, got {value!r}")
+
+    if "timeout" in overrides:
+        number("timeout", 0, inclusive=False)
+    if "retry_interval" in overrides:
+        number("retry_interval", 0, inclusive=True)
+    if "retries" in overrides:
+        value = overrides["retries"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+            raise ValueError(f"policy 'retries' must be an integer from 0 to 100, got {value!r}")
+    if "retry_on" in overrides:
+        value = overrides["retry_on"]
+        if isinstance(value, str) or not isinstance(value, Iterable):
+            raise ValueError(
+                f"policy 'retry_on' must be a list of outcomes, got {value!r}; "
+                f"choose from {', '.join(sorted(_RETRYABLE))}"
+            )
+        for item in value:
+            if item not in _RETRYABLE:
+                raise ValueError(
+                    f"policy 'retry_on' has unknown outcome {item!r}; "
+                    f"choose from {', '.join(sorted(_RETRYABLE))}"
+                )
+
+
+def _settle(run: Run, task: object = None) -> None:
+    """Once a run's task is done: drop it (the journal keeps runs, not their finished tasks),
+    and finish the run if the task was cancelled before ``_play`` ever ran."""
+    run.task = None
+    if run.done_event.is_set():
+        return
+    run.state = "cancelled"
+    run.finished_at = time.time()
+    run.done_event.set()
+    if isinstance(run.clock, ManualClock):
+        run.clock.finished()
 
 
 def _encode(
@@ -828,6 +907,10 @@ def _encode(
         broken["code" if provider.name == "nxcloud" else "SendSuccess"] = ["not", "a", "value"]
     elif malformed == "bad_error_info" and spec.error_info_encoding is not None:
         broken["error_info"] = "%7B%22error%22%3A"
+    elif malformed == "bad_json" and provider.policy.method == "GET":
+        # Replaced below; a second error_info after the valid one would be ignored by receivers
+        # that read the first value of a repeated parameter.
+        broken.pop("error_info", None)
     request = wire(kind, broken, url, encoding_obj)
     if malformed == "bad_json":
         if request.method == "POST":
@@ -844,6 +927,7 @@ def _encode(
                 request.headers,
                 request.body,
             )
+            broken["error_info"] = '{"broken'
     return request, broken
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
-from ._errors import ScenarioError, UnknownKindError, UnknownScenarioError
+from ._errors import ScenarioError, UnknownKindError, UnknownScenarioError, close_matches
 from ._registry import validator_for
-from .providers import KINDS
+from .providers import KINDS, get_provider
 
 __all__ = ["Scenario", "Step", "builtin_scenarios", "load_scenario", "parse_scenario", "resolve"]
 
@@ -147,6 +147,8 @@ def parse_scenario(
             raise error(str(UnknownKindError(raw["kind"], KINDS)), ("steps", index, "kind"))
         lost = raw.get("lost_ack", False)
         malformed = raw.get("malformed", False)
+        if malformed in ("bad_error_info", "bad_json"):
+            _check_malformed(raw["kind"], malformed, error, ("steps", index, "malformed"))
         steps.append(
             Step(
                 kind=raw["kind"],
@@ -182,15 +184,47 @@ def parse_scenario(
     )
 
 
+def _check_malformed(
+    kind: str, mode: str, error: Callable[[str, tuple[Any, ...]], ScenarioError],
+    path: tuple[Any, ...],
+) -> None:
+    """Refuse a malformed mode the kind has nothing to break with (it would send a valid one)."""
+    has_error_info = KINDS[kind].error_info_schema is not None
+    has_json_body = get_provider(KINDS[kind].provider).policy.method == "POST"
+    if mode == "bad_error_info" and not has_error_info:
+        raise error(
+            f"malformed: bad_error_info needs a kind with error_info, and {kind!r} has none; "
+            "use missing_field or wrong_type", path,
+        )
+    if mode == "bad_json" and not (has_json_body or has_error_info):
+        raise error(
+            f"malformed: bad_json needs a JSON body or an error_info, and {kind!r} has neither; "
+            "use missing_field or wrong_type", path,
+        )
+
+
 def _explain(error: Any) -> str:
     if error.validator == "required":
         return str(error.message).replace("is a required property", "is required")
     if error.validator == "additionalProperties":
+        allowed = error.schema.get("properties", {})
+        unexpected = [k for k in error.instance if k not in allowed][:1]
+        close = close_matches(str(unexpected[0]), allowed) if unexpected else []
+        hint = f"did you mean {close[0]!r}? " if close else "check the spelling "
+        return f"{error.message}; {hint}(allowed: " + ", ".join(sorted(allowed)) + ")"
+    field_name = error.absolute_path[-1] if error.absolute_path else None
+    if error.validator == "anyOf" and field_name == "malformed":
         return (
-            f"{error.message}; check the spelling (allowed: "
-            + ", ".join(sorted(error.schema.get("properties", {})))
-            + ")"
+            f"bad malformed mode {error.instance!r}; use true or one of "
+            + ", ".join(MALFORMED_MODES)
         )
+    if error.validator == "anyOf" and field_name == "lost_ack":
+        return (
+            f"bad lost_ack {error.instance!r}; use true (every answer lost) or the number of "
+            "answers lost, e.g. 2"
+        )
+    if error.validator == "minItems" and list(error.absolute_path) == ["steps"]:
+        return "'steps' is empty: list at least one receipt, e.g. '- kind: nxcloud.zalo.success'"
     if (
         error.validator in ("minimum", "exclusiveMinimum", "maximum", "type")
         and error.absolute_path
@@ -206,9 +240,12 @@ def _documents(text: str, source: str) -> Iterator[tuple[Any, _Lines]]:
         values = list(yaml.safe_load_all(text))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(f"not valid YAML/JSON: {problem}", source=where) from None
+        raise ScenarioError(
+            f"not valid YAML/JSON: {problem}",
+            source=source,
+            line=mark.line + 1 if mark is not None else None,
+        ) from None
     for node, value in zip(nodes, values, strict=True):
         if node is not None:
             yield value, _Lines(node)

@@ -339,8 +339,7 @@ def serve(
     default_webhook: str | None,
 ) -> None:
     """Run the fake provider: send APIs at the providers' paths, admin API at /_dlrmock/."""
-    from werkzeug.serving import make_server
-
+    from ._server import _make_server
     from .app import Config, create_app
 
     _parse_time_scale(time_scale)
@@ -359,14 +358,14 @@ def serve(
         )
     try:
         app = create_app(Config.from_mapping(values))
-        server = make_server(host, port, app, threaded=True)
+        server = _make_server(host, port, app)
     except DlrmockError as exc:
         fail(str(exc))
     except OSError as exc:
         fail(
             f"cannot listen on {host}:{port}: {exc.strerror or exc} (try --port 0 or another port)"
         )
-    url = f"http://{host}:{server.server_port}"
+    url = f"http://{host}:{server.port}"
     click.echo(f"dlrmock {_version()} serving the fake NXCloud and eSMS APIs at {url}")
     click.echo(f"  admin API: {url}/_dlrmock/health   (Ctrl-C stops)")
     sys.stdout.flush()

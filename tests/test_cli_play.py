@@ -1,0 +1,311 @@
+"""`dlrmock play`, `dlrmock scenarios` and `dlrmock serve`."""
+
+from __future__ import annotations
+
+import json
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+from click.testing import CliRunner, Result
+from targets import Target, refused_url
+
+from mock_server import builtin_scenarios
+from mock_server.cli import cli
+
+MakeTarget = Callable[..., Target]
+
+
+def dlrmock(*args: str) -> Result:
+    return CliRunner(env={"DLRMOCK_ADMIN_TOKEN": None}).invoke(cli, list(args))
+
+
+def play(*args: str) -> Result:
+    return dlrmock("play", *args, "--time-scale", "0")
+
+
+def play_json(*args: str) -> tuple[int, dict[str, Any]]:
+    result = play(*args, "--json")
+    data: dict[str, Any] = json.loads(result.stdout)
+    return result.exit_code, data
+
+
+# ------------------------------------------------------------------------------------- play
+def test_play_prints_a_table_and_exits_0(target: Target) -> None:
+    result = play("nxcloud.zalo.success_then_delivered", "--to", target.url, "--seed", "4")
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == (
+        f"playing nxcloud.zalo.success_then_delivered at {target.url} (seed 4, time scale 0)"
+    )
+    assert lines[1].split() == ["time", "step", "kind", "try", "status", "latency", "outcome"]
+    rows = [line.split() for line in lines[2:4]]
+    assert [(r[1], r[2], r[3], r[4], r[6]) for r in rows] == [
+        ("0", "nxcloud.zalo.success", "1", "200", "acknowledged"),
+        ("1", "nxcloud.zalo.delivered", "1", "200", "acknowledged"),
+    ]
+    assert [r[0] for r in rows] == ["0.000", "2.000"]
+    assert lines[4] == "ok: 2 attempt(s), every receipt acknowledged"
+    statuses = [json.loads(r.body)["status"] for r in target.wait_for(2)]
+    assert statuses == ["success", "delivered"]
+    bodies = [json.loads(r.body) for r in target.requests]
+    assert bodies[0]["requestId"] == bodies[1]["requestId"]
+
+
+def test_play_exits_1_when_the_connection_is_refused() -> None:
+    result = play("nxcloud.zalo.failed", "--to", refused_url())
+
+    assert result.exit_code == 1
+    assert "refused (connection refused by 127.0.0.1:" in result.stdout
+    assert "FAILED: the target did not acknowledge as the provider requires:" in result.stdout
+    assert "not acknowledged after 1 attempt(s)" in result.stdout
+
+
+def test_play_exits_1_when_the_target_answers_500(make_target: MakeTarget) -> None:
+    failing = make_target("error")
+
+    result = play("esms.sms.cskh.delivered", "--to", failing.url)
+
+    assert result.exit_code == 1
+    assert re.search(r"esms\.sms\.cskh\s+1\s+500\s+[\d.]+ms\s+http_error", result.stdout)
+    assert "HTTP 500 (http_error)" in result.stdout
+
+
+def test_play_json_lists_every_attempt(target: Target) -> None:
+    code, data = play_json("nxcloud.zalo.duplicate_delivered", "--to", target.url)
+
+    assert code == 0
+    attempts = data["attempts"]
+    assert [(a["step"], a["copy"], a["attempt"]) for a in attempts] == [
+        (0, 0, 1), (1, 0, 1), (1, 1, 1)
+    ]
+    assert [a["kind"] for a in attempts] == [
+        "nxcloud.zalo.success", "nxcloud.zalo.delivered", "nxcloud.zalo.delivered"
+    ]
+    assert {(a["outcome"], a["status"]) for a in attempts} == {("acknowledged", 200)}
+    request = attempts[0]["request"]
+    assert (request["method"], request["url"]) == ("POST", target.url)
+    assert request["headers"]["Content-Type"] == "application/json"
+    assert request["body"].encode() == target.requests[0].body
+    assert data["run"]["ok"] is True
+
+
+def test_play_json_status_is_null_without_a_response() -> None:
+    code, data = play_json("nxcloud.zalo.failed", "--to", refused_url())
+
+    assert code == 1
+    (attempt,) = data["attempts"]
+    assert attempt["status"] is None and attempt["outcome"] == "refused"
+    assert attempt["response"] is None and "connection refused" in attempt["error"]
+
+
+def test_play_retried_after_lost_ack_gives_six_attempts(target: Target) -> None:
+    code, data = play_json("esms.sms.cskh.retried_after_lost_ack", "--to", target.url)
+
+    assert code == 0
+    assert [a["attempt"] for a in data["attempts"]] == [1, 2, 3, 4, 5, 6]
+    assert {a["outcome"] for a in data["attempts"]} == {"lost_ack"}
+    assert target.count() == 6
+
+
+def test_play_against_a_target_that_never_answers_gives_six_attempts(
+    make_target: MakeTarget,
+) -> None:
+    never = make_target("never")
+
+    code, data = play_json("esms.sms.cskh.delivered", "--to", never.url, "--timeout", "0.2")
+
+    assert code == 1
+    assert [(a["attempt"], a["outcome"], a["status"]) for a in data["attempts"]] == [
+        (n, "timeout", None) for n in range(1, 7)
+    ]
+    assert never.count() == 6
+
+
+def test_play_set_overrides_fields(target: Target) -> None:
+    result = play("nxcloud.zalo.success_then_delivered", "--to", target.url,
+                  "--set", "ext=order-9", "--set", "code=0")
+
+    assert result.exit_code == 0, result.output
+    bodies = [json.loads(r.body) for r in target.wait_for(2)]
+    assert [b["ext"] for b in bodies] == ["order-9", "order-9"]
+    assert [b["code"] for b in bodies] == [0, 0]  # typed as the schema says: a number
+
+
+def test_play_set_on_esms_lands_in_the_query(target: Target) -> None:
+    result = play("esms.sms.cskh.delivered", "--to", target.url + "?k=v", "--set", "RequestId=r-1")
+
+    assert result.exit_code == 0, result.output
+    (request,) = target.wait_for(1)
+    assert request.path.startswith("/hook?k=v&SMSID=") and "&RequestId=r-1&" in request.path
+
+
+def test_play_seed_repeats_the_payloads(target: Target) -> None:
+    first = play_json("nxcloud.zalo.success_then_delivered", "--to", target.url, "--seed", "9")
+    second = play_json("nxcloud.zalo.success_then_delivered", "--to", target.url, "--seed", "9")
+
+    bodies = [[a["request"]["body"] for a in data["attempts"]] for _, data in (first, second)]
+    assert bodies[0] == bodies[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nxcloud.zalo.succes_then_delivered"],
+         "unknown scenario 'nxcloud.zalo.succes_then_delivered'; did you mean"),
+        (["nxcloud.zalo.failed", "--time-scale", "-1"], "--time-scale must be >= 0, got -1.0"),
+        (["nxcloud.zalo.failed", "--timeout", "0"], "--timeout must be a positive number"),
+        (["nxcloud.zalo.failed", "--set", "ext"], "ext"),
+        (["nxcloud.zalo.failed", "--set", "code=zero"], "zero"),
+        (["missing.yaml"], "missing.yaml: no such file"),
+    ],
+)
+def test_play_bad_input_exits_2_with_one_line(
+    target: Target, args: list[str], message: str
+) -> None:
+    result = dlrmock("play", *args, "--to", target.url)
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("dlrmock: error: ") and result.stderr.count("\n") == 1
+    assert message in result.stderr
+    assert target.count() == 0
+
+
+@pytest.mark.parametrize("url", ["https://127.0.0.1/hook", "http://", "127.0.0.1:80/hook"])
+def test_play_bad_target_url_exits_2(url: str) -> None:
+    result = dlrmock("play", "nxcloud.zalo.failed", "--to", url, "--time-scale", "0")
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith("dlrmock: error: ") and result.stderr.count("\n") == 1
+
+
+# -------------------------------------------------------------------------------- scenarios
+def test_scenarios_lists_every_builtin_with_its_description() -> None:
+    result = dlrmock("scenarios")
+
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(builtin_scenarios())
+    for line, (name, scenario) in zip(lines, builtin_scenarios().items(), strict=True):
+        assert line.split()[0] == name and line.endswith(scenario.description)
+
+
+def test_scenarios_json_gives_them_in_file_format() -> None:
+    result = dlrmock("scenarios", "--json")
+
+    assert result.exit_code == 0
+    scenarios = json.loads(result.stdout)["scenarios"]
+    assert [s["name"] for s in scenarios] == list(builtin_scenarios())
+    by_name = {s["name"]: s for s in scenarios}
+    assert by_name["esms.sms.cskh.retried_after_lost_ack"]["steps"] == [
+        {"kind": "esms.sms.cskh", "after": 0.0, "lost_ack": True}
+    ]
+
+
+# ------------------------------------------------------------------------------------ serve
+def _first_line(proc: subprocess.Popen[str], timeout: float) -> str:
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    if not ready:
+        raise AssertionError(f"`dlrmock serve` printed nothing within {timeout} s")
+    return proc.stdout.readline()
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", "--time-scale", "0",
+         "--seed", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = _first_line(proc, 20)
+        match = re.search(r"at (http://127\.0\.0\.1:(\d+))$", line.strip())
+        assert match, f"no URL in {line!r}"
+        assert int(match.group(2)) != 0
+        yield proc, match.group(1)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_serve_prints_its_url_and_plays_runs_over_the_admin_api(
+    served: tuple[subprocess.Popen[str], str], target: Target
+) -> None:
+    proc, url = served
+
+    health = requests.get(url + "/_dlrmock/health", timeout=5)
+    created = requests.post(
+        url + "/_dlrmock/runs",
+        json={"scenario": "nxcloud.zalo.success_then_delivered", "to": target.url},
+        timeout=5,
+    )
+    run_id = created.json()["id"]
+    done = requests.get(f"{url}/_dlrmock/runs/{run_id}/wait", params={"timeout": 10}, timeout=15)
+
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    assert created.status_code == 201
+    assert done.status_code == 200 and done.json()["ok"] is True
+    assert done.json()["seed"] is not None
+    assert [json.loads(r.body)["status"] for r in target.wait_for(2)] == ["success", "delivered"]
+
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(10) == 0
+
+
+def test_serve_on_all_interfaces_needs_a_token() -> None:
+    result = dlrmock("serve", "--host", "0.0.0.0", "--port", "0")
+
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert "binding '0.0.0.0' exposes the admin API" in result.stderr
+    assert "--admin-token" in result.stderr
+
+
+def test_serve_on_a_busy_port_exits_2() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+
+        started = time.monotonic()
+        result = dlrmock("serve", "--port", str(port))
+
+    assert result.exit_code == 2 and time.monotonic() - started < 10
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("time_scael: 0\n", "unknown config key 'time_scael'"),
+     ("[1, 2]\n", "must hold a mapping of settings"),
+     ("a: [\n", "is not valid YAML/JSON")],
+)
+def test_serve_with_a_bad_config_exits_2(
+    tmp_path: Any, content: str, message: str
+) -> None:
+    config = tmp_path / "dlrmock.yaml"
+    config.write_text(content)
+
+    result = dlrmock("serve", "--port", "0", "--config", str(config))
+
+    assert result.exit_code == 2
+    assert message in result.stderr

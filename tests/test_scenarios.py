@@ -1,0 +1,227 @@
+"""Scenarios: the built-in ones, files in YAML and JSON, and the errors bad files get."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from targets import Target
+
+from mock_server import (
+    KINDS,
+    Engine,
+    Scenario,
+    ScenarioError,
+    UnknownScenarioError,
+    builtin_scenarios,
+    load_scenario,
+)
+from mock_server._registry import validator_for
+from mock_server._scenarios import load_scenario_file, parse_scenario
+from mock_server.cli import cli
+
+FILES = Path(__file__).resolve().parent / "scenario_files"
+GOOD = sorted((FILES / "good").iterdir())
+BAD = sorted((FILES / "bad").iterdir())
+
+REQUIRED_BUILTINS = [
+    "nxcloud.zalo.success_then_delivered",
+    "nxcloud.zalo.failed",
+    "nxcloud.zalo.success_never_delivered",
+    "nxcloud.zalo.journey_acknowledged_then_time_out",
+    "nxcloud.zalo.delivered_before_success",
+    "nxcloud.zalo.duplicate_delivered",
+    "esms.sms.cskh.delivered",
+    "esms.sms.cskh.failed",
+    "esms.sms.ads.delivered",
+    "esms.viber.message.delivered",
+    "esms.zns.priority.delivered",
+    "esms.zns.normal.delivered",
+    "esms.zns.normal.failed_user_inactive",
+    "esms.zalo.follower.delivered",
+    "esms.zns.journey.delivered",
+    "esms.sms.cskh.retried_after_lost_ack",
+]
+
+# What each file under scenario_files/bad must produce: (line, path inside the file, message).
+# A file without an entry here fails, so every bad file is a test case.
+EXPECTED: dict[str, tuple[int | None, str | None, str]] = {
+    "unknown_kind.yaml": (
+        4, "steps[1].kind",
+        "unknown receipt kind 'nxcloud.zalo.deliverd'; did you mean 'nxcloud.zalo.delivered'?",
+    ),
+    "negative_delay.yaml": (3, "steps[0].after", "bad delay -1: 'after' is a number of seconds"),
+    "delay_with_unit.yaml": (4, "steps[1].after", "bad delay '2s'"),
+    "yaml_syntax_error.yaml": (3, None, "not valid YAML/JSON"),
+    "json_syntax_error.json": (4, None, "not valid YAML/JSON: expected ',' or ']'"),
+    "unknown_top_level_key.yaml": (
+        2, "descripton", "'descripton' was unexpected); did you mean 'description'?",
+    ),
+    "unknown_step_key.yaml": (
+        4, "steps[1].delay", "'delay' was unexpected); check the spelling (allowed: after,",
+    ),
+    "empty_steps.yaml": (2, "steps", "'steps' is empty: list at least one receipt"),
+    "missing_steps.yaml": (1, "(top level)", "'steps' is required"),
+    "duplicate_not_a_number.yaml": (
+        3, "steps[0].duplicate", "'twice' is not of type 'integer'",
+    ),
+    "kind_not_a_string.json": (3, "steps[0].kind", "17003 is not of type 'string'"),
+    "steps_not_a_list.yaml": (2, "steps", "is not of type 'array'"),
+    "not_a_mapping.yaml": (1, "(top level)", "a scenario is a mapping with a 'steps' list"),
+    "mixed_providers.json": (2, "steps", "all steps must be receipts of one provider"),
+    "reorder_last_step.yaml": (4, "steps[1].reorder", "the last step cannot be reordered"),
+    "policy_retries_not_a_number.yaml": (
+        3, "policy.retries", "'many' is not of type 'integer'",
+    ),
+    "unknown_malformed_mode.yaml": (
+        3, "steps[0].malformed", "bad malformed mode 'truncated'; use true or one of",
+    ),
+    "malformed_without_error_info.yaml": (
+        3, "steps[0].malformed", "bad_error_info needs a kind with error_info",
+    ),
+    "bad_lost_ack.yaml": (3, "steps[0].lost_ack", "bad lost_ack 'sometimes'"),
+    "bad_error_info_encoding.yaml": (
+        1, "error_info_encoding", "5 is not one of [1, 2, 3, 4]",
+    ),
+    "two_documents.yaml": (None, None, "expected one scenario in the file, found 2"),
+    "empty_file.yaml": (None, None, "expected one scenario in the file, found 0"),
+}
+
+
+# ---------------------------------------------------------------------------------- built-ins
+def test_every_required_builtin_scenario_exists() -> None:
+    missing = sorted(set(REQUIRED_BUILTINS) - set(builtin_scenarios()))
+    assert missing == []
+
+
+@pytest.mark.parametrize("name", sorted(builtin_scenarios()))
+def test_builtin_scenario_is_described_and_round_trips(name: str) -> None:
+    scenario = builtin_scenarios()[name]
+
+    assert scenario.name == name and scenario.description
+    assert name.split(".", 1)[0] == scenario.provider
+    as_file = scenario.as_dict()
+    assert list(validator_for("dlrmock.scenario").iter_errors(as_file)) == []
+    again = parse_scenario(json.loads(json.dumps(as_file)), source=scenario.source)
+    assert again == scenario
+
+
+def test_builtin_failures_carry_the_documented_error_codes() -> None:
+    nxcloud = builtin_scenarios()["nxcloud.zalo.failed"].steps[0].set
+    esms = builtin_scenarios()["esms.zns.normal.failed_user_inactive"].steps[0].set
+
+    assert nxcloud["zaloRes.error"] == -118
+    assert esms["error_info.error"] == -114
+
+
+def test_retried_after_lost_ack_loses_every_answer() -> None:
+    (step,) = builtin_scenarios()["esms.sms.cskh.retried_after_lost_ack"].steps
+
+    assert step.lost_ack == -1 and step.kind == "esms.sms.cskh"
+
+
+# -------------------------------------------------------------------------------------- files
+@pytest.mark.parametrize("path", GOOD, ids=[p.name for p in GOOD])
+def test_good_scenario_file_plays(path: Path, target: Target, engine: Engine) -> None:
+    scenario = load_scenario(path)
+
+    run = engine.play(str(path), target.url).wait(5)
+
+    assert run.scenario == scenario and scenario.source == str(path)
+    assert run.ok, run.journal_text()
+    assert target.count() == len(run.attempts)
+
+
+def test_scenario_name_defaults_to_the_file_name() -> None:
+    assert load_scenario_file(FILES / "good" / "esms_zns_retried.json").name == "esms_zns_retried"
+    assert load_scenario_file(FILES / "good" / "order_shipped.yaml").name == "order-shipped"
+
+
+def test_json_scenario_file_applies_its_settings(target: Target, engine: Engine) -> None:
+    run = engine.play(str(FILES / "good" / "esms_zns_retried.json"), target.url).wait(5)
+
+    assert [a.outcome for a in run.attempts] == ["lost_ack", "acknowledged"]
+    path = target.requests[0].path
+    assert "&RequestId=r-1&" in path
+    assert "&error_info={%22error%22%3A0%2C" in path  # encoding 4: plain JSON, braces raw
+
+
+def test_readme_scenario_file_plays_its_faults(target: Target, engine: Engine) -> None:
+    run = engine.play(str(FILES / "good" / "order_shipped.yaml"), target.url).wait(5)
+
+    bodies = [json.loads(r.body) for r in target.requests]
+    assert [b["status"] for b in bodies] == ["success", "delivered", "delivered", "success"]
+    assert {b["ext"] for b in bodies} == {"order-42"}
+    assert bodies[3]["zaloRes"]["data"]["sending_mode"] == "2"
+    assert [a.offset for a in run.attempts] == [0.0, 2.0, 2.0, 3.0]
+
+
+def test_every_bad_file_has_an_expectation() -> None:
+    assert sorted(p.name for p in BAD) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.name for p in BAD])
+def test_bad_scenario_file_error_names_the_file_line_and_path(path: Path) -> None:
+    line, where, message = EXPECTED[path.name]
+
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+
+    error = info.value
+    assert (error.source, error.line, error.path) == (str(path), line, where)
+    text = str(error)
+    prefix = str(path) + (f":{line}" if line else "") + (f" at {where}" if where else "")
+    assert text.startswith(prefix + ": "), text
+    assert message in text
+    assert "\n" not in text
+
+
+def test_unreadable_file_is_a_scenario_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"steps:\n  - kind: nxcloud.zalo.success\n    set: {ext: caf\xe9}\n")
+
+    with pytest.raises(ScenarioError, match=r"latin1\.yaml: cannot read the file"):
+        load_scenario(path)
+
+
+def test_missing_file_and_unknown_name_say_what_was_expected(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match="no such file"):
+        load_scenario(tmp_path / "nope.yaml")
+    with pytest.raises(UnknownScenarioError) as info:
+        load_scenario("nxcloud.zalo.success_then_deliverd")
+    assert "did you mean 'nxcloud.zalo.success_then_delivered'?" in str(info.value)
+
+
+def test_inline_mapping_is_parsed_like_a_file() -> None:
+    scenario = load_scenario({"steps": [{"kind": "esms.sms.cskh", "lost_ack": 2}]})
+
+    assert isinstance(scenario, Scenario)
+    assert (scenario.name, scenario.source, scenario.steps[0].lost_ack) == ("inline", "<inline>", 2)
+    with pytest.raises(ScenarioError, match=r"^<inline> at steps\[0\]\.kind: unknown receipt"):
+        load_scenario({"steps": [{"kind": "esms.sms.cshk"}]})
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_malformed_true_means_missing_field(kind: str) -> None:
+    scenario = parse_scenario({"steps": [{"kind": kind, "malformed": True}]})
+
+    assert scenario.steps[0].malformed == "missing_field"
+
+
+# ------------------------------------------------------------------------------ dlrmock play
+@pytest.mark.parametrize("name", ["unknown_kind.yaml", "yaml_syntax_error.yaml",
+                                  "negative_delay.yaml", "json_syntax_error.json"])
+def test_play_with_a_bad_file_exits_2_with_one_line(name: str, target: Target) -> None:
+    path = FILES / "bad" / name
+    line, _, message = EXPECTED[name]
+
+    result = CliRunner().invoke(cli, ["play", str(path), "--to", target.url, "--time-scale", "0"])
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"dlrmock: error: {path}:{line}")
+    assert message in result.stderr
+    assert target.count() == 0
