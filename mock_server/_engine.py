@@ -163,7 +163,7 @@ Clock = ScaledClock | ManualClock
 
 
 # ------------------------------------------------------------------------------- run and journal
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One receipt the run will send (a step, or a duplicate copy of one)."""
 
@@ -254,7 +254,7 @@ class Attempt:
         }
 
 
-@dataclass
+@dataclass(eq=False, slots=True)
 class Run:
     """One scenario played at one target URL."""
 
@@ -273,8 +273,8 @@ class Run:
     error: str | None = None
     created_at: float = field(default_factory=time.time)
     finished_at: float | None = None
-    done_event: threading.Event = field(default_factory=threading.Event)
     task: asyncio.Task[None] | None = None
+    _done: bool = False
 
     @property
     def provider(self) -> str:
@@ -288,7 +288,21 @@ class Run:
 
     @property
     def finished(self) -> bool:
-        return self.done_event.is_set()
+        return self._done
+
+    def wait_done(self, timeout: float | None) -> bool:
+        """Block until the run has finished or ``timeout`` passed; whether it has finished."""
+        with self.engine.finished_runs:
+            return self.engine.finished_runs.wait_for(lambda: self._done, timeout)
+
+    def mark_done(self) -> None:
+        """Record the run as finished and wake whoever waits for it (engine use)."""
+        self.finished_at = time.time()
+        with self.engine.finished_runs:
+            self._done = True
+            self.engine.finished_runs.notify_all()
+        if isinstance(self.clock, ManualClock):
+            self.clock.finished()
 
     @property
     def payloads(self) -> list[Payload]:
@@ -331,7 +345,7 @@ class Run:
 
     def wait(self, timeout: float | None = 30.0) -> Run:
         """Block until the run has finished; raise :class:`RunError` after ``timeout`` seconds."""
-        if not self.done_event.wait(timeout):
+        if not self.wait_done(timeout):
             if isinstance(self.clock, ManualClock):
                 raise RunError(
                     f"run {self.id} ({self.scenario.name}) is waiting on its manual clock with "
@@ -534,6 +548,8 @@ class Engine:
         self.max_connections = max_connections
         self.policy_overrides = {k: dict(v) for k, v in (policies or {}).items()}
         self.errors: list[BaseException] = []
+        self.finished_runs = threading.Condition()
+        """Notified whenever a run finishes (see :meth:`Run.wait_done`)."""
         self.lateness: deque[float] = deque(maxlen=100_000)
         self.on_attempt: list[Callable[[Run, Attempt], None]] = []
         self._factory = ReceiptFactory()
@@ -768,10 +784,7 @@ class Engine:
             run.state, run.error = "error", f"{type(exc).__name__}: {exc}"
             self.errors.append(exc)
         finally:
-            run.finished_at = time.time()
-            run.done_event.set()
-            if isinstance(run.clock, ManualClock):
-                run.clock.finished()
+            run.mark_done()
 
     async def _deliver(self, run: Run, delivery: Delivery) -> None:
         assert self._client is not None and self._loop is not None
@@ -882,13 +895,10 @@ def _settle(run: Run, task: object = None) -> None:
     """Once a run's task is done: drop it (the journal keeps runs, not their finished tasks),
     and finish the run if the task was cancelled before ``_play`` ever ran."""
     run.task = None
-    if run.done_event.is_set():
+    if run.finished:
         return
     run.state = "cancelled"
-    run.finished_at = time.time()
-    run.done_event.set()
-    if isinstance(run.clock, ManualClock):
-        run.clock.finished()
+    run.mark_done()
 
 
 def _encode(

@@ -273,7 +273,7 @@ def wait_run(run_id: str) -> Any:
         ) from None
     if not 0 <= seconds <= 300:
         raise BadRequest(f"'timeout' must be between 0 and 300 seconds, got {seconds!r}")
-    run.done_event.wait(seconds)
+    run.wait_done(seconds)
     response = jsonify(run.as_dict())
     response.status_code = 200 if run.finished else 202
     return response

@@ -251,7 +251,7 @@ def play(
             )
         last_note = _time.monotonic()
         while not run.finished:
-            run.done_event.wait(0.1)
+            run.wait_done(0.1)
             if as_json:
                 continue
             shown = _print_rows(run, shown)

@@ -109,7 +109,7 @@ def test_attempt_round_trips_through_its_dict(engine: Engine, target: Target) ->
 def test_manual_clock_sends_nothing_until_stepped(engine: Engine, target: Target) -> None:
     run = engine.play("nxcloud.zalo.success_then_delivered", target.url, clock="manual")
 
-    assert not run.done_event.wait(0.1)
+    assert not run.wait_done(0.1)
     assert target.count() == 0 and run.attempts == []
 
     first = run.step()
