@@ -381,16 +381,7 @@ class Run:
     def assert_acknowledged(self) -> None:
         """Raise ``AssertionError`` with the journal unless :attr:`ok`."""
         __tracebackhide__ = True
-        if not self.finished:
-            self.wait()
-        problems = self.failures()
-        if problems:
-            raise AssertionError(
-                "the target did not handle the receipts as the provider requires:\n  - "
-                + "\n  - ".join(problems)
-                + "\n"
-                + self.journal_text()
-            )
+        assert_handled(self)
 
     def journal_text(self) -> str:
         """The run's attempts as a readable table."""
@@ -449,6 +440,21 @@ class Run:
             result["attempts"] = [a.as_dict() for a in self.attempts]
             result["journal"] = self.journal_text()
         return result
+
+
+def assert_handled(run: Any) -> None:
+    """Raise ``AssertionError`` with the journal unless ``run`` (local or remote) is ok."""
+    __tracebackhide__ = True
+    if not run.finished:
+        run.wait()
+    problems = run.failures()
+    if problems:
+        raise AssertionError(
+            "the target did not handle the receipts as the provider requires:\n  - "
+            + "\n  - ".join(problems)
+            + "\n"
+            + run.journal_text()
+        )
 
 
 def _describe(attempt: Attempt) -> str:

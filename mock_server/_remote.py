@@ -11,7 +11,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from ._engine import Attempt
+from ._engine import Attempt, assert_handled
 from ._errors import RunError, ServerError
 from ._scenarios import Scenario
 from .app import ADMIN_PREFIX
@@ -169,13 +169,4 @@ class RemoteRun:
     def assert_acknowledged(self) -> None:
         """Raise ``AssertionError`` with the journal unless :attr:`ok`."""
         __tracebackhide__ = True
-        if not self.finished:
-            self.wait()
-        problems = self.failures()
-        if problems:
-            raise AssertionError(
-                "the target did not handle the receipts as the provider requires:\n  - "
-                + "\n  - ".join(problems)
-                + "\n"
-                + self.journal_text()
-            )
+        assert_handled(self)
