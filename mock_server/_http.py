@@ -229,7 +229,9 @@ class HttpClient:
     async def send(self, request: Request, timeout: float) -> Response:
         """Send ``request`` and read its response; raises :class:`TransportError`.
 
-        ``timeout`` covers waiting for a free connection, connecting, writing and reading.
+        ``timeout`` covers connecting, writing and reading. Waiting for a free connection to the
+        host (at most ``max_connections_per_host`` are open) does not count: a request that never
+        left dlrmock is not a webhook timeout.
         """
         host, port, target, host_header = _split_url(request.url)
         data = _build_request(request, target, host_header)
@@ -238,6 +240,7 @@ class HttpClient:
         pool = self._pools.get((host, port))
         if pool is None:
             pool = self._pools[host, port] = _HostPool(self.max_connections_per_host)
+        await pool.slots.acquire()
         try:
             if sys.version_info >= (3, 11):
                 async with asyncio.timeout(timeout):
@@ -246,6 +249,8 @@ class HttpClient:
                 return await asyncio.wait_for(self._exchange(pool, host, port, data), timeout)
         except asyncio.TimeoutError:
             raise TransportError("timeout", f"no response within {float(timeout)} s") from None
+        finally:
+            pool.slots.release()
 
     async def aclose(self) -> None:
         """Close every idle connection; busy ones close when their exchange ends."""
@@ -261,19 +266,16 @@ class HttpClient:
             await asyncio.gather(*(w.wait_closed() for w in writers), return_exceptions=True)
 
     async def _exchange(self, pool: _HostPool, host: str, port: int, data: bytes) -> Response:
-        await pool.slots.acquire()
-        try:
-            conn = pool.take_idle()
-            if conn is not None:
-                try:
-                    return await self._roundtrip(pool, conn, data)
-                except _StaleConnection:
-                    logger.debug("idle connection to %s:%d was closed by the server; retrying",
-                                 host, port)
-            conn = await self._connect(host, port)
-            return await self._roundtrip(pool, conn, data)
-        finally:
-            pool.slots.release()
+        """One request on a pooled connection (the caller holds a slot of ``pool``)."""
+        conn = pool.take_idle()
+        if conn is not None:
+            try:
+                return await self._roundtrip(pool, conn, data)
+            except _StaleConnection:
+                logger.debug("idle connection to %s:%d was closed by the server; retrying",
+                             host, port)
+        conn = await self._connect(host, port)
+        return await self._roundtrip(pool, conn, data)
 
     async def _connect(self, host: str, port: int) -> _Connection:
         try:

@@ -118,9 +118,13 @@ def _check_token() -> Any:
     token = get_state().config.admin_token
     if token is None:
         return None
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        given = ""
     # Bytes: compare_digest refuses str with non-ASCII characters (a 500 on a bad header).
-    if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), token.encode("utf-8")):
+    if not given or not hmac.compare_digest(
+        given.strip().encode("utf-8", "surrogateescape"), token.encode("utf-8")
+    ):
         return _error(
             "unauthorized", "this server needs 'Authorization: Bearer <admin token>'", 401
         )

@@ -314,7 +314,7 @@ def guarded() -> Iterator[FlaskClient]:
 @pytest.mark.parametrize(
     "authorization",
     [None, "Bearer wrong", "Bearer s3cre", "Bearer s3cret2", "Bearer café",
-     "Basic czNjcmV0"],
+     "Basic czNjcmV0", "s3cret", "Basic s3cret"],
 )
 def test_admin_token_is_enforced(guarded: FlaskClient, authorization: str | None) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
