@@ -15,6 +15,7 @@ from ._engine import Attempt, assert_handled
 from ._errors import RunError, ServerError
 from ._scenarios import Scenario
 from .app import ADMIN_PREFIX
+from .sendapi import CapturedSend
 
 __all__ = ["RemoteProvider", "RemoteRun"]
 
@@ -75,9 +76,10 @@ class RemoteProvider:
         return [RemoteRun(self, item) for item in data["runs"]]
 
     @property
-    def sent(self) -> list[Any]:
+    def sent(self) -> list[CapturedSend]:
+        """Every send request the system made to the remote server, with its answer."""
         _, data = self.request("GET", "/sent")
-        return list(data["sent"])
+        return [CapturedSend(**item) for item in data["sent"]]
 
     def reset(self) -> None:
         self.request("POST", "/reset")

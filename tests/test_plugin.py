@@ -203,6 +203,42 @@ def test_dlrmock_is_cleared_before_each_test_and_the_server_started_once(
     result.assert_outcomes(passed=2)
 
 
+def test_sent_shows_what_the_system_sent_through_the_fake_send_api(
+    pytester: pytest.Pytester,
+) -> None:
+    receiver_project(pytester, WEBHOOK_APP)
+    pytester.makepyfile(
+        """
+        import time
+
+        import requests
+
+        def test_app_sends_a_zns(dlrmock, webhook, status):
+            answer = requests.post(
+                f"{dlrmock.url}/MainService.svc/json/SendZaloMessage_V6/",
+                json={"ApiKey": "dlrmock-api-key", "SecretKey": "dlrmock-secret-key",
+                      "Phone": "0901231111", "OAID": "4097311281936189049", "TempID": "2056446",
+                      "TempData": {"code": "1234"}, "CallbackUrl": f"{webhook}/webhooks/esms"},
+                timeout=5,
+            ).json()
+            assert answer["CodeResult"] == "100"
+
+            (sent,) = dlrmock.sent
+            assert sent.endpoint == "esms.SendZaloMessage_V6"
+            assert sent.json["TempData"] == {"code": "1234"}
+            assert sent.message_ids == [answer["SMSID"]]
+            deadline = time.monotonic() + 10
+            while status(answer["SMSID"]) != "failed" and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert status(answer["SMSID"]) == "failed"  # the number ends in 1111
+        """
+    )
+
+    result = pytester.runpytest("-p", "no:randomly")
+
+    result.assert_outcomes(passed=1)
+
+
 def test_run_exposes_attempts_payloads_and_answers(pytester: pytest.Pytester) -> None:
     receiver_project(pytester, WEBHOOK_APP)
     pytester.makepyfile(
