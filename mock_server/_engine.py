@@ -13,6 +13,7 @@ import functools
 import heapq
 import itertools
 import logging
+import math
 import random
 import threading
 import time
@@ -65,8 +66,8 @@ class ScaledClock:
     kind = "scaled"
 
     def __init__(self, time_scale: float = 1.0) -> None:
-        if time_scale < 0:
-            raise RunError(f"time_scale must be >= 0, got {time_scale!r}")
+        if not math.isfinite(time_scale) or time_scale < 0:
+            raise RunError(f"time_scale must be a finite number >= 0, got {time_scale!r}")
         self.time_scale = time_scale
         self._origin = 0.0
         self._virtual = 0.0
@@ -106,10 +107,12 @@ class ManualClock:
         self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
         self._idle: asyncio.Event | None = None
+        self._lock: asyncio.Lock | None = None
         self.lateness: deque[float] | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._idle = asyncio.Event()
+        self._lock = asyncio.Lock()
 
     def now(self) -> float:
         return self._now
@@ -122,7 +125,10 @@ class ManualClock:
         await future
 
     def finished(self) -> None:
-        """Called by the engine when the run has nothing left to do."""
+        """Called by the engine when the run has nothing left to do (done or cancelled)."""
+        for _, _, future in self._timers:
+            future.cancel()
+        self._timers.clear()
         if self._idle is not None:
             self._idle.set()
 
@@ -133,30 +139,34 @@ class ManualClock:
     async def _fire_next(self) -> bool:
         assert self._idle is not None
         await self._idle.wait()
-        if not self._timers:
-            return False
-        due, _, future = heapq.heappop(self._timers)
-        self._now = max(self._now, due)
-        self._idle.clear()
-        future.set_result(None)
-        await self._idle.wait()
-        return True
+        while self._timers:
+            due, _, future = heapq.heappop(self._timers)
+            if future.done():  # the run was cancelled meanwhile
+                continue
+            self._now = max(self._now, due)
+            self._idle.clear()
+            future.set_result(None)
+            await self._idle.wait()
+            return True
+        return False
 
     async def step(self) -> bool:
         """Fire the next scheduled delivery (whatever its delay) and wait until it is done."""
-        return await self._fire_next()
+        assert self._lock is not None
+        async with self._lock:  # one caller moves the clock at a time
+            return await self._fire_next()
 
     async def advance(self, seconds: float) -> int:
         """Move time on by ``seconds``, firing every delivery that falls due, in order."""
-        assert self._idle is not None
-        await self._idle.wait()
-        target = self._now + seconds
-        fired = 0
-        while self._timers and self._timers[0][0] <= target:
-            await self._fire_next()
-            fired += 1
-        self._now = max(self._now, target)
-        return fired
+        assert self._idle is not None and self._lock is not None
+        async with self._lock:
+            await self._idle.wait()
+            target = self._now + seconds
+            fired = 0
+            while self._timers and self._timers[0][0] <= target:
+                fired += await self._fire_next()
+            self._now = max(self._now, target)
+            return fired
 
 
 Clock = ScaledClock | ManualClock
@@ -364,8 +374,11 @@ class Run:
 
     def advance(self, seconds: float, timeout: float = 30.0) -> list[Attempt]:
         """Manual clock: move time on by ``seconds``; returns the attempts made meanwhile."""
-        if seconds < 0:
-            raise RunError(f"cannot advance by {seconds!r} seconds: time only moves forward")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise RunError(
+                f"cannot advance by {seconds!r} seconds: give a finite number >= 0 "
+                "(time only moves forward)"
+            )
         return self._move(lambda clock: clock.advance(seconds), timeout)
 
     def _move(self, action: Callable[[ManualClock], Any], timeout: float) -> list[Attempt]:
@@ -668,10 +681,12 @@ class Engine:
             raise RunError(f"bad target URL: {exc}") from None
         provider = get_provider(spec.provider)
         overrides = {
-            **self.policy_overrides.get(provider.name, {}), **spec.policy, **(policy or {})
+            **self.policy_overrides.get(provider.name, {}),
+            **spec.policy,
+            **(policy or {}),
         }
         try:
-            _check_policy(overrides)
+            check_policy(overrides)
             policy_obj = provider.policy.with_overrides(overrides) if overrides else provider.policy
         except (ValueError, TypeError) as exc:
             raise RunError(str(exc)) from None
@@ -689,7 +704,17 @@ class Engine:
         with self._factory_lock:
             run_seed = seed if seed is not None else self._seeds.randrange(2**31)
             self._factory.reseed(run_seed)
-            msg, deliveries = self._plan(spec, to, fields or {}, message or {}, encoding)
+            try:
+                msg, deliveries = self._plan(spec, to, fields or {}, message or {}, encoding)
+            except DlrmockError:
+                raise
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                # A field of the wrong type reached a generator (e.g. sendTime given as a number).
+                raise RunError(
+                    f"cannot build the receipts of {spec.name} with the fields given "
+                    f"({type(exc).__name__}: {exc}); check the types of the 'message' and "
+                    "'fields' values against the receipt schemas"
+                ) from None
         run = Run(
             id=f"run-{next(self._ids)}",
             scenario=spec,
@@ -864,15 +889,35 @@ class Engine:
 _RETRYABLE = frozenset(OUTCOMES) - {ACKNOWLEDGED, LOST_ACK}
 
 
-def _check_policy(overrides: Mapping[str, Any]) -> None:
+POLICY_SETTINGS = ("timeout", "retries", "retry_interval", "retry_on")
+"""What a run, a scenario or the server config may override of a provider's policy."""
+MAX_SECONDS = 31_536_000.0
+
+
+def check_policy(overrides: Mapping[str, Any]) -> None:
     """Reject override values of the wrong type or range, naming them (``ValueError``)."""
+
+    unknown = sorted(set(overrides) - set(POLICY_SETTINGS))
+    if unknown:
+        raise ValueError(
+            f"unknown delivery policy setting {unknown[0]!r}; known: {', '.join(POLICY_SETTINGS)}"
+            " (the transport, POST or GET, is the provider's own)"
+        )
 
     def number(name: str, minimum: float, inclusive: bool) -> None:
         value = overrides[name]
         ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if not ok or not (value >= minimum if inclusive else value > minimum):
+        if (
+            not ok
+            or not math.isfinite(value)
+            or value > MAX_SECONDS
+            or not (value >= minimum if inclusive else value > minimum)
+        ):
             bound = ">=" if inclusive else ">"
-            raise ValueError(f"policy {name!r} must be a number {bound} {minimum:g}, got {value!r}")
+            raise ValueError(
+                f"policy {name!r} must be a number {bound} {minimum:g}, got {value!r} "
+                f"(seconds, at most {MAX_SECONDS:g})"
+            )
 
     if "timeout" in overrides:
         number("timeout", 0, inclusive=False)

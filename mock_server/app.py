@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hmac
+import math
 import logging
 import threading
 from collections import deque
@@ -14,12 +15,12 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from ._engine import Engine, Run
+from ._engine import Engine, Run, check_policy
 from ._errors import DlrmockError
 from ._hooks import EngineHooks
 from ._scenarios import builtin_scenarios
 from ._version import __version__
-from .providers import KINDS
+from .providers import KINDS, PROVIDERS
 from .sendapi import CapturedSend, SendSettings, SendState, create_send_blueprints
 
 __all__ = ["ADMIN_PREFIX", "Config", "State", "create_app", "get_state"]
@@ -60,6 +61,49 @@ class Config:
                 f"unknown config key {unknown[0]!r}; known keys: {', '.join(sorted(known))}"
             )
         return replace(cls(), **dict(values))
+
+    def __post_init__(self) -> None:
+        def number(name: str, value: Any, minimum: float, integer: bool = False) -> None:
+            kind = int if integer else (int, float)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, kind)
+                or not (math.isfinite(value) and value >= minimum)
+            ):
+                what = "an integer" if integer else "a number"
+                raise DlrmockError(f"config {name!r} must be {what} >= {minimum:g}, got {value!r}")
+
+        number("time_scale", self.time_scale, 0)
+        number("journal_limit", self.journal_limit, 1, integer=True)
+        number("max_connections", self.max_connections, 1, integer=True)
+        number("captured_limit", self.captured_limit, 1, integer=True)
+        if self.seed is not None:
+            number("seed", self.seed, 0, integer=True)
+        if self.admin_token is not None and (
+            not isinstance(self.admin_token, str) or not self.admin_token.strip()
+        ):
+            raise DlrmockError(
+                f"config 'admin_token' must be a non-empty string, got {self.admin_token!r}"
+            )
+        for name in ("policies", "send"):
+            if not isinstance(getattr(self, name), Mapping):
+                raise DlrmockError(
+                    f"config {name!r} must be a mapping, got {getattr(self, name)!r}"
+                )
+        for provider, overrides in self.policies.items():
+            if provider not in PROVIDERS:
+                raise DlrmockError(
+                    f"config 'policies': unknown provider {provider!r}; "
+                    f"known: {', '.join(PROVIDERS)}"
+                )
+            if not isinstance(overrides, Mapping):
+                raise DlrmockError(
+                    f"config 'policies.{provider}' must be a mapping, got {overrides!r}"
+                )
+            try:
+                check_policy(overrides)
+            except ValueError as exc:
+                raise DlrmockError(f"config 'policies.{provider}': {exc}") from None
 
 
 class State:
@@ -163,7 +207,12 @@ def _number(
     value = data.get(name, default)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < minimum
+    ):
         raise BadRequest(f"{name!r} must be a number >= {minimum:g}, got {value!r}")
     return float(value)
 
@@ -353,6 +402,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
 def _register_send_apis(app: Flask, state: State) -> None:
     """The providers' send APIs (``mock_server.sendapi``), their receipts played by the engine."""
-    for blueprint in create_send_blueprints(state.send_settings, state.hooks,
-                                            state=state.send_state):
+    for blueprint in create_send_blueprints(
+        state.send_settings, state.hooks, state=state.send_state
+    ):
         app.register_blueprint(blueprint)

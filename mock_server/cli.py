@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 the check failed, 2 usage or input error (one line saying wh
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -173,8 +174,10 @@ def scenarios(as_json: bool) -> None:
 
 
 def _parse_time_scale(value: float | None) -> float | None:
-    if value is not None and value < 0:
-        fail(f"--time-scale must be >= 0, got {value!r} (0 = no waiting, 1 = real time)")
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        fail(
+            f"--time-scale must be >= 0, got {value!r} (a finite number: 0 = no waiting, 1 = real time)"
+        )
     return value
 
 
@@ -305,9 +308,9 @@ def _print_rows(run: Any, shown: int) -> int:
 @click.option(
     "--time-scale",
     type=float,
-    default=1.0,
-    show_default=True,
-    help="Scenario seconds → real seconds for runs that don't say otherwise.",
+    default=None,
+    help="Scenario seconds → real seconds for runs that don't say otherwise [default: 1, or "
+    "the config file's time_scale].",
 )
 @click.option("--seed", type=int, default=None, help="Seed for reproducible data.")
 @click.option(
@@ -346,7 +349,10 @@ def serve(
     values: dict[str, Any] = {}
     if config_file is not None:
         values = _read_config(config_file)
-    values.update(time_scale=time_scale, seed=seed)
+    if time_scale is not None:
+        values["time_scale"] = time_scale
+    if seed is not None:
+        values["seed"] = seed
     if admin_token:
         values["admin_token"] = admin_token
     if default_webhook:
