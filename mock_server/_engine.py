@@ -67,7 +67,7 @@ class ScaledClock:
 
     def __init__(self, time_scale: float = 1.0) -> None:
         if not math.isfinite(time_scale) or time_scale < 0:
-            raise RunError(f"time_scale must be a finite number >= 0, got {time_scale!r}")
+            raise RunError(f"time_scale must be >= 0 (a finite number), got {time_scale!r}")
         self.time_scale = time_scale
         self._origin = 0.0
         self._virtual = 0.0

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import hmac
-import math
 import logging
+import math
 import threading
 from collections import deque
 from collections.abc import Mapping

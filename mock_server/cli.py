@@ -176,7 +176,8 @@ def scenarios(as_json: bool) -> None:
 def _parse_time_scale(value: float | None) -> float | None:
     if value is not None and not (math.isfinite(value) and value >= 0):
         fail(
-            f"--time-scale must be >= 0, got {value!r} (a finite number: 0 = no waiting, 1 = real time)"
+            f"--time-scale must be >= 0, got {value!r} "
+            "(a finite number: 0 = no waiting, 1 = real time)"
         )
     return value
 
