@@ -196,7 +196,7 @@ class _HostPool:
 
 
 class HttpClient:
-    """An HTTP/1.1 client with a keep-alive pool per (host, port), for one asyncio event loop."""
+    """An HTTP/1.1 client with a keep-alive pool per webhook, for one asyncio event loop."""
 
     def __init__(self, *, max_connections_per_host: int = 32, max_body: int = 65536) -> None:
         if max_connections_per_host < 1:
@@ -207,7 +207,7 @@ class HttpClient:
             raise ValueError(f"max_body must be >= 0, got {max_body}")
         self.max_connections_per_host = max_connections_per_host
         self.max_body = max_body
-        self._pools: dict[tuple[str, int], _HostPool] = {}
+        self._pools: dict[tuple[str, int, str], _HostPool] = {}
         self._closed = False
 
     async def __aenter__(self) -> HttpClient:
@@ -237,9 +237,12 @@ class HttpClient:
         data = _build_request(request, target, host_header)
         if self._closed:
             raise RuntimeError("HttpClient.send() after aclose()")
-        pool = self._pools.get((host, port))
+        # One pool per webhook (host, port and path): a slow webhook fills its own connections
+        # and never delays deliveries to another one, even on the same server.
+        key = (host, port, target.partition("?")[0])
+        pool = self._pools.get(key)
         if pool is None:
-            pool = self._pools[host, port] = _HostPool(self.max_connections_per_host)
+            pool = self._pools[key] = _HostPool(self.max_connections_per_host)
         await pool.slots.acquire()
         try:
             if sys.version_info >= (3, 11):
