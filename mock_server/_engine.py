@@ -758,6 +758,14 @@ class Engine:
             if overrides:  # apply_overrides deep-copies; a fresh payload needs no copy
                 payload = apply_overrides(step.kind, payload, overrides)
             payloads.append((index, payload))
+        used = {k.split(".", 1)[0] for _, payload in payloads for k in payload} | set(message)
+        unused = sorted(k for k in fields if k.split(".", 1)[0] not in used)
+        if unused:
+            raise RunError(
+                f"field {unused[0]!r} is in none of the receipts of {spec.name} "
+                f"({', '.join(dict.fromkeys(spec.kinds))}); check its spelling, or set it in a "
+                "step's 'set' of your own scenario to add it"
+            )
         order = list(range(len(spec.steps)))
         for index, step in enumerate(spec.steps):
             if step.reorder:

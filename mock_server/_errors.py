@@ -58,8 +58,9 @@ class UnknownScenarioError(DlrmockError, LookupError):
         self.candidates = closest_first(name, known)
         hint = _did_you_mean(name, self.candidates)
         super().__init__(
-            f"unknown scenario {name!r}; {hint}(`dlrmock scenarios` lists the built-in ones; "
-            "a path to a .yaml or .json file works too)"
+            f"unknown scenario {name!r}; {hint}`dlrmock scenarios` lists the built-in ones "
+            "(the CLI also takes a path to a .yaml or .json file; the admin API takes an inline "
+            "scenario object)"
         )
 
 

@@ -270,7 +270,9 @@ def start_run() -> Any:
         # Never read files named by a remote caller: only built-in names or inline scenarios.
         from ._errors import UnknownScenarioError
 
-        raise BadRequest(str(UnknownScenarioError(scenario, builtin_scenarios())), 404)
+        return _error(
+            "UnknownScenarioError", str(UnknownScenarioError(scenario, builtin_scenarios())), 404
+        )
     target = data.get("to")
     if not isinstance(target, str):
         raise BadRequest("'to' is required: the webhook URL, e.g. http://127.0.0.1:8000/hook")

@@ -120,7 +120,10 @@ def validate(kind: str | None, strict: bool, as_json: bool, source: str) -> None
 )
 @click.option("--wire", is_flag=True, help="Print exactly what goes on the wire.")
 def example(kind: str, seed: int | None, assignments: Sequence[str], wire: bool) -> None:
-    """Print a valid receipt of KIND (see `dlrmock scenarios` for the kinds in use)."""
+    """Print a valid receipt of KIND (e.g. nxcloud.zalo.success, esms.zns.normal).
+
+    An unknown KIND lists every kind.
+    """
     from ._factory import coerce_value, parse_assignment, receipt
     from ._factory import wire as to_wire
 
@@ -259,7 +262,7 @@ def play(
             if as_json:
                 continue
             shown = _print_rows(run, shown)
-            if _time.monotonic() - last_note > 2 and not run.finished:
+            if time_scale > 0 and _time.monotonic() - last_note > 2 and not run.finished:
                 click.echo(f"  ... waiting, {run.clock.now():.1f} s into the scenario", err=True)
                 last_note = _time.monotonic()
         if as_json:
@@ -281,7 +284,11 @@ def play(
                 for problem in problems:
                     click.echo(f"  - {problem}")
             else:
-                click.echo(f"ok: {len(run.attempts)} attempt(s), every receipt acknowledged")
+                lost = sum(1 for a in run.attempts if a.outcome == "lost_ack")
+                dropped = f" ({lost} answer(s) dropped by the scenario: lost_ack)" if lost else ""
+                click.echo(
+                    f"ok: {len(run.attempts)} attempt(s), every receipt acknowledged{dropped}"
+                )
         sys.exit(EXIT_OK if run.ok else EXIT_FAILED)
 
 

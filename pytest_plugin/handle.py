@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from mock_server import receipt as build_receipt
+from mock_server import DlrmockError, detect_kind
 from mock_server import validate as run_validate
 from mock_server import wire as to_wire
 from mock_server._engine import Run
@@ -96,8 +97,12 @@ class Dlrmock:
         __tracebackhide__ = True
         problems = run_validate(payload, kind=kind, strict=strict)
         if problems:
+            try:
+                shown = kind or detect_kind(payload)
+            except DlrmockError:
+                shown = "receipt"
             raise AssertionError(
-                f"not a valid {kind or 'receipt'}:\n" + "\n".join(f"  {p}" for p in problems)
+                f"not a valid {shown}:\n" + "\n".join(f"  {p}" for p in problems)
             )
 
     @property
