@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from mock_server import receipt as build_receipt
 from mock_server import DlrmockError, detect_kind
+from mock_server import receipt as build_receipt
 from mock_server import validate as run_validate
 from mock_server import wire as to_wire
 from mock_server._engine import Run
