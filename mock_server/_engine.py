@@ -25,7 +25,14 @@ from typing import Any
 
 from ._errors import DlrmockError, RunError
 from ._factory import ReceiptFactory, apply_overrides, wire
-from ._http import HttpClient, Request, Response, TransportError, _split_url
+from ._http import (
+    HttpClient,
+    Request,
+    Response,
+    TransportError,
+    _split_url,
+    with_default_headers,
+)
 from ._scenarios import Scenario, resolve
 from ._wire import ErrorInfoEncoding
 from .providers import DeliveryPolicy, Payload, get_kind, get_provider
@@ -774,9 +781,9 @@ class Engine:
         for position, source in enumerate(order):
             timing = spec.steps[position]
             step = spec.steps[source]
-            payload = payloads[source][1]
+            request, sent = _encode(step.kind, payloads[source][1], url, encoding, step.malformed)
+            request = with_default_headers(request)  # the journal shows every header sent
             for copy in range(step.duplicate + 1):
-                request, sent = _encode(step.kind, payload, url, encoding, step.malformed)
                 deliveries.append(
                     Delivery(
                         step=source,

@@ -160,6 +160,21 @@ def _build_request(request: Request, target: str, host_header: str) -> bytes:
     return head + body if body else head
 
 
+def with_default_headers(request: Request) -> Request:
+    """``request`` with the headers the client would add spelled out: what the journal shows."""
+    _, _, _, host_header = _split_url(request.url)
+    given = {name.lower() for name, _ in request.headers}
+    first: list[tuple[str, str]] = [] if "host" in given else [("Host", host_header)]
+    last: list[tuple[str, str]] = []
+    if "user-agent" not in given:
+        last.append(("User-Agent", USER_AGENT))
+    if "connection" not in given:
+        last.append(("Connection", "keep-alive"))
+    if "content-length" not in given and (request.body or request.method in _METHODS_WITH_BODY):
+        last.append(("Content-Length", str(len(request.body))))
+    return Request(request.method, request.url, (*first, *request.headers, *last), request.body)
+
+
 class _Connection:
     __slots__ = ("reader", "reused", "writer")
 
@@ -275,8 +290,9 @@ class HttpClient:
             try:
                 return await self._roundtrip(pool, conn, data)
             except _StaleConnection:
-                logger.debug("idle connection to %s:%d was closed by the server; retrying",
-                             host, port)
+                logger.debug(
+                    "idle connection to %s:%d was closed by the server; retrying", host, port
+                )
         conn = await self._connect(host, port)
         return await self._roundtrip(pool, conn, data)
 
@@ -416,11 +432,7 @@ def _parse_head(
     status_line = lines[0]
     version, _, rest = status_line.partition(b" ")
     code, _, reason = rest.partition(b" ")
-    if (
-        version not in (b"HTTP/1.1", b"HTTP/1.0")
-        or len(code) != 3
-        or not code.isdigit()
-    ):
+    if version not in (b"HTTP/1.1", b"HTTP/1.0") or len(code) != 3 or not code.isdigit():
         raise ValueError(f"invalid status line {status_line[:100]!r}")
     status = int(code)
     headers = []

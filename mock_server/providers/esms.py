@@ -8,6 +8,7 @@ from typing import Any
 
 from faker import Faker
 
+from .._errors import ErrorInfoError
 from .._wire import (
     ErrorInfoEncoding,
     append_query,
@@ -239,7 +240,15 @@ def encode(
     params = {name: "" if value is None else str(value) for name, value in payload.items()}
     encoding = kind.error_info_encoding
     if error_info is not None and "error_info" in params and error_info != encoding:
-        decoded = decode_error_info(params["error_info"])
+        try:
+            decoded = decode_error_info(params["error_info"])
+        except ErrorInfoError:  # deliberately broken (a malformed step): sent as it is
+            return WireRequest(
+                "GET",
+                append_query(url, encode_query(params, error_info_encoding=encoding)),
+                (),
+                b"",
+            )
         params["error_info"] = encode_error_info(
             decoded.data, error_info, timestamp=decoded.timestamp
         )
