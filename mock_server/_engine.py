@@ -1005,11 +1005,3 @@ def _encode(
             )
             broken["error_info"] = '{"broken'
     return request, broken
-
-
-def iter_attempts(runs: Iterable[Run]) -> Iterable[Attempt]:
-    for run in runs:
-        yield from run.attempts
-
-
-_ = DlrmockError

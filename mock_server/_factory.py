@@ -156,9 +156,6 @@ def parse_assignment(text: str) -> tuple[str, str]:
     return name.strip(), value
 
 
-_JSON_TYPES = {"integer", "number", "boolean", "object", "array", "null"}
-
-
 def coerce_value(kind: str, path: str, raw: str) -> Any:
     """``raw`` converted to the JSON type the kind's schema declares for ``path``.
 

@@ -6,6 +6,7 @@ Used by the pytest plugin's ``--dlrmock-url`` mode (dlrmock in another container
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -143,10 +144,19 @@ class RemoteRun:
         return str(self.data.get("journal", ""))
 
     def wait(self, timeout: float | None = 30.0) -> RemoteRun:
-        seconds = 30.0 if timeout is None else timeout
-        status, self.data = self.provider.request(
-            "GET", f"/runs/{self.id}/wait?timeout={seconds}", timeout=seconds + 10
-        )
+        """Block until the run has finished (``None``: no limit), long-polling the server."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = 300.0 if deadline is None else max(0.0, deadline - time.monotonic())
+            chunk = min(left, 300.0)  # the server's longest long-poll
+            status, self.data = self.provider.request(
+                "GET", f"/runs/{self.id}/wait?timeout={chunk}", timeout=chunk + 10
+            )
+            if status == 200 or (deadline is not None and time.monotonic() >= deadline):
+                break
+            if self.data.get("clock", {}).get("kind") == "manual" and deadline is None:
+                break
+        seconds = timeout
         if status != 200:
             if self.data.get("clock", {}).get("kind") == "manual":
                 raise RunError(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -185,7 +184,9 @@ def parse_scenario(
 
 
 def _check_malformed(
-    kind: str, mode: str, error: Callable[[str, tuple[Any, ...]], ScenarioError],
+    kind: str,
+    mode: str,
+    error: Callable[[str, tuple[Any, ...]], ScenarioError],
     path: tuple[Any, ...],
 ) -> None:
     """Refuse a malformed mode the kind has nothing to break with (it would send a valid one)."""
@@ -194,12 +195,14 @@ def _check_malformed(
     if mode == "bad_error_info" and not has_error_info:
         raise error(
             f"malformed: bad_error_info needs a kind with error_info, and {kind!r} has none; "
-            "use missing_field or wrong_type", path,
+            "use missing_field or wrong_type",
+            path,
         )
     if mode == "bad_json" and not (has_json_body or has_error_info):
         raise error(
             f"malformed: bad_json needs a JSON body or an error_info, and {kind!r} has neither; "
-            "use missing_field or wrong_type", path,
+            "use missing_field or wrong_type",
+            path,
         )
 
 
@@ -214,9 +217,8 @@ def _explain(error: Any) -> str:
         return f"{error.message}; {hint}(allowed: " + ", ".join(sorted(allowed)) + ")"
     field_name = error.absolute_path[-1] if error.absolute_path else None
     if error.validator == "anyOf" and field_name == "malformed":
-        return (
-            f"bad malformed mode {error.instance!r}; use true or one of "
-            + ", ".join(MALFORMED_MODES)
+        return f"bad malformed mode {error.instance!r}; use true or one of " + ", ".join(
+            MALFORMED_MODES
         )
     if error.validator == "anyOf" and field_name == "lost_ack":
         return (
@@ -305,7 +307,3 @@ def resolve(scenario: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
 def load_scenario(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
     """Public alias of :func:`resolve`."""
     return resolve(source)
-
-
-def dump_json(scenario: Scenario) -> str:
-    return json.dumps(scenario.as_dict(), indent=2, ensure_ascii=False)

@@ -85,9 +85,11 @@ class MockProvider:
         """Bind and serve; the socket listens before this returns."""
         if self._server is not None:
             return self
+        self.state.engine.start()  # first: a failure here leaves no socket or thread behind
         try:
             self._server = _make_server(self.host, self.port, self.app, _QuietHandler)
         except OSError as exc:
+            self.state.engine.close()
             raise ServerError(
                 f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc} "
                 "(use port 0 for a free one)"
@@ -100,11 +102,10 @@ class MockProvider:
             daemon=True,
         )
         self._thread.start()
-        self.state.engine.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving, cancel pending runs, and re-raise any error from the server threads."""
+        """Stop serving and cancel pending runs (``check()`` re-raises the server's errors)."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -131,7 +132,6 @@ class MockProvider:
     # -- runs
     def play(self, scenario: str | Scenario | Mapping[str, Any], to: str, **options: Any) -> Run:
         """Start playing ``scenario`` at ``to``; see :meth:`Engine.play` for the options."""
-        self.state.engine.start()
         return self.state.engine.play(scenario, to, **options)
 
     @property

@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -206,8 +206,3 @@ def _parse_stamp(trailer: str | None) -> datetime | None:
         return datetime.strptime(trailer.strip(), TIMESTAMP_FORMAT)
     except ValueError:
         return None
-
-
-def iter_pairs(params: Mapping[str, str] | Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The (name, value) pairs of ``params``, in order."""
-    return list(params.items()) if isinstance(params, Mapping) else list(params)

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from ._errors import DlrmockError
-from .providers import KINDS
+from .providers import get_kind
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -60,10 +60,11 @@ def _read_source(source: str) -> str:
 
 
 def _kind_option_check(kind: str | None) -> None:
-    if kind is not None and kind not in KINDS:
-        from ._errors import UnknownKindError
-
-        fail(str(UnknownKindError(kind, KINDS)))
+    if kind is not None:
+        try:
+            get_kind(kind)
+        except DlrmockError as exc:
+            fail(str(exc))
 
 
 @cli.command()

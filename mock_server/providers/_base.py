@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from faker import Faker
@@ -16,6 +16,16 @@ Message = dict[str, Any]
 """Fields generated once per message and shared by every receipt about it."""
 
 Builder = Callable[[Faker, Message], Payload]
+
+
+def random_digits(fake: Faker, count: int) -> str:
+    """``count`` random decimal digits, the first not 0 (ids the providers write as digits)."""
+    return str(fake.random.randint(10 ** (count - 1), 10**count - 1))
+
+
+def random_hex(fake: Faker, count: int) -> str:
+    """``count`` random lowercase hex digits."""
+    return f"{fake.random.getrandbits(count * 4):0{count}x}"
 
 
 @dataclass(frozen=True)
@@ -81,7 +91,7 @@ class Provider:
     encode: Callable[[ReceiptKind, Payload, str, ErrorInfoEncoding | None], WireRequest]
     """(kind, payload, target URL, error_info encoding override) → the request."""
     umbrella_schema: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    """The schema that dispatches on the discriminator (``status`` / ``TypeId``)."""
 
 
 __all__ = [
@@ -92,4 +102,6 @@ __all__ = [
     "Provider",
     "ReceiptKind",
     "WireRequest",
+    "random_digits",
+    "random_hex",
 ]

@@ -16,7 +16,16 @@ from .._wire import (
     encode_error_info,
     encode_query,
 )
-from ._base import DeliveryPolicy, Message, Payload, Provider, ReceiptKind, WireRequest
+from ._base import (
+    DeliveryPolicy,
+    Message,
+    Payload,
+    Provider,
+    ReceiptKind,
+    WireRequest,
+    random_digits,
+    random_hex,
+)
 
 CARRIER_PREFIXES: dict[str, tuple[str, ...]] = {
     "1": ("086", "096", "097", "098", "032", "033", "034", "035", "036", "037", "038", "039"),
@@ -55,17 +64,9 @@ def carrier_of(phone: str) -> str | None:
     return None
 
 
-def _digits(fake: Faker, count: int) -> str:
-    return str(fake.random.randint(10 ** (count - 1), 10**count - 1))
-
-
-def _hex(fake: Faker, digits: int) -> str:
-    return f"{fake.random.getrandbits(digits * 4):0{digits}x}"
-
-
 def _smsid(fake: Faker) -> str:
     # Seen in the examples: a GUID with or without dashes, often with digits appended.
-    raw = _hex(fake, 32)
+    raw = random_hex(fake, 32)
     if fake.random.random() < 0.5:
         raw = f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
     return raw + "".join(str(fake.random.randint(0, 9)) for _ in range(fake.random.randint(0, 3)))
@@ -74,17 +75,17 @@ def _smsid(fake: Faker) -> str:
 def new_message(fake: Faker) -> Message:
     """The fields every callback about one eSMS message shares."""
     telcoid = fake.random.choice(sorted(CARRIER_PREFIXES))
-    phone = fake.random.choice(CARRIER_PREFIXES[telcoid]) + _digits(fake, 7)
-    user_id = _digits(fake, 17)
+    phone = fake.random.choice(CARRIER_PREFIXES[telcoid]) + random_digits(fake, 7)
+    user_id = random_digits(fake, 17)
     return {
         "SMSID": _smsid(fake),
         "RequestId": "",  # empty in every documented example
         "telcoid": telcoid,
         "phonenumber": phone,
         "user_id": user_id,
-        "oaid": _digits(fake, 19),
-        "tempid": _digits(fake, 7),
-        "partnerids": _hex(fake, 20),
+        "oaid": random_digits(fake, 19),
+        "tempid": random_digits(fake, 7),
+        "partnerids": random_hex(fake, 20),
         "receivers": fake.random.randint(30, 300),
         "unit_price": fake.random.choice([250, 300, 470, 650, 850]),
         # A fixed window, not relative to today, so a seed gives the same payload on every run.

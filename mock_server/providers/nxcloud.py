@@ -10,7 +10,16 @@ from typing import Any
 from faker import Faker
 
 from .._wire import ErrorInfoEncoding
-from ._base import DeliveryPolicy, Message, Payload, Provider, ReceiptKind, WireRequest
+from ._base import (
+    DeliveryPolicy,
+    Message,
+    Payload,
+    Provider,
+    ReceiptKind,
+    WireRequest,
+    random_digits,
+    random_hex,
+)
 
 STATUSES = ("success", "failed", "delivered", "journey_acknowledged", "journey_time_out")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -22,14 +31,6 @@ SENT_FROM = datetime(2024, 1, 1)
 today, so a seed gives the same payload on every run."""
 
 
-def _hex(fake: Faker, digits: int) -> str:
-    return f"{fake.random.getrandbits(digits * 4):0{digits}x}"
-
-
-def _digits(fake: Faker, count: int) -> str:
-    return str(fake.random.randint(10 ** (count - 1), 10**count - 1))
-
-
 def _ms(moment: datetime) -> str:
     return str(int(moment.replace(tzinfo=SEND_TIME_ZONE).timestamp() * 1000))
 
@@ -38,16 +39,16 @@ def new_message(fake: Faker) -> Message:
     """The fields every receipt about one Zalo message shares."""
     sent = SENT_FROM + timedelta(seconds=fake.random.randint(0, 365 * 86400))
     return {
-        "requestId": "zalomid." + _hex(fake, 32),
+        "requestId": "zalomid." + random_hex(fake, 32),
         "ext": fake.random.choice(
-            ["ext info", f"order-{_digits(fake, 6)}", f"uid:{_digits(fake, 8)}"]
+            ["ext info", f"order-{random_digits(fake, 6)}", f"uid:{random_digits(fake, 8)}"]
         ),
-        "phone": "84" + fake.random.choice("35789") + _digits(fake, 8),
+        "phone": "84" + fake.random.choice("35789") + random_digits(fake, 8),
         "sendTime": sent,
-        "oaId": _digits(fake, 19),
-        "journeyId": _digits(fake, 18),
-        "appId": _digits(fake, 14),
-        "msg_id": _hex(fake, 20),
+        "oaId": random_digits(fake, 19),
+        "journeyId": random_digits(fake, 18),
+        "appId": random_digits(fake, 14),
+        "msg_id": random_hex(fake, 20),
         "currency": fake.random.choice(["USD", "EUR"]),
     }
 

@@ -19,7 +19,16 @@ from flask import Blueprint, Response, request
 
 from .._errors import DlrmockError
 from .._registry import validator_for
-from ._exchange import ALL_METHODS, BODY_KEPT, Answer, Exchange, Reject, first_problem, serve
+from ._exchange import (
+    ALL_METHODS,
+    BODY_KEPT,
+    Answer,
+    Exchange,
+    Reject,
+    first_problem,
+    serve,
+    trace_id,
+)
 from ._model import AcceptedMessage, SendHooks
 from ._outcomes import (
     NXCLOUD_SCENARIOS,
@@ -50,7 +59,7 @@ _HEADER_BODY = 2048
 
 def nxcloud_error(code: int | str, message: str) -> dict[str, Any]:
     """NXCloud's error document."""
-    return {"code": int(code), "message": message, "traceId": secrets.token_hex(16)}
+    return {"code": int(code), "message": message, "traceId": trace_id()}
 
 
 def _digits(count: int) -> str:
@@ -80,29 +89,38 @@ class _Nxcloud:
         headers = request.headers  # werkzeug matches header names case-insensitively
         missing = [name for name in _AUTH_HEADERS if not headers.get(name, "").strip()]
         if missing:
-            raise Reject(1001, f"missing header parameter {missing[0]!r} (NXCloud needs "
-                         f"{', '.join(_AUTH_HEADERS)})")
+            raise Reject(
+                1001,
+                f"missing header parameter {missing[0]!r} (NXCloud needs "
+                f"{', '.join(_AUTH_HEADERS)})",
+            )
         values = {name: headers[name] for name in SIGNED_HEADERS}
         body = exchange.body
         exchange.signed_string = masked_string_to_sign(values, body, max_body=BODY_KEPT)
         if values["bizType"] != "9":
-            raise Reject(1002, f"bad bizType {values['bizType']!r}: Zalo APIs need \"9\"")
+            raise Reject(1002, f'bad bizType {values["bizType"]!r}: Zalo APIs need "9"')
         if values["action"] != "mt":
-            raise Reject(1002, f"bad action {values['action']!r}: Zalo APIs need \"mt\"")
-        if not hmac.compare_digest(values["accessKey"].encode(),
-                                   self.settings.access_key.encode()):
-            raise Reject(1005, f"no permission: unknown accessKey {values['accessKey']!r} "
-                         "(dlrmock accepts the access_key setting, by default "
-                         "'dlrmock-access-key')")
+            raise Reject(1002, f'bad action {values["action"]!r}: Zalo APIs need "mt"')
+        if not hmac.compare_digest(values["accessKey"].encode(), self.settings.access_key.encode()):
+            raise Reject(
+                1005,
+                f"no permission: unknown accessKey {values['accessKey']!r} "
+                "(dlrmock accepts the access_key setting, by default "
+                "'dlrmock-access-key')",
+            )
         ts = values["ts"].strip()
         if not ts.isdigit() or not ts.isascii():
-            raise Reject(1004, f"bad ts {values['ts']!r}: milliseconds since the epoch, "
-                         "e.g. 1655710885431")
+            raise Reject(
+                1004, f"bad ts {values['ts']!r}: milliseconds since the epoch, e.g. 1655710885431"
+            )
         now = int(self.state.clock() * 1000)
         skew = abs(now - int(ts))
         if skew > self.settings.max_skew_ms:
-            raise Reject(1004, f"ts {ts} is {skew} ms away from dlrmock's clock ({now}); "
-                         f"at most {self.settings.max_skew_ms} ms is allowed")
+            raise Reject(
+                1004,
+                f"ts {ts} is {skew} ms away from dlrmock's clock ({now}); "
+                f"at most {self.settings.max_skew_ms} ms is allowed",
+            )
         expected = sign(values, body, self.settings.access_secret)
         given = headers["sign"].strip()
         if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode()):
@@ -111,7 +129,8 @@ class _Nxcloud:
             raise Reject(
                 1003,
                 f"signature mismatch: got {given!r}, expected {expected!r}, the md5 of "
-                f"(secret masked) {shown}" + (f" — {hint}" if hint else "")
+                f"(secret masked) {shown}"
+                + (f" — {hint}" if hint else "")
                 + f"; the same string is in the {SIGNED_STRING_HEADER} response header",
                 headers={SIGNED_STRING_HEADER: header_safe(shown), EXPECTED_SIGN_HEADER: expected},
             )
@@ -130,19 +149,26 @@ class _Nxcloud:
         if problem is not None:
             raise Reject(9000, f"request parameter error: {problem}")
         if not _PHONE.fullmatch(document["phone"]):
-            raise Reject(9002, f"phone number error: {document['phone']!r}; digits with the "
-                         "country code, e.g. 84912345678")
+            raise Reject(
+                9002,
+                f"phone number error: {document['phone']!r}; digits with the "
+                "country code, e.g. 84912345678",
+            )
         if self.settings.appkey is not None and document["appkey"] != self.settings.appkey:
-            raise Reject(9003, f"app {document['appkey']!r} missing or unavailable "
-                         "(dlrmock accepts the appkey setting)")
+            raise Reject(
+                9003,
+                f"app {document['appkey']!r} missing or unavailable "
+                "(dlrmock accepts the appkey setting)",
+            )
         return document
 
     def deliver(self, message: AcceptedMessage) -> str | None:
         try:
             return self.hooks.deliver(message)
         except (DlrmockError, ValueError) as exc:
-            raise Reject(9000, f"request parameter error: cannot play the receipts: {exc}") \
-                from None
+            raise Reject(
+                9000, f"request parameter error: cannot play the receipts: {exc}"
+            ) from None
 
     # -- POST /v1/zalo/mt
     def mt(self, exchange: Exchange) -> Answer:
@@ -156,26 +182,32 @@ class _Nxcloud:
         except ValueError as exc:
             raise Reject(9000, str(exc)) from None
         phone: str = document["phone"]
-        outcome = (choice.outcome if choice and choice.outcome else None) \
-            or outcome_for(phone, self.settings)
+        outcome = (choice.outcome if choice and choice.outcome else None) or outcome_for(
+            phone, self.settings
+        )
         request_id = "zalomid." + secrets.token_hex(16)
         message: dict[str, Any] = {"requestId": request_id, "ext": ext, "phone": phone}
         token = document["messageData"].get("journeyToken")
         journey: Journey | None = None
         scenario: str | dict[str, Any]
         if token is None:
-            scenario = (choice.scenario if choice and choice.scenario else None) \
-                or NXCLOUD_SCENARIOS[outcome]
+            scenario = (
+                choice.scenario if choice and choice.scenario else None
+            ) or NXCLOUD_SCENARIOS[outcome]
         else:
             journey = self.state.journey(token)
             if journey is not None and self._expired(journey):
-                raise Reject(9000, f"request parameter error: journeyToken of journey "
-                             f"{journey.journey_id} has expired (journey_time_out was sent)")
+                raise Reject(
+                    9000,
+                    f"request parameter error: journeyToken of journey "
+                    f"{journey.journey_id} has expired (journey_time_out was sent)",
+                )
             if journey is None:  # a token dlrmock did not give out: accepted as a fresh journey
                 message.update(journeyId=_digits(19), oaId=_digits(19), appId=_digits(19))
             else:
-                message.update(journeyId=journey.journey_id, oaId=journey.oa_id,
-                               appId=journey.app_id)
+                message.update(
+                    journeyId=journey.journey_id, oaId=journey.oa_id, appId=journey.app_id
+                )
             if choice and choice.scenario:
                 scenario = choice.scenario
             elif journey is not None and journey.used:
@@ -185,22 +217,28 @@ class _Nxcloud:
         callback = document.get("drWebhook") or self.settings.webhook_for("nxcloud")
         run_ids: list[str] = []
         if callback:
-            run_id = self.deliver(AcceptedMessage(PROVIDER, request_id, callback, scenario,
-                                                  message))
+            run_id = self.deliver(
+                AcceptedMessage(PROVIDER, request_id, callback, scenario, message)
+            )
             if run_id is not None:
                 run_ids.append(run_id)
         if token is not None and plays_journey_acknowledged(scenario):
             first_use = self.state.use_journey(token)
             if first_use is not None and first_use.expiry_run_id is not None:
                 self.hooks.cancel(first_use.expiry_run_id)
-        return Answer({"code": 0, "message": "Success", "data": {"requestId": request_id}},
-                      message_ids=[request_id], run_ids=run_ids)
+        return Answer(
+            {"code": 0, "message": "Success", "data": {"requestId": request_id}},
+            message_ids=[request_id],
+            run_ids=run_ids,
+        )
 
     def _expired(self, journey: Journey) -> bool:
         if journey.used or journey.expiry_run_id is None:
             return False
-        return any(p.get("status") == "journey_time_out"
-                   for p in self.hooks.played(PROVIDER, journey.journey_id))
+        return any(
+            p.get("status") == "journey_time_out"
+            for p in self.hooks.played(PROVIDER, journey.journey_id)
+        )
 
     # -- POST /v1/zalo/initJourneyToken
     def init_journey_token(self, exchange: Exchange) -> Answer:
@@ -220,18 +258,32 @@ class _Nxcloud:
         webhook = self.settings.webhook_for("nxcloud")
         if webhook:
             # The request has no drWebhook: the expiry receipt goes to the account's default URL.
-            journey.expiry_run_id = self.deliver(AcceptedMessage(
-                PROVIDER, journey.journey_id, webhook, journey_expiry_scenario(token_type),
-                {"journeyId": journey.journey_id, "oaId": journey.oa_id,
-                 "appId": journey.app_id, "phone": journey.phone, "ext": None},
-            ))
+            journey.expiry_run_id = self.deliver(
+                AcceptedMessage(
+                    PROVIDER,
+                    journey.journey_id,
+                    webhook,
+                    journey_expiry_scenario(token_type),
+                    {
+                        "journeyId": journey.journey_id,
+                        "oaId": journey.oa_id,
+                        "appId": journey.app_id,
+                        "phone": journey.phone,
+                        "ext": None,
+                    },
+                )
+            )
             if journey.expiry_run_id is not None:
                 run_ids.append(journey.expiry_run_id)
         self.state.add_journey(journey)
         return Answer(
-            {"code": 0, "message": "Success",
-             "data": {"journeyId": journey.journey_id, "token": journey.token}},
-            message_ids=[journey.journey_id], run_ids=run_ids,
+            {
+                "code": 0,
+                "message": "Success",
+                "data": {"journeyId": journey.journey_id, "token": journey.token},
+            },
+            message_ids=[journey.journey_id],
+            run_ids=run_ids,
         )
 
 
@@ -249,4 +301,3 @@ def nxcloud_blueprint(settings: SendSettings, hooks: SendHooks, state: SendState
         return api.serve("nxcloud.zalo.initJourneyToken", api.init_journey_token)
 
     return blueprint
-
