@@ -157,7 +157,9 @@ def _build_journey_time_out(fake: Faker, message: Message) -> Payload:
         "code": 17007,
         "message": "Journey expires and has never been used",
     }
-    payload.update(_journey_fields(fake, message, timedelta(days=7)))
+    # The token's lifetime (7 or 30 days) after it was issued; 7 unless the message says.
+    lifetime = timedelta(days=message.get("journey_days", 7))
+    payload.update(_journey_fields(fake, message, lifetime))
     return payload
 
 

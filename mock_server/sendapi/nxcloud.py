@@ -9,6 +9,7 @@ answer in NXCloud's shape inside HTTP 200: ``{"code": 0, "message": "Success", "
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import json
 import re
@@ -31,6 +32,7 @@ from ._exchange import (
 )
 from ._model import AcceptedMessage, SendHooks
 from ._outcomes import (
+    JOURNEY_LIFETIME_DAYS,
     NXCLOUD_SCENARIOS,
     SCENARIO_HEADER,
     choose,
@@ -188,44 +190,47 @@ class _Nxcloud:
         request_id = "zalomid." + secrets.token_hex(16)
         message: dict[str, Any] = {"requestId": request_id, "ext": ext, "phone": phone}
         token = document["messageData"].get("journeyToken")
-        journey: Journey | None = None
-        scenario: str | dict[str, Any]
-        if token is None:
-            scenario = (
-                choice.scenario if choice and choice.scenario else None
-            ) or NXCLOUD_SCENARIOS[outcome]
-        else:
-            journey = self.state.journey(token)
-            if journey is not None and self._expired(journey):
-                raise Reject(
-                    9000,
-                    f"request parameter error: journeyToken of journey "
-                    f"{journey.journey_id} has expired (journey_time_out was sent)",
-                )
-            if journey is None:  # a token dlrmock did not give out: accepted as a fresh journey
-                message.update(journeyId=_digits(19), oaId=_digits(19), appId=_digits(19))
+        # One journey token at a time: two sends racing on the same token must not both play
+        # journey_acknowledged, and the expiry must not slip in between the check and the cancel.
+        with self.state.journey_lock if token is not None else contextlib.nullcontext():
+            journey: Journey | None = None
+            scenario: str | dict[str, Any]
+            if token is None:
+                scenario = (
+                    choice.scenario if choice and choice.scenario else None
+                ) or NXCLOUD_SCENARIOS[outcome]
             else:
-                message.update(
-                    journeyId=journey.journey_id, oaId=journey.oa_id, appId=journey.app_id
+                journey = self.state.journey(token)
+                if journey is not None and self._expired(journey):
+                    raise Reject(
+                        9000,
+                        f"request parameter error: journeyToken of journey "
+                        f"{journey.journey_id} has expired (journey_time_out was sent)",
+                    )
+                if journey is None:  # a token dlrmock did not give out: accepted as a fresh journey
+                    message.update(journeyId=_digits(19), oaId=_digits(19), appId=_digits(19))
+                else:
+                    message.update(
+                        journeyId=journey.journey_id, oaId=journey.oa_id, appId=journey.app_id
+                    )
+                if choice and choice.scenario:
+                    scenario = choice.scenario
+                elif journey is not None and journey.used:
+                    scenario = NXCLOUD_SCENARIOS[outcome]
+                else:
+                    scenario = nxcloud_journey_scenario(outcome)
+            callback = document.get("drWebhook") or self.settings.webhook_for("nxcloud")
+            run_ids: list[str] = []
+            if callback:
+                run_id = self.deliver(
+                    AcceptedMessage(PROVIDER, request_id, callback, scenario, message)
                 )
-            if choice and choice.scenario:
-                scenario = choice.scenario
-            elif journey is not None and journey.used:
-                scenario = NXCLOUD_SCENARIOS[outcome]
-            else:
-                scenario = nxcloud_journey_scenario(outcome)
-        callback = document.get("drWebhook") or self.settings.webhook_for("nxcloud")
-        run_ids: list[str] = []
-        if callback:
-            run_id = self.deliver(
-                AcceptedMessage(PROVIDER, request_id, callback, scenario, message)
-            )
-            if run_id is not None:
-                run_ids.append(run_id)
-        if token is not None and plays_journey_acknowledged(scenario):
-            first_use = self.state.use_journey(token)
-            if first_use is not None and first_use.expiry_run_id is not None:
-                self.hooks.cancel(first_use.expiry_run_id)
+                if run_id is not None:
+                    run_ids.append(run_id)
+            if token is not None and plays_journey_acknowledged(scenario):
+                first_use = self.state.use_journey(token)
+                if first_use is not None and first_use.expiry_run_id is not None:
+                    self.hooks.cancel(first_use.expiry_run_id)
         return Answer(
             {"code": 0, "message": "Success", "data": {"requestId": request_id}},
             message_ids=[request_id],
@@ -268,6 +273,7 @@ class _Nxcloud:
                         "journeyId": journey.journey_id,
                         "oaId": journey.oa_id,
                         "appId": journey.app_id,
+                        "journey_days": JOURNEY_LIFETIME_DAYS[token_type],
                         "phone": journey.phone,
                         "ext": None,
                     },
