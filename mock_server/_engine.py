@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ._errors import DlrmockError, RunError
+from ._errors import DlrmockError, RunError, RunNotFoundError
 from ._factory import ReceiptFactory, apply_overrides, wire
 from ._http import (
     HttpClient,
@@ -882,7 +882,10 @@ class Engine:
     def get(self, run_id: str) -> Run:
         run = self.journal.get(run_id)
         if run is None:
-            raise RunError(f"no run {run_id!r}; list runs with GET /_dlrmock/runs")
+            raise RunNotFoundError(
+                f"no run {run_id!r} (never started, reset, or evicted from the journal); "
+                "list runs with GET /_dlrmock/runs"
+            )
         return run
 
     def runs(self) -> list[Run]:

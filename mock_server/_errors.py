@@ -111,5 +111,9 @@ class RunError(DlrmockError):
     """A run that cannot be started, waited for, or stepped as asked."""
 
 
+class RunNotFoundError(RunError, LookupError):
+    """A run id the server does not know (never started, or evicted from the journal)."""
+
+
 class ServerError(DlrmockError):
     """An error raised inside the fake provider's server thread, re-raised in the caller."""

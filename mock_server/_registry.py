@@ -231,6 +231,12 @@ def validate(
     return problems
 
 
+def schema_problems(name: str, instance: Any, strict: bool = False) -> list[Problem]:
+    """The problems of ``instance`` against any shipped schema ``name``, most relevant first."""
+    errors = list(validator_for(name, strict).iter_errors(instance))
+    return [_problem(e) for e in _ordered(errors)]
+
+
 def _error_info_problems(value: str, schema_name: str, strict: bool) -> list[Problem]:
     try:
         decoded = decode_error_info(value)

@@ -23,6 +23,11 @@ from .app import Config, State, create_app, get_state
 __all__ = ["MockProvider"]
 
 
+def base_url(host: str, port: int) -> str:
+    """``http://host:port``, with an IPv6 host in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 class _QuietHandler(WSGIRequestHandler):
     """No access log on stderr: tests read the journal instead."""
 
@@ -127,7 +132,7 @@ class MockProvider:
         """The base URL: point your app's provider base URL here."""
         if self._server is None:
             raise ServerError("the provider is not running; call start() or use `with`")
-        return f"http://{self.host}:{self.port}"
+        return base_url(self.host, self.port)
 
     # -- runs
     def play(self, scenario: str | Scenario | Mapping[str, Any], to: str, **options: Any) -> Run:
@@ -150,10 +155,11 @@ class MockProvider:
 
     def check(self) -> None:
         """Re-raise, as :class:`ServerError`, the first error raised inside the server."""
-        errors = [*self.state.errors, *self.state.engine.errors]
-        if errors:
+        with self.state.lock:
+            errors = [*self.state.errors, *self.state.engine.errors]
             self.state.errors.clear()
             self.state.engine.errors.clear()
+        if errors:
             first = errors[0]
             raise ServerError(
                 f"{len(errors)} error(s) inside the dlrmock server; first: "

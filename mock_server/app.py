@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ._engine import Engine, Run, check_policy
-from ._errors import DlrmockError
+from ._errors import DlrmockError, RunNotFoundError
 from ._hooks import EngineHooks
 from ._scenarios import builtin_scenarios
 from ._version import __version__
@@ -182,7 +182,7 @@ def _bad_request(exc: BadRequest) -> Any:
 
 @admin.errorhandler(DlrmockError)
 def _dlrmock_error(exc: DlrmockError) -> Any:
-    status = 404 if str(exc).startswith("no run ") else 400
+    status = 404 if isinstance(exc, RunNotFoundError) else 400
     return _error(type(exc).__name__, str(exc), status)
 
 

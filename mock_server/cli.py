@@ -351,7 +351,7 @@ def serve(
     default_webhook: str | None,
 ) -> None:
     """Run the fake provider: send APIs at the providers' paths, admin API at /_dlrmock/."""
-    from ._server import _make_server
+    from ._server import _make_server, base_url
     from .app import Config, create_app
 
     _parse_time_scale(time_scale)
@@ -380,7 +380,7 @@ def serve(
         fail(
             f"cannot listen on {host}:{port}: {exc.strerror or exc} (try --port 0 or another port)"
         )
-    url = f"http://{host}:{server.port}"
+    url = base_url(host, server.port)
     click.echo(f"dlrmock {_version()} serving the fake NXCloud and eSMS APIs at {url}")
     click.echo(f"  admin API: {url}/_dlrmock/health   (Ctrl-C stops)")
     sys.stdout.flush()

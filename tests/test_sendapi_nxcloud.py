@@ -202,7 +202,7 @@ def test_configured_credentials_replace_the_test_ones() -> None:
     (b"", 1002, "empty body"),
     (b'{"appkey": ', 1002, "not valid JSON"),
     (b"[1, 2]", 1002, "JSON list"),
-    (json.dumps(mt_body(appkey=None)).encode(), 9000, "'appkey' is required"),
+    (json.dumps(mt_body(appkey=None)).encode(), 9000, "$.appkey: required field"),
     (json.dumps(mt_body(functionType="text")).encode(), 9000, "$.functionType"),
     (json.dumps(mt_body(messageData={"templateId": 7, "templateData": {}})).encode(), 9000,
      "$.messageData.templateId"),

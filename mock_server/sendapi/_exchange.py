@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Response, request
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
 from werkzeug.exceptions import HTTPException
 
+from .._registry import schema_problems
 from ._model import CapturedSend, SendHooks
 
 __all__ = [
@@ -90,20 +89,13 @@ def trace_id() -> str:
     return secrets.token_hex(16)
 
 
-def first_problem(validator: Draft202012Validator, instance: Any) -> str | None:
-    """The most relevant schema violation as ``$.path: message``, or ``None`` when valid."""
-    error = best_match(validator.iter_errors(instance))
-    if error is None:
+def first_problem(schema: str, instance: Any) -> str | None:
+    """The most relevant violation of schema ``schema`` as ``$.path: message``, or ``None``."""
+    problems = schema_problems(schema, instance)
+    if not problems:
         return None
-    path = "$"
-    for part in error.absolute_path:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    message = error.message
-    if error.validator == "required":
-        message = message.replace("is a required property", "is required")
-    if len(message) > 300:
-        message = message[:297] + "..."
-    return f"{path}: {message}"
+    text = str(problems[0])
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 class _TooLarge(Exception):

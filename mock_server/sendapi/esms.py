@@ -19,7 +19,6 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from .._errors import DlrmockError
-from .._registry import validator_for
 from ..providers.esms import carrier_of
 from ._exchange import ALL_METHODS, Answer, Exchange, Reject, first_problem, serve
 from ._model import AcceptedMessage, SendHooks
@@ -210,7 +209,7 @@ class _Esms:
 
     @staticmethod
     def check(schema: str, params: Mapping[str, Any]) -> None:
-        problem = first_problem(validator_for(schema), params)
+        problem = first_problem(schema, params)
         if problem is not None:
             raise Reject(99, f"Invalid request: {problem}")
 

@@ -19,7 +19,6 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from .._errors import DlrmockError
-from .._registry import validator_for
 from ._exchange import (
     ALL_METHODS,
     BODY_KEPT,
@@ -147,7 +146,7 @@ class _Nxcloud:
         exchange.json = document
         if not isinstance(document, dict):
             raise Reject(1002, f"body must be a JSON object, got a JSON {type(document).__name__}")
-        problem = first_problem(validator_for(schema), document)
+        problem = first_problem(schema, document)
         if problem is not None:
             raise Reject(9000, f"request parameter error: {problem}")
         if not _PHONE.fullmatch(document["phone"]):
