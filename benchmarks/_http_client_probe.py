@@ -13,20 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import http.client
 import json
-import subprocess
 import sys
-import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+from _common import post_keep_alive, running_sink
 
-from targets import Sink  # noqa: E402
-
-from mock_server._http import HttpClient, Request  # noqa: E402
+from mock_server._http import HttpClient, Request
 
 BODY = json.dumps(
     {
@@ -50,48 +43,10 @@ BODY = json.dumps(
 ).encode()
 HEADERS = {"Content-Type": "application/json", "User-Agent": "dlrmock/0.1"}
 
-SINK_CHILD = """
-import sys, threading
-sys.path.insert(0, sys.argv[1])
-from targets import Sink
-with Sink() as sink:
-    print(sink.port, flush=True)
-    sys.stdin.read()
-"""
-
-
-def bench_threads(host: str, port: int, total: int, concurrency: int) -> float:
+def bench_threads(port: int, total: int, concurrency: int) -> float:
     """Requests per second of ``concurrency`` threads, each with one keep-alive connection."""
     per_thread = [total // concurrency + (i < total % concurrency) for i in range(concurrency)]
-    barrier = threading.Barrier(concurrency + 1)
-    failures: list[BaseException] = []
-
-    def worker(n: int) -> None:
-        conn = http.client.HTTPConnection(host, port)
-        try:
-            conn.connect()
-            barrier.wait()
-            for _ in range(n):
-                conn.request("POST", "/hook", BODY, HEADERS)
-                response = conn.getresponse()
-                response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"status {response.status}")
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in per_thread]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if failures:
-        raise RuntimeError(f"{len(failures)} thread(s) failed: {failures[0]!r}")
+    elapsed, _ = post_keep_alive(port, [[BODY] * n for n in per_thread], HEADERS)
     return total / elapsed
 
 
@@ -128,39 +83,19 @@ def main() -> int:
     parser.add_argument("--sink-process", action="store_true")
     args = parser.parse_args()
 
-    child = None
-    sink = None
-    if args.sink_process:
-        child = subprocess.Popen(
-            [sys.executable, "-c", SINK_CHILD, str(ROOT / "tests")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )
-        assert child.stdout is not None
-        port = int(child.stdout.readline())
-    else:
-        sink = Sink().start()
-        port = sink.port
-    url = f"http://127.0.0.1:{port}/hook"
-    print(f"body {len(BODY)} bytes, {args.requests} requests, concurrency {args.concurrency}, "
-          f"sink {'in a child process' if child else 'in-process thread'}")
-    try:
+    with running_sink(in_thread=not args.sink_process) as sink:
+        print(f"body {len(BODY)} bytes, {args.requests} requests, concurrency {args.concurrency}, "
+              f"sink {'in a child process' if args.sink_process else 'in-process thread'}")
         best_threads = best_client = 0.0
         for round_ in range(1, args.rounds + 1):
-            threads_rate = bench_threads("127.0.0.1", port, args.requests, args.concurrency)
-            client_rate = bench_client(url, args.requests, args.concurrency)
+            threads_rate = bench_threads(sink.port, args.requests, args.concurrency)
+            client_rate = bench_client(sink.url, args.requests, args.concurrency)
             best_threads = max(best_threads, threads_rate)
             best_client = max(best_client, client_rate)
             print(f"round {round_}: http.client threads {threads_rate:8.0f} req/s   "
                   f"HttpClient {client_rate:8.0f} req/s   ratio {client_rate / threads_rate:.2f}")
         print(f"best:    http.client threads {best_threads:8.0f} req/s   "
               f"HttpClient {best_client:8.0f} req/s   ratio {best_client / best_threads:.2f}")
-    finally:
-        if sink is not None:
-            sink.stop()
-        if child is not None:
-            assert child.stdin is not None
-            child.stdin.close()
-            child.wait(10)
     return 0
 
 

@@ -22,65 +22,33 @@ Prints ``dispatch_vs_raw: <ratio>`` last; the bar is >= 0.8.
 from __future__ import annotations
 
 import argparse
-import http.client
+import itertools
 import statistics
-import subprocess
 import sys
-import threading
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+from _common import (
+    add_sink_thread_option,
+    play_all,
+    post_keep_alive,
+    require_no_engine_errors,
+    require_ok,
+    running_sink,
+)
 
-from mock_server import Engine  # noqa: E402
+from mock_server import Engine
 
 SCENARIO = "nxcloud.zalo.success_never_delivered"
-
-SINK_CHILD = """
-import sys
-sys.path.insert(0, sys.argv[1])
-from targets import Sink
-with Sink() as sink:
-    print(sink.port, flush=True)
-    sys.stdin.read()
-"""
-
-
-class SinkProcess:
-    """A ``Sink`` in a child process; ``url`` once it listens."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", SINK_CHILD, str(ROOT / "tests")],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the sink process did not start")
-        self.port = int(line)
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-
-    def stop(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(10)
 
 
 def engine_round(engine: Engine, url: str, runs: int) -> tuple[float, float, list[bytes]]:
     """Receipts per second and CPU µs per receipt for ``runs`` runs, and the bodies sent."""
     cpu = time.process_time()
     started = time.perf_counter()
-    played = [engine.play(SCENARIO, url) for _ in range(runs)]
-    for run in played:
-        run.wait(120)
+    played = play_all(engine, itertools.repeat(SCENARIO, runs), url, 120)
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu
-    bad = [run for run in played if not run.ok]
-    if bad:
-        raise RuntimeError(f"{len(bad)} run(s) not acknowledged; first:\n{bad[0].journal_text()}")
+    require_ok(played, "not acknowledged; first")
     sent = sum(len(run.attempts) for run in played)
     bodies = [run.attempts[0].request.body for run in played]
     engine.reset()
@@ -92,37 +60,7 @@ def raw_round(
 ) -> tuple[float, float]:
     """Requests/s and CPU µs per request: ``threads`` keep-alive connections sending ``bodies``."""
     shares = [bodies[i::threads] for i in range(threads)]
-    barrier = threading.Barrier(threads + 1)
-    failures: list[BaseException] = []
-
-    def worker(share: list[bytes]) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        try:
-            conn.connect()
-            barrier.wait()
-            for body in share:
-                conn.request("POST", "/hook", body, headers)
-                response = conn.getresponse()
-                response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"status {response.status}")
-        except BaseException as exc:
-            failures.append(exc)
-        finally:
-            conn.close()
-
-    workers = [threading.Thread(target=worker, args=(share,)) for share in shares]
-    for thread in workers:
-        thread.start()
-    barrier.wait()
-    cpu = time.process_time()
-    started = time.perf_counter()
-    for thread in workers:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu
-    if failures:
-        raise RuntimeError(f"{len(failures)} raw sender(s) failed: {failures[0]!r}")
+    elapsed, cpu = post_keep_alive(port, shares, headers, timeout=30, senders="raw sender(s)")
     return len(bodies) / elapsed, cpu / len(bodies) * 1e6
 
 
@@ -131,19 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5000, help="runs (= receipts) per round")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--sink-thread", action="store_true",
-                        help="run the sink in a thread of this process")
+    add_sink_thread_option(parser)
     args = parser.parse_args(argv)
 
-    if args.sink_thread:
-        from targets import Sink
-
-        sink: Sink | SinkProcess = Sink().start()
-    else:
-        sink = SinkProcess()
-    print(f"{args.runs} one-receipt runs per round, concurrency {args.concurrency}, sink "
-          f"{'in a thread' if args.sink_thread else 'in a child process'}")
-    try:
+    with running_sink(args.sink_thread) as sink:
+        print(f"{args.runs} one-receipt runs per round, concurrency {args.concurrency}, sink "
+              f"{'in a thread' if args.sink_thread else 'in a child process'}")
         with Engine(time_scale=0, seed=1, max_connections=args.concurrency,
                     journal_limit=10 * args.runs) as engine:
             # Warm-up: connections, imports, caches; and the bodies and headers raw will send.
@@ -170,10 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"({engine_cpu:4.0f} µs CPU each)   http.client {raw_rate:6.0f} req/s "
                       f"({raw_cpu:4.0f} µs CPU each)   ratio {ratios[-1]:.2f}")
             errors = list(engine.errors)
-    finally:
-        sink.stop()
-    if errors:
-        raise RuntimeError(f"errors inside the engine: {errors!r}")
+    require_no_engine_errors(errors)
     print(f"median of {len(ratios)} rounds: ratio {statistics.median(ratios):.3f} "
           f"(min {min(ratios):.3f}, max {max(ratios):.3f}); CPU per receipt, engine / "
           f"http.client: {statistics.median(cpu_ratios):.2f}")

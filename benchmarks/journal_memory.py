@@ -22,19 +22,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import sys
 import time
 import tracemalloc
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from _common import add_sink_thread_option, play_all, require_no_engine_errors, running_sink
 
-from dispatch_vs_raw import SinkProcess  # noqa: E402
-
-from mock_server import Engine  # noqa: E402
+from mock_server import Engine
 
 BATCH = 5000
 """Runs in flight at once (the script waits for each batch before starting the next)."""
@@ -44,43 +39,34 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attempts", type=int, default=100_000)
     parser.add_argument("--scenario", default="nxcloud.zalo.success_never_delivered")
-    parser.add_argument("--sink-thread", action="store_true",
-                        help="run the sink in a thread of this process")
+    add_sink_thread_option(parser)
     args = parser.parse_args(argv)
 
-    if args.sink_thread:
-        from targets import Sink
-
-        sink: Sink | SinkProcess = Sink().start()
-    else:
-        sink = SinkProcess()
-    try:
-        with Engine(time_scale=0, seed=1, journal_limit=2 * args.attempts) as engine:
-            engine.play(args.scenario, sink.url).wait(10)  # warm up: imports, caches, pool
-            engine.reset()
-            gc.collect()
-            tracemalloc.start()
-            started = time.perf_counter()
-            left = args.attempts
-            while left > 0:
-                runs = [engine.play(args.scenario, sink.url) for _ in range(min(BATCH, left))]
-                for run in runs:
-                    run.wait(120)
-                    left -= len(run.attempts)
-            del runs, run
-            elapsed = time.perf_counter() - started
-            stats = engine.journal.stats()
-            gc.collect()
-            held_with_journal, peak = tracemalloc.get_traced_memory()
-            engine.reset()
-            gc.collect()
-            held_without, _ = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
-            errors = list(engine.errors)
-    finally:
-        sink.stop()
-    if errors:
-        raise RuntimeError(f"errors inside the engine: {errors!r}")
+    with (
+        running_sink(args.sink_thread) as sink,
+        Engine(time_scale=0, seed=1, journal_limit=2 * args.attempts) as engine,
+    ):
+        engine.play(args.scenario, sink.url).wait(10)  # warm up: imports, caches, pool
+        engine.reset()
+        gc.collect()
+        tracemalloc.start()
+        started = time.perf_counter()
+        left = args.attempts
+        while left > 0:
+            batch = itertools.repeat(args.scenario, min(BATCH, left))
+            runs = play_all(engine, batch, sink.url, 120)
+            left -= sum(len(run.attempts) for run in runs)
+        del runs, batch
+        elapsed = time.perf_counter() - started
+        stats = engine.journal.stats()
+        gc.collect()
+        held_with_journal, peak = tracemalloc.get_traced_memory()
+        engine.reset()
+        gc.collect()
+        held_without, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        errors = list(engine.errors)
+    require_no_engine_errors(errors)
     attempts = stats["attempts"]
     if stats["evicted_attempts"]:
         raise RuntimeError(f"the journal evicted attempts: {stats}")

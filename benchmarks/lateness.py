@@ -27,17 +27,17 @@ import argparse
 import random
 import statistics
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+from _common import (
+    add_sink_thread_option,
+    play_all,
+    require_no_engine_errors,
+    require_ok,
+    running_sink,
+)
 
-from dispatch_vs_raw import SinkProcess  # noqa: E402
-
-from mock_server import Engine, Scenario  # noqa: E402
-from mock_server._scenarios import parse_scenario  # noqa: E402
+from mock_server import Engine, Scenario
+from mock_server._scenarios import parse_scenario
 
 
 def scenarios(runs: int, low: float, high: float, seed: int) -> list[Scenario]:
@@ -72,34 +72,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-after", type=float, default=1.0)
     parser.add_argument("--max-after", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--sink-thread", action="store_true",
-                        help="run the sink in a thread of this process")
+    add_sink_thread_option(parser)
     args = parser.parse_args(argv)
 
-    if args.sink_thread:
-        from targets import Sink
-
-        sink: Sink | SinkProcess = Sink().start()
-    else:
-        sink = SinkProcess()
-    print(f"{args.runs} two-step runs pending at time scale 1, second receipt "
-          f"{args.min_after:g}-{args.max_after:g} s after the first; sink "
-          f"{'in a thread' if args.sink_thread else 'in a child process'}")
-    timer_all: list[float] = []
-    journal_all: list[float] = []
-    round_p99s: list[float] = []
-    try:
+    with running_sink(args.sink_thread) as sink:
+        print(f"{args.runs} two-step runs pending at time scale 1, second receipt "
+              f"{args.min_after:g}-{args.max_after:g} s after the first; sink "
+              f"{'in a thread' if args.sink_thread else 'in a child process'}")
+        timer_all: list[float] = []
+        journal_all: list[float] = []
+        round_p99s: list[float] = []
         with Engine(time_scale=1, seed=1) as engine:
             engine.play("nxcloud.zalo.failed", sink.url, time_scale=0).wait(10)  # warm up
             for round_ in range(1, args.rounds + 1):
                 specs = scenarios(args.runs, args.min_after, args.max_after, seed=round_)
                 engine.lateness.clear()
-                runs = [engine.play(spec, sink.url) for spec in specs]
-                for run in runs:
-                    run.wait(args.max_after + 60)
-                bad = [run for run in runs if not run.ok]
-                if bad:
-                    raise RuntimeError(f"{len(bad)} run(s) failed:\n{bad[0].journal_text()}")
+                runs = play_all(engine, specs, sink.url, args.max_after + 60)
+                require_ok(runs, "failed")
                 timer = list(engine.lateness)
                 journal = [
                     run.attempts[1].offset - run.scenario.steps[1].after for run in runs
@@ -112,10 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                 journal_all += journal
                 engine.reset()
             errors = list(engine.errors)
-    finally:
-        sink.stop()
-    if errors:
-        raise RuntimeError(f"errors inside the engine: {errors!r}")
+    require_no_engine_errors(errors)
     print(f"pooled over {args.rounds} round(s) (median of the rounds' timer p99: "
           f"{statistics.median(round_p99s):.3f} ms):")
     show("timer", timer_all)
