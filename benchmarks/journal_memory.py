@@ -44,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with (
         running_sink(args.sink_thread) as sink,
-        Engine(time_scale=0, seed=1, journal_limit=2 * args.attempts) as engine,
+        # Room for the last batch overshooting (a run may make several attempts).
+        Engine(time_scale=0, seed=1, journal_limit=2 * args.attempts + 10 * BATCH) as engine,
     ):
         engine.play(args.scenario, sink.url).wait(10)  # warm up: imports, caches, pool
         engine.reset()
