@@ -220,6 +220,21 @@ class Attempt:
         """The target answered 2xx (even if the scenario then dropped the answer)."""
         return self.status is not None and 200 <= self.status < 300
 
+    HEADER = (
+        f"{'time':>8}  {'step':<6} {'kind':<36} {'try':>3}  {'status':>6}  {'latency':>9}  outcome"
+    )
+    """Column titles of :meth:`row`."""
+
+    def row(self) -> str:
+        """The attempt as one line of the journal table (see :attr:`HEADER`)."""
+        step = f"{self.step}" + (f"+{self.copy}" if self.copy else "")
+        status = str(self.status) if self.status is not None else "-"
+        extra = f" [{self.malformed}]" if self.malformed else ""
+        return (
+            f"{self.offset:8.3f}  {step:<6} {self.kind:<36} {self.attempt:>3}  {status:>6}  "
+            f"{self.latency_ms:7.1f}ms  {self.outcome}{extra}"
+        )
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Attempt:
         """The attempt back from :meth:`as_dict` (e.g. as the admin API returns it)."""
@@ -409,17 +424,9 @@ class Run:
             f"journal of run {self.id}: {self.scenario.name} -> {self.target} "
             f"(seed {self.seed}, {self.state})"
         ]
-        lines.append(
-            f"  {'time':>8}  {'step':<6} {'kind':<36} {'try':>3}  {'status':>6}  "
-            f"{'latency':>9}  outcome"
-        )
+        lines.append("  " + Attempt.HEADER)
         for a in self.attempts:
-            step = f"{a.step}" + (f"+{a.copy}" if a.copy else "")
-            status = str(a.status) if a.status is not None else "-"
-            lines.append(
-                f"  {a.offset:8.3f}  {step:<6} {a.kind:<36} {a.attempt:>3}  {status:>6}  "
-                f"{a.latency_ms:7.1f}ms  {a.outcome}" + (f" [{a.malformed}]" if a.malformed else "")
-            )
+            lines.append("  " + a.row())
             body = a.request.body.decode("utf-8", "replace") or a.request.url
             lines.append(f"            sent: {a.request.method} {_clip(body, 300)}")
             if a.status is not None:

@@ -41,7 +41,7 @@ class Config:
     journal_limit: int = 100_000
     """Attempts kept before the oldest finished runs are evicted (counted in /health)."""
     max_connections: int = 32
-    """Open connections per webhook host."""
+    """Open connections per webhook (host, port and path); more requests queue."""
     admin_token: str | None = None
     """When set, admin requests need ``Authorization: Bearer <token>``."""
     policies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

@@ -227,7 +227,7 @@ def play(
     """
     import time as _time
 
-    from ._engine import Engine
+    from ._engine import Attempt, Engine
     from ._factory import coerce_value, parse_assignment
     from ._scenarios import resolve
 
@@ -253,10 +253,7 @@ def play(
             click.echo(
                 f"playing {spec.name} at {target} (seed {run.seed}, time scale {time_scale:g})"
             )
-            click.echo(
-                f"{'time':>8}  {'step':<5} {'kind':<34} {'try':>3}  {'status':>6}  "
-                f"{'latency':>9}  outcome"
-            )
+            click.echo(Attempt.HEADER)
         last_note = _time.monotonic()
         while not run.finished:
             run.wait_done(0.1)
@@ -294,14 +291,8 @@ def play(
 
 
 def _print_rows(run: Any, shown: int) -> int:
-    for a in run.attempts[shown:]:
-        step = f"{a.step}" + (f"+{a.copy}" if a.copy else "")
-        status = "-" if a.status is None else str(a.status)
-        extra = f" ({a.error})" if a.error else (f" [{a.malformed}]" if a.malformed else "")
-        click.echo(
-            f"{a.offset:8.3f}  {step:<5} {a.kind:<34} {a.attempt:>3}  {status:>6}  "
-            f"{a.latency_ms:7.1f}ms  {a.outcome}{extra}"
-        )
+    for attempt in run.attempts[shown:]:
+        click.echo(attempt.row() + (f" ({attempt.error})" if attempt.error else ""))
     return len(run.attempts)
 
 
