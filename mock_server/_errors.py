@@ -28,39 +28,50 @@ def _did_you_mean(value: str, candidates: Iterable[str]) -> str:
     return f"did you mean {close[0]!r}? " if close else ""
 
 
-class UnknownKindError(DlrmockError, LookupError):
-    """A receipt kind name that no provider defines."""
+class UnknownNameError(DlrmockError, LookupError):
+    """A name that is not among the known ones; the message lists them, closest first."""
 
-    def __init__(self, kind: str, known: Iterable[str]) -> None:
-        self.kind = kind
-        self.candidates = closest_first(kind, known)
-        hint = _did_you_mean(kind, self.candidates)
+    what = "name"
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        self.name = name
+        self.candidates = closest_first(name, known)
         super().__init__(
-            f"unknown receipt kind {kind!r}; {hint}known kinds: {', '.join(self.candidates)}"
+            f"unknown {self.what} {name!r}; {_did_you_mean(name, self.candidates)}{self.listing()}"
         )
 
+    def listing(self) -> str:
+        return f"known: {', '.join(self.candidates)}"
 
-class UnknownProviderError(DlrmockError, ValueError):
+
+class UnknownKindError(UnknownNameError):
+    """A receipt kind name that no provider defines."""
+
+    what = "receipt kind"
+
+    @property
+    def kind(self) -> str:
+        return self.name
+
+    def listing(self) -> str:
+        return f"known kinds: {', '.join(self.candidates)}"
+
+
+class UnknownProviderError(UnknownNameError, ValueError):
     """A provider name dlrmock does not fake."""
 
-    def __init__(self, name: str, known: Iterable[str]) -> None:
-        self.name = name
-        self.candidates = closest_first(name, known)
-        hint = _did_you_mean(name, self.candidates)
-        super().__init__(f"unknown provider {name!r}; {hint}known: {', '.join(self.candidates)}")
+    what = "provider"
 
 
-class UnknownScenarioError(DlrmockError, LookupError):
+class UnknownScenarioError(UnknownNameError):
     """A scenario name that is neither built in nor a readable file."""
 
-    def __init__(self, name: str, known: Iterable[str]) -> None:
-        self.name = name
-        self.candidates = closest_first(name, known)
-        hint = _did_you_mean(name, self.candidates)
-        super().__init__(
-            f"unknown scenario {name!r}; {hint}`dlrmock scenarios` lists the built-in ones "
-            "(the CLI also takes a path to a .yaml or .json file; the admin API takes an inline "
-            "scenario object)"
+    what = "scenario"
+
+    def listing(self) -> str:
+        return (
+            "`dlrmock scenarios` lists the built-in ones (the CLI also takes a path to a .yaml "
+            "or .json file; the admin API takes an inline scenario object)"
         )
 
 
