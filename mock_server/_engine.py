@@ -988,9 +988,9 @@ def _encode(
     broken = dict(payload)
     if malformed == "missing_field":
         broken.pop(provider.message_key, None)
-        broken.pop("status" if provider.name == "nxcloud" else "TypeId", None)
+        broken.pop(provider.discriminator, None)
     elif malformed == "wrong_type":
-        broken["code" if provider.name == "nxcloud" else "SendSuccess"] = ["not", "a", "value"]
+        broken[provider.typed_field] = ["not", "a", "value"]
     elif malformed == "bad_error_info" and spec.error_info_encoding is not None:
         broken["error_info"] = "%7B%22error%22%3A"
     elif malformed == "bad_json" and provider.policy.method == "GET":

@@ -172,8 +172,8 @@ def coerce_value(kind: str, path: str, raw: str) -> Any:
     else:
         node = resolve_subschema(kind, parts)
     declared = _declared_types(node)
-    if spec.provider == "esms" and parts[0] != "error_info":
-        return raw
+    if get_provider(spec.provider).policy.method == "GET" and parts[0] != "error_info":
+        return raw  # a query string carries only text
     if declared is not None and "string" in declared:
         return raw
     try:

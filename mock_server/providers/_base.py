@@ -90,8 +90,12 @@ class Provider:
     detect: Callable[[Mapping[str, Any]], str | None]
     encode: Callable[[ReceiptKind, Payload, str, ErrorInfoEncoding | None], WireRequest]
     """(kind, payload, target URL, error_info encoding override) → the request."""
+    discriminator: str
+    """The field that tells the kinds apart (``status``, ``TypeId``)."""
+    typed_field: str
+    """A field with a strict type, broken by ``malformed: wrong_type`` steps."""
     umbrella_schema: str = ""
-    """The schema that dispatches on the discriminator (``status`` / ``TypeId``)."""
+    """The schema that dispatches on the discriminator."""
 
 
 __all__ = [

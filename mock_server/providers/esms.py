@@ -269,5 +269,7 @@ PROVIDER = Provider(
     new_message=new_message,
     detect=detect,
     encode=encode,
+    discriminator="TypeId",
+    typed_field="SendSuccess",
     umbrella_schema="esms.callback",
 )

@@ -216,5 +216,7 @@ PROVIDER = Provider(
     new_message=new_message,
     detect=detect,
     encode=encode,
+    discriminator="status",
+    typed_field="code",
     umbrella_schema="nxcloud.zalo.receipt",
 )
