@@ -53,6 +53,8 @@ ACKNOWLEDGED = "acknowledged"
 HTTP_ERROR = "http_error"
 LOST_ACK = "lost_ack"
 """The target answered 2xx but the scenario drops the answer: the provider sees a timeout."""
+CANCELLED = "cancelled"
+"""The run was cancelled (or the engine closed) while this request waited for its answer."""
 OUTCOMES = (
     ACKNOWLEDGED,
     HTTP_ERROR,
@@ -62,6 +64,7 @@ OUTCOMES = (
     "reset",
     "closed",
     "invalid_response",
+    CANCELLED,
 )
 EXCERPT = 2048
 
@@ -347,8 +350,10 @@ class Run:
         if self.state == "error":
             problems.append(f"run failed inside dlrmock: {self.error}")
         for delivery in self.deliveries:
-            tries = [
-                a for a in self.attempts if a.step == delivery.step and a.copy == delivery.copy
+            tries = [  # an answer the cancelled run stopped waiting for says nothing of the target
+                a
+                for a in self.attempts
+                if a.step == delivery.step and a.copy == delivery.copy and a.outcome != CANCELLED
             ]
             label = f"step {delivery.step} ({delivery.kind}"
             label += f", copy {delivery.copy})" if delivery.copy else ")"
@@ -810,6 +815,9 @@ class Engine:
         with self._unspawned_lock:
             runs, self._unspawned = self._unspawned, []
         for run in runs:
+            if self.journal.get(run.id) is not run:  # reset() forgot it before it started
+                _settle(run)
+                continue
             run.task = self._loop.create_task(self._play(run), name=run.id)
             run.task.add_done_callback(functools.partial(_settle, run))
 
@@ -856,6 +864,26 @@ class Engine:
                 outcome = ACKNOWLEDGED if 200 <= response.status < 300 else HTTP_ERROR
             except TransportError as exc:
                 outcome, error = exc.outcome, exc.detail
+            except asyncio.CancelledError:
+                # The request may have reached the webhook: journal it before the run stops.
+                self.journal.record(
+                    run,
+                    Attempt(
+                        run_id=run.id,
+                        step=delivery.step,
+                        copy=delivery.copy,
+                        kind=delivery.kind,
+                        attempt=number,
+                        request=delivery.request,
+                        offset=offset,
+                        at=wall,
+                        latency_ms=(self._loop.time() - started) * 1000,
+                        outcome=CANCELLED,
+                        error="the run was cancelled while waiting for the answer",
+                        malformed=delivery.malformed,
+                    ),
+                )
+                raise
             latency = (self._loop.time() - started) * 1000
             if outcome == ACKNOWLEDGED and dropping != 0:
                 dropping -= 1
@@ -911,7 +939,7 @@ class Engine:
         self.errors.clear()
 
 
-_RETRYABLE = frozenset(OUTCOMES) - {ACKNOWLEDGED, LOST_ACK}
+_RETRYABLE = frozenset(OUTCOMES) - {ACKNOWLEDGED, LOST_ACK, CANCELLED}
 
 
 POLICY_SETTINGS = ("timeout", "retries", "retry_interval", "retry_on")

@@ -510,6 +510,23 @@ def test_cancel_keeps_what_was_sent(engine: Engine, target: Target) -> None:
     assert run.failures() == []  # cancelled: the unsent step is not a failure of the target
 
 
+def test_cancel_while_waiting_for_an_answer_journals_the_request(
+    engine: Engine, make_target: Callable[..., Target]
+) -> None:
+    never = make_target("never")
+    run = engine.play("nxcloud.zalo.success_never_delivered", never.url, policy={"timeout": 5})
+    never.wait_for(1)
+
+    engine.cancel(run.id)
+    run.wait(5)
+
+    assert run.state == "cancelled"
+    assert [(a.kind, a.outcome) for a in run.attempts] == [("nxcloud.zalo.success", "cancelled")]
+    assert "cancelled while waiting" in (run.attempts[0].error or "")
+    assert engine.journal.stats()["attempts"] == 1
+    assert run.failures() == []  # the run was stopped: no verdict on the target
+
+
 def test_reset_cancels_pending_runs_and_forgets_them(engine: Engine, target: Target) -> None:
     run = engine.play("nxcloud.zalo.success_then_delivered", target.url, clock="manual")
 
