@@ -859,31 +859,16 @@ class Engine:
             started = self._loop.time()
             response: Response | None = None
             error: str | None = None
+            stopped: asyncio.CancelledError | None = None
             try:
                 response = await self._client.send(delivery.request, policy.timeout)
                 outcome = ACKNOWLEDGED if 200 <= response.status < 300 else HTTP_ERROR
             except TransportError as exc:
                 outcome, error = exc.outcome, exc.detail
-            except asyncio.CancelledError:
-                # The request may have reached the webhook: journal it before the run stops.
-                self.journal.record(
-                    run,
-                    Attempt(
-                        run_id=run.id,
-                        step=delivery.step,
-                        copy=delivery.copy,
-                        kind=delivery.kind,
-                        attempt=number,
-                        request=delivery.request,
-                        offset=offset,
-                        at=wall,
-                        latency_ms=(self._loop.time() - started) * 1000,
-                        outcome=CANCELLED,
-                        error="the run was cancelled while waiting for the answer",
-                        malformed=delivery.malformed,
-                    ),
-                )
-                raise
+            except asyncio.CancelledError as exc:
+                # The request may have reached the webhook: journal it, then stop the run.
+                outcome, error = CANCELLED, "the run was cancelled while waiting for the answer"
+                stopped = exc
             latency = (self._loop.time() - started) * 1000
             if outcome == ACKNOWLEDGED and dropping != 0:
                 dropping -= 1
@@ -907,6 +892,8 @@ class Engine:
                 malformed=delivery.malformed,
             )
             self.journal.record(run, attempt)
+            if stopped is not None:
+                raise stopped
             for listener in self.on_attempt:
                 listener(run, attempt)
             seen_as = "timeout" if outcome == LOST_ACK else outcome
