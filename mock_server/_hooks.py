@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from ._engine import Engine, Run
+from .providers import get_provider
 from .sendapi import AcceptedMessage, CapturedSend
 from .sendapi._outcomes import JOURNEY_EXPIRY_SCENARIO
 
@@ -38,8 +40,14 @@ class EngineHooks:
             # At time scale 0 a 7-day token would expire at once, before the app could use it:
             # the expiry waits on a manual clock instead (advance it through the admin API).
             clock = "manual"
+        # A real send happens now: its receipts carry today's times, not generated ones.
+        zone = get_provider(message.provider).time_zone
+        now = datetime.now(zone).replace(tzinfo=None, microsecond=0)
         run = self.engine.play(
-            message.scenario, message.callback_url, message=message.message, clock=clock
+            message.scenario,
+            message.callback_url,
+            message={"sent_at": now, **message.message},
+            clock=clock,
         )
         with self._lock:
             self._runs.setdefault((message.provider, message.message_id), []).append(run.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import timezone, tzinfo
 from typing import Any, Literal
 
 from faker import Faker
@@ -96,6 +97,8 @@ class Provider:
     """A field with a strict type, broken by ``malformed: wrong_type`` steps."""
     umbrella_schema: str = ""
     """The schema that dispatches on the discriminator."""
+    time_zone: tzinfo = timezone.utc
+    """The provider's clock: the message field ``sent_at`` is a naive time in this zone."""
 
 
 __all__ = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from faker import Faker
@@ -272,4 +272,5 @@ PROVIDER = Provider(
     discriminator="TypeId",
     typed_field="SendSuccess",
     umbrella_schema="esms.callback",
+    time_zone=timezone(timedelta(hours=7)),  # Vietnam
 )

@@ -44,7 +44,7 @@ def new_message(fake: Faker) -> Message:
             ["ext info", f"order-{random_digits(fake, 6)}", f"uid:{random_digits(fake, 8)}"]
         ),
         "phone": "84" + fake.random.choice("35789") + random_digits(fake, 8),
-        "sendTime": sent,
+        "sent_at": sent,
         "oaId": random_digits(fake, 19),
         "journeyId": random_digits(fake, 18),
         "appId": random_digits(fake, 14),
@@ -61,7 +61,7 @@ def _with_ext(payload: Payload, message: Message) -> Payload:
 
 
 def _build_success(fake: Faker, message: Message) -> Payload:
-    sent: datetime = message["sendTime"]
+    sent: datetime = message["sent_at"]
     daily = fake.random.choice([500, 1000, 5000])
     payload: Payload = {
         "status": "success",
@@ -101,7 +101,7 @@ def _build_failed(fake: Faker, message: Message) -> Payload:
         "requestId": message["requestId"],
         "code": 17004,
         "message": text,
-        "sendTime": message["sendTime"].strftime(TIME_FORMAT),
+        "sendTime": message["sent_at"].strftime(TIME_FORMAT),
     }
     _with_ext(payload, message)
     payload["zaloRes"] = {
@@ -115,7 +115,7 @@ def _build_failed(fake: Faker, message: Message) -> Payload:
 
 
 def _build_delivered(fake: Faker, message: Message) -> Payload:
-    delivered = message["sendTime"] + timedelta(seconds=fake.random.randint(1, 120))
+    delivered = message["sent_at"] + timedelta(seconds=fake.random.randint(1, 120))
     payload: Payload = {
         "status": "delivered",
         "requestId": message["requestId"],
@@ -131,7 +131,7 @@ def _journey_fields(fake: Faker, message: Message, after: timedelta) -> Payload:
         "oaId": message["oaId"],
         "journeyId": message["journeyId"],
         "appId": message["appId"],
-        "timestamp": _ms(message["sendTime"] + after),
+        "timestamp": _ms(message["sent_at"] + after),
     }
 
 
@@ -219,4 +219,5 @@ PROVIDER = Provider(
     discriminator="status",
     typed_field="code",
     umbrella_schema="nxcloud.zalo.receipt",
+    time_zone=SEND_TIME_ZONE,
 )
