@@ -118,7 +118,6 @@ class ManualClock:
         self._seq = itertools.count()
         self._idle: asyncio.Event | None = None
         self._lock: asyncio.Lock | None = None
-        self.lateness: deque[float] | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._idle = asyncio.Event()

@@ -304,6 +304,5 @@ def resolve(scenario: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
     raise UnknownScenarioError(str(scenario), builtins)
 
 
-def load_scenario(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario:
-    """Public alias of :func:`resolve`."""
-    return resolve(source)
+load_scenario = resolve
+"""The public name of :func:`resolve`."""
