@@ -219,8 +219,9 @@ class Attempt:
 
     @property
     def acknowledged(self) -> bool:
-        """The target answered 2xx (even if the scenario then dropped the answer)."""
-        return self.status is not None and 200 <= self.status < 300
+        """The answer acknowledged the receipt by the family's rule (even if the scenario then
+        dropped it)."""
+        return self.outcome in (ACKNOWLEDGED, LOST_ACK)
 
     HEADER = (
         f"{'time':>8}  {'step':<6} {'kind':<36} {'try':>3}  {'status':>6}  {'latency':>9}  outcome"
@@ -698,6 +699,8 @@ class Engine:
         except ValueError as exc:
             raise RunError(f"bad target URL: {exc}") from None
         provider = get_provider(spec.provider)
+        base = get_kind(spec.steps[0].kind).policy if spec.steps else None
+        base = base or provider.policy
         overrides = {
             **self.policy_overrides.get(provider.name, {}),
             **spec.policy,
@@ -705,7 +708,7 @@ class Engine:
         }
         try:
             check_policy(overrides)
-            policy_obj = provider.policy.with_overrides(overrides) if overrides else provider.policy
+            policy_obj = base.with_overrides(overrides) if overrides else base
         except (ValueError, TypeError) as exc:
             raise RunError(str(exc)) from None
         if clock == "manual":
@@ -861,7 +864,8 @@ class Engine:
             stopped: asyncio.CancelledError | None = None
             try:
                 response = await self._client.send(delivery.request, policy.timeout)
-                outcome = ACKNOWLEDGED if 200 <= response.status < 300 else HTTP_ERROR
+                outcome = (ACKNOWLEDGED if policy.acknowledges(response.status, response.body)
+                           else HTTP_ERROR)
             except TransportError as exc:
                 outcome, error = exc.outcome, exc.detail
             except asyncio.CancelledError as exc:
@@ -928,7 +932,8 @@ class Engine:
 _RETRYABLE = frozenset(OUTCOMES) - {ACKNOWLEDGED, LOST_ACK, CANCELLED}
 
 
-POLICY_SETTINGS = ("timeout", "retries", "retry_interval", "retry_on")
+POLICY_SETTINGS = ("timeout", "retries", "retry_interval", "retry_on", "acknowledge")
+ACKNOWLEDGE_RULES = ("2xx", "200", "success")
 """What a run, a scenario or the server config may override of a provider's policy."""
 MAX_SECONDS = 31_536_000.0
 
@@ -966,6 +971,11 @@ def check_policy(overrides: Mapping[str, Any]) -> None:
         value = overrides["retries"]
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
             raise ValueError(f"policy 'retries' must be an integer from 0 to 100, got {value!r}")
+    if "acknowledge" in overrides and overrides["acknowledge"] not in ACKNOWLEDGE_RULES:
+        raise ValueError(
+            f"policy 'acknowledge' must be one of {', '.join(ACKNOWLEDGE_RULES)}, "
+            f"got {overrides['acknowledge']!r}"
+        )
     if "retry_on" in overrides:
         value = overrides["retry_on"]
         if isinstance(value, str) or not isinstance(value, Iterable):

@@ -552,3 +552,60 @@ def test_close_finishes_pending_runs(target: Target) -> None:
     assert manual.wait(2).state == "cancelled"
     with pytest.raises(RunError, match="not running"):
         manual.step()
+
+
+# ------------------------------------------------------------------ acknowledgement rules
+@pytest.mark.parametrize(
+    ("rule", "status", "body", "acknowledged"),
+    [
+        ("2xx", 200, b"", True),
+        ("2xx", 204, b"", True),
+        ("2xx", 299, b"x", True),
+        ("2xx", 199, b"", False),
+        ("2xx", 300, b"", False),
+        ("2xx", 302, b"", False),
+        ("200", 200, b"anything", True),
+        ("200", 201, b"", False),
+        ("200", 204, b"", False),
+        ("success", 200, b"success", True),
+        ("success", 200, b" success\r\n", True),
+        ("success", 200, b"OK", False),
+        ("success", 200, b"", False),
+        ("success", 500, b"success", False),
+    ],
+)
+def test_a_policy_acknowledges_by_its_rule(
+    rule: str, status: int, body: bytes, acknowledged: bool
+) -> None:
+    policy = get_provider("nxcloud").policy.with_overrides({"acknowledge": rule})
+    assert policy.acknowledges(status, body) is acknowledged
+
+
+def test_a_201_does_not_acknowledge_when_the_policy_wants_exactly_200(
+    engine: Engine, make_target: MakeTarget
+) -> None:
+    target = make_target(status=201)
+    run = engine.play(
+        "nxcloud.zalo.failed", target.url, policy={"acknowledge": "200", **FAST}
+    ).wait(5)
+
+    assert [a.outcome for a in run.attempts] == ["http_error"]
+    assert not run.attempts[0].acknowledged
+    assert not run.ok and "not acknowledged" in run.failures()[0]
+
+
+def test_an_answer_other_than_success_does_not_acknowledge_under_the_success_rule(
+    engine: Engine, make_target: MakeTarget
+) -> None:
+    run_ok = engine.play("nxcloud.zalo.failed", make_target(body=b"success").url,
+                         policy={"acknowledge": "success"}).wait(5)
+    run_bad = engine.play("nxcloud.zalo.failed", make_target(body=b"OK").url,
+                          policy={"acknowledge": "success"}).wait(5)
+
+    assert run_ok.ok, run_ok.journal_text()
+    assert [a.outcome for a in run_bad.attempts] == ["http_error"]
+
+
+def test_an_unknown_acknowledgement_rule_is_refused_naming_the_choices(engine: Engine) -> None:
+    with pytest.raises(RunError, match="'acknowledge' must be one of 2xx, 200, success"):
+        engine.play("nxcloud.zalo.failed", "http://127.0.0.1:9/", policy={"acknowledge": "ok"})

@@ -40,6 +40,8 @@ class ReceiptKind:
     """Schema of the decoded ``error_info`` (eSMS Zalo types only)."""
     error_info_encoding: ErrorInfoEncoding | None = None
     """How the provider's own example encodes ``error_info``; generators do the same."""
+    policy: DeliveryPolicy | None = None
+    """The delivery policy of this kind's family when it differs from the provider's."""
 
     @property
     def provider(self) -> str:
@@ -62,6 +64,17 @@ class DeliveryPolicy:
     retry_interval: float = 10.0
     """Seconds between attempts (scaled by the run's clock)."""
     retry_on: frozenset[str] = frozenset({"timeout"})
+    acknowledge: Literal["2xx", "200", "success"] = "2xx"
+    """What answer acknowledges a receipt: any 2xx status, exactly 200, or a 2xx whose body
+    is the text ``success`` (surrounding white space ignored)."""
+
+    def acknowledges(self, status: int, body: bytes) -> bool:
+        """Whether an answer with ``status`` and ``body`` acknowledges the receipt."""
+        if self.acknowledge == "200":
+            return status == 200
+        if not 200 <= status < 300:
+            return False
+        return self.acknowledge == "2xx" or body.strip() == b"success"
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> DeliveryPolicy:
         """A copy with ``overrides`` applied; unknown names raise ``ValueError``."""
