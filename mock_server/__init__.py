@@ -18,6 +18,7 @@ from ._errors import (
 )
 from ._factory import ReceiptFactory, receipt, wire
 from ._registry import Problem, detect_kind, load_payload, validate
+from ._remote import RemoteProvider, RemoteRun
 from ._scenarios import Scenario, Step, builtin_scenarios, load_scenario
 from ._server import MockProvider
 from ._version import __version__
@@ -48,6 +49,8 @@ __all__ = [
     "PayloadError",
     "Problem",
     "ReceiptFactory",
+    "RemoteProvider",
+    "RemoteRun",
     "Run",
     "RunError",
     "RunNotFoundError",

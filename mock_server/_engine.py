@@ -25,6 +25,7 @@ from typing import Any
 
 from ._errors import DlrmockError, RunError, RunNotFoundError
 from ._factory import ReceiptFactory, apply_overrides, wire
+from ._hints import hint_for
 from ._http import (
     HttpClient,
     Request,
@@ -371,7 +372,7 @@ class Run:
             elif not any(a.acknowledged for a in tries):
                 problems.append(
                     f"{label}: not acknowledged after {len(tries)} attempt(s); "
-                    f"last: {_describe(tries[-1])}"
+                    f"last: {_describe(tries[-1])}{_hint(tries[-1])}"
                 )
         return problems
 
@@ -418,10 +419,11 @@ class Run:
         self.engine.call(action(self.clock), timeout, f"stepping run {self.id}")
         return self.attempts[before:]
 
-    def assert_acknowledged(self) -> None:
-        """Raise ``AssertionError`` with the journal unless :attr:`ok`."""
+    def assert_acknowledged(self, timeout: float = 30.0) -> None:
+        """Raise ``AssertionError`` with the journal unless every receipt was acknowledged
+        (a run cancelled or still going after ``timeout`` seconds fails too)."""
         __tracebackhide__ = True
-        assert_handled(self)
+        assert_handled(self, timeout)
 
     def journal_text(self) -> str:
         """The run's attempts as a readable table."""
@@ -474,12 +476,25 @@ class Run:
         return result
 
 
-def assert_handled(run: Any) -> None:
-    """Raise ``AssertionError`` with the journal unless ``run`` (local or remote) is ok."""
+def assert_handled(run: Any, timeout: float = 30.0) -> None:
+    """Raise ``AssertionError`` with the journal unless ``run`` (local or remote) is ok.
+
+    A run that did not finish fails too: one still going after ``timeout`` seconds, or one
+    cancelled (e.g. reset by another client of a shared server) before all its receipts went.
+    """
     __tracebackhide__ = True
+    problems: list[str] = []
     if not run.finished:
-        run.wait()
-    problems = run.failures()
+        try:
+            run.wait(timeout)
+        except RunError as exc:
+            problems.append(f"the run did not finish: {exc}")
+    if run.finished and run.state == "cancelled":
+        problems.append(
+            "the run was cancelled before it finished (run.cancel(), a reset of the server, "
+            "or the server stopping); receipts it had not sent were never delivered"
+        )
+    problems += run.failures()
     if problems:
         raise AssertionError(
             "the target did not handle the receipts as the provider requires:\n  - "
@@ -493,6 +508,11 @@ def _describe(attempt: Attempt) -> str:
     if attempt.status is not None:
         return f"HTTP {attempt.status} ({attempt.outcome})"
     return f"{attempt.outcome}: {attempt.error}"
+
+
+def _hint(attempt: Attempt) -> str:
+    hint = hint_for(attempt)
+    return f"; hint: {hint}" if hint else ""
 
 
 def _clip(text: str, limit: int) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import Flask
@@ -19,8 +20,17 @@ from ._engine import Run
 from ._errors import ServerError
 from ._scenarios import Scenario
 from .app import Config, State, create_app, get_state
+from .sendapi import CapturedSend
 
-__all__ = ["MockProvider"]
+__all__ = ["MockProvider", "merge_fields"]
+
+
+def merge_fields(
+    fields: Mapping[str, Any] | None, more: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """``fields`` and keyword fields as one mapping (``None`` when both are empty)."""
+    merged = {**(fields or {}), **more}
+    return merged or None
 
 
 def base_url(host: str, port: int) -> str:
@@ -135,19 +145,67 @@ class MockProvider:
         return base_url(self.host, self.port)
 
     # -- runs
-    def play(self, scenario: str | Scenario | Mapping[str, Any], to: str, **options: Any) -> Run:
-        """Start playing ``scenario`` at ``to``; see :meth:`Engine.play` for the options."""
-        return self.state.engine.play(scenario, to, **options)
+    def play(
+        self,
+        scenario: str | Scenario | Mapping[str, Any],
+        to: str,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        shared: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        time_scale: float | None = None,
+        clock: str = "scaled",
+        policy: Mapping[str, Any] | None = None,
+        error_info_encoding: int | None = None,
+        **more_fields: Any,
+    ) -> Run:
+        """Start playing ``scenario`` at ``to``; returns the run at once (``run.wait()``).
+
+        Receipt fields are given as keywords (``ext="order-7"``, NXCloud's ``message=...``) or
+        as ``fields`` (for names that are not identifiers, e.g. ``"zaloRes.error"``); they
+        override that field in every receipt that has it. ``shared`` sets the message's shared
+        fields only; ``clock="manual"`` waits for ``run.step()`` / ``run.advance(s)``;
+        ``error_info_encoding`` (1-4) forces eSMS's ``error_info`` encoding.
+        """
+        return self.state.engine.play(
+            scenario,
+            to,
+            fields=merge_fields(fields, more_fields),
+            message=shared,
+            seed=seed,
+            time_scale=time_scale,
+            clock=clock,
+            policy=policy,
+            error_info_encoding=error_info_encoding,
+        )
 
     @property
     def runs(self) -> list[Run]:
         return self.state.engine.runs()
 
+    def run(self, run_id: str) -> Run:
+        """The run ``run_id`` (:class:`RunNotFoundError` when unknown, reset or evicted)."""
+        return self.state.engine.get(run_id)
+
+    def wait_for_runs(self, run_ids: Iterable[str], timeout: float | None = 30.0) -> list[Run]:
+        """Wait until every run of ``run_ids`` has finished; the runs, in that order."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        runs = [self.run(run_id) for run_id in run_ids]
+        for run in runs:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            run.wait(left)
+        return runs
+
     @property
-    def sent(self) -> list[Any]:
+    def sent(self) -> list[CapturedSend]:
         """Every send request the system under test made, with dlrmock's answer."""
         with self.state.lock:
-            return list(self.state.sent)
+            captured = list(self.state.sent)
+        return [item.bound(self) for item in captured]
+
+    def now(self) -> float:
+        """The server's clock (``time.time()``), what ``created_at`` and ``at`` are read on."""
+        return time.time()
 
     def reset(self) -> None:
         """Forget runs, captured sends and errors (between tests)."""

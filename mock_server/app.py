@@ -7,6 +7,7 @@ import hmac
 import logging
 import math
 import threading
+import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -224,6 +225,7 @@ def health() -> Any:
         {
             "status": "ok",
             "version": __version__,
+            "time": time.time(),
             "time_scale": state.config.time_scale,
             "journal": state.engine.journal.stats(),
             "errors": len(state.errors) + len(state.engine.errors),

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from mock_server import DlrmockError, detect_kind
+from mock_server import DlrmockError, RunNotFoundError, detect_kind
 from mock_server import receipt as build_receipt
 from mock_server import validate as run_validate
 from mock_server import wire as to_wire
@@ -13,21 +13,31 @@ from mock_server._engine import Run
 from mock_server._remote import RemoteRun
 from mock_server._scenarios import Scenario
 from mock_server.providers import Payload, WireRequest
+from mock_server.sendapi import CapturedSend
 
 __all__ = ["Dlrmock", "Provider"]
 
 
 class Provider(Protocol):
-    """What the fixtures need of a server: :class:`~mock_server.MockProvider` or a remote one."""
+    """What the fixtures need of a server: :class:`~mock_server.MockProvider` or
+    :class:`~mock_server.RemoteProvider`."""
 
     @property
     def url(self) -> str: ...
 
     def play(self, scenario: Any, to: str, **options: Any) -> Any: ...
+    def run(self, run_id: str) -> Any: ...
+    def wait_for_runs(self, run_ids: Iterable[str], timeout: float | None = ...) -> list[Any]: ...
+    def now(self) -> float: ...
     def reset(self) -> None: ...
     def check(self) -> None: ...
     @property
-    def sent(self) -> list[Any]: ...
+    def sent(self) -> list[CapturedSend]: ...
+
+
+def _order(run: Any) -> tuple[int, str]:
+    number = str(run.id).rpartition("-")[2]
+    return (int(number) if number.isdigit() else 0, str(run.id))
 
 
 class Dlrmock:
@@ -35,13 +45,25 @@ class Dlrmock:
 
     Runs use ``time_scale=0`` unless the test says otherwise: delays are kept in order but not
     waited out. Generated data is seeded from the test's id (see :attr:`seed`).
+
+    ``since`` is the server time the test started at when the server is shared and was not
+    cleared (``--dlrmock-url``): :attr:`sent` and :attr:`runs` then show what happened after it.
     """
 
-    def __init__(self, provider: Provider, *, seed: int, time_scale: float = 0.0) -> None:
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        seed: int,
+        time_scale: float = 0.0,
+        since: float | None = None,
+    ) -> None:
         self.provider = provider
         self.seed = seed
         self.time_scale = time_scale
-        self.runs: list[Run | RemoteRun] = []
+        self.since = since
+        self.played: list[Run | RemoteRun] = []
+        """The runs this test started with :meth:`play`."""
         self._draws = 0
 
     @property
@@ -62,35 +84,45 @@ class Dlrmock:
         time_scale: float | None = None,
         seed: int | None = None,
         policy: Mapping[str, Any] | None = None,
-        message: Mapping[str, Any] | None = None,
-        **fields: Any,
+        shared: Mapping[str, Any] | None = None,
+        error_info_encoding: int | None = None,
+        fields: Mapping[str, Any] | None = None,
+        **more_fields: Any,
     ) -> Run | RemoteRun:
-        """Play ``scenario`` at ``to``; keyword ``fields`` override receipt fields.
+        """Play ``scenario`` at ``to``; keyword fields override receipt fields.
 
-        ``clock="manual"`` returns a run that waits for ``run.step()`` / ``run.advance(s)``.
+        The options are those of :meth:`mock_server.MockProvider.play`; the seed and the time
+        scale default to the test's.
         """
         run: Run | RemoteRun = self.provider.play(
             scenario,
             to,
-            fields=fields or None,
-            message=dict(message) if message else None,
+            fields={**(fields or {}), **more_fields} or None,
+            shared=dict(shared) if shared else None,
             seed=self._next_seed() if seed is None else seed,
             time_scale=self.time_scale if time_scale is None else time_scale,
             clock=clock,
             policy=dict(policy) if policy else None,
+            error_info_encoding=error_info_encoding,
         )
-        self.runs.append(run)
+        self.played.append(run)
         return run
 
     def receipt(
-        self, kind: str, *, message: Mapping[str, Any] | None = None, **overrides: Any
+        self, kind: str, *, shared: Mapping[str, Any] | None = None, **overrides: Any
     ) -> Payload:
         """A valid receipt of ``kind`` (seeded), with ``overrides`` applied."""
-        return build_receipt(kind, seed=self._next_seed(), message=message, overrides=overrides)
+        return build_receipt(kind, seed=self._next_seed(), message=shared, overrides=overrides)
 
-    def wire(self, kind: str, payload: Mapping[str, Any], url: str) -> WireRequest:
+    def wire(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        url: str,
+        error_info_encoding: int | None = None,
+    ) -> WireRequest:
         """Exactly what the provider would send for ``payload`` to ``url``."""
-        return to_wire(kind, payload, url)
+        return to_wire(kind, payload, url, error_info_encoding)
 
     def validate(self, payload: Any, kind: str | None = None, *, strict: bool = False) -> None:
         """Fail the test, naming each problem, unless ``payload`` is a valid receipt."""
@@ -106,10 +138,28 @@ class Dlrmock:
             )
 
     @property
-    def sent(self) -> list[Any]:
-        """Every send request the system under test made to the fake provider."""
-        return self.provider.sent
+    def sent(self) -> list[CapturedSend]:
+        """Every send request the system under test made to the fake provider (during this
+        test); each can ``wait()`` for the receipts it caused."""
+        captured = self.provider.sent
+        if self.since is not None:
+            captured = [item for item in captured if item.at >= self.since]
+        return captured
+
+    @property
+    def runs(self) -> list[Run | RemoteRun]:
+        """The runs of this test: those it played and those its system's sends caused."""
+        runs: dict[str, Run | RemoteRun] = {run.id: run for run in self.played}
+        for item in self.sent:
+            for run_id in item.run_ids:
+                if run_id in runs:
+                    continue
+                try:
+                    runs[run_id] = self.provider.run(run_id)
+                except RunNotFoundError:  # evicted from a full journal
+                    continue
+        return sorted(runs.values(), key=_order)
 
     def journals(self) -> str:
-        """The journal of every run this test played."""
+        """The journal of every run of this test."""
         return "\n\n".join(run.journal_text() for run in self.runs)

@@ -2,10 +2,12 @@
 
 Fixtures:
 
+- ``dlrmock_config`` (session): the settings of the session's server (override it);
 - ``dlrmock_server`` (session): the fake provider, started once per session (per xdist worker),
   or the one at ``--dlrmock-url``;
 - ``dlrmock_seed`` (function): the seed of the test's generated data;
-- ``dlrmock`` (function): a :class:`~pytest_plugin.handle.Dlrmock`, the server cleared first.
+- ``dlrmock`` (function): a :class:`~pytest_plugin.handle.Dlrmock`; the session's own server is
+  cleared first, a shared one (``--dlrmock-url``) only with ``--dlrmock-reset``.
 """
 
 from __future__ import annotations
@@ -19,12 +21,11 @@ import pytest
 # mock_server (Flask, Faker, jsonschema) is imported by the fixtures, not here: sessions that
 # never use dlrmock don't pay for it.
 if TYPE_CHECKING:
-    from mock_server import MockProvider
-    from mock_server._remote import RemoteProvider
+    from mock_server import MockProvider, RemoteProvider
 
     from .handle import Dlrmock
 
-__all__ = ["dlrmock", "dlrmock_seed", "dlrmock_server"]
+__all__ = ["dlrmock", "dlrmock_config", "dlrmock_seed", "dlrmock_server"]
 
 _HANDLE = pytest.StashKey["Dlrmock"]()
 _JOURNAL_MARK = "journal of run "
@@ -46,6 +47,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="admin token of the server at --dlrmock-url",
     )
     group.addoption(
+        "--dlrmock-reset",
+        action="store_true",
+        default=False,
+        help="clear the server at --dlrmock-url before each test (it forgets every client's "
+        "runs and sends); by default each test sees what happened since it started",
+    )
+    group.addoption(
         "--dlrmock-seed",
         metavar="N",
         type=int,
@@ -55,15 +63,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture(scope="session")
-def dlrmock_server(pytestconfig: pytest.Config) -> Iterator[MockProvider | RemoteProvider]:
+def dlrmock_config() -> dict[str, Any]:
+    """Settings of the session's server (the keys of ``dlrmock serve``'s config file).
+
+    Override it in a ``conftest.py`` (session scope), e.g. to set send credentials or magic
+    numbers. Not used with ``--dlrmock-url``: that server has its own configuration.
+    """
+    return {"time_scale": 0}
+
+
+@pytest.fixture(scope="session")
+def dlrmock_server(
+    pytestconfig: pytest.Config, dlrmock_config: Any
+) -> Iterator[MockProvider | RemoteProvider]:
     """The fake provider for the whole session (per xdist worker)."""
-    from mock_server import DlrmockError, MockProvider
-    from mock_server._remote import RemoteProvider
+    from mock_server import DlrmockError, MockProvider, RemoteProvider
 
     url = pytestconfig.getoption("dlrmock_url")
+    problem = None
     if url:
         remote = RemoteProvider(url, token=pytestconfig.getoption("dlrmock_token"))
-        problem = None
         try:
             remote.start()
         except (DlrmockError, ValueError) as exc:  # ValueError: a body that is not JSON
@@ -72,7 +91,12 @@ def dlrmock_server(pytestconfig: pytest.Config) -> Iterator[MockProvider | Remot
             pytest.fail(problem, pytrace=False)
         yield remote
         return
-    provider = MockProvider(time_scale=0).start()
+    try:
+        provider = MockProvider(dlrmock_config).start()
+    except (DlrmockError, TypeError) as exc:
+        problem = f"dlrmock_config: {exc}"
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
     try:
         yield provider
     finally:
@@ -93,10 +117,17 @@ def dlrmock(
     dlrmock_server: MockProvider | RemoteProvider, dlrmock_seed: int, request: pytest.FixtureRequest
 ) -> Iterator[Dlrmock]:
     """The fake provider, cleared for this test: ``dlrmock.play(...)``, ``dlrmock.url`` …"""
+    from mock_server import RemoteProvider
+
     from .handle import Dlrmock
 
-    dlrmock_server.reset()
-    handle = Dlrmock(dlrmock_server, seed=dlrmock_seed)
+    since = None
+    shared = isinstance(dlrmock_server, RemoteProvider)
+    if shared and not request.config.getoption("dlrmock_reset"):
+        since = dlrmock_server.now()  # a shared server keeps its history: look from here on
+    else:
+        dlrmock_server.reset()
+    handle = Dlrmock(dlrmock_server, seed=dlrmock_seed, since=since)
     request.node.stash[_HANDLE] = handle
     yield handle
     dlrmock_server.check()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -62,6 +63,29 @@ class CapturedSend:
     """Length of the whole body in bytes (``body`` may be truncated; 413: the declared length)."""
     error: str | None = None
     """The provider error code answered (``"1003"``, ``"101"``…), ``None`` when accepted."""
+
+    def bound(self, provider: Any) -> CapturedSend:
+        """A copy that can :meth:`wait` on ``provider`` (a ``MockProvider`` or remote one)."""
+        bound = copy.copy(self)
+        object.__setattr__(bound, "_provider", provider)  # not a field: asdict() skips it
+        return bound
+
+    def wait(self, timeout: float | None = 30.0) -> list[Any]:
+        """Block until every receipt this send caused has been played; returns its runs.
+
+        Raises :class:`~mock_server.RunError` when a run is still going after ``timeout``
+        seconds. A send with no receipts to play (rejected, no webhook) returns ``[]``.
+        """
+        provider = getattr(self, "_provider", None)
+        if provider is None:
+            from .._errors import RunError
+
+            raise RunError(
+                "this captured send is not attached to a provider; take it from "
+                "provider.sent or dlrmock.sent to wait for its receipts"
+            )
+        runs: list[Any] = provider.wait_for_runs(self.run_ids, timeout)
+        return runs
 
 
 @runtime_checkable
