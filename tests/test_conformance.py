@@ -30,8 +30,9 @@ from pytest_plugin.conformance import conformance_suite  # noqa: E402
 APP = create_app()
 
 
-def probe(key):
-    return message_status(APP, key) or message_status(APP, f"journey:{{key}}")
+def probe(message):
+    key = message.get("requestId") or message["SMSID"]
+    return message_status(APP, key) or message_status(APP, f"journey:{{message.get('journeyId')}}")
 
 
 TestNXCloud = conformance_suite("nxcloud", app=APP, path="/webhooks/nxcloud", probe=probe)
@@ -127,7 +128,7 @@ def test_suite_catches_a_5xx_on_a_malformed_payload(pytester: pytest.Pytester) -
             return "success"
 
         TestTrusting = conformance_suite(
-            "nxcloud", app=APP, path="/hook", probe=STATUS.get,
+            "nxcloud", app=APP, path="/hook", probe=lambda m: STATUS.get(m["requestId"]),
             scenarios=["nxcloud.zalo.malformed_then_delivered", "nxcloud.zalo.failed"],
         )
         """
@@ -188,7 +189,8 @@ def test_suite_runs_against_a_webhook_url_with_an_http_probe(
         BASE = {served_example_app!r}
 
 
-        def probe(key):
+        def probe(message):
+            key = message.get("requestId") or message["SMSID"]
             try:
                 with urllib.request.urlopen(f"{{BASE}}/messages/{{key}}", timeout=5) as response:
                     return json.load(response)
@@ -232,7 +234,7 @@ def test_probe_returning_something_else_is_named_in_the_failure(
         APP = Flask(__name__)
         APP.add_url_rule("/hook", "hook", lambda: "success", methods=["POST"])
 
-        TestOddProbe = conformance_suite("nxcloud", app=APP, path="/hook", probe=lambda key: 42,
+        TestOddProbe = conformance_suite("nxcloud", app=APP, path="/hook", probe=lambda message: 42,
                                          scenarios=["nxcloud.zalo.failed"])
         """
     )
@@ -247,7 +249,7 @@ def test_probe_returning_something_else_is_named_in_the_failure(
 
 
 # ------------------------------------------------------------------------------ argument errors
-def probe(key: str) -> None:
+def probe(message: object) -> None:
     return None
 
 
@@ -300,4 +302,193 @@ def test_argument_error_in_a_conftest_is_a_readable_collection_error(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([
         "*ValueError: give exactly one of url= (a running webhook) or app= (a WSGI app)",
+    ])
+
+
+# ------------------------------------------------------------- receivers keyed by their own ids
+REQUEST_ID_RECEIVER = '''
+import uuid
+
+from flask import Flask, jsonify, request
+
+from mock_server import decode_error_info
+from pytest_plugin.conformance import conformance_suite
+
+APP = Flask(__name__)
+CHALLENGES = {{}}  # RequestId -> what this system knows of the OTP it sent
+
+
+def create_challenge(message):
+    """The system sends an OTP first: the callbacks must carry the RequestId it used."""
+    request_id = f"otp-{{uuid.uuid4().hex[:12]}}"
+    CHALLENGES[request_id] = {{"status": "QUEUED", "receipts_processed": 0, "error_code": None,
+                              "seen": set()}}
+    return {{"RequestId": request_id}}
+
+
+@APP.route("/esms", methods=[{methods}])
+def esms_callback():
+    record = CHALLENGES.get(request.args.get("RequestId", ""))
+    if record is None:
+        return jsonify(error="unknown RequestId"), 400
+    if request.query_string in record["seen"]:
+        return jsonify(result="duplicate")
+    error = None
+    if request.args.get("error_info"):
+        try:
+            error = decode_error_info(request.args["error_info"]).data.get("error")
+        except ValueError:
+            return jsonify(error="bad error_info"), 400
+    if "SendStatus" not in request.args or "SendSuccess" not in request.args:
+        return jsonify(error="not an eSMS callback"), 400
+    record["seen"].add(request.query_string)
+    record["receipts_processed"] += 1
+    if record["status"] == "QUEUED" and request.args["SendStatus"] == "5":
+        ok = int(request.args["SendSuccess"]) > 0 and not error
+        record["status"] = "SENT" if ok else "FAILED"
+        record["error_code"] = error or None
+    return jsonify(result="ok")
+
+
+TestOtp = conformance_suite(
+    "esms", app=APP, path="/esms", prepare=create_challenge,
+    probe=lambda message: CHALLENGES.get(message["RequestId"]),
+    statuses={{"delivered": "SENT", "failed": "FAILED"}},
+    {scenarios}
+)
+'''
+
+
+def test_suite_passes_a_receiver_keyed_by_its_own_request_ids(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(REQUEST_ID_RECEIVER.format(methods='"GET"', scenarios=""))
+
+    result = pytester.runpytest("conftest.py")
+
+    result.assert_outcomes(passed=len(ESMS))
+
+
+def test_without_prepare_the_receiver_refuses_and_the_failure_says_how_to_set_request_id(
+    pytester: pytest.Pytester,
+) -> None:
+    conftest = REQUEST_ID_RECEIVER.format(
+        methods='"GET"', scenarios='scenarios=["esms.sms.cskh.delivered"]'
+    ).replace("prepare=create_challenge,", "")
+    pytester.makeconftest(conftest.replace('message["RequestId"]', 'message["RequestId"] or 0'))
+
+    result = pytester.runpytest("conftest.py")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*- [[]acknowledge[]] *step 0 (esms.sms.cskh): not acknowledged after 1 attempt(s); "
+        "last: HTTP 400 (http_error); hint: the callback's RequestId is empty*"
+        "return it from `prepare=` (conformance_suite)",
+    ])
+
+
+def test_a_receiver_registered_for_post_only_fails_with_a_one_read_message(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(REQUEST_ID_RECEIVER.format(
+        methods='"POST"', scenarios='scenarios=["esms.zns.normal.delivered"]'))
+
+    result = pytester.runpytest("conftest.py")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "E   *ConformanceFailure: esms.zns.normal.delivered: *",
+        "      - [[]acknowledge[]] acknowledge every delivery with a 2xx: step 0 "
+        "(esms.zns.normal): not acknowledged after 1 attempt(s); last: HTTP 405 (http_error); "
+        "hint: eSMS calls back with GET (the values in the query string); does your route "
+        "accept GET at this path?",
+        "      - [[]final[]] end in the right final state: expected 'SENT' (dlrmock's "
+        "'delivered') for RequestId 'otp-*', the system shows status 'QUEUED'",
+        "*sent: GET http://127.0.0.1:*/esms?SMSID=*&RequestId=otp-*",
+        "*got:  405 *",
+    ])
+
+
+# ------------------------------------------------------------------------------ send=: full loop
+SENDING_SYSTEM = '''
+import sys
+
+sys.path.insert(0, {directory!r})
+from webhook_app import (  # noqa: E402
+    EsmsAccount, NxcloudAccount, create_app, message_status, send_sms, send_zns,
+)
+
+from pytest_plugin.conformance import conformance_suite  # noqa: E402
+
+APP = create_app()
+
+
+def probe(message):
+    return message_status(APP, message.get("requestId") or message["SMSID"])
+
+
+def send_otp_sms(phone, provider_url, webhook_url):
+    send_sms(APP, phone, "Ma OTP cua ban la 123456", account=EsmsAccount({api_key}provider_url),
+             callback_url=webhook_url)
+
+
+def send_otp_zns(phone, provider_url, webhook_url):
+    send_zns(APP, phone, {{"otp": "123456"}}, account=NxcloudAccount(provider_url),
+             callback_url=webhook_url, ext="order-1")
+
+
+TestSmsSends = conformance_suite("esms", app=APP, path="/webhooks/esms", probe=probe,
+                                 send=send_otp_sms, scenarios=[])
+TestZnsSends = conformance_suite("nxcloud", app=APP, path="/webhooks/nxcloud", probe=probe,
+                                 send=send_otp_zns, scenarios=[])
+'''
+SEND_OUTCOMES = ["delivered", "failed", "no_receipt", "duplicate", "out_of_order", "lost_ack"]
+
+
+def test_send_runs_the_full_loop_against_the_example_app_that_sends_through_dlrmock(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(SENDING_SYSTEM.format(directory=str(WEBHOOK_APP), api_key=""))
+
+    result = pytester.runpytest("-v", "conftest.py")
+
+    result.assert_outcomes(passed=2 * len(SEND_OUTCOMES))
+    result.stdout.fnmatch_lines_random(
+        [f"conftest.py::TestSmsSends::test_send[[]{o}[]] PASSED*" for o in SEND_OUTCOMES]
+        + [f"conftest.py::TestZnsSends::test_send[[]{o}[]] PASSED*" for o in SEND_OUTCOMES]
+    )
+
+
+def test_send_that_the_provider_refuses_is_named_with_its_answer(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        SENDING_SYSTEM.format(directory=str(WEBHOOK_APP), api_key="api_key='wrong', base_url=")
+        .replace("TestZnsSends =", "_Unused =")
+    )
+    pytester.makepyfile("")
+
+    result = pytester.runpytest("conftest.py", "-k", "delivered")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*SendError: eSMS refused the SMS to 84901230000: *",
+    ])
+
+
+def test_send_fails_a_system_whose_status_is_not_the_expected_one(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        SENDING_SYSTEM.format(directory=str(WEBHOOK_APP), api_key="")
+        .replace("send=send_otp_sms,", "send=send_otp_sms, statuses={'delivered': 'SENT'},")
+        .replace("TestZnsSends =", "_Unused =")
+    )
+
+    result = pytester.runpytest("conftest.py", "-k", "test_send and delivered")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "E   *ConformanceFailure: send:delivered: the system sends to 84901230000 through dlrmock",
+        "      - [[]final[]] end in the right final state: expected 'SENT' (dlrmock's "
+        "'delivered') for SMSID '*', the system shows status 'delivered'",
+        "*journal of run run-*: esms.sms.cskh.delivered -> http://127.0.0.1:*/webhooks/esms *",
     ])

@@ -16,6 +16,10 @@ What it gets right, and what dlrmock's scenarios check:
   error, never ``500``. Unknown extra fields are ignored; an unknown status is acknowledged and
   recorded without changing the message.
 
+It also sends: :func:`send_sms` (eSMS customer-care SMS) and :func:`send_zns` (NXCloud Zalo ZNS)
+post to the provider's send API at a configurable base URL (dlrmock's in tests), store the message
+as ``pending`` under the id the provider answered, and let the receipts move it on.
+
 Messages are keyed by NXCloud ``requestId`` (``journey:<journeyId>`` for journey receipts) and by
 eSMS ``SMSID``. Stored statuses: ``success``, ``delivered``, ``failed``, ``journey_acknowledged``,
 ``journey_time_out`` (NXCloud), ``pending``, ``delivered``, ``failed`` (eSMS), and ``unknown`` for a
@@ -31,6 +35,9 @@ import logging
 import os
 import sqlite3
 import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -44,14 +51,19 @@ from werkzeug.exceptions import HTTPException
 from mock_server import decode_error_info
 
 __all__ = [
+    "EsmsAccount",
     "MalformedReceiptError",
+    "NxcloudAccount",
     "Receipt",
     "ReceiptStore",
+    "SendError",
     "create_app",
     "get_store",
     "message_status",
     "parse_esms_callback",
     "parse_nxcloud_receipt",
+    "send_sms",
+    "send_zns",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,6 +73,8 @@ JOURNEY_KEY_PREFIX = "journey:"
 
 #: A rank at or above this is final: nothing replaces it.
 FINAL_RANK = 100
+#: A message this app sent, before any receipt about it.
+SENT_STATUS, SENT_RANK = "pending", 1
 UNKNOWN_STATUS = "unknown"
 UNKNOWN_RANK = 0
 NXCLOUD_RANKS: Mapping[str, int] = {
@@ -391,7 +405,12 @@ class ReceiptStore:
             )
             return True
         current = int(row["rank"])
-        if receipt.rank > current or (receipt.rank == current and current < FINAL_RANK):
+        # A used journey is charged: a late expiry must not undo it (NXCloud's 17007 is for a
+        # journey that "has never been used").
+        charged = receipt.status == "journey_time_out" and row["status"] == "journey_acknowledged"
+        if not charged and (
+            receipt.rank > current or (receipt.rank == current and current < FINAL_RANK)
+        ):
             db.execute(
                 "UPDATE messages SET status = ?, rank = ?, error_code = ?, error_message = ?,"
                 " ext = COALESCE(?, ext), receipts_processed = receipts_processed + 1,"
@@ -418,6 +437,15 @@ class ReceiptStore:
             for key in keys
         }
 
+    def add_sent(self, key: str, provider: str, ext: str | None = None) -> None:
+        """Record a message this app sent as ``pending`` (unless a receipt already named it)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO messages (key, provider, status, rank, ext,"
+                " receipts_processed, last_payload, updated_at) VALUES (?, ?, ?, ?, ?, 0, '{}', ?)",
+                (key, provider, SENT_STATUS, SENT_RANK, ext, _now()),
+            )
+
     def message(self, key: str) -> dict[str, Any] | None:
         """The stored view of message ``key``, or ``None`` when no receipt named it."""
         with self._lock:
@@ -435,6 +463,92 @@ class ReceiptStore:
             "ext": row["ext"],
             "last_payload": json.loads(row["last_payload"]),
         }
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+
+class SendError(RuntimeError):
+    """The provider refused a send (its error code and message), or could not be reached."""
+
+
+@dataclass(frozen=True)
+class EsmsAccount:
+    """Where and as whom to send through eSMS (dlrmock's test credentials by default)."""
+
+    base_url: str
+    api_key: str = "dlrmock-api-key"
+    secret_key: str = "dlrmock-secret-key"
+    brandname: str = "Baotrixemay"
+
+
+@dataclass(frozen=True)
+class NxcloudAccount:
+    """Where and as whom to send through NXCloud (dlrmock's test credentials by default)."""
+
+    base_url: str
+    access_key: str = "dlrmock-access-key"
+    access_secret: str = "dlrmock-secret"
+    appkey: str = "webhook-app"
+    template_id: str = "200607"
+
+
+def _post_json(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Any:
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={"Content-Type": "application/json", **headers})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            return json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise SendError(f"POST {url} failed: {exc}") from None
+
+
+def send_sms(app: Flask, phone: str, content: str, *, account: EsmsAccount, callback_url: str,
+             request_id: str | None = None, timeout: float = 10.0) -> str:
+    """Send one customer-care SMS through eSMS; store it as ``pending``; return its SMSID.
+
+    ``callback_url`` is this app's eSMS webhook (``…/webhooks/esms``); ``request_id``, when
+    given, is eSMS's ``RequestId`` (echoed in the callbacks, refused when reused).
+    """
+    body: dict[str, Any] = {
+        "ApiKey": account.api_key, "SecretKey": account.secret_key, "Phone": phone,
+        "Content": content, "Brandname": account.brandname, "SmsType": "2",
+        "IsUnicode": "0", "CallbackUrl": callback_url,
+    }
+    if request_id is not None:
+        body["RequestId"] = request_id
+    url = account.base_url.rstrip("/") + "/MainService.svc/json/SendMultipleMessage_V4_post_json"
+    answer = _post_json(url, json.dumps(body).encode(), {}, timeout)
+    if not isinstance(answer, dict) or answer.get("CodeResult") != "100":
+        raise SendError(f"eSMS refused the SMS to {phone}: {answer!r}")
+    smsid = str(answer["SMSID"])
+    get_store(app).add_sent(smsid, "esms", ext=request_id)
+    return smsid
+
+
+def send_zns(app: Flask, phone: str, params: Mapping[str, str], *, account: NxcloudAccount,
+             callback_url: str, ext: str | None = None, timeout: float = 10.0) -> str:
+    """Send one Zalo ZNS template message through NXCloud; store it as ``pending``; return
+    its ``requestId``. ``phone`` has its country code (``84…``)."""
+    message: dict[str, Any] = {
+        "appkey": account.appkey, "phone": phone, "functionType": "template",
+        "messageData": {"templateId": account.template_id, "templateData": dict(params)},
+        "drWebhook": callback_url,
+    }
+    if ext is not None:
+        message["ext"] = ext
+    raw = json.dumps(message).encode()
+    headers = {"accessKey": account.access_key, "ts": str(int(time.time() * 1000)),
+               "bizType": "9", "action": "mt"}
+    signed = "&".join(f"{name}={headers[name]}" for name in sorted(headers))
+    signed += "&body=" + raw.decode() + "&accessSecret=" + account.access_secret
+    headers["sign"] = hashlib.md5(signed.encode()).hexdigest()
+    answer = _post_json(account.base_url.rstrip("/") + "/v1/zalo/mt", raw, headers, timeout)
+    if not isinstance(answer, dict) or answer.get("code") != 0:
+        raise SendError(f"NXCloud refused the ZNS to {phone}: {answer!r}")
+    request_id = str(answer["data"]["requestId"])
+    get_store(app).add_sent(request_id, "nxcloud", ext=ext)
+    return request_id
 
 
 # --- the app -------------------------------------------------------------------------------------
