@@ -415,3 +415,109 @@ def test_wire_shows_what_the_provider_would_send(pytester: pytest.Pytester) -> N
     )
 
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+SEND_AND_WAIT = """
+import requests
+
+def test_app_sends_and_waits_for_the_receipts(dlrmock, webhook, status):
+    answer = requests.post(
+        f"{dlrmock.url}/MainService.svc/json/SendMultipleMessage_V4_post_json",
+        json={"ApiKey": "dlrmock-api-key", "SecretKey": "dlrmock-secret-key",
+              "Phone": "0901233333", "Content": "Ma OTP 123456", "Brandname": "Baotrixemay",
+              "SmsType": "2", "CallbackUrl": f"{webhook}/webhooks/esms"},
+        timeout=5,
+    ).json()
+    assert answer["CodeResult"] == "100"
+
+    (sent,) = dlrmock.sent
+    runs = sent.wait(timeout=5)  # every receipt this send caused has been played
+
+    assert [run.id for run in runs] == sent.run_ids
+    assert [run.id for run in dlrmock.runs] == sent.run_ids
+    assert [a.status for a in runs[0].attempts] == [200, 200]  # 3333: the callback twice
+    runs[0].assert_acknowledged()
+    assert status(answer["SMSID"]) == "delivered"
+"""
+
+
+@pytest.mark.parametrize("where", ["local", "remote"])
+def test_a_test_can_wait_for_the_receipts_its_app_caused_by_sending(
+    pytester: pytest.Pytester, where: str
+) -> None:
+    from mock_server import MockProvider
+
+    receiver_project(pytester, WEBHOOK_APP)
+    pytester.makepyfile(SEND_AND_WAIT)
+
+    if where == "local":
+        result = pytester.runpytest()
+    else:
+        with MockProvider(time_scale=0) as provider:
+            result = pytester.runpytest("--dlrmock-url", provider.url)
+
+    result.assert_outcomes(passed=1)
+
+
+def test_a_captured_send_not_taken_from_a_provider_says_how_to_wait() -> None:
+    from mock_server import RunError
+    from mock_server.sendapi import CapturedSend
+
+    sent = CapturedSend("esms", "esms.X", "POST", "/", {}, "", None, 200, {}, run_ids=["run-1"])
+
+    with pytest.raises(RunError, match=r"take it from provider\.sent or dlrmock\.sent"):
+        sent.wait(1)
+
+
+def test_dlrmock_config_configures_the_session_server(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def dlrmock_config():
+            return {"time_scale": 0, "send": {"api_key": "project-key"}}
+        """
+    )
+    pytester.makepyfile(
+        """
+        import json
+        import urllib.request
+
+        def post(url, body):
+            request = urllib.request.Request(url, data=json.dumps(body).encode(),
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return json.load(response)
+
+        def test_the_configured_key_is_required(dlrmock):
+            url = f"{dlrmock.url}/MainService.svc/json/SendMultipleMessage_V4_post_json"
+            body = {"SecretKey": "dlrmock-secret-key", "Phone": "0901230000",
+                    "Content": "x", "Brandname": "B", "SmsType": "2"}
+            default = post(url, {**body, "ApiKey": "dlrmock-api-key"})
+            mine = post(url, {**body, "ApiKey": "project-key"})
+            assert default["CodeResult"] == "101"
+            assert mine["CodeResult"] == "100"
+        """
+    )
+
+    assert pytester.runpytest().ret == 0
+
+
+def test_a_bad_dlrmock_config_is_one_readable_error(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def dlrmock_config():
+            return {"time_scael": 0}
+        """
+    )
+    pytester.makepyfile("def test_uses_dlrmock(dlrmock): pass")
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["dlrmock_config: unknown config key 'time_scael'; known keys: *"])
+    assert "Traceback" not in result.stdout.str()

@@ -161,3 +161,96 @@ def test_a_token_protected_server_needs_the_token_option(pytester: pytest.Pytest
         "'Authorization: Bearer <admin token>'",
     ])
     accepted.assert_outcomes(passed=1)
+
+
+FIRST_SESSION = """
+import json
+import pathlib
+import urllib.request
+
+def test_sends_a_message_it_will_poll_later(dlrmock, webhook):
+    body = {{"ApiKey": "dlrmock-api-key", "SecretKey": "dlrmock-secret-key",
+             "Phone": "0901232222", "Content": "Ma OTP 123456", "Brandname": "Baotrixemay",
+             "SmsType": "2", "CallbackUrl": f"{{webhook}}/webhooks/esms"}}
+    request = urllib.request.Request(
+        f"{{dlrmock.url}}/MainService.svc/json/SendMultipleMessage_V4_post_json",
+        data=json.dumps(body).encode(), headers={{"Content-Type": "application/json"}})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        smsid = json.load(response)["SMSID"]
+    pathlib.Path({record!r}).write_text(smsid)
+"""
+
+SECOND_SESSION = """
+def test_plays_and_sees_only_its_own(dlrmock, webhook):
+    assert dlrmock.sent == [] and dlrmock.runs == []
+    run = dlrmock.play("esms.sms.cskh.delivered", to=f"{webhook}/webhooks/esms")
+    run.wait(5).assert_acknowledged()
+    assert dlrmock.runs == [run]
+"""
+
+
+def _send_status(provider: MockProvider, smsid: str) -> str:
+    import urllib.request
+
+    url = (f"{provider.url}/MainService.svc/json/GetSendStatus?RefId={smsid}"
+           "&ApiKey=dlrmock-api-key&SecretKey=dlrmock-secret-key")
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(json.load(response)["CodeResponse"])
+
+
+def test_two_sessions_against_one_server_do_not_disturb_each_other(
+    pytester: pytest.Pytester, provider: MockProvider, tmp_path: Path
+) -> None:
+    receiver_project(pytester, WEBHOOK_APP)
+    record = tmp_path / "smsid"
+    first = pytester.makepyfile(test_first=FIRST_SESSION.format(record=str(record)))
+    second = pytester.makepyfile(test_second=SECOND_SESSION)
+
+    assert pytester.runpytest(first, "--dlrmock-url", provider.url).ret == 0
+    smsid = record.read_text()
+    assert _send_status(provider, smsid) == "100"  # the app may poll its message
+
+    assert pytester.runpytest(second, "--dlrmock-url", provider.url).ret == 0
+
+    assert _send_status(provider, smsid) == "100"  # still known after the other session
+    assert [s.message_ids for s in provider.sent if s.endpoint != "esms.GetSendStatus"] == [
+        [smsid]
+    ]
+    assert len(provider.runs) == 1  # the second session's run; no_receipt played none
+
+    assert pytester.runpytest(second, "--dlrmock-url", provider.url, "--dlrmock-reset").ret == 0
+    assert _send_status(provider, smsid) == "99"  # --dlrmock-reset: the old behaviour
+
+
+def test_remote_mistakes_raise_the_local_error_types(provider: MockProvider) -> None:
+    from mock_server import RemoteProvider, RunError, RunNotFoundError, UnknownScenarioError
+
+    remote = RemoteProvider(provider.url).start()
+    for server in (provider, remote):
+        with pytest.raises(UnknownScenarioError, match=r"unknown scenario 'nxcloud\.zalo\.nope'"):
+            server.play("nxcloud.zalo.nope", to="http://127.0.0.1:9/hook")
+        with pytest.raises(RunError, match="field 'nope' is in none of the receipts"):
+            server.play("nxcloud.zalo.failed", to="http://127.0.0.1:9/hook", nope=1)
+        with pytest.raises(RunNotFoundError):
+            server.run("run-999")
+
+
+def test_a_remote_run_reads_live_and_a_cancelled_run_fails_assert_acknowledged(
+    provider: MockProvider,
+) -> None:
+    from mock_server import RemoteProvider
+
+    remote = RemoteProvider(provider.url).start()
+    run = remote.play("nxcloud.zalo.success_then_delivered", to="http://127.0.0.1:9/hook",
+                      clock="manual", ext="x", message="a NXCloud field, not an option")
+    assert not run.finished and run.state in ("pending", "running")
+    assert run.payloads[0]["message"] == "a NXCloud field, not an option"
+
+    provider.state.engine.cancel(run.id)
+    provider.run(run.id).wait(5)
+
+    assert (run.finished, run.state, run.ok) == (True, "cancelled", False)  # no refresh() needed
+    with pytest.raises(AssertionError, match="the run was cancelled before it finished"):
+        run.assert_acknowledged()
+    with pytest.raises(AssertionError, match="the run was cancelled before it finished"):
+        provider.run(run.id).assert_acknowledged()
