@@ -12,6 +12,7 @@ import concurrent.futures
 import functools
 import heapq
 import itertools
+import json
 import logging
 import math
 import random
@@ -23,8 +24,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ._errors import DlrmockError, RunError, RunNotFoundError
-from ._factory import ReceiptFactory, apply_overrides, wire
+from ._errors import DlrmockError, OverrideError, RunError, RunNotFoundError, close_matches
+from ._factory import (
+    RawValue,
+    ReceiptFactory,
+    apply_overrides,
+    override_paths,
+    path_known,
+    typed,
+    wire,
+)
 from ._hints import hint_for
 from ._http import (
     HttpClient,
@@ -34,6 +43,7 @@ from ._http import (
     _split_url,
     with_default_headers,
 )
+from ._registry import validate
 from ._scenarios import Scenario, resolve
 from ._wire import ErrorInfoEncoding
 from .providers import DeliveryPolicy, Payload, get_kind, get_provider
@@ -703,6 +713,7 @@ class Engine:
         clock: str = "scaled",
         policy: Mapping[str, Any] | None = None,
         error_info_encoding: int | None = None,
+        allow_invalid: bool = False,
     ) -> Run:
         """Start playing ``scenario`` at ``to``; returns the run at once (see ``Run.wait``).
 
@@ -746,7 +757,9 @@ class Engine:
             run_seed = seed if seed is not None else self._seeds.randrange(2**31)
             self._factory.reseed(run_seed)
             try:
-                msg, deliveries = self._plan(spec, to, fields or {}, message or {}, encoding)
+                msg, deliveries = self._plan(
+                    spec, to, fields or {}, message or {}, encoding, allow_invalid
+                )
             except DlrmockError:
                 raise
             except (TypeError, ValueError, AttributeError, KeyError) as exc:
@@ -784,29 +797,16 @@ class Engine:
         fields: Mapping[str, Any],
         message_fields: Mapping[str, Any],
         encoding: int | None,
+        allow_invalid: bool = False,
     ) -> tuple[dict[str, Any], list[Delivery]]:
         message = self._factory.message(spec.provider)
-        shared = {k: v for k, v in fields.items() if k in message}
+        shared = {k: _message_value(v, message[k]) for k, v in fields.items() if k in message}
         message.update(spec.message)
         message.update(message_fields)
         message.update(shared)
-        payloads: list[tuple[int, Payload]] = []
-        for index, step in enumerate(spec.steps):
-            payload = self._factory.receipt(step.kind, message)
-            everywhere = {**spec.set, **fields}
-            applicable = {k: v for k, v in everywhere.items() if k.split(".", 1)[0] in payload}
-            overrides = {**applicable, **step.set}
-            if overrides:  # apply_overrides deep-copies; a fresh payload needs no copy
-                payload = apply_overrides(step.kind, payload, overrides)
-            payloads.append((index, payload))
-        used = {k.split(".", 1)[0] for _, payload in payloads for k in payload} | set(message)
-        unused = sorted(k for k in fields if k.split(".", 1)[0] not in used)
-        if unused:
-            raise RunError(
-                f"field {unused[0]!r} is in none of the receipts of {spec.name} "
-                f"({', '.join(dict.fromkeys(spec.kinds))}); check its spelling, or set it in a "
-                "step's 'set' of your own scenario to add it"
-            )
+        payloads, invalid = _planned_payloads(
+            self._factory, spec, message, fields, allow_invalid
+        )
         order = list(range(len(spec.steps)))
         for index, step in enumerate(spec.steps):
             if step.reorder:
@@ -815,7 +815,7 @@ class Engine:
         for position, source in enumerate(order):
             timing = spec.steps[position]
             step = spec.steps[source]
-            request, sent = _encode(step.kind, payloads[source][1], url, encoding, step.malformed)
+            request, sent = _encode(step.kind, payloads[source], url, encoding, step.malformed)
             request = with_default_headers(request)  # the journal shows every header sent
             for copy in range(step.duplicate + 1):
                 deliveries.append(
@@ -827,7 +827,7 @@ class Engine:
                         payload=sent,
                         request=request,
                         lost_ack=step.lost_ack,
-                        malformed=step.malformed,
+                        malformed=step.malformed or invalid.get(source),
                     )
                 )
         return message, deliveries
@@ -1009,6 +1009,71 @@ def check_policy(overrides: Mapping[str, Any]) -> None:
                     f"policy 'retry_on' has unknown outcome {item!r}; "
                     f"choose from {', '.join(sorted(_RETRYABLE))}"
                 )
+
+
+INVALID_OVERRIDE = "invalid_override"
+"""How the journal marks a receipt made invalid by a field override the caller allowed."""
+
+
+def _message_value(value: Any, generated: Any) -> Any:
+    """A shared message field from a caller's value (text from the CLI takes the generated
+    value's type: ``--set receivers=40`` is the number 40)."""
+    if isinstance(value, RawValue):
+        if isinstance(generated, str):
+            return str(value)
+        try:
+            return json.loads(value)
+        except ValueError:
+            return str(value)
+    return value
+
+
+def _planned_payloads(
+    factory: ReceiptFactory,
+    spec: Scenario,
+    message: Mapping[str, Any],
+    fields: Mapping[str, Any],
+    allow_invalid: bool,
+) -> tuple[list[Payload], dict[int, str]]:
+    """Each step's receipt with the overrides applied: the scenario's ``set``, the step's, then
+    the caller's ``fields`` (which win); a caller's path must exist in some receipt, and a
+    receipt it makes invalid is refused unless ``allow_invalid`` (then marked malformed)."""
+    payloads: list[Payload] = []
+    invalid: dict[int, str] = {}
+    known: set[str] = set()
+    suggestions: list[str] = []
+    for index, step in enumerate(spec.steps):
+        base = factory.receipt(step.kind, dict(message))
+        suggestions += override_paths(base)
+        here = {k: v for k, v in fields.items() if str(k).split(".", 1)[0] in base}
+        known.update(k for k in here if path_known(step.kind, base, str(k)))
+        mine = {k: typed(step.kind, str(k), v) for k, v in here.items()}
+        every = {k: v for k, v in spec.set.items() if str(k).split(".", 1)[0] in base}
+        overrides = {**every, **step.set, **mine}
+        payload = apply_overrides(step.kind, base, overrides) if overrides else base
+        if mine:
+            problems = validate(payload, kind=step.kind)
+            if problems and not allow_invalid:
+                given = ", ".join(f"{k}={v!r}" for k, v in mine.items())
+                raise OverrideError(
+                    f"{given} makes the {step.kind} receipt of step {index} invalid: "
+                    f"{problems[0]}; fix the value, or send it anyway with --allow-invalid "
+                    "(allow_invalid=True in Python and the admin API), marked malformed"
+                )
+            if problems:
+                invalid[index] = INVALID_OVERRIDE
+        payloads.append(payload)
+    unknown = [k for k in fields if k not in known and k not in message]
+    if unknown:
+        name = str(unknown[0])
+        close = close_matches(name, set(suggestions))
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise RunError(
+            f"field {name!r} is in none of the receipts of {spec.name} "
+            f"({', '.join(dict.fromkeys(spec.kinds))}); {hint}check its spelling, or set it in "
+            "a step's 'set' of your own scenario to add it"
+        )
+    return payloads, invalid
 
 
 def _settle(run: Run, task: object = None) -> None:

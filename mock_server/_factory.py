@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ from ._wire import ErrorInfoEncoding, decode_error_info, encode_error_info
 from .providers import Message, Payload, WireRequest, get_kind, get_provider
 
 __all__ = [
+    "RawValue",
     "ReceiptFactory",
     "apply_overrides",
     "coerce_value",
@@ -177,7 +179,7 @@ def coerce_value(kind: str, path: str, raw: str) -> Any:
     if declared is not None and "string" in declared:
         return raw
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_no_constant)
     except ValueError:
         if declared is None:
             return raw
@@ -188,9 +190,13 @@ def coerce_value(kind: str, path: str, raw: str) -> Any:
     return value
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _parse_json_object(path: str, raw: str) -> Any:
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_no_constant)
     except ValueError as exc:
         raise OverrideError(f"{path}={raw!r} is not valid JSON: {exc}") from None
 
@@ -214,3 +220,65 @@ def _declared_types(node: Mapping[str, Any] | None) -> set[str] | None:
                 types |= _declared_types(branch) or set()
             return types or None
     return None
+
+
+class RawValue(str):
+    """A value typed as text (``--set K=V``): each receipt kind types it by its own schema."""
+
+
+def _finite(value: Any, path: str) -> None:
+    """Refuse NaN and infinities anywhere in ``value``: they are not JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise OverrideError(
+            f"{path}={value!r}: NaN and infinities are not JSON and are never sent; give a "
+            "finite number"
+        )
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _finite(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            _finite(item, f"{path}[{index}]")
+
+
+def _present(node: Any, parts: list[str]) -> bool:
+    for part in parts:
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def override_paths(payload: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Every dotted path in ``payload`` (nested objects included), for suggestions."""
+    paths: list[str] = []
+    for key, value in payload.items():
+        path = f"{prefix}{key}"
+        paths.append(path)
+        if isinstance(value, Mapping):
+            paths += override_paths(value, path + ".")
+    return paths
+
+
+def path_known(kind: str, payload: Mapping[str, Any], path: str) -> bool:
+    """Whether ``path`` names a field of ``kind``: in ``payload`` or declared by its schema
+    (``error_info.FIELD``: in the decoded object or its schema)."""
+    spec = get_kind(kind)
+    parts = path.split(".")
+    if parts[0] == "error_info" and len(parts) > 1 and spec.error_info_schema is not None:
+        try:
+            decoded = decode_error_info(str(payload.get("error_info", "")))
+        except ErrorInfoError:
+            decoded = None
+        if decoded is not None and _present(decoded.data, parts[1:]):
+            return True
+        return resolve_subschema(spec.error_info_schema, parts[1:]) is not None
+    return _present(payload, parts) or resolve_subschema(kind, parts) is not None
+
+
+def typed(kind: str, path: str, value: Any) -> Any:
+    """``value`` for ``path`` of ``kind``: a :class:`RawValue` typed by the kind's schema."""
+    if isinstance(value, RawValue):
+        value = coerce_value(kind, path, str(value))
+    _finite(value, path)
+    return value

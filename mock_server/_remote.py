@@ -15,7 +15,7 @@ from typing import Any
 
 from . import _errors
 from ._engine import Attempt, assert_handled
-from ._errors import DlrmockError, RunError, ServerError, UnknownNameError
+from ._errors import DlrmockError, OverrideError, RunError, ServerError, UnknownNameError
 from ._scenarios import Scenario
 from ._server import merge_fields
 from .app import ADMIN_PREFIX
@@ -101,6 +101,7 @@ class RemoteProvider:
         clock: str = "scaled",
         policy: Mapping[str, Any] | None = None,
         error_info_encoding: int | None = None,
+        allow_invalid: bool = False,
         **more_fields: Any,
     ) -> RemoteRun:
         """As :meth:`mock_server.MockProvider.play`, on the remote server."""
@@ -112,6 +113,7 @@ class RemoteProvider:
             "clock": clock,
             "policy": dict(policy) if policy else None,
             "error_info_encoding": error_info_encoding,
+            "allow_invalid": allow_invalid or None,
         }
         body: dict[str, Any] = {
             "scenario": scenario.as_dict() if isinstance(scenario, Scenario) else scenario,
@@ -120,8 +122,11 @@ class RemoteProvider:
         body.update({k: v for k, v in options.items() if v is not None})
         try:
             _, data = self.request("POST", "/runs", body)
-        except ValueError as exc:  # NaN, infinity: not JSON
-            raise RunError(f"cannot send these options to dlrmock: {exc}") from None
+        except ValueError as exc:  # NaN, infinity: not JSON, never sent
+            raise OverrideError(
+                f"cannot send these fields: {exc}; NaN and infinities are never sent, give a "
+                "finite number"
+            ) from None
         return RemoteRun(self, data)
 
     @property

@@ -157,6 +157,7 @@ class MockProvider:
         clock: str = "scaled",
         policy: Mapping[str, Any] | None = None,
         error_info_encoding: int | None = None,
+        allow_invalid: bool = False,
         **more_fields: Any,
     ) -> Run:
         """Start playing ``scenario`` at ``to``; returns the run at once (``run.wait()``).
@@ -165,7 +166,8 @@ class MockProvider:
         as ``fields`` (for names that are not identifiers, e.g. ``"zaloRes.error"``); they
         override that field in every receipt that has it. ``shared`` sets the message's shared
         fields only; ``clock="manual"`` waits for ``run.step()`` / ``run.advance(s)``;
-        ``error_info_encoding`` (1-4) forces eSMS's ``error_info`` encoding.
+        ``error_info_encoding`` (1-4) forces eSMS's ``error_info`` encoding; ``allow_invalid``
+        sends receipts the fields make invalid (marked malformed) instead of refusing them.
         """
         return self.state.engine.play(
             scenario,
@@ -177,6 +179,7 @@ class MockProvider:
             clock=clock,
             policy=policy,
             error_info_encoding=error_info_encoding,
+            allow_invalid=allow_invalid,
         )
 
     @property

@@ -258,6 +258,7 @@ def start_run() -> Any:
         "clock",
         "policy",
         "error_info_encoding",
+        "allow_invalid",
     }
     unknown = sorted(set(data) - allowed)
     if unknown:
@@ -287,6 +288,9 @@ def start_run() -> Any:
     encoding = data.get("error_info_encoding")
     if encoding is not None and (isinstance(encoding, bool) or encoding not in (1, 2, 3, 4)):
         raise BadRequest(f"'error_info_encoding' must be 1, 2, 3 or 4, got {encoding!r}")
+    allow_invalid = data.get("allow_invalid", False)
+    if not isinstance(allow_invalid, bool):
+        raise BadRequest(f"'allow_invalid' must be true or false, got {allow_invalid!r}")
     run = get_state().engine.play(
         scenario,
         target,
@@ -297,6 +301,7 @@ def start_run() -> Any:
         clock=str(data.get("clock", "scaled")),
         policy=data.get("policy"),
         error_info_encoding=encoding,
+        allow_invalid=allow_invalid,
     )
     response = jsonify(run.as_dict(attempts=False))
     response.status_code = 201

@@ -211,6 +211,17 @@ def _parse_time_scale(value: float | None) -> float | None:
     metavar="K=V",
     help="Override a field in every receipt that has it; repeatable.",
 )
+@click.option(
+    "--allow-invalid",
+    is_flag=True,
+    help="Send receipts that --set made invalid (marked malformed) instead of refusing.",
+)
+@click.option(
+    "--error-info-encoding",
+    type=click.IntRange(1, 4),
+    default=None,
+    help="eSMS: force one of the four error_info encodings.",
+)
 @click.option("--json", "as_json", is_flag=True, help='Print {"attempts": [...]} as JSON.')
 def play(
     scenario: str,
@@ -219,6 +230,8 @@ def play(
     timeout: float | None,
     seed: int | None,
     assignments: Sequence[str],
+    allow_invalid: bool,
+    error_info_encoding: int | None,
     as_json: bool,
 ) -> None:
     """Play a scenario once at a webhook and print the journal.
@@ -228,7 +241,7 @@ def play(
     import time as _time
 
     from ._engine import Attempt, Engine
-    from ._factory import coerce_value, parse_assignment
+    from ._factory import RawValue, parse_assignment
     from ._scenarios import resolve
 
     _parse_time_scale(time_scale)
@@ -239,13 +252,21 @@ def play(
         fields: dict[str, Any] = {}
         for text in assignments:
             name, raw = parse_assignment(text)
-            fields[name] = coerce_value(spec.steps[0].kind, name, raw)
+            fields[name] = RawValue(raw)  # typed by each step's kind when the run is planned
     except DlrmockError as exc:
         fail(str(exc))
     policy = {"timeout": timeout} if timeout is not None else None
     with Engine(time_scale=time_scale) as engine:
         try:
-            run = engine.play(spec, target, fields=fields, seed=seed, policy=policy)
+            run = engine.play(
+                spec,
+                target,
+                fields=fields,
+                seed=seed,
+                policy=policy,
+                error_info_encoding=error_info_encoding,
+                allow_invalid=allow_invalid,
+            )
         except DlrmockError as exc:
             fail(str(exc))
         shown = 0
@@ -281,6 +302,8 @@ def play(
                 click.echo("FAILED: the target did not acknowledge as the provider requires:")
                 for problem in problems:
                     click.echo(f"  - {problem}")
+                    for line in _evidence(run, problem):
+                        click.echo(f"      {line}")
             else:
                 lost = sum(1 for a in run.attempts if a.outcome == "lost_ack")
                 dropped = f" ({lost} answer(s) dropped by the scenario: lost_ack)" if lost else ""
@@ -288,6 +311,29 @@ def play(
                     f"ok: {len(run.attempts)} attempt(s), every receipt acknowledged{dropped}"
                 )
         sys.exit(EXIT_OK if run.ok else EXIT_FAILED)
+
+
+def _evidence(run: Any, problem: str) -> list[str]:
+    """The request and the answer behind one failure line, as the pytest journal shows them."""
+    import re
+
+    from ._hints import request_line
+
+    found = re.match(r"step (\d+) \([^,)]*(?:, copy (\d+))?\)", problem)
+    if found is None:
+        return []
+    step, copy = int(found.group(1)), int(found.group(2) or 0)
+    tries = [a for a in run.attempts if a.step == step and a.copy == copy]
+    if not tries:
+        return []
+    last = tries[-1]
+    lines = [f"sent: {request_line(last)}"]
+    if last.status is not None:
+        body = " ".join(last.response_body.split())
+        lines.append(f"got:  {last.status} {body[:200] + '...' if len(body) > 200 else body}")
+    elif last.error:
+        lines.append(f"error: {last.error}")
+    return lines
 
 
 def _print_rows(run: Any, shown: int) -> int:

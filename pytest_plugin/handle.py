@@ -86,6 +86,7 @@ class Dlrmock:
         policy: Mapping[str, Any] | None = None,
         shared: Mapping[str, Any] | None = None,
         error_info_encoding: int | None = None,
+        allow_invalid: bool = False,
         fields: Mapping[str, Any] | None = None,
         **more_fields: Any,
     ) -> Run | RemoteRun:
@@ -104,6 +105,7 @@ class Dlrmock:
             clock=clock,
             policy=dict(policy) if policy else None,
             error_info_encoding=error_info_encoding,
+            allow_invalid=allow_invalid,
         )
         self.played.append(run)
         return run

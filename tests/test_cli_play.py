@@ -309,3 +309,108 @@ def test_serve_with_a_bad_config_exits_2(
 
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+# --------------------------------------------------------------------------- failures and --set
+def test_a_failure_shows_the_request_the_answer_and_a_hint(make_target: MakeTarget) -> None:
+    post_only = make_target("ok", status=405, body=b'{"error": "method not allowed"}')
+
+    result = play("esms.sms.cskh.delivered", "--to", post_only.url)
+
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    failed = lines.index("FAILED: the target did not acknowledge as the provider requires:")
+    assert lines[failed + 1].startswith(
+        "  - step 0 (esms.sms.cskh): not acknowledged after 1 attempt(s); last: HTTP 405 "
+        "(http_error); hint: eSMS calls back with GET (the values in the query string); does "
+        "your route accept GET at this path?"
+    )
+    assert lines[failed + 2].startswith(f"      sent: GET {post_only.url}?SMSID=")
+    assert lines[failed + 3] == '      got:  405 {"error": "method not allowed"}'
+
+
+def test_a_400_on_an_empty_request_id_says_how_to_set_it(make_target: MakeTarget) -> None:
+    strict = make_target("ok", status=400, body=b"unknown RequestId")
+
+    result = play("esms.zns.normal.delivered", "--to", strict.url)
+
+    assert result.exit_code == 1
+    assert "hint: the callback's RequestId is empty, as in every eSMS example; " in result.stdout
+    assert "`--set RequestId=ID` (dlrmock play)" in result.stdout
+
+
+def test_set_wins_over_a_steps_own_set(target: Target) -> None:
+    result = play("nxcloud.zalo.failed", "--to", target.url, "--set", "zaloRes.error=-124")
+
+    assert result.exit_code == 0, result.output
+    (request,) = target.wait_for(1)
+    assert json.loads(request.body)["zaloRes"]["error"] == -124  # the step's own set says -118
+
+
+def test_set_is_typed_by_the_kind_of_each_step(target: Target, tmp_path: Any) -> None:
+    scenario = tmp_path / "expiry_then_success.json"
+    scenario.write_text(json.dumps({"steps": [
+        {"kind": "nxcloud.zalo.journey_time_out"}, {"kind": "nxcloud.zalo.success"}]}))
+
+    result = play(str(scenario), "--to", target.url, "--set", "ext=0")
+
+    assert result.exit_code == 0, result.output
+    expiry, success = (json.loads(r.body) for r in target.wait_for(2))
+    assert "ext" not in expiry and success["ext"] == "0"  # a string, as the success schema says
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("zaloRes.eror=3", "field 'zaloRes.eror' is in none of the receipts of "
+                           "nxcloud.zalo.failed (nxcloud.zalo.failed); did you mean "
+                           "'zaloRes.error'?"),
+        ("zaloRes.data.quota=1", "zaloRes.data.quota=1 makes the nxcloud.zalo.failed receipt "
+                                 "of step 0 invalid: $.zaloRes.data"),
+        ("code=NaN", "code='NaN': nxcloud.zalo.failed declares code as integer"),
+        ("code=Infinity", "declares code as integer"),
+    ],
+)
+def test_set_refuses_what_would_make_a_bad_receipt(
+    target: Target, assignment: str, message: str
+) -> None:
+    result = play("nxcloud.zalo.failed", "--to", target.url, "--set", assignment)
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("dlrmock: error: ") and result.stderr.count("\n") == 1
+    assert message in result.stderr
+    assert target.count() == 0
+
+
+def test_set_of_a_too_long_request_id_is_refused_then_allowed_and_marked_malformed(
+    make_target: MakeTarget,
+) -> None:
+    strict = make_target("ok", status=400, body=b"RequestId too long")
+    long_id = "r" * 60
+
+    refused = play("esms.sms.cskh.delivered", "--to", strict.url, "--set", f"RequestId={long_id}")
+    allowed = play("esms.sms.cskh.delivered", "--to", strict.url, "--set", f"RequestId={long_id}",
+                   "--allow-invalid")
+
+    assert refused.exit_code == 2
+    assert "makes the esms.sms.cskh receipt of step 0 invalid: $.RequestId" in refused.stderr
+    assert "--allow-invalid" in refused.stderr
+    assert allowed.exit_code == 0, allowed.output  # a 4xx to a malformed receipt is right
+    assert "http_error [invalid_override]" in allowed.stdout
+    (request,) = strict.wait_for(1)
+    assert f"&RequestId={long_id}&" in request.path
+
+
+def test_set_of_an_error_info_field_is_re_encoded_in_the_kinds_encoding(target: Target) -> None:
+    from mock_server import decode_error_info, parse_callback
+
+    result = play("esms.zalo.follower.failed", "--to", target.url,
+                  "--set", "error_info.error=-201")
+
+    assert result.exit_code == 0, result.output
+    (request,) = target.wait_for(1)
+    raw = parse_callback(request.path)["error_info"]
+    decoded = decode_error_info(raw)
+    assert decoded.data["error"] == -201
+    assert "____" in raw and decoded.timestamp is not None  # JSON + ____ + time, as documented
+    assert "{'" not in raw

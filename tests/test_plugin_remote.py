@@ -223,7 +223,13 @@ def test_two_sessions_against_one_server_do_not_disturb_each_other(
 
 
 def test_remote_mistakes_raise_the_local_error_types(provider: MockProvider) -> None:
-    from mock_server import RemoteProvider, RunError, RunNotFoundError, UnknownScenarioError
+    from mock_server import (
+        OverrideError,
+        RemoteProvider,
+        RunError,
+        RunNotFoundError,
+        UnknownScenarioError,
+    )
 
     remote = RemoteProvider(provider.url).start()
     for server in (provider, remote):
@@ -233,6 +239,13 @@ def test_remote_mistakes_raise_the_local_error_types(provider: MockProvider) -> 
             server.play("nxcloud.zalo.failed", to="http://127.0.0.1:9/hook", nope=1)
         with pytest.raises(RunNotFoundError):
             server.run("run-999")
+        with pytest.raises(OverrideError, match=r"NaN and infinities are .*never sent"):
+            server.play("nxcloud.zalo.failed", to="http://127.0.0.1:9/hook", code=float("nan"))
+        with pytest.raises(OverrideError, match=r"makes the nxcloud\.zalo\.failed receipt"):
+            server.play("nxcloud.zalo.failed", to="http://127.0.0.1:9/hook", code="zero")
+        run = server.play("nxcloud.zalo.failed", to="http://127.0.0.1:9/hook", code="zero",
+                          allow_invalid=True, clock="manual")
+        assert run.payloads[0]["code"] == "zero"
 
 
 def test_a_remote_run_reads_live_and_a_cancelled_run_fails_assert_acknowledged(
