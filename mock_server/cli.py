@@ -120,21 +120,42 @@ def validate(kind: str | None, strict: bool, as_json: bool, source: str) -> None
     help="Override a field (dotted paths for nested fields); repeatable.",
 )
 @click.option("--wire", is_flag=True, help="Print exactly what goes on the wire.")
-def example(kind: str, seed: int | None, assignments: Sequence[str], wire: bool) -> None:
+@click.option(
+    "--allow-invalid", is_flag=True, help="Print a receipt that --set made invalid anyway."
+)
+def example(
+    kind: str, seed: int | None, assignments: Sequence[str], wire: bool, allow_invalid: bool
+) -> None:
     """Print a valid receipt of KIND (e.g. nxcloud.zalo.success, esms.zns.normal).
 
     An unknown KIND lists every kind.
     """
-    from ._factory import coerce_value, parse_assignment, receipt
+    from ._errors import close_matches
+    from ._factory import RawValue, override_paths, parse_assignment, path_known, receipt, typed
     from ._factory import wire as to_wire
+    from ._registry import validate as run_validate
 
     _kind_option_check(kind)
     try:
+        base = receipt(kind, seed=seed)
         overrides: dict[str, Any] = {}
         for text in assignments:
             name, raw = parse_assignment(text)
-            overrides[name] = coerce_value(kind, name, raw)
+            if not path_known(kind, base, name):
+                close = close_matches(name, override_paths(base))
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                fail(
+                    f"{kind} has no field {name!r}; {hint}"
+                    f"`dlrmock example {kind}` shows its fields"
+                )
+            overrides[name] = typed(kind, name, RawValue(raw))
         payload = receipt(kind, seed=seed, overrides=overrides)
+        problems = run_validate(payload, kind=kind) if overrides else []
+        if problems and not allow_invalid:
+            fail(
+                f"--set makes the {kind} receipt invalid: {problems[0]}; fix the value, or "
+                "print it anyway with --allow-invalid"
+            )
         request = to_wire(kind, payload) if wire else None
     except DlrmockError as exc:
         fail(str(exc))

@@ -254,11 +254,22 @@ def test_set_on_esms_fields_and_error_info() -> None:
     assert "%5C%22error%5C%22%3A-118" in result.output
 
 
-def test_set_can_make_an_invalid_payload_that_validate_then_names() -> None:
-    produced = run("example", "nxcloud.zalo.delivered", "--set", "sendTime=yesterday")
+def test_set_making_an_invalid_payload_is_refused_unless_allowed() -> None:
+    refused = run("example", "nxcloud.zalo.delivered", "--set", "sendTime=yesterday")
+    produced = run("example", "nxcloud.zalo.delivered", "--set", "sendTime=yesterday",
+                   "--allow-invalid")
+
+    line = assert_usage_error(refused)
+    assert "--set makes the nxcloud.zalo.delivered receipt invalid: $.sendTime" in line
+    assert "--allow-invalid" in line
     assert produced.exit_code == 0
     result = run("validate", "-", stdin=produced.output)
     assert result.exit_code == 1 and "$.sendTime" in result.output.splitlines()[0]
+
+
+def test_set_of_a_nested_field_that_does_not_exist_is_refused() -> None:
+    line = assert_usage_error(run("example", "nxcloud.zalo.failed", "--set", "zaloRes.eror=3"))
+    assert "nxcloud.zalo.failed has no field 'zaloRes.eror'; did you mean 'zaloRes.error'? " in line
 
 
 @pytest.mark.parametrize(
@@ -267,7 +278,7 @@ def test_set_can_make_an_invalid_payload_that_validate_then_names() -> None:
         (["--set", "novalue"], "FIELD=VALUE"),
         (["--set", "=5"], "FIELD=VALUE"),
         (["--set", "code=abc"], "code='abc'"),
-        (["--set", "code.inner=1"], "'code'"),
+        (["--set", "code.inner=1"], "no field 'code.inner'"),
     ],
 )
 def test_a_bad_set_exits_2_with_one_line(args: list[str], named: str) -> None:
