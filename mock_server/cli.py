@@ -59,6 +59,26 @@ def _read_source(source: str) -> str:
     return source
 
 
+FIRST_ESMS_PARAMETER = "SMSID"
+"""eSMS appends its parameters to the callback URL, SMSID first (in every documented example)."""
+
+
+def _without_receivers_own(text: str, payload: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A whole callback URL's parameters without the receiver's own (those before eSMS's first
+    one, e.g. ``?token=abc&SMSID=…``), and the names dropped."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    stripped = text.strip()
+    if "://" not in stripped and not stripped.startswith("/"):
+        return payload, []
+    names = [name for name, _ in parse_qsl(urlsplit(stripped).query, keep_blank_values=True)]
+    if FIRST_ESMS_PARAMETER not in names:
+        return payload, []
+    first = names.index(FIRST_ESMS_PARAMETER)
+    own = [name for name in names[:first] if name not in names[first:]]
+    return {k: v for k, v in payload.items() if k not in own}, own
+
+
 def _kind_option_check(kind: str | None) -> None:
     if kind is not None:
         try:
@@ -82,8 +102,11 @@ def validate(kind: str | None, strict: bool, as_json: bool, source: str) -> None
 
     _kind_option_check(kind)
     text = _read_source(source)
+    ignored: list[str] = []
     try:
         payload = load_payload(text)
+        if strict:
+            payload, ignored = _without_receivers_own(text, payload)
         detected = kind or detect_kind(payload)
         problems = run_validate(payload, kind=detected, strict=strict)
     except DlrmockError as exc:
@@ -95,6 +118,7 @@ def validate(kind: str | None, strict: bool, as_json: bool, source: str) -> None
                     "kind": detected,
                     "valid": not problems,
                     "strict": strict,
+                    "ignored_parameters": ignored,
                     "problems": [p.as_dict() for p in problems],
                 },
                 indent=2,

@@ -319,3 +319,19 @@ def test_the_installed_command_validates_a_piped_example(tmp_path: Path) -> None
     )  # fmt: skip
     assert bad.returncode == 2
     assert bad.stdout == "" and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_strict_on_a_whole_url_ignores_the_receivers_own_parameters() -> None:
+    query = run("example", "esms.sms.cskh", "--seed", "2", "--wire").output.strip()
+    url = f"http://127.0.0.1:5000/esms?token=abc&tenant=7&{query}"
+
+    whole = run("validate", "--strict", "--json", url)
+    bare = run("validate", "--strict", f"token=abc&{query}")
+    extra = run("validate", "--strict", f"{url}&future=1")
+
+    assert whole.exit_code == 0, whole.output
+    assert json.loads(whole.output)["ignored_parameters"] == ["token", "tenant"]
+    # Without the URL, nothing tells the receiver's parameters from the provider's.
+    assert bare.exit_code == 1 and "$.token: undocumented field 'token'" in bare.output
+    # After SMSID everything is the provider's: an undocumented one is still reported.
+    assert extra.exit_code == 1 and "$.future: undocumented field 'future'" in extra.output
