@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -16,6 +18,7 @@ from mock_server import (
     ScenarioError,
     UnknownScenarioError,
     builtin_scenarios,
+    decode_error_info,
     load_scenario,
 )
 from mock_server._registry import validator_for
@@ -225,3 +228,93 @@ def test_play_with_a_bad_file_exits_2_with_one_line(name: str, target: Target) -
     assert result.stderr.startswith(f"dlrmock: error: {path}:{line}")
     assert message in result.stderr
     assert target.count() == 0
+
+
+# ------------------------------------------------ descriptions and expectations vs. the payloads
+CLAIM = re.compile(
+    r"\b(?P<field>SendStatus|SendSuccess|SendFailed|TotalSent|zaloRes\.error|code"
+    r"|error_info error)\s*(?P<op>>|<)?\s*(?P<value>-?\d+)\b"
+)
+SECONDS = re.compile(r"\b(?P<value>\d+(?:\.\d+)?) s\b")
+ESMS_PENDING = {"1", "2", "7"}
+NXCLOUD_RANKS = {"success": 1, "journey_acknowledged": 2, "delivered": 3, "failed": 3,
+                 "journey_time_out": 3}
+
+
+def _claimed(payload: dict[str, Any], field: str) -> Any:
+    if field == "error_info error":
+        raw = payload.get("error_info")
+        return decode_error_info(raw).data.get("error") if raw else None
+    node: Any = payload
+    for part in field.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def esms_status(payload: dict[str, Any]) -> str:
+    """The README's eSMS table: what one callback means."""
+    error = _claimed(payload, "error_info error")
+    if payload["SendStatus"] in ESMS_PENDING:
+        return "pending"
+    if payload["SendStatus"] == "5" and int(payload["SendSuccess"]) > 0 and not error:
+        return "delivered"
+    return "failed"  # 4 rejected; 5 with nothing reached, or a Zalo error
+
+
+def final_status(scenario: Scenario, payloads: list[dict[str, Any]]) -> str | None:
+    """What the README's tables say a correct receiver ends in after these payloads."""
+    status: str | None = None
+    for payload in payloads:
+        if scenario.provider == "esms":
+            new = esms_status(payload)
+            if status in (None, "pending"):
+                status = new
+        else:
+            new = str(payload["status"])
+            charged = status == "journey_acknowledged" and new == "journey_time_out"
+            if not charged and (status is None or (
+                    NXCLOUD_RANKS[new] > NXCLOUD_RANKS[status] and NXCLOUD_RANKS[status] < 3)):
+                status = new
+    return status
+
+
+def played_payloads(scenario: Scenario, seed: int) -> list[dict[str, Any]]:
+    """The receipts of one run, in delivery order, malformed ones left out."""
+    with Engine(time_scale=0) as engine:
+        run = engine.play(scenario, "http://127.0.0.1:9/never", clock="manual", seed=seed)
+        return [d.payload for d in run.deliveries if not d.malformed]
+
+
+@pytest.mark.parametrize("name", list(builtin_scenarios()))
+def test_builtin_description_and_expectation_hold_for_its_payloads(name: str) -> None:
+    scenario = builtin_scenarios()[name]
+    claims = list(CLAIM.finditer(scenario.description))
+    for seed in range(5):
+        payloads = played_payloads(scenario, seed)
+        for claim in claims:
+            field, op, value = claim["field"], claim["op"], int(claim["value"])
+            having = [p for p in payloads if _claimed(p, field) is not None]
+            assert having, f"{name}: the description claims {claim[0]!r}; no receipt has {field}"
+            for payload in having:
+                actual = int(_claimed(payload, field))
+                holds = actual > value if op == ">" else actual < value if op else actual == value
+                assert holds, f"{name}: the description says {claim[0]!r}, a receipt has {actual}"
+        for found in SECONDS.finditer(scenario.description):
+            assert float(found["value"]) in [s.after for s in scenario.steps], (
+                f"{name}: the description says {found[0]!r}; no step waits that long"
+            )
+        if "final" in scenario.expect and scenario.kinds[0].split(".")[:2] in (
+            ["nxcloud", "zalo"], ["esms", "sms"], ["esms", "zns"], ["esms", "viber"],
+            ["esms", "zalo"],
+        ):
+            assert final_status(scenario, payloads) == scenario.expect["final"], name
+
+
+def test_campaign_counts_decide_the_status_as_the_readme_says() -> None:
+    reached = {"SendStatus": "5", "SendSuccess": "131", "SendFailed": "40", "TotalSent": "174"}
+    none = {**reached, "SendSuccess": "0", "SendFailed": "174"}
+
+    assert esms_status(reached) == "delivered"
+    assert esms_status(none) == "failed"
+    assert esms_status({**reached, "SendStatus": "7"}) == "pending"
+    assert esms_status({**reached, "SendStatus": "4"}) == "failed"
