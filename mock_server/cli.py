@@ -112,18 +112,11 @@ def validate(kind: str | None, strict: bool, as_json: bool, source: str) -> None
     except DlrmockError as exc:
         fail(str(exc))
     if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "kind": detected,
-                    "valid": not problems,
-                    "strict": strict,
-                    "ignored_parameters": ignored,
-                    "problems": [p.as_dict() for p in problems],
-                },
-                indent=2,
-            )
-        )
+        report: dict[str, Any] = {"kind": detected, "valid": not problems, "strict": strict}
+        if ignored:
+            report["ignored_parameters"] = ignored
+        report["problems"] = [p.as_dict() for p in problems]
+        click.echo(json.dumps(report, indent=2))
     elif problems:
         click.echo(f"invalid {detected}: {problems[0]}")
         for problem in problems[1:]:

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
-from webhook_app import create_app, message_status
+from webhook_app import (
+    EsmsAccount,
+    NxcloudAccount,
+    create_app,
+    message_status,
+    send_sms,
+    send_zns,
+)
 
 from pytest_plugin.conformance import conformance_suite
 from pytest_plugin.handle import Dlrmock
@@ -13,15 +21,31 @@ from pytest_plugin.handle import Dlrmock
 APP = create_app(":memory:")
 
 
-def probe(key: str) -> dict[str, Any] | None:
+def probe(message: Mapping[str, Any]) -> dict[str, Any] | None:
     """The app's view of a message: by requestId / SMSID, or by journeyId for journeys."""
-    return message_status(APP, key) or message_status(APP, f"journey:{key}")
+    key = message.get("requestId") or message.get("SMSID")
+    found = message_status(APP, str(key)) if key else None
+    return found or message_status(APP, f"journey:{message.get('journeyId')}")
+
+
+def send_otp_zns(phone: str, provider_url: str, webhook_url: str) -> None:
+    """The app's own send path: a ZNS through NXCloud (dlrmock at ``provider_url``)."""
+    send_zns(APP, phone, {"otp": "123456"}, account=NxcloudAccount(provider_url),
+             callback_url=webhook_url, ext="order-42")
+
+
+def send_otp_sms(phone: str, provider_url: str, webhook_url: str) -> None:
+    """The app's own send path: a customer-care SMS through eSMS (dlrmock at ``provider_url``)."""
+    send_sms(APP, phone, "Ma OTP cua ban la 123456", account=EsmsAccount(provider_url),
+             callback_url=webhook_url)
 
 
 TestNXCloudConformance = conformance_suite(
-    "nxcloud", app=APP, path="/webhooks/nxcloud", probe=probe
+    "nxcloud", app=APP, path="/webhooks/nxcloud", probe=probe, send=send_otp_zns
 )
-TestESMSConformance = conformance_suite("esms", app=APP, path="/webhooks/esms", probe=probe)
+TestESMSConformance = conformance_suite(
+    "esms", app=APP, path="/webhooks/esms", probe=probe, send=send_otp_sms
+)
 
 
 def test_zalo_message_ends_delivered(dlrmock: Dlrmock, live_url: str, app: Flask) -> None:
@@ -66,3 +90,15 @@ def test_zns_failure_decodes_error_info(dlrmock: Dlrmock, live_url: str, app: Fl
     stored = message_status(app, run.message["SMSID"])
     assert stored is not None
     assert (stored["status"], stored["error_code"]) == ("failed", -114)
+
+
+def test_a_send_can_wait_for_its_receipts(dlrmock: Dlrmock, live_url: str, app: Flask) -> None:
+    smsid = send_sms(app, "0901233333", "Ma OTP 123456", account=EsmsAccount(dlrmock.url),
+                     callback_url=f"{live_url}/webhooks/esms")
+    (sent,) = dlrmock.sent
+    (run,) = sent.wait(timeout=5)  # 3333: the callback comes twice
+
+    run.assert_acknowledged()
+    stored = message_status(app, smsid)
+    assert stored is not None
+    assert (stored["status"], stored["duplicates_ignored"]) == ("delivered", 1)
