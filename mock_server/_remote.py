@@ -161,15 +161,23 @@ class RemoteProvider:
         _, data = self.request("GET", "/health")
         return float(data["time"])
 
+    def error_count(self) -> int:
+        """How many errors were raised inside the server since its last reset."""
+        _, data = self.request("GET", "/health")
+        return int(data.get("errors", 0))
+
     def reset(self) -> None:
         """Forget everything on the server: every client's runs and captured sends."""
         self.request("POST", "/reset")
 
-    def check(self) -> None:
-        _, data = self.request("GET", "/health")
-        if data.get("errors"):
+    def check(self, baseline: int = 0) -> None:
+        """Raise :class:`ServerError` if the server counts more errors than ``baseline``
+        (what it counted before; a shared server keeps its count until reset)."""
+        count = self.error_count()
+        if count > baseline:
             raise ServerError(
-                f"{data['errors']} error(s) inside the dlrmock server at {self.url}; see its log"
+                f"{count - baseline} error(s) inside the dlrmock server at {self.url}; "
+                "see its log"
             )
 
 

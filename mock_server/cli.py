@@ -138,10 +138,21 @@ def validate(kind: str | None, strict: bool, as_json: bool, source: str) -> None
 )
 @click.option("--wire", is_flag=True, help="Print exactly what goes on the wire.")
 @click.option(
+    "--error-info-encoding",
+    type=click.IntRange(1, 4),
+    default=None,
+    help="eSMS, with --wire: one of the four error_info encodings.",
+)
+@click.option(
     "--allow-invalid", is_flag=True, help="Print a receipt that --set made invalid anyway."
 )
 def example(
-    kind: str, seed: int | None, assignments: Sequence[str], wire: bool, allow_invalid: bool
+    kind: str,
+    seed: int | None,
+    assignments: Sequence[str],
+    wire: bool,
+    error_info_encoding: int | None,
+    allow_invalid: bool,
 ) -> None:
     """Print a valid receipt of KIND (e.g. nxcloud.zalo.success, esms.zns.normal).
 
@@ -173,7 +184,7 @@ def example(
                 f"--set makes the {kind} receipt invalid: {problems[0]}; fix the value, or "
                 "print it anyway with --allow-invalid"
             )
-        request = to_wire(kind, payload) if wire else None
+        request = to_wire(kind, payload, error_info_encoding=error_info_encoding) if wire else None
     except DlrmockError as exc:
         fail(str(exc))
     if request is None:

@@ -116,21 +116,31 @@ def dlrmock_seed(request: pytest.FixtureRequest) -> int:
 def dlrmock(
     dlrmock_server: MockProvider | RemoteProvider, dlrmock_seed: int, request: pytest.FixtureRequest
 ) -> Iterator[Dlrmock]:
-    """The fake provider, cleared for this test: ``dlrmock.play(...)``, ``dlrmock.url`` …"""
+    """The fake provider as this test sees it: ``dlrmock.play(...)``, ``dlrmock.url`` …
+
+    The session's own server is cleared first; a shared one (``--dlrmock-url``) only with
+    ``--dlrmock-reset``, else the test sees what happened since it started.
+    """
     from mock_server import RemoteProvider
 
     from .handle import Dlrmock
 
     since = None
-    shared = isinstance(dlrmock_server, RemoteProvider)
-    if shared and not request.config.getoption("dlrmock_reset"):
-        since = dlrmock_server.now()  # a shared server keeps its history: look from here on
+    errors = 0
+    if isinstance(dlrmock_server, RemoteProvider) and not request.config.getoption(
+        "dlrmock_reset"
+    ):
+        # A shared server keeps its history: this test looks from here on.
+        since, errors = dlrmock_server.now(), dlrmock_server.error_count()
     else:
         dlrmock_server.reset()
     handle = Dlrmock(dlrmock_server, seed=dlrmock_seed, since=since)
     request.node.stash[_HANDLE] = handle
     yield handle
-    dlrmock_server.check()
+    if isinstance(dlrmock_server, RemoteProvider):
+        dlrmock_server.check(errors)  # errors raised during this test only
+    else:
+        dlrmock_server.check()
 
 
 @pytest.hookimpl(wrapper=True)

@@ -418,16 +418,18 @@ def test_wire_shows_what_the_provider_would_send(pytester: pytest.Pytester) -> N
 
 
 SEND_AND_WAIT = """
-import requests
+import json
+import urllib.request
 
 def test_app_sends_and_waits_for_the_receipts(dlrmock, webhook, status):
-    answer = requests.post(
+    body = {"ApiKey": "dlrmock-api-key", "SecretKey": "dlrmock-secret-key",
+            "Phone": "0901233333", "Content": "Ma OTP 123456", "Brandname": "Baotrixemay",
+            "SmsType": "2", "CallbackUrl": f"{webhook}/webhooks/esms"}
+    request = urllib.request.Request(
         f"{dlrmock.url}/MainService.svc/json/SendMultipleMessage_V4_post_json",
-        json={"ApiKey": "dlrmock-api-key", "SecretKey": "dlrmock-secret-key",
-              "Phone": "0901233333", "Content": "Ma OTP 123456", "Brandname": "Baotrixemay",
-              "SmsType": "2", "CallbackUrl": f"{webhook}/webhooks/esms"},
-        timeout=5,
-    ).json()
+        data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        answer = json.load(response)
     assert answer["CodeResult"] == "100"
 
     (sent,) = dlrmock.sent

@@ -209,7 +209,9 @@ def test_two_sessions_against_one_server_do_not_disturb_each_other(
     assert pytester.runpytest(first, "--dlrmock-url", provider.url).ret == 0
     smsid = record.read_text()
     assert _send_status(provider, smsid) == "100"  # the app may poll its message
+    provider.state.errors.append(RuntimeError("raised for an earlier client"))
 
+    # The earlier client's error is not this session's: its tests still pass.
     assert pytester.runpytest(second, "--dlrmock-url", provider.url).ret == 0
 
     assert _send_status(provider, smsid) == "100"  # still known after the other session
@@ -220,6 +222,7 @@ def test_two_sessions_against_one_server_do_not_disturb_each_other(
 
     assert pytester.runpytest(second, "--dlrmock-url", provider.url, "--dlrmock-reset").ret == 0
     assert _send_status(provider, smsid) == "99"  # --dlrmock-reset: the old behaviour
+    provider.state.errors.clear()
 
 
 def test_remote_mistakes_raise_the_local_error_types(provider: MockProvider) -> None:
