@@ -1031,7 +1031,7 @@ def _message_value(value: Any, generated: Any) -> Any:
 def _planned_payloads(
     factory: ReceiptFactory,
     spec: Scenario,
-    message: Mapping[str, Any],
+    message: dict[str, Any],
     fields: Mapping[str, Any],
     allow_invalid: bool,
 ) -> tuple[list[Payload], dict[int, str]]:
@@ -1039,30 +1039,20 @@ def _planned_payloads(
     the caller's ``fields`` (which win); a caller's path must exist in some receipt, and a
     receipt it makes invalid is refused unless ``allow_invalid`` (then marked malformed)."""
     payloads: list[Payload] = []
-    invalid: dict[int, str] = {}
+    changed: list[tuple[int, str, dict[str, Any]]] = []
     known: set[str] = set()
     suggestions: list[str] = []
     for index, step in enumerate(spec.steps):
-        base = factory.receipt(step.kind, dict(message))
+        base = factory.receipt(step.kind, message)
         suggestions += override_paths(base)
         here = {k: v for k, v in fields.items() if str(k).split(".", 1)[0] in base}
         known.update(k for k in here if path_known(step.kind, base, str(k)))
         mine = {k: typed(step.kind, str(k), v) for k, v in here.items()}
         every = {k: v for k, v in spec.set.items() if str(k).split(".", 1)[0] in base}
         overrides = {**every, **step.set, **mine}
-        payload = apply_overrides(step.kind, base, overrides) if overrides else base
+        payloads.append(apply_overrides(step.kind, base, overrides) if overrides else base)
         if mine:
-            problems = validate(payload, kind=step.kind)
-            if problems and not allow_invalid:
-                given = ", ".join(f"{k}={v!r}" for k, v in mine.items())
-                raise OverrideError(
-                    f"{given} makes the {step.kind} receipt of step {index} invalid: "
-                    f"{problems[0]}; fix the value, or send it anyway with --allow-invalid "
-                    "(allow_invalid=True in Python and the admin API), marked malformed"
-                )
-            if problems:
-                invalid[index] = INVALID_OVERRIDE
-        payloads.append(payload)
+            changed.append((index, step.kind, mine))
     unknown = [k for k in fields if k not in known and k not in message]
     if unknown:
         name = str(unknown[0])
@@ -1073,6 +1063,18 @@ def _planned_payloads(
             f"({', '.join(dict.fromkeys(spec.kinds))}); {hint}check its spelling, or set it in "
             "a step's 'set' of your own scenario to add it"
         )
+    invalid: dict[int, str] = {}
+    for index, kind, mine in changed:
+        problems = validate(payloads[index], kind=kind)
+        if problems and not allow_invalid:
+            given = ", ".join(f"{k}={v!r}" for k, v in mine.items())
+            raise OverrideError(
+                f"{given} makes the {kind} receipt of step {index} invalid: {problems[0]}; fix "
+                "the value, or send it anyway with --allow-invalid (allow_invalid=True in "
+                "Python and the admin API), marked malformed"
+            )
+        if problems:
+            invalid[index] = INVALID_OVERRIDE
     return payloads, invalid
 
 
