@@ -10,7 +10,8 @@ What it gets right, and what dlrmock's scenarios check:
 * **Order-safe.** Every status has a rank; a receipt only changes a message when it ranks higher
   (``success`` < ``journey_acknowledged`` < final, eSMS ``pending`` < final). The first final status
   (``delivered``, ``failed``, ``journey_time_out``) wins: later or late-arriving receipts are
-  recorded but never regress it.
+  recorded but never regress it. A ``journey_time_out`` after ``journey_acknowledged`` is
+  stale: the journey was used and charged (NXCloud's 17007 is for an unused journey).
 * **Strict about what it uses, lenient about the rest.** A body that is not a JSON object, a missing
   key field, or an ``error_info`` in none of eSMS's four encodings is answered ``400`` with a JSON
   error, never ``500``. Unknown extra fields are ignored; an unknown status is acknowledged and

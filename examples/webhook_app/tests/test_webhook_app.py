@@ -261,6 +261,17 @@ def test_journey_acknowledged_after_time_out_does_not_regress(app: Flask,
     assert stored(app, REQUEST_ID)["status"] == "journey_acknowledged"
 
 
+def test_time_out_after_journey_acknowledged_keeps_the_charged_journey(
+        app: Flask, client: FlaskClient) -> None:
+    journey = {"journeyId": "126051", "oaId": "3041", "appId": "3310", "timestamp": "1721206920581"}
+    post_nxcloud(client, nxcloud("journey_acknowledged", code=17006, **journey))
+    post_nxcloud(client, {"status": "journey_time_out", "code": 17007, "message": "expired",
+                          **journey})
+
+    assert stored(app, "journey:126051")["status"] == "journey_acknowledged"
+    assert stored(app, "journey:126051")["receipts_processed"] == 2
+
+
 def test_esms_pending_after_finished_does_not_regress(app: Flask, client: FlaskClient) -> None:
     get_esms(client, esms(5))
     get_esms(client, esms(7, send_success=0))
