@@ -156,15 +156,18 @@ class RemoteProvider:
         _, data = self.request("GET", "/sent")
         return [CapturedSend(**item).bound(self) for item in data["sent"]]
 
+    def health(self) -> dict[str, Any]:
+        """``GET /_dlrmock/health``: version, the server's clock, counters, errors."""
+        _, data = self.request("GET", "/health")
+        return dict(data)
+
     def now(self) -> float:
         """The server's clock, what ``created_at`` and ``at`` are read on."""
-        _, data = self.request("GET", "/health")
-        return float(data["time"])
+        return float(self.health()["time"])
 
     def error_count(self) -> int:
         """How many errors were raised inside the server since its last reset."""
-        _, data = self.request("GET", "/health")
-        return int(data.get("errors", 0))
+        return int(self.health().get("errors", 0))
 
     def reset(self) -> None:
         """Forget everything on the server: every client's runs and captured sends."""

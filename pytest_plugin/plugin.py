@@ -131,7 +131,8 @@ def dlrmock(
         "dlrmock_reset"
     ):
         # A shared server keeps its history: this test looks from here on.
-        since, errors = dlrmock_server.now(), dlrmock_server.error_count()
+        health = dlrmock_server.health()
+        since, errors = float(health["time"]), int(health.get("errors", 0))
     else:
         dlrmock_server.reset()
     handle = Dlrmock(dlrmock_server, seed=dlrmock_seed, since=since)
