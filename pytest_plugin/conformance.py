@@ -257,6 +257,17 @@ def check_send(
         raise ConformanceFailure(f"{title}\n  - " + "\n  - ".join(broken) + "\n" + journals)
 
 
+def _overrides(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(
+        f"prepare returned {type(value).__name__}; return a mapping of field overrides "
+        '(e.g. {"RequestId": "otp-42"}) or None'
+    )
+
+
 def _takes_webhook(send: Send) -> bool:
     try:
         parameters = inspect.signature(send).parameters
@@ -351,7 +362,7 @@ def conformance_suite(
                 __tracebackhide__ = True
                 spec = available[scenario]
                 message = shared_message(spec, dlrmock.seed)
-                overrides = dict(prepare(dict(message)) or {}) if prepare is not None else {}
+                overrides = _overrides(prepare(dict(message))) if prepare is not None else {}
                 run = dlrmock.play(spec, to=dlrmock_webhook, shared=message, fields=overrides)
                 run.wait(timeout)
                 seen = {k: v for k, v in run.message.items() if k != "sent_at"}

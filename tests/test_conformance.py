@@ -492,3 +492,52 @@ def test_send_fails_a_system_whose_status_is_not_the_expected_one(
         "'delivered') for SMSID '*', the system shows status 'delivered'",
         "*journal of run run-*: esms.sms.cskh.delivered -> http://127.0.0.1:*/webhooks/esms *",
     ])
+
+
+def test_send_that_reaches_no_accepted_send_fails_naming_dlrmocks_answer(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        SENDING_SYSTEM.format(directory=str(WEBHOOK_APP), api_key="api_key='wrong', base_url=")
+        .replace("def send_otp_sms(phone, provider_url, webhook_url):\n",
+                 "def send_otp_sms(phone, provider_url, webhook_url):\n  try:\n")
+        .replace("             callback_url=webhook_url)\n",
+                 "             callback_url=webhook_url)\n  except Exception:\n    pass\n", 1)
+        .replace("TestZnsSends =", "_Unused =")
+    )
+
+    result = pytester.runpytest("conftest.py", "-k", "test_send and delivered")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "E   *ConformanceFailure: send:delivered: the system sends to 84901230000 through dlrmock",
+        "      - [[]send[]] send through the provider's API so that it accepts the message: no "
+        "accepted esms send to 84901230000 reached dlrmock at http://127.0.0.1:*; it received:",
+        "        POST /MainService.svc/json/SendMultipleMessage_V4_post_json -> 200 "
+        '{"CodeResult": "101"*',
+    ])
+
+
+def test_prepare_returning_something_else_is_named(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(REQUEST_ID_RECEIVER.format(
+        methods='"GET"', scenarios='scenarios=["esms.sms.cskh.delivered"]'
+    ).replace("prepare=create_challenge,", "prepare=lambda message: 'otp-1',"))
+
+    result = pytester.runpytest("conftest.py")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*TypeError: prepare returned str; return a mapping of field overrides "
+        '(e.g. {"RequestId": "otp-42"}) or None',
+    ])
+
+
+def test_statuses_naming_no_dlrmock_status_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"statuses= maps 'deliverd', which is not one of"):
+        conformance_suite("esms", probe=probe, url="http://127.0.0.1:9/hook",
+                          statuses={"deliverd": "SENT"})
+
+
+def test_send_of_a_non_callable_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"send= must be a callable, got 'http://x'"):
+        conformance_suite("esms", probe=probe, url="http://127.0.0.1:9/hook", send="http://x")
