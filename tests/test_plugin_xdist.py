@@ -45,3 +45,30 @@ def test_each_xdist_worker_has_its_own_server(pytester: pytest.Pytester, tmp_pat
     # one server per worker for the whole session, not one per test
     for record in seen:
         assert record["server"] == servers[(record["worker"], record["pid"])]
+
+
+@pytest.mark.slow
+def test_xdist_workers_sharing_one_server_keep_each_others_runs(pytester: pytest.Pytester) -> None:
+    from mock_server import MockProvider
+
+    receiver_project(pytester, WEBHOOK_APP)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_plays_with_real_delays(n, dlrmock, webhook, status):
+            run = dlrmock.play("nxcloud.zalo.success_then_delivered",
+                               to=f"{webhook}/webhooks/nxcloud", time_scale=0.1)
+            run.wait(timeout=10).assert_acknowledged()  # a cancelled run would fail here
+            assert status(run.message["requestId"]) == "delivered"
+            assert dlrmock.runs == [run]
+        """
+    )
+
+    with MockProvider(time_scale=0) as provider:
+        result = pytester.runpytest("-n", "2", "--dlrmock-url", provider.url)
+        runs = provider.runs
+
+    result.assert_outcomes(passed=6)
+    assert len(runs) == 6 and {run.state for run in runs} == {"done"}
