@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -137,3 +138,18 @@ def test_the_installed_command_round_trips_an_example(
             timeout=60,
         )  # fmt: skip
         assert (result.returncode, result.stdout.strip()) == (0, f"valid {kind} (strict)")
+
+
+def test_the_installed_wheel_registers_the_plugin_and_declares_its_imports(
+    installed: tuple[Path, Path],
+) -> None:
+    import importlib.metadata
+
+    _, target = installed
+    (dist,) = [d for d in importlib.metadata.distributions(path=[str(target)])
+               if d.metadata["Name"] == "dlrmock"]
+    plugins = {e.name: e.value for e in dist.entry_points if e.group == "pytest11"}
+    assert plugins == {"dlrmock": "pytest_plugin.plugin"}  # pytest loads it, nothing to configure
+    requires = {re.split(r"[<>=!~ ;\[]", r, maxsplit=1)[0].lower() for r in dist.requires or []}
+    imported = {"flask", "werkzeug", "jsonschema", "referencing", "faker", "pyyaml", "click"}
+    assert imported <= requires
