@@ -224,6 +224,9 @@ def check_send(
         and item.message_ids
         and phone[-9:] in item.body
     ]
+    # On a shared server another client may send to the same number meanwhile: prefer the
+    # sends that name this suite's webhook as their callback URL.
+    mine = [item for item in mine if webhook in item.body] or mine
     if not mine:
         shown = "\n    ".join(_describe_send(item) for item in made) or "nothing"
         raise ConformanceFailure(
@@ -245,8 +248,8 @@ def check_send(
     broken = [problem for run in runs for problem in _acknowledgements(run)]
     view = _view(probe(message))
     expected = SEND_EXPECTATIONS[provider][outcome]
-    _check_final(broken, "final", expected, view, f"{key_field} {message[key_field]!r}",
-                 statuses)
+    rule = "order" if outcome == "out_of_order" else "final"
+    _check_final(broken, rule, expected, view, f"{key_field} {message[key_field]!r}", statuses)
     payloads = [p for run in runs for p in run.payloads]
     distinct = len({json.dumps(p, sort_keys=True, default=str) for p in payloads})
     deliveries = sum(len(run.attempts) for run in runs)
