@@ -60,6 +60,13 @@ def _with_ext(payload: Payload, message: Message) -> Payload:
     return payload
 
 
+def _later(message: Message, offset: timedelta) -> datetime:
+    """``sent_at`` plus ``offset`` for generated receipts; a real send's (``live``) receipts
+    stay at its own time, never ahead of the moment they are sent."""
+    sent: datetime = message["sent_at"]
+    return sent if message.get("live") else sent + offset
+
+
 def _build_success(fake: Faker, message: Message) -> Payload:
     sent: datetime = message["sent_at"]
     daily = fake.random.choice([500, 1000, 5000])
@@ -81,7 +88,7 @@ def _build_success(fake: Faker, message: Message) -> Payload:
         "error": 0,
         "message": "Success",
         "data": {
-            "sent_time": _ms(sent + timedelta(milliseconds=fake.random.randint(1, 900))),
+            "sent_time": _ms(_later(message, timedelta(milliseconds=fake.random.randint(1, 900)))),
             "sending_mode": "1",
             "msg_id": message["msg_id"],
             "quota": {
@@ -115,7 +122,8 @@ def _build_failed(fake: Faker, message: Message) -> Payload:
 
 
 def _build_delivered(fake: Faker, message: Message) -> Payload:
-    delivered = message["sent_at"] + timedelta(seconds=fake.random.randint(1, 120))
+    # sendTime is the send's time; generated receipts keep their historical spread.
+    delivered = _later(message, timedelta(seconds=fake.random.randint(1, 120)))
     payload: Payload = {
         "status": "delivered",
         "requestId": message["requestId"],
@@ -131,8 +139,15 @@ def _journey_fields(fake: Faker, message: Message, after: timedelta) -> Payload:
         "oaId": message["oaId"],
         "journeyId": message["journeyId"],
         "appId": message["appId"],
-        "timestamp": _ms(message["sent_at"] + after),
+        "timestamp": _ms(_later(message, after)),
     }
+
+
+def _stamp_now(payload: Payload, now: datetime) -> Payload:
+    """A journey event's ``timestamp`` is when it happened: a real send's receipt gets the
+    moment it leaves (``now``, naive in NXCloud's zone)."""
+    payload["timestamp"] = _ms(now)
+    return payload
 
 
 def _build_journey_acknowledged(fake: Faker, message: Message) -> Payload:
@@ -179,11 +194,13 @@ KINDS: dict[str, ReceiptKind] = {
             "nxcloud.zalo.journey_acknowledged",
             "journey message used: charging begins (code 17006)",
             _build_journey_acknowledged,
+            restamp=_stamp_now,
         ),
         ReceiptKind(
             "nxcloud.zalo.journey_time_out",
             "journey expired without being used (code 17007)",
             _build_journey_time_out,
+            restamp=_stamp_now,
         ),
     )
 }
