@@ -126,7 +126,7 @@ class State:
         except ValueError as exc:
             raise DlrmockError(f"config 'send': {exc}") from None
         self.send_state = SendState(self.send_settings)
-        self.hooks = EngineHooks(self.engine, self._capture)
+        self.hooks = EngineHooks(self.engine, self._capture, self.send_state.messages)
 
     def _capture(self, sent: CapturedSend) -> None:
         with self.lock:
@@ -134,7 +134,6 @@ class State:
 
     def reset(self) -> None:
         self.engine.reset()
-        self.hooks.clear()
         self.send_state.clear()
         with self.lock:
             self.sent.clear()

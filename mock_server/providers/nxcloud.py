@@ -78,21 +78,24 @@ def _build_success(fake: Faker, message: Message) -> Payload:
         "sendTime": sent.strftime(TIME_FORMAT),
     }
     _with_ext(payload, message)
-    payload["cost"] = {
-        "currency": message["currency"],
-        "originalPrice": round(fake.random.uniform(0.01, 9.99), 4),
-    }
+    price = round(fake.random.uniform(0.01, 9.99), 4)
+    sent_time = _ms(_later(message, timedelta(milliseconds=fake.random.randint(1, 900))))
+    remaining = fake.random.randint(0, daily - 1)
+    if "price" in message:  # a real send: the account's own price and quota
+        price, daily, remaining = message["price"], message["daily_quota"], message[
+            "remaining_quota"]
+    payload["cost"] = {"currency": message["currency"], "originalPrice": price}
     payload["zaloRes"] = {
         "sysMsg": "Successfully sent.",
         "cusMsg": "Successfully sent.",
         "error": 0,
         "message": "Success",
         "data": {
-            "sent_time": _ms(_later(message, timedelta(milliseconds=fake.random.randint(1, 900)))),
+            "sent_time": sent_time,
             "sending_mode": "1",
             "msg_id": message["msg_id"],
             "quota": {
-                "remainingQuota": str(fake.random.randint(0, daily - 1)),
+                "remainingQuota": str(remaining),
                 "dailyQuota": str(daily),
             },
         },
@@ -159,9 +162,10 @@ def _build_journey_acknowledged(fake: Faker, message: Message) -> Payload:
     }
     payload.update(_journey_fields(fake, message, timedelta(seconds=fake.random.randint(1, 60))))
     _with_ext(payload, message)
+    price = fake.random.choice([130, 220, 300])
     payload["cost"] = {
         "currency": message["currency"],
-        "originalPrice": fake.random.choice([130, 220, 300]),
+        "originalPrice": message.get("journey_price", price),
     }
     return payload
 
