@@ -430,6 +430,12 @@ class Run:
                 f"run {self.id} uses a {self.clock.kind} clock; start it with clock='manual' "
                 "to step it"
             )
+        deadline = time.monotonic() + timeout
+        while self.state == "pending" and not self._done:  # not started on the loop yet
+            if time.monotonic() > deadline:
+                raise RunError(f"run {self.id} has not started (it waits for its send's "
+                               "answer, or for a release); step it once it runs")
+            time.sleep(0.002)
         before = len(self.attempts)
         self.engine.call(action(self.clock), timeout, f"stepping run {self.id}")
         return self.attempts[before:]

@@ -320,7 +320,10 @@ class HttpClient:
             else:
                 reader, writer = await asyncio.open_connection(host, port, limit=_READ_SIZE)
         except ssl.SSLError as exc:
-            reason = getattr(exc, "verify_message", None) or exc.reason or str(exc)
+            verify = getattr(exc, "verify_message", None)
+            reason = (exc.reason or str(exc)).replace("_", " ").lower()
+            if verify:
+                reason = f"{reason}: {verify}"
             raise TransportError(
                 "tls_error", f"TLS handshake with {host}:{port} failed: {reason}"
             ) from None

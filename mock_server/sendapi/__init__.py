@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ._messages import MessageNotFoundError, MessageStore, Part, SentMessage
+from ._messages import MessageNotFoundError, MessageNotHeldError, MessageStore, Part, SentMessage
 from ._model import AcceptedMessage, CapturedSend, SendHooks
 from ._outcomes import (
     ESMS_KINDS,
@@ -41,6 +41,7 @@ __all__ = [
     "AcceptedMessage",
     "CapturedSend",
     "MessageNotFoundError",
+    "MessageNotHeldError",
     "MessageStore",
     "Part",
     "Rule",

@@ -17,7 +17,8 @@ from typing import Any
 
 from .._errors import DlrmockError
 
-__all__ = ["MessageNotFoundError", "MessageStore", "Part", "SentMessage", "Starter"]
+__all__ = ["MessageNotFoundError", "MessageNotHeldError", "MessageStore", "Part", "SentMessage",
+           "Starter"]
 
 Starter = Callable[["Part", "str | None", "str | None"], "str | None"]
 """(part, outcome, scenario) → the id of the run that plays the part's receipts, or ``None``."""
