@@ -794,12 +794,17 @@ class Engine:
             self._spawn(run)
         return run
 
-    def release(self, run: Run) -> None:
-        """Start a run planned with ``hold=True`` (once; later calls do nothing)."""
+    def release(self, run: Run, after: float = 0.0) -> None:
+        """Start a run planned with ``hold=True`` (once; later calls do nothing), ``after``
+        real seconds from now."""
         if not run.held:
             return
         run.held = False
-        self._spawn(run)
+        if after > 0 and self._loop is not None:
+            loop = self._loop
+            loop.call_soon_threadsafe(lambda: loop.call_later(after, self._spawn, run))
+        else:
+            self._spawn(run)
 
     def _spawn(self, run: Run) -> None:
         assert self._loop is not None

@@ -24,8 +24,10 @@ class EngineHooks:
     """Implements :class:`mock_server.sendapi.SendHooks` with an :class:`Engine`."""
 
     def __init__(self, engine: Engine, capture: Callable[[CapturedSend], None],
-                 messages: MessageStore) -> None:
+                 messages: MessageStore, *, answer_margin: float = 0.0) -> None:
         self.engine = engine
+        self.answer_margin = answer_margin
+        """Real seconds between a send's answer and the start of its receipts' run."""
         self._capture = capture
         self.messages = messages
         engine.on_attempt.append(self._attempted)
@@ -60,7 +62,7 @@ class EngineHooks:
         for run_id in run_ids:
             run = self.engine.journal.get(run_id)
             if run is not None:
-                self.engine.release(run)
+                self.engine.release(run, self.answer_margin)
 
     def cancel(self, run_id: str) -> None:
         self.engine.cancel(run_id)

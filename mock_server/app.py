@@ -135,7 +135,8 @@ class State:
         except ValueError as exc:
             raise DlrmockError(f"config 'send': {exc}") from None
         self.send_state = SendState(self.send_settings)
-        self.hooks = EngineHooks(self.engine, self._capture, self.send_state.messages)
+        self.hooks = EngineHooks(self.engine, self._capture, self.send_state.messages,
+                                 answer_margin=self.send_settings.answer_margin)
 
     def _capture(self, sent: CapturedSend) -> None:
         with self.lock:

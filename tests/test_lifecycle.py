@@ -142,7 +142,7 @@ def test_a_callback_leaves_only_once_the_answer_of_its_send_is_written(
 ) -> None:
     # No delay at all, the strictest case. The client does not read its answer; when the
     # callback reaches the webhook, the whole answer must already wait in the client's socket.
-    provider = serve(time_scale=0, send={"receipt_delay": 0})
+    provider = serve(time_scale=0, send={"receipt_delay": 0, "answer_margin": 0})
     client: list[socket.socket] = []
     written: list[bool] = []
     app = Flask("probe")

@@ -118,6 +118,9 @@ class SendSettings:
     receipt_delay: Delay = (1.0, 3.0)
     """Seconds from a send's answer to its first receipt (scaled by the clock): a number, or
     ``[min, max]`` drawn per message. [choice] one to three seconds."""
+    answer_margin: float = 0.05
+    """Real seconds, whatever the time scale, between a send's answer being written and its
+    receipts starting: room for the app to store the id the answer told it. [choice]"""
     rules: tuple[Rule, ...] = ()
     """Outcome rules, tried in order before the magic numbers (the scenario header wins)."""
     nxcloud_currency: str = "USD"
@@ -154,6 +157,10 @@ class SendSettings:
                 or self.ads_min_phones < 1:
             problems.append(f"ads_min_phones must be an integer >= 1, got {self.ads_min_phones!r}")
         problems.extend(_delay_problems("receipt_delay", self.receipt_delay))
+        if isinstance(self.answer_margin, bool) or not isinstance(self.answer_margin, int | float) \
+                or not 0 <= self.answer_margin <= 10:
+            problems.append(f"answer_margin must be seconds from 0 to 10, "
+                            f"got {self.answer_margin!r}")
         for name in ("nxcloud_zns_price", "nxcloud_journey_price", "nxcloud_daily_quota"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
