@@ -320,6 +320,7 @@ class Run:
     encoding: int | None = None
     held: bool = False
     """Planned but not started: :meth:`Engine.release` starts it."""
+    cancel_requested: bool = False
     _done: bool = False
 
     @property
@@ -874,7 +875,8 @@ class Engine:
         with self._unspawned_lock:
             runs, self._unspawned = self._unspawned, []
         for run in runs:
-            if self.journal.get(run.id) is not run:  # reset() forgot it before it started
+            if self.journal.get(run.id) is not run or run.cancel_requested:
+                # reset() forgot it, or it was cancelled, before it started
                 _settle(run)
                 continue
             run.task = self._loop.create_task(self._play(run), name=run.id)
@@ -882,6 +884,7 @@ class Engine:
 
     def _cancel_soon(self, run: Run) -> None:
         """Cancel ``run`` from the loop, after it was spawned (call_soon callbacks run in order)."""
+        run.cancel_requested = True
         if run.held:  # planned, never started: nothing to stop
             run.held = False
             _settle(run)
