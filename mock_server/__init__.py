@@ -17,6 +17,7 @@ from ._errors import (
     UnknownScenarioError,
 )
 from ._factory import ReceiptFactory, receipt, wire
+from ._message_view import Message
 from ._registry import Problem, detect_kind, load_payload, validate
 from ._remote import RemoteProvider, RemoteRun
 from ._scenarios import Scenario, Step, builtin_scenarios, load_scenario
@@ -44,6 +45,7 @@ __all__ = [
     "Engine",
     "ErrorInfoEncoding",
     "ErrorInfoError",
+    "Message",
     "MockProvider",
     "OverrideError",
     "PayloadError",

@@ -21,7 +21,8 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import replace as dataclass_replace
+from datetime import datetime, tzinfo
 from typing import Any
 
 from ._errors import DlrmockError, OverrideError, RunError, RunNotFoundError, close_matches
@@ -75,6 +76,7 @@ OUTCOMES = (
     "reset",
     "closed",
     "invalid_response",
+    "tls_error",
     CANCELLED,
 )
 EXCERPT = 2048
@@ -320,6 +322,16 @@ class Run:
     created_at: float = field(default_factory=time.time)
     finished_at: float | None = None
     task: asyncio.Task[None] | None = None
+    start_after: float = 0.0
+    """Seconds (on the run's clock) before the first step's own ``after`` starts counting."""
+    gate: Callable[[Delivery], str | None] | None = None
+    """Asked just before each step is first sent; a reason stops the run there (cancelled)."""
+    live_zone: tzinfo | None = None
+    """Set for receipts of real sends: their event times are stamped as they leave."""
+    encoding: int | None = None
+    held: bool = False
+    """Planned but not started: :meth:`Engine.release` starts it."""
+    cancel_requested: bool = False
     _done: bool = False
 
     @property
@@ -349,6 +361,11 @@ class Run:
             self.engine.finished_runs.notify_all()
         if isinstance(self.clock, ManualClock):
             self.clock.finished()
+        for listener in self.engine.on_finished:
+            try:
+                listener(self)
+            except Exception:  # a listener's bug must not stop the others
+                log.exception("on_finished listener failed for run %s", self.id)
 
     @property
     def payloads(self) -> list[Payload]:
@@ -425,6 +442,12 @@ class Run:
                 f"run {self.id} uses a {self.clock.kind} clock; start it with clock='manual' "
                 "to step it"
             )
+        deadline = time.monotonic() + timeout
+        while self.state == "pending" and not self._done:  # not started on the loop yet
+            if time.monotonic() > deadline:
+                raise RunError(f"run {self.id} has not started (it waits for its send's "
+                               "answer, or for a release); step it once it runs")
+            time.sleep(0.002)
         before = len(self.attempts)
         self.engine.call(action(self.clock), timeout, f"stepping run {self.id}")
         return self.attempts[before:]
@@ -620,6 +643,8 @@ class Engine:
         """Notified whenever a run finishes (see :meth:`Run.wait_done`)."""
         self.lateness: deque[float] = deque(maxlen=100_000)
         self.on_attempt: list[Callable[[Run, Attempt], None]] = []
+        self.on_finished: list[Callable[[Run], None]] = []
+        """Called (from any thread) once when a run finishes, whatever its state."""
         self._factory = ReceiptFactory()
         self._seeds = random.Random(seed)
         self._factory_lock = threading.Lock()
@@ -679,7 +704,9 @@ class Engine:
             self._loop = self._thread = None
             with self._unspawned_lock:  # played while closing: never started, so cancelled
                 stranded, self._unspawned = self._unspawned, []
+            stranded += [run for run in self.journal.all() if run.held]
             for run in stranded:
+                run.held = False
                 _settle(run)
 
     def __enter__(self) -> Engine:
@@ -714,16 +741,26 @@ class Engine:
         policy: Mapping[str, Any] | None = None,
         error_info_encoding: int | None = None,
         allow_invalid: bool = False,
+        start_after: float = 0.0,
+        gate: Callable[[Delivery], str | None] | None = None,
+        live_zone: tzinfo | None = None,
+        hold: bool = False,
     ) -> Run:
         """Start playing ``scenario`` at ``to``; returns the run at once (see ``Run.wait``).
 
         ``fields`` override receipt fields in every receipt that has them (and the shared
         message field of that name); ``message`` sets shared message fields only.
+        ``start_after`` delays the whole run (scaled by its clock); ``gate`` may stop it before
+        a step (see :attr:`Run.gate`); ``live_zone`` stamps event times as receipts leave;
+        ``hold`` plans the run without starting it (:meth:`release` starts it).
         """
+        if not math.isfinite(start_after) or not 0 <= start_after <= MAX_SECONDS:
+            raise RunError(f"start_after must be a number of seconds >= 0, got {start_after!r}")
         spec = resolve(scenario)
-        if not isinstance(to, str) or not to.startswith("http://"):
+        if not isinstance(to, str) or not to.lower().startswith(("http://", "https://")):
             raise RunError(
-                f"target URL {to!r} must be an http:// URL, e.g. http://127.0.0.1:8000/hook"
+                f"target URL {to!r} must be an http:// or https:// URL, "
+                "e.g. http://127.0.0.1:8000/hook"
             )
         try:
             _split_url(to)  # a URL the client cannot send to fails here, not inside the run
@@ -779,16 +816,37 @@ class Engine:
             message=msg,
             deliveries=deliveries,
             engine=self,
+            start_after=start_after,
+            gate=gate,
+            live_zone=live_zone,
+            encoding=encoding,
+            held=hold,
         )
         self.start()
         self.journal.add_run(run)
+        if not hold:
+            self._spawn(run)
+        return run
+
+    def release(self, run: Run, after: float = 0.0) -> None:
+        """Start a run planned with ``hold=True`` (once; later calls do nothing), ``after``
+        real seconds from now."""
+        if not run.held:
+            return
+        run.held = False
+        if after > 0 and self._loop is not None:
+            loop = self._loop
+            loop.call_soon_threadsafe(lambda: loop.call_later(after, self._spawn, run))
+        else:
+            self._spawn(run)
+
+    def _spawn(self, run: Run) -> None:
         assert self._loop is not None
         with self._unspawned_lock:
             self._unspawned.append(run)
             wake = len(self._unspawned) == 1
         if wake:  # else the loop has a _spawn_played call queued that will take this run too
             self._loop.call_soon_threadsafe(self._spawn_played)
-        return run
 
     def _plan(
         self,
@@ -837,7 +895,8 @@ class Engine:
         with self._unspawned_lock:
             runs, self._unspawned = self._unspawned, []
         for run in runs:
-            if self.journal.get(run.id) is not run:  # reset() forgot it before it started
+            if self.journal.get(run.id) is not run or run.cancel_requested:
+                # reset() forgot it, or it was cancelled, before it started
                 _settle(run)
                 continue
             run.task = self._loop.create_task(self._play(run), name=run.id)
@@ -845,6 +904,11 @@ class Engine:
 
     def _cancel_soon(self, run: Run) -> None:
         """Cancel ``run`` from the loop, after it was spawned (call_soon callbacks run in order)."""
+        run.cancel_requested = True
+        if run.held:  # planned, never started: nothing to stop
+            run.held = False
+            _settle(run)
+            return
         if self._loop is not None and not run.finished:
             self._loop.call_soon_threadsafe(lambda: run.task.cancel() if run.task else None)
 
@@ -852,11 +916,20 @@ class Engine:
         assert self._loop is not None and self._client is not None
         run.state = "running"
         run.clock.start(self._loop)
-        due = 0.0
+        due = run.start_after
+        stamped: dict[int, Delivery] = {}
         try:
-            for delivery in run.deliveries:
+            for index, delivery in enumerate(run.deliveries):
                 due += delivery.after
                 await run.clock.sleep_until(due)
+                if run.gate is not None and delivery.copy == 0:
+                    reason = run.gate(delivery)
+                    if reason is not None:
+                        run.state, run.error = "cancelled", reason
+                        return
+                if run.live_zone is not None:
+                    delivery = stamped.get(delivery.step) or self._restamp(run, delivery)
+                    stamped[delivery.step] = run.deliveries[index] = delivery
                 await self._deliver(run, delivery)
             run.state = "done"
         except asyncio.CancelledError:
@@ -868,6 +941,16 @@ class Engine:
             self.errors.append(exc)
         finally:
             run.mark_done()
+
+    def _restamp(self, run: Run, delivery: Delivery) -> Delivery:
+        """``delivery`` with its event times set to now, if its kind has any."""
+        restamp = get_kind(delivery.kind).restamp
+        if restamp is None or delivery.malformed or run.live_zone is None:
+            return delivery
+        now = datetime.now(run.live_zone).replace(tzinfo=None)
+        payload = restamp(dict(delivery.payload), now)
+        request, sent = _encode(delivery.kind, payload, run.target, run.encoding, None)
+        return dataclass_replace(delivery, payload=sent, request=with_default_headers(request))
 
     async def _deliver(self, run: Run, delivery: Delivery) -> None:
         assert self._client is not None and self._loop is not None

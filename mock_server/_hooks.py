@@ -1,16 +1,16 @@
-"""The send APIs' hooks onto the delivery engine: accepted sends become runs."""
+"""The send APIs' hooks onto the delivery engine: accepted sends become runs, and the runs
+report back to the sent messages they play."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from ._engine import Engine, Run
+from ._engine import Attempt, Delivery, Engine, Run
 from .providers import get_provider
 from .sendapi import AcceptedMessage, CapturedSend
+from .sendapi._messages import MessageStore
 from .sendapi._outcomes import JOURNEY_EXPIRY_SCENARIO
 
 __all__ = ["EngineHooks"]
@@ -24,15 +24,17 @@ class EngineHooks:
     """Implements :class:`mock_server.sendapi.SendHooks` with an :class:`Engine`."""
 
     def __init__(self, engine: Engine, capture: Callable[[CapturedSend], None],
-                 *, remember: int = 100_000) -> None:
+                 messages: MessageStore, *, answer_margin: float = 0.0) -> None:
         self.engine = engine
+        self.answer_margin = answer_margin
+        """Real seconds between a send's answer and the start of its receipts' run."""
         self._capture = capture
-        self._remember = remember
-        self._runs: OrderedDict[tuple[str, str], list[str]] = OrderedDict()
-        self._lock = threading.Lock()
+        self.messages = messages
+        engine.on_attempt.append(self._attempted)
+        engine.on_finished.append(lambda run: messages.finished(run.id))
 
     def deliver(self, message: AcceptedMessage) -> str | None:
-        """Play the message's scenario at its callback URL; the run id."""
+        """Plan the message's scenario at its callback URL, held until :meth:`release`."""
         if message.callback_url is None:
             return None
         clock = "scaled"
@@ -42,18 +44,25 @@ class EngineHooks:
             clock = "manual"
         # A real send happens now: its receipts carry today's times, not generated ones.
         zone = get_provider(message.provider).time_zone
-        now = datetime.now(zone).replace(tzinfo=None, microsecond=0)
+        now = datetime.now(zone).replace(tzinfo=None)
+        gate = message.gate
         run = self.engine.play(
             message.scenario,
             message.callback_url,
-            message={"sent_at": now, **message.message},
+            message={"sent_at": now, "live": True, **message.message},
             clock=clock,
+            start_after=message.delay,
+            gate=(lambda _delivery: gate()) if gate is not None else None,
+            live_zone=zone,
+            hold=True,
         )
-        with self._lock:
-            self._runs.setdefault((message.provider, message.message_id), []).append(run.id)
-            while len(self._runs) > self._remember:
-                self._runs.popitem(last=False)
         return run.id
+
+    def release(self, run_ids: Iterable[str]) -> None:
+        for run_id in run_ids:
+            run = self.engine.journal.get(run_id)
+            if run is not None:
+                self.engine.release(run, self.answer_margin)
 
     def cancel(self, run_id: str) -> None:
         self.engine.cancel(run_id)
@@ -61,19 +70,11 @@ class EngineHooks:
     def capture(self, sent: CapturedSend) -> None:
         self._capture(sent)
 
-    def played(self, provider: str, message_id: str) -> list[dict[str, Any]]:
-        """Payloads already sent (answered or not) for the message, oldest first."""
-        with self._lock:
-            run_ids = list(self._runs.get((provider, message_id), ()))
-        payloads: list[dict[str, Any]] = []
-        for run_id in run_ids:
-            run: Run | None = self.engine.journal.get(run_id)
-            if run is None:
-                continue
-            sent = {(a.step, a.copy) for a in list(run.attempts)}
-            payloads.extend(d.payload for d in run.deliveries if (d.step, d.copy) in sent)
-        return payloads
-
-    def clear(self) -> None:
-        with self._lock:
-            self._runs.clear()
+    def _attempted(self, run: Run, attempt: Attempt) -> None:
+        if attempt.attempt != 1:
+            return
+        delivery: Delivery | None = next(
+            (d for d in run.deliveries if d.step == attempt.step and d.copy == attempt.copy), None
+        )
+        if delivery is not None:
+            self.messages.sent(run.id, delivery.payload)

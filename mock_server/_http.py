@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import ssl
 import sys
 from collections import deque
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ __all__ = ["OUTCOMES", "USER_AGENT", "HttpClient", "Request", "Response", "Trans
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "dlrmock/0.1"
-OUTCOMES = ("timeout", "refused", "reset", "closed", "invalid_response")
+OUTCOMES = ("timeout", "refused", "reset", "closed", "invalid_response", "tls_error")
 """Every value :attr:`TransportError.outcome` takes."""
 
 _HEAD_END = b"\r\n\r\n"
@@ -91,7 +92,7 @@ class _StaleConnection(Exception):
 
 @lru_cache(maxsize=4096)
 def _split_url(url: str) -> tuple[str, int, str, str]:
-    """(host, port, request target, Host header value) of an absolute http:// URL."""
+    """(host, port, request target, Host header value) of an absolute http(s):// URL."""
     bad = _BAD_URL_CHAR.search(url)
     if bad:
         raise ValueError(
@@ -99,14 +100,15 @@ def _split_url(url: str) -> tuple[str, int, str, str]:
             "non-ASCII characters"
         )
     parts = urlsplit(url)
-    if parts.scheme.lower() != "http":
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
         raise ValueError(
-            f"unsupported URL scheme {parts.scheme!r} in {url!r}; only http:// URLs are supported"
+            f"unsupported URL scheme {parts.scheme!r} in {url!r}; use an http:// or https:// URL"
         )
     host = parts.hostname
     if not host:
         raise ValueError(f"URL {url!r} has no host")
-    port = parts.port or 80  # .port raises ValueError for a port out of range
+    port = parts.port or (443 if scheme == "https" else 80)  # .port raises for a bad port
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
@@ -213,7 +215,8 @@ class _HostPool:
 class HttpClient:
     """An HTTP/1.1 client with a keep-alive pool per webhook, for one asyncio event loop."""
 
-    def __init__(self, *, max_connections_per_host: int = 32, max_body: int = 65536) -> None:
+    def __init__(self, *, max_connections_per_host: int = 32, max_body: int = 65536,
+                 tls: ssl.SSLContext | None = None) -> None:
         if max_connections_per_host < 1:
             raise ValueError(
                 f"max_connections_per_host must be >= 1, got {max_connections_per_host}"
@@ -222,8 +225,10 @@ class HttpClient:
             raise ValueError(f"max_body must be >= 0, got {max_body}")
         self.max_connections_per_host = max_connections_per_host
         self.max_body = max_body
-        self._pools: dict[tuple[str, int, str], _HostPool] = {}
+        self._pools: dict[tuple[bool, str, int, str], _HostPool] = {}
         self._closed = False
+        self._tls = tls
+        """Context for https:// targets (by default the system's trust store, verified)."""
 
     async def __aenter__(self) -> HttpClient:
         return self
@@ -254,7 +259,8 @@ class HttpClient:
             raise RuntimeError("HttpClient.send() after aclose()")
         # One pool per webhook (host, port and path): a slow webhook fills its own connections
         # and never delays deliveries to another one, even on the same server.
-        key = (host, port, target.partition("?")[0])
+        secure = request.url[:6].lower() == "https:"
+        key = (secure, host, port, target.partition("?")[0])
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = _HostPool(self.max_connections_per_host)
@@ -262,9 +268,11 @@ class HttpClient:
         try:
             if sys.version_info >= (3, 11):
                 async with asyncio.timeout(timeout):
-                    return await self._exchange(pool, host, port, data)
+                    return await self._exchange(pool, host, port, data, secure)
             else:
-                return await asyncio.wait_for(self._exchange(pool, host, port, data), timeout)
+                return await asyncio.wait_for(
+                    self._exchange(pool, host, port, data, secure), timeout
+                )
         except asyncio.TimeoutError:
             raise TransportError("timeout", f"no response within {float(timeout)} s") from None
         finally:
@@ -283,7 +291,9 @@ class HttpClient:
         if writers:
             await asyncio.gather(*(w.wait_closed() for w in writers), return_exceptions=True)
 
-    async def _exchange(self, pool: _HostPool, host: str, port: int, data: bytes) -> Response:
+    async def _exchange(
+        self, pool: _HostPool, host: str, port: int, data: bytes, secure: bool = False
+    ) -> Response:
         """One request on a pooled connection (the caller holds a slot of ``pool``)."""
         conn = pool.take_idle()
         if conn is not None:
@@ -293,12 +303,30 @@ class HttpClient:
                 logger.debug(
                     "idle connection to %s:%d was closed by the server; retrying", host, port
                 )
-        conn = await self._connect(host, port)
+        conn = await self._connect(host, port, secure)
         return await self._roundtrip(pool, conn, data)
 
-    async def _connect(self, host: str, port: int) -> _Connection:
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return self._tls
+
+    async def _connect(self, host: str, port: int, secure: bool = False) -> _Connection:
         try:
-            reader, writer = await asyncio.open_connection(host, port, limit=_READ_SIZE)
+            if secure:
+                reader, writer = await asyncio.open_connection(
+                    host, port, limit=_READ_SIZE, ssl=self._tls_context(), server_hostname=host
+                )
+            else:
+                reader, writer = await asyncio.open_connection(host, port, limit=_READ_SIZE)
+        except ssl.SSLError as exc:
+            verify = getattr(exc, "verify_message", None)
+            reason = (exc.reason or str(exc)).replace("_", " ").lower()
+            if verify:
+                reason = f"{reason}: {verify}"
+            raise TransportError(
+                "tls_error", f"TLS handshake with {host}:{port} failed: {reason}"
+            ) from None
         except ConnectionRefusedError:
             raise TransportError("refused", f"connection refused by {host}:{port}") from None
         except OSError as exc:

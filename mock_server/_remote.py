@@ -12,10 +12,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 from . import _errors
 from ._engine import Attempt, assert_handled
 from ._errors import DlrmockError, OverrideError, RunError, ServerError, UnknownNameError
+from ._message_view import Message
 from ._scenarios import Scenario
 from ._server import merge_fields
 from .app import ADMIN_PREFIX
@@ -168,6 +170,33 @@ class RemoteProvider:
     def error_count(self) -> int:
         """How many errors were raised inside the server since its last reset."""
         return int(self.health().get("errors", 0))
+
+    @property
+    def messages(self) -> list[Message]:
+        """Messages sent through the remote server's send APIs, oldest first."""
+        _, data = self.request("GET", "/messages")
+        return [self._view(item) for item in reversed(data["messages"])]
+
+    def message(self, message_id: str) -> Message:
+        return self._view(self._fetch(message_id))
+
+    def release(self, message_id: str, outcome: str | None = None, *,
+                scenario: str | None = None) -> Message:
+        return self._view(self._release(message_id, outcome, scenario))
+
+    def _fetch(self, message_id: str) -> dict[str, Any]:
+        _, data = self.request("GET", f"/messages/{quote(message_id, safe='')}")
+        return dict(data)
+
+    def _release(self, message_id: str, outcome: str | None,
+                 scenario: str | None) -> dict[str, Any]:
+        body = {"outcome": outcome} if scenario is None else {"scenario": scenario}
+        _, data = self.request(
+            "POST", f"/messages/{quote(message_id, safe='')}/release", body)
+        return dict(data)
+
+    def _view(self, data: Mapping[str, Any]) -> Message:
+        return Message(data, self._fetch, self._release)
 
     def reset(self) -> None:
         """Forget everything on the server: every client's runs and captured sends."""

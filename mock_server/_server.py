@@ -18,8 +18,9 @@ from werkzeug.serving import (
 
 from ._engine import Run
 from ._errors import ServerError
+from ._message_view import Message
 from ._scenarios import Scenario
-from .app import Config, State, create_app, get_state
+from .app import Config, State, create_app, get_state, release_message
 from .sendapi import CapturedSend
 
 __all__ = ["MockProvider", "merge_fields"]
@@ -209,6 +210,35 @@ class MockProvider:
     def now(self) -> float:
         """The server's clock (``time.time()``), what ``created_at`` and ``at`` are read on."""
         return time.time()
+
+    @property
+    def messages(self) -> list[Message]:
+        """Messages sent through the send APIs, oldest first (see :class:`Message`)."""
+        return [self._view(m.as_dict()) for m in self.state.send_state.messages.all()]
+
+    def message(self, message_id: str) -> Message:
+        """The message a send answered with ``message_id`` (SMSID / requestId)."""
+        return self._view(self._fetch(message_id))
+
+    def release(self, message_id: str, outcome: str | None = None, *,
+                scenario: str | None = None) -> Message:
+        """Let a held message play ``outcome`` or ``scenario`` (see ``send.rules``)."""
+        return self._view(self._release(message_id, outcome, scenario))
+
+    def _fetch(self, message_id: str) -> dict[str, Any]:
+        messages = self.state.send_state.messages
+        found = messages.get(message_id)
+        with messages.lock:
+            return found.as_dict()
+
+    def _release(self, message_id: str, outcome: str | None,
+                 scenario: str | None) -> dict[str, Any]:
+        found = release_message(self.state, message_id, outcome, scenario)
+        with self.state.send_state.messages.lock:
+            return found.as_dict()
+
+    def _view(self, data: Mapping[str, Any]) -> Message:
+        return Message(data, self._fetch, self._release)
 
     def reset(self) -> None:
         """Forget runs, captured sends and errors (between tests)."""

@@ -22,9 +22,18 @@ from ._hooks import EngineHooks
 from ._scenarios import builtin_scenarios
 from ._version import __version__
 from .providers import KINDS, PROVIDERS
-from .sendapi import CapturedSend, SendSettings, SendState, create_send_blueprints
+from .sendapi import (
+    PLAYABLE_OUTCOMES,
+    CapturedSend,
+    MessageNotFoundError,
+    MessageNotHeldError,
+    SendSettings,
+    SendState,
+    SentMessage,
+    create_send_blueprints,
+)
 
-__all__ = ["ADMIN_PREFIX", "Config", "State", "create_app", "get_state"]
+__all__ = ["ADMIN_PREFIX", "Config", "State", "create_app", "get_state", "release_message"]
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +136,8 @@ class State:
         except ValueError as exc:
             raise DlrmockError(f"config 'send': {exc}") from None
         self.send_state = SendState(self.send_settings)
-        self.hooks = EngineHooks(self.engine, self._capture)
+        self.hooks = EngineHooks(self.engine, self._capture, self.send_state.messages,
+                                 answer_margin=self.send_settings.answer_margin)
 
     def _capture(self, sent: CapturedSend) -> None:
         with self.lock:
@@ -135,11 +145,40 @@ class State:
 
     def reset(self) -> None:
         self.engine.reset()
-        self.hooks.clear()
         self.send_state.clear()
         with self.lock:
             self.sent.clear()
             self.errors.clear()
+
+
+def release_message(state: State, message_id: str, outcome: str | None = None,
+                    scenario: str | None = None) -> SentMessage:
+    """Release a held message with ``outcome`` or a built-in ``scenario`` of its provider.
+
+    Raises :class:`DlrmockError` subclasses naming the problem: an unknown id, a message not
+    held, neither or both of ``outcome`` / ``scenario``, an unknown outcome or scenario.
+    """
+    message = state.send_state.messages.get(message_id)
+    if (outcome is None) == (scenario is None):
+        raise BadRequest("give exactly one of 'outcome' "
+                         f"({', '.join(PLAYABLE_OUTCOMES)}) or 'scenario' (a built-in name)")
+    if outcome is not None and outcome not in PLAYABLE_OUTCOMES:
+        raise BadRequest(f"unknown outcome {outcome!r}; release with one of "
+                         f"{', '.join(PLAYABLE_OUTCOMES)}")
+    if scenario is not None and (not isinstance(scenario, str)
+                                 or scenario not in builtin_scenarios()
+                                 or not scenario.startswith(f"{message.provider}.")):
+        raise BadRequest(f"unknown scenario {scenario!r} for this {message.provider} message; "
+                         f"name a built-in '{message.provider}.…' scenario "
+                         "(`dlrmock scenarios` lists them)")
+    try:
+        state.send_state.messages.release(message_id, outcome, scenario)
+    except DlrmockError:
+        raise
+    except Exception as exc:  # the provider refused, e.g. a journey token that has expired
+        raise BadRequest(f"cannot release {message_id!r}: {exc}", 409) from None
+    state.hooks.release(message.run_ids)
+    return message
 
 
 def get_state(app: Flask | None = None) -> State:
@@ -183,7 +222,8 @@ def _bad_request(exc: BadRequest) -> Any:
 
 @admin.errorhandler(DlrmockError)
 def _dlrmock_error(exc: DlrmockError) -> Any:
-    status = 404 if isinstance(exc, RunNotFoundError) else 400
+    status = 404 if isinstance(exc, RunNotFoundError | MessageNotFoundError) else (
+        409 if isinstance(exc, MessageNotHeldError) else 400)
     return _error(type(exc).__name__, str(exc), status)
 
 
@@ -376,6 +416,38 @@ def list_sent() -> Any:
     with state.lock:
         sent = list(state.sent)
     return jsonify({"sent": [asdict(item) for item in sent]})
+
+
+@admin.get("/messages")
+def list_messages() -> Any:
+    """Sent messages, newest first; ``?state=held`` (or pending, playing, final) filters."""
+    state = get_state()
+    wanted = request.args.get("state")
+    with state.send_state.messages.lock:
+        items = [m.as_dict() for m in reversed(state.send_state.messages.all())
+                 if wanted is None or m.state == wanted]
+    return jsonify({"messages": items})
+
+
+@admin.get("/messages/<message_id>")
+def get_message(message_id: str) -> Any:
+    state = get_state()
+    message = state.send_state.messages.get(message_id)
+    with state.send_state.messages.lock:
+        return jsonify(message.as_dict())
+
+
+@admin.post("/messages/<message_id>/release")
+def release(message_id: str) -> Any:
+    data = _body()
+    unknown = sorted(set(data) - {"outcome", "scenario"})
+    if unknown:
+        raise BadRequest(f"unknown field {unknown[0]!r}; send {{\"outcome\": …}} or "
+                         "{\"scenario\": …}")
+    state = get_state()
+    message = release_message(state, message_id, data.get("outcome"), data.get("scenario"))
+    with state.send_state.messages.lock:
+        return jsonify(message.as_dict())
 
 
 # ---------------------------------------------------------------------------------- the factory

@@ -30,7 +30,7 @@ from werkzeug.serving import make_server
 from mock_server._factory import ReceiptFactory
 from mock_server._scenarios import Scenario, builtin_scenarios
 from mock_server.providers import get_provider
-from mock_server.sendapi import DEFAULT_MAGIC_NUMBERS, OUTCOMES, CapturedSend
+from mock_server.sendapi import DEFAULT_MAGIC_NUMBERS, OUTCOMES, PLAYABLE_OUTCOMES, CapturedSend
 
 from .handle import Dlrmock
 
@@ -53,7 +53,7 @@ RULES = {
 SEND_PHONES: Mapping[str, str] = {
     outcome: "8490123" + suffix.rjust(4, "0")
     for suffix, outcome in DEFAULT_MAGIC_NUMBERS.items()
-    if len(suffix) == 4
+    if len(suffix) == 4 and outcome in PLAYABLE_OUTCOMES  # a held message waits for a release
 }
 """The number the suite sends to for each outcome (the default magic numbers, ``84…`` form)."""
 

@@ -33,6 +33,11 @@ class Provider(Protocol):
     def check(self) -> None: ...
     @property
     def sent(self) -> list[CapturedSend]: ...
+    @property
+    def messages(self) -> list[Any]: ...
+    def message(self, message_id: str) -> Any: ...
+    def release(self, message_id: str, outcome: str | None = None, *,
+                scenario: str | None = None) -> Any: ...
 
 
 def _order(run: Any) -> tuple[int, str]:
@@ -161,6 +166,21 @@ class Dlrmock:
                 except RunNotFoundError:  # evicted from a full journal
                     continue
         return sorted(runs.values(), key=_order)
+
+    @property
+    def messages(self) -> list[Any]:
+        """Messages the system under test sent (:class:`~mock_server.Message`), oldest first:
+        their state (held, pending, playing, final) and receipts; ``.release(outcome)``."""
+        return self.provider.messages
+
+    def message(self, message_id: str) -> Any:
+        """The message a send answered with ``message_id`` (SMSID / requestId)."""
+        return self.provider.message(message_id)
+
+    def release(self, message_id: str, outcome: str | None = None, *,
+                scenario: str | None = None) -> Any:
+        """Let a held message play ``outcome`` or ``scenario``."""
+        return self.provider.release(message_id, outcome, scenario=scenario)
 
     def journals(self) -> str:
         """The journal of every run of this test."""

@@ -180,7 +180,7 @@ def test_play_bad_input_exits_2_with_one_line(
     assert target.count() == 0
 
 
-@pytest.mark.parametrize("url", ["https://127.0.0.1/hook", "http://", "127.0.0.1:80/hook"])
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/hook", "http://", "127.0.0.1:80/hook"])
 def test_play_bad_target_url_exits_2(url: str) -> None:
     result = dlrmock("play", "nxcloud.zalo.failed", "--to", url, "--time-scale", "0")
 

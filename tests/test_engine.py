@@ -451,9 +451,8 @@ def test_runs_play_concurrently(engine: Engine, make_target: MakeTarget) -> None
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("https://127.0.0.1/hook", "must be an http:// URL"),
-        ("ftp://127.0.0.1/hook", "must be an http:// URL"),
-        ("127.0.0.1:8000/hook", "must be an http:// URL"),
+        ("ftp://127.0.0.1/hook", "must be an http:// or https:// URL"),
+        ("127.0.0.1:8000/hook", "must be an http:// or https:// URL"),
         ("http://", "has no host"),
         ("http://127.0.0.1:99999/hook", "Port out of range"),
         ("http://127.0.0.1/a hook", "percent-encode"),
@@ -609,3 +608,34 @@ def test_an_answer_other_than_success_does_not_acknowledge_under_the_success_rul
 def test_an_unknown_acknowledgement_rule_is_refused_naming_the_choices(engine: Engine) -> None:
     with pytest.raises(RunError, match="'acknowledge' must be one of 2xx, 200, success"):
         engine.play("nxcloud.zalo.failed", "http://127.0.0.1:9/", policy={"acknowledge": "ok"})
+
+
+# ------------------------------------------------------------------------ held runs
+def test_a_held_run_sends_nothing_until_released(engine: Engine, target: Target) -> None:
+    run = engine.play("nxcloud.zalo.failed", target.url, hold=True)
+    time.sleep(0.1)
+    assert target.count() == 0 and run.state == "pending" and not run.finished
+
+    engine.release(run)
+    assert run.wait(5).ok
+    assert target.count() == 1
+
+
+def test_a_run_cancelled_while_its_release_is_delayed_never_plays(
+    engine: Engine, target: Target
+) -> None:
+    run = engine.play("nxcloud.zalo.failed", target.url, hold=True)
+    engine.release(run, after=0.2)
+    engine.cancel(run.id)
+
+    assert run.wait(5).state == "cancelled"
+    time.sleep(0.3)
+    assert target.count() == 0 and run.attempts == []
+
+
+def test_a_gate_stops_the_run_before_the_step_it_refuses(engine: Engine, target: Target) -> None:
+    run = engine.play("nxcloud.zalo.success_then_delivered", target.url,
+                      gate=lambda d: "no more" if d.step == 1 else None).wait(5)
+
+    assert run.state == "cancelled" and run.error == "no more"
+    assert [a.kind for a in run.attempts] == ["nxcloud.zalo.success"]

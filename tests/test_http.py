@@ -105,7 +105,6 @@ def test_given_headers_replace_the_defaults(target: Target) -> None:
 @pytest.mark.parametrize(
     ("url", "headers"),
     [
-        ("https://127.0.0.1:1/hook", ()),
         ("ftp://127.0.0.1:1/hook", ()),
         ("http://127.0.0.1:1/ho ok", ()),
         ("http://127.0.0.1:1/hook", (("X-Evil", "a\r\nInjected: yes"),)),

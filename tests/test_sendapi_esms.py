@@ -119,7 +119,8 @@ def test_the_message_fields_carry_phone_carrier_oa_and_template() -> None:
          TempData={}, RequestId=42)
     message = hooks.delivered[0].message
     assert message == {"SMSID": message["SMSID"], "RequestId": "42", "phonenumber": "0351234567",
-                       "telcoid": "1", "outcome": "delivered", "oaid": "123", "tempid": "77"}
+                       "telcoid": "1", "outcome": "delivered", "oaid": "123", "tempid": "77",
+                       "unit_price": 300.0}
     [receipt] = hooks.play()
     assert (receipt["phonenumber"], receipt["telcoid"], receipt["oaid"], receipt["tempid"]) == (
         "0351234567", "1", "123", "77")

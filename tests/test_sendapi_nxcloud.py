@@ -62,7 +62,9 @@ def test_the_receipts_go_to_dr_webhook_with_the_request_id_phone_and_ext() -> No
     assert message.provider == "nxcloud"
     assert message.callback_url == WEBHOOK
     assert message.scenario == "nxcloud.zalo.success_then_delivered"
-    assert message.message == {"requestId": request_id, "ext": "order-42", "phone": "84912345678"}
+    assert message.message == {"requestId": request_id, "ext": "order-42", "phone": "84912345678",
+                               "currency": "USD", "price": 0.05, "journey_price": 220,
+                               "remaining_quota": 999, "daily_quota": 1000}
     receipts = hooks.play()
     assert [r["status"] for r in receipts] == ["success", "delivered"]
     assert all(r["requestId"] == request_id and r["ext"] == "order-42" for r in receipts)

@@ -13,7 +13,7 @@ from mock_server.sendapi import (
     ESMS_KINDS,
     JOURNEY_LIFETIME_DAYS,
     NXCLOUD_SCENARIOS,
-    OUTCOMES,
+    PLAYABLE_OUTCOMES,
     esms_scenario,
     nxcloud_journey_scenario,
 )
@@ -38,12 +38,12 @@ def _kinds(scenario: str | dict[str, Any]) -> list[str]:
     return resolve(scenario).kinds
 
 
-@pytest.mark.parametrize("outcome", OUTCOMES)
+@pytest.mark.parametrize("outcome", PLAYABLE_OUTCOMES)
 def test_every_nxcloud_outcome_names_a_built_in_scenario(outcome: str) -> None:
     assert NXCLOUD_SCENARIOS[outcome] in builtin_scenarios()
 
 
-@pytest.mark.parametrize("outcome", OUTCOMES)
+@pytest.mark.parametrize("outcome", PLAYABLE_OUTCOMES)
 @pytest.mark.parametrize("kind", ESMS_KINDS)
 def test_every_esms_kind_and_outcome_gives_a_playable_scenario_of_that_kind(
         kind: str, outcome: str) -> None:
@@ -57,7 +57,7 @@ def test_every_esms_kind_and_outcome_gives_a_playable_scenario_of_that_kind(
     assert set(_kinds(scenario)) == {kind}
 
 
-@pytest.mark.parametrize("outcome", OUTCOMES)
+@pytest.mark.parametrize("outcome", PLAYABLE_OUTCOMES)
 def test_every_journey_outcome_gives_a_playable_scenario(outcome: str) -> None:
     kinds = _kinds(nxcloud_journey_scenario(outcome))
     acknowledged = "nxcloud.zalo.journey_acknowledged" in kinds

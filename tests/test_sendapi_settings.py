@@ -48,7 +48,7 @@ def test_from_mapping_names_an_unknown_key_and_lists_the_known_ones() -> None:
     ("default_outcome", "deliverd", "unknown outcome 'deliverd'; did you mean 'delivered'"),
     ("magic_numbers", {"12ab": "failed"}, "suffix '12ab' must be a string of digits"),
     ("magic_numbers", {"1234": "lost"}, r"unknown outcome 'lost'; did you mean 'lost_ack'"),
-    ("default_webhook", "ftp://x", "default_webhook must be an http:// URL"),
+    ("default_webhook", "ftp://x", "default_webhook must be an http:// or https:// URL"),
     ("request_id_ttl", 0, "request_id_ttl must be a positive number"),
 ])
 def test_from_mapping_rejects_a_bad_value_naming_the_key(key: str, value: object,

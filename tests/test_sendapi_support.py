@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from mock_server.sendapi import (
     create_send_blueprints,
     sign,
 )
+from mock_server.sendapi._messages import MessageStore
 
 ACCESS_KEY = "dlrmock-access-key"
 SECRET = "dlrmock-secret"
@@ -46,6 +47,9 @@ class RecordingHooks:
     captured: list[CapturedSend] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     runs: dict[str, AcceptedMessage] = field(default_factory=dict)
+    released: list[str] = field(default_factory=list)
+    messages: MessageStore | None = None
+    """The send state's messages, fed as the engine feeds them (``make_app`` sets it)."""
     _played: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _factory: ReceiptFactory = field(default_factory=lambda: ReceiptFactory(seed=7))
@@ -59,8 +63,13 @@ class RecordingHooks:
         self.runs[run_id] = message
         return run_id
 
+    def release(self, run_ids: Iterable[str]) -> None:
+        self.released.extend(run_ids)
+
     def cancel(self, run_id: str) -> None:
         self.cancelled.append(run_id)
+        if self.messages is not None:
+            self.messages.finished(run_id)
 
     def capture(self, sent: CapturedSend) -> None:
         self.captured.append(sent)
@@ -93,10 +102,15 @@ class RecordingHooks:
         payloads: list[dict[str, Any]] = []
         for rid in chosen:
             message = self.runs.pop(rid)
-            for _, payload in self.receipts(message):
-                self._played.setdefault((message.provider, message.message_id), []).append(
-                    payload)
-                payloads.append(payload)
+            if message.gate is None or message.gate() is None:
+                for _, payload in self.receipts(message):
+                    self._played.setdefault((message.provider, message.message_id), []).append(
+                        payload)
+                    payloads.append(payload)
+                    if self.messages is not None:
+                        self.messages.sent(rid, payload)
+            if self.messages is not None:
+                self.messages.finished(rid)
         return payloads
 
     @property
@@ -110,6 +124,7 @@ def make_app(settings: SendSettings | None = None, hooks: RecordingHooks | None 
     settings = settings or SendSettings()
     hooks = hooks or RecordingHooks()
     state = SendState(settings, clock=clock)
+    hooks.messages = state.messages
     app = Flask(__name__)
     for blueprint in create_send_blueprints(settings, hooks, state=state):
         app.register_blueprint(blueprint)

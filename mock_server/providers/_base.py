@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import timezone, tzinfo
+from datetime import datetime, timezone, tzinfo
 from typing import Any, Literal
 
 from faker import Faker
@@ -42,6 +42,9 @@ class ReceiptKind:
     """How the provider's own example encodes ``error_info``; generators do the same."""
     policy: DeliveryPolicy | None = None
     """The delivery policy of this kind's family when it differs from the provider's."""
+    restamp: Callable[[Payload, datetime], Payload] | None = None
+    """For receipts of real sends: sets the fields that tell when the event happened to
+    ``now`` (naive, in the provider's zone) as the receipt leaves."""
 
     @property
     def provider(self) -> str:

@@ -173,7 +173,8 @@ def _zns(type_id: str) -> Any:
 def _zalo_send_result(type_id: str) -> Any:
     def build(fake: Faker, message: Message) -> Payload:
         payload = _counts(fake, message, type_id)
-        stamp = message["sent_at"] + timedelta(seconds=fake.random.randint(1, 59))
+        late = timedelta(seconds=fake.random.randint(1, 59))
+        stamp = message["sent_at"] + (timedelta(0) if message.get("live") else late)
         payload.update(
             phonenumber=message["user_id"],
             error_info=encode_error_info(

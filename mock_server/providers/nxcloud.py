@@ -60,6 +60,13 @@ def _with_ext(payload: Payload, message: Message) -> Payload:
     return payload
 
 
+def _later(message: Message, offset: timedelta) -> datetime:
+    """``sent_at`` plus ``offset`` for generated receipts; a real send's (``live``) receipts
+    stay at its own time, never ahead of the moment they are sent."""
+    sent: datetime = message["sent_at"]
+    return sent if message.get("live") else sent + offset
+
+
 def _build_success(fake: Faker, message: Message) -> Payload:
     sent: datetime = message["sent_at"]
     daily = fake.random.choice([500, 1000, 5000])
@@ -71,21 +78,24 @@ def _build_success(fake: Faker, message: Message) -> Payload:
         "sendTime": sent.strftime(TIME_FORMAT),
     }
     _with_ext(payload, message)
-    payload["cost"] = {
-        "currency": message["currency"],
-        "originalPrice": round(fake.random.uniform(0.01, 9.99), 4),
-    }
+    price = round(fake.random.uniform(0.01, 9.99), 4)
+    sent_time = _ms(_later(message, timedelta(milliseconds=fake.random.randint(1, 900))))
+    remaining = fake.random.randint(0, daily - 1)
+    if "price" in message:  # a real send: the account's own price and quota
+        price, daily, remaining = message["price"], message["daily_quota"], message[
+            "remaining_quota"]
+    payload["cost"] = {"currency": message["currency"], "originalPrice": price}
     payload["zaloRes"] = {
         "sysMsg": "Successfully sent.",
         "cusMsg": "Successfully sent.",
         "error": 0,
         "message": "Success",
         "data": {
-            "sent_time": _ms(sent + timedelta(milliseconds=fake.random.randint(1, 900))),
+            "sent_time": sent_time,
             "sending_mode": "1",
             "msg_id": message["msg_id"],
             "quota": {
-                "remainingQuota": str(fake.random.randint(0, daily - 1)),
+                "remainingQuota": str(remaining),
                 "dailyQuota": str(daily),
             },
         },
@@ -115,7 +125,8 @@ def _build_failed(fake: Faker, message: Message) -> Payload:
 
 
 def _build_delivered(fake: Faker, message: Message) -> Payload:
-    delivered = message["sent_at"] + timedelta(seconds=fake.random.randint(1, 120))
+    # sendTime is the send's time; generated receipts keep their historical spread.
+    delivered = _later(message, timedelta(seconds=fake.random.randint(1, 120)))
     payload: Payload = {
         "status": "delivered",
         "requestId": message["requestId"],
@@ -131,8 +142,15 @@ def _journey_fields(fake: Faker, message: Message, after: timedelta) -> Payload:
         "oaId": message["oaId"],
         "journeyId": message["journeyId"],
         "appId": message["appId"],
-        "timestamp": _ms(message["sent_at"] + after),
+        "timestamp": _ms(_later(message, after)),
     }
+
+
+def _stamp_now(payload: Payload, now: datetime) -> Payload:
+    """A journey event's ``timestamp`` is when it happened: a real send's receipt gets the
+    moment it leaves (``now``, naive in NXCloud's zone)."""
+    payload["timestamp"] = _ms(now)
+    return payload
 
 
 def _build_journey_acknowledged(fake: Faker, message: Message) -> Payload:
@@ -144,9 +162,10 @@ def _build_journey_acknowledged(fake: Faker, message: Message) -> Payload:
     }
     payload.update(_journey_fields(fake, message, timedelta(seconds=fake.random.randint(1, 60))))
     _with_ext(payload, message)
+    price = fake.random.choice([130, 220, 300])
     payload["cost"] = {
         "currency": message["currency"],
-        "originalPrice": fake.random.choice([130, 220, 300]),
+        "originalPrice": message.get("journey_price", price),
     }
     return payload
 
@@ -179,11 +198,13 @@ KINDS: dict[str, ReceiptKind] = {
             "nxcloud.zalo.journey_acknowledged",
             "journey message used: charging begins (code 17006)",
             _build_journey_acknowledged,
+            restamp=_stamp_now,
         ),
         ReceiptKind(
             "nxcloud.zalo.journey_time_out",
             "journey expired without being used (code 17007)",
             _build_journey_time_out,
+            restamp=_stamp_now,
         ),
     )
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from ._messages import MessageNotFoundError, MessageNotHeldError, MessageStore, Part, SentMessage
 from ._model import AcceptedMessage, CapturedSend, SendHooks
 from ._outcomes import (
     ESMS_KINDS,
@@ -19,7 +20,7 @@ from ._outcomes import (
     nxcloud_journey_scenario,
     outcome_for,
 )
-from ._settings import DEFAULT_MAGIC_NUMBERS, OUTCOMES, SendSettings
+from ._settings import DEFAULT_MAGIC_NUMBERS, OUTCOMES, PLAYABLE_OUTCOMES, Rule, SendSettings
 from ._state import SendState
 from .esms import ENDPOINTS as ESMS_ENDPOINTS
 from .esms import esms_blueprint
@@ -34,13 +35,20 @@ __all__ = [
     "JOURNEY_LIFETIME_DAYS",
     "NXCLOUD_SCENARIOS",
     "OUTCOMES",
+    "PLAYABLE_OUTCOMES",
     "SCENARIO_HEADER",
     "SIGNED_STRING_HEADER",
     "AcceptedMessage",
     "CapturedSend",
+    "MessageNotFoundError",
+    "MessageNotHeldError",
+    "MessageStore",
+    "Part",
+    "Rule",
     "SendHooks",
     "SendSettings",
     "SendState",
+    "SentMessage",
     "create_send_blueprints",
     "esms_scenario",
     "masked_string_to_sign",

@@ -23,6 +23,7 @@ from ._model import CapturedSend, SendHooks
 
 __all__ = [
     "BODY_KEPT",
+    "EXPLAIN_HEADER",
     "Answer",
     "ErrorShape",
     "Exchange",
@@ -69,6 +70,11 @@ class Answer:
     message_ids: list[str] = field(default_factory=list)
     run_ids: list[str] = field(default_factory=list)
     error: str | None = None
+    explain: str | None = None
+    """Why dlrmock answered so, in its own words (``X-Dlrmock-Explain``)."""
+
+
+EXPLAIN_HEADER = "X-Dlrmock-Explain"
 
 
 @dataclass
@@ -178,7 +184,22 @@ def serve(
         _capture(hooks, exchange, Answer({"error": "internal_error"}, 500, error="500"))
         raise
     _capture(hooks, exchange, answer)
-    return _json_response(answer)
+    if answer.explain and EXPLAIN_HEADER not in answer.headers:
+        answer.headers[EXPLAIN_HEADER] = _header_text(answer.explain)
+    response = _json_response(answer)
+    if answer.run_ids:
+        # Answer first: the receipts are scheduled once the answer has been written (the WSGI
+        # server closes the response after sending it), so a callback never overtakes it.
+        run_ids = list(answer.run_ids)
+        response.call_on_close(lambda: hooks.release(run_ids))
+    return response
+
+
+def _header_text(text: str) -> str:
+    """``text`` as a header value: one line, Latin-1 safe, at most 1 000 characters."""
+    flat = " ".join(text.split())
+    safe = flat.encode("latin-1", "replace").decode("latin-1")
+    return safe if len(safe) <= 1000 else safe[:997] + "..."
 
 
 def _capture(hooks: SendHooks, exchange: Exchange, answer: Answer) -> None:
@@ -199,5 +220,6 @@ def _capture(hooks: SendHooks, exchange: Exchange, answer: Answer) -> None:
         at=exchange.at,
         body_length=exchange.body_length,
         error=answer.error,
+        explain=answer.explain,
     )
     hooks.capture(captured)

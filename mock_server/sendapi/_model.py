@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -30,6 +31,11 @@ class AcceptedMessage:
     """Message fields every receipt carries; they override the generated ones."""
     sandbox: bool = False
     """eSMS ``Sandbox``/``SandBox``/``IsSandBox`` = 1: receipts are still played."""
+    delay: float = 0.0
+    """Seconds (scaled by the clock) from the answer to the first receipt."""
+    gate: Callable[[], str | None] | None = None
+    """Asked before each receipt is first sent; a reason stops the run (a journey expiry that
+    lost the race to a send using the token)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,8 @@ class CapturedSend:
     """Length of the whole body in bytes (``body`` may be truncated; 413: the declared length)."""
     error: str | None = None
     """The provider error code answered (``"1003"``, ``"101"``…), ``None`` when accepted."""
+    explain: str | None = None
+    """dlrmock's own explanation (also in the ``X-Dlrmock-Explain`` response header)."""
 
     def bound(self, provider: Any) -> CapturedSend:
         """A copy that can :meth:`wait` on ``provider`` (a ``MockProvider`` or remote one)."""
@@ -93,11 +101,16 @@ class SendHooks(Protocol):
     """How the send APIs reach the delivery engine (and how tests replace it)."""
 
     def deliver(self, message: AcceptedMessage) -> str | None:
-        """Start playing receipts for ``message``; the run id, or ``None`` when none started.
+        """Plan the receipts of ``message``; the run id, or ``None`` when none is planned.
 
+        The run waits for :meth:`release` (the send API calls it once its answer is written).
         May raise :class:`~mock_server.DlrmockError` (e.g. an unknown scenario); the send is
         then answered with the provider's error and nothing is recorded as sent.
         """
+        ...
+
+    def release(self, run_ids: Iterable[str]) -> None:
+        """Start runs planned by :meth:`deliver`."""
         ...
 
     def cancel(self, run_id: str) -> None:
@@ -108,6 +121,3 @@ class SendHooks(Protocol):
         """Record a send request and its answer."""
         ...
 
-    def played(self, provider: str, message_id: str) -> list[dict[str, Any]]:
-        """Receipt payloads already delivered for that message, oldest first."""
-        ...

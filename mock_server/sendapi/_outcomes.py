@@ -6,18 +6,23 @@ turns it into a built-in scenario name or, where no built-in fits, a small inlin
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from ._settings import OUTCOMES, SendSettings
+from ._settings import OUTCOMES, Delay, SendSettings
 
 __all__ = [
     "ESMS_KINDS",
     "JOURNEY_LIFETIME_DAYS",
     "NXCLOUD_SCENARIOS",
     "SCENARIO_HEADER",
+    "Decision",
     "ScenarioChoice",
     "choose",
+    "decide",
+    "delivery_kinds",
     "esms_scenario",
     "final_state",
     "journey_expiry_scenario",
@@ -71,6 +76,63 @@ def outcome_for(phone: str, settings: SendSettings) -> str:
     return settings.magic_numbers[best] if best else settings.default_outcome
 
 
+@dataclass(frozen=True)
+class Decision:
+    """What a message plays: an outcome or a scenario, after how long, and who said so."""
+
+    outcome: str | None
+    scenario: str | None
+    delay: float
+    because: str
+    """``X-Dlrmock-Scenario header``, ``send.rules[N]``, ``number suffix 1111`` or ``default``."""
+
+
+def draw(delay: Delay, rng: random.Random) -> float:
+    """Seconds from a ``receipt_delay`` setting: the number, or uniform in ``[min, max]``."""
+    if isinstance(delay, tuple):
+        return rng.uniform(delay[0], delay[1])
+    return float(delay)
+
+
+def decide(settings: SendSettings, provider: str, choice: ScenarioChoice | None,
+           values: Mapping[str, str], rng: random.Random) -> Decision:
+    """How one message ends. The scenario header wins, then the first matching ``send.rules``
+    entry, then the longest matching magic number suffix, then ``default_outcome``.
+
+    ``values`` are the rule fields (``provider``, ``api``, ``phone``, ``content``, ``template``,
+    ``request_id``) of the message.
+    """
+    if choice is not None:
+        return Decision(choice.outcome, choice.scenario, draw(settings.receipt_delay, rng),
+                        f"the {SCENARIO_HEADER} header")
+    for index, rule in enumerate(settings.rules):
+        if rule.scenario is not None and not rule.scenario.startswith(f"{provider}."):
+            continue  # another provider's scenario: the rule is not about this API
+        if rule.matches({"provider": provider, **values}):
+            delay = rule.receipt_delay if rule.receipt_delay is not None \
+                else settings.receipt_delay
+            return Decision(rule.outcome, rule.scenario, draw(delay, rng), f"send.rules[{index}]")
+    phone = values.get("phone", "")
+    best = ""
+    for suffix in settings.magic_numbers:
+        if phone.endswith(suffix) and len(suffix) > len(best):
+            best = suffix
+    delay = draw(settings.receipt_delay, rng)
+    if best:
+        return Decision(settings.magic_numbers[best], None, delay, f"number suffix {best}")
+    return Decision(settings.default_outcome, None, delay, "default_outcome")
+
+
+def delivery_kinds(scenario: Any) -> list[str]:
+    """The kinds of the receipts a resolved scenario sends, in sending order (copies too)."""
+    steps = list(scenario.steps)
+    order = list(range(len(steps)))
+    for index, step in enumerate(steps):
+        if step.reorder:
+            order[index], order[index + 1] = order[index + 1], order[index]
+    return [steps[i].kind for i in order for _ in range(steps[i].duplicate + 1)]
+
+
 class ScenarioChoice:
     """What the request asked for: an outcome, or (with the header) a scenario by name."""
 
@@ -115,7 +177,7 @@ def final_state(outcome: str | None, scenario: str | None = None) -> str:
         return "failed" if ".failed" in scenario else "delivered"
     if outcome == "failed":
         return "failed"
-    if outcome == "no_receipt":
+    if outcome in ("no_receipt", "hold"):
         return "pending"
     return "delivered"
 

@@ -9,10 +9,41 @@ from typing import Any
 
 from .._errors import closest_first
 
-__all__ = ["DEFAULT_MAGIC_NUMBERS", "OUTCOMES", "SendSettings"]
+__all__ = ["DEFAULT_MAGIC_NUMBERS", "MATCH_KEYS", "OUTCOMES", "PLAYABLE_OUTCOMES", "Rule",
+           "SendSettings"]
 
-OUTCOMES = ("delivered", "failed", "no_receipt", "duplicate", "out_of_order", "lost_ack")
-"""What a send can be told to end in, by its recipient's number or by the scenario header."""
+OUTCOMES = ("delivered", "failed", "no_receipt", "duplicate", "out_of_order", "lost_ack", "hold")
+"""What a send can be told to end in, by a rule, its recipient's number or the scenario header.
+``hold``: accepted, its receipts wait for ``POST /_dlrmock/messages/<id>/release``."""
+
+PLAYABLE_OUTCOMES = tuple(o for o in OUTCOMES if o != "hold")
+"""The outcomes that play receipts (what a held message can be released with)."""
+
+MATCH_KEYS = ("provider", "api", "phone", "content", "template", "request_id")
+"""What a rule's ``match`` may test (each value a regular expression searched in the field)."""
+
+Delay = float | tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``send.rules`` entry: the first rule whose every ``match`` pattern is found wins."""
+
+    match: Mapping[str, re.Pattern[str]]
+    outcome: str | None = None
+    scenario: str | None = None
+    receipt_delay: Delay | None = None
+
+    def matches(self, values: Mapping[str, str]) -> bool:
+        return all(p.search(values.get(key, "")) is not None for key, p in self.match.items())
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"match": {k: p.pattern for k, p in self.match.items()}}
+        for name in ("outcome", "scenario", "receipt_delay"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = list(value) if isinstance(value, tuple) else value
+        return out
 
 DEFAULT_MAGIC_NUMBERS: Mapping[str, str] = {
     "0000": "delivered",
@@ -21,10 +52,15 @@ DEFAULT_MAGIC_NUMBERS: Mapping[str, str] = {
     "3333": "duplicate",
     "4444": "out_of_order",
     "5555": "lost_ack",
+    "6666": "hold",
 }
 """Recipient number suffix → outcome, like Stripe's test cards."""
 
 _DIGITS = re.compile(r"^[0-9]+$")
+_ESMS_PRICES: Mapping[str, float] = {
+    "1": 250, "2": 650, "23": 470, "24": 300, "25": 300, "26": 300, "27": 300,
+}
+"""[choice] VND per message by TypeId, in the range of eSMS's published prices."""
 
 
 def _default_magic_numbers() -> dict[str, str]:
@@ -78,7 +114,25 @@ class SendSettings:
     ads_min_phones: int = 1
     """eSMS advertising SMS: fewest ``Phones`` per request (CodeResult 107); eSMS wants 30."""
     messages_limit: int = 100_000
-    """Sent batches and journey tokens remembered (the oldest are forgotten first)."""
+    """Sent messages and journey tokens remembered (the oldest are forgotten first)."""
+    receipt_delay: Delay = (1.0, 3.0)
+    """Seconds from a send's answer to its first receipt (scaled by the clock): a number, or
+    ``[min, max]`` drawn per message. [choice] one to three seconds."""
+    answer_margin: float = 0.05
+    """Real seconds, whatever the time scale, between a send's answer being written and its
+    receipts starting: room for the app to store the id the answer told it. [choice]"""
+    rules: tuple[Rule, ...] = ()
+    """Outcome rules, tried in order before the magic numbers (the scenario header wins)."""
+    nxcloud_currency: str = "USD"
+    """The NXCloud account's currency (``cost.currency``)."""
+    nxcloud_zns_price: float = 0.05
+    """``cost.originalPrice`` of one ZNS message (NXCloud success receipts)."""
+    nxcloud_journey_price: float = 220
+    """``cost.originalPrice`` of a charged journey (``journey_acknowledged``)."""
+    nxcloud_daily_quota: int = 1000
+    """Zalo's daily quota of the OA; ``remainingQuota`` counts down with each send."""
+    esms_unit_prices: Mapping[str, float] = field(default_factory=lambda: dict(_ESMS_PRICES))
+    """eSMS price of one message by TypeId (``TotalPrice``); sandbox sends cost 0."""
 
     def webhook_for(self, provider: str) -> str | None:
         """The default webhook of ``provider`` (``nxcloud`` / ``esms``)."""
@@ -102,10 +156,23 @@ class SendSettings:
         if isinstance(self.ads_min_phones, bool) or not isinstance(self.ads_min_phones, int) \
                 or self.ads_min_phones < 1:
             problems.append(f"ads_min_phones must be an integer >= 1, got {self.ads_min_phones!r}")
+        problems.extend(_delay_problems("receipt_delay", self.receipt_delay))
+        if isinstance(self.answer_margin, bool) or not isinstance(self.answer_margin, int | float) \
+                or not 0 <= self.answer_margin <= 10:
+            problems.append(f"answer_margin must be seconds from 0 to 10, "
+                            f"got {self.answer_margin!r}")
+        for name in ("nxcloud_zns_price", "nxcloud_journey_price", "nxcloud_daily_quota"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                problems.append(f"{name} must be a number >= 0, got {value!r}")
+        for type_id, price in self.esms_unit_prices.items():
+            if isinstance(price, bool) or not isinstance(price, int | float) or price < 0:
+                problems.append(f"esms_unit_prices[{type_id!r}] must be a number >= 0, "
+                                f"got {price!r}")
         for name in ("default_webhook", "nxcloud_default_webhook", "esms_default_webhook"):
             url = getattr(self, name)
             if url is not None and not re.match(r"^https?://", url):
-                problems.append(f"{name} must be an http:// URL, got {url!r}")
+                problems.append(f"{name} must be an http:// or https:// URL, got {url!r}")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -133,8 +200,10 @@ class SendSettings:
         """The settings as plain JSON-able values (the secrets included: they are test values)."""
         return {
             f.name: (
-                list(value) if isinstance(value, tuple)
+                [rule.as_dict() for rule in value] if f.name == "rules"
+                else list(value) if isinstance(value, tuple)
                 else {k: list(v) for k, v in value.items()} if f.name == "zalo_oas"
+                else [rule.as_dict() for rule in value] if f.name == "rules"
                 else dict(value) if isinstance(value, Mapping)
                 else value
             )
@@ -157,7 +226,84 @@ def _strings(key: str, value: Any) -> tuple[str, ...]:
     raise ValueError(f"send setting {key!r} must be a list of strings, got {value!r}")
 
 
+def _delay_problems(where: str, value: Any) -> list[str]:
+    def seconds(v: Any) -> bool:
+        return not isinstance(v, bool) and isinstance(v, int | float) and 0 <= v <= 86_400
+    if seconds(value):
+        return []
+    if isinstance(value, tuple) and len(value) == 2 and all(seconds(v) for v in value) \
+            and value[0] <= value[1]:
+        return []
+    return [f"{where} must be seconds (0 to 86400) or [min, max] with min <= max, "
+            f"got {list(value) if isinstance(value, tuple) else value!r}"]
+
+
+def _rules(value: Any) -> tuple[Rule, ...]:
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"send setting 'rules' must be a list of rules, got {value!r}")
+    rules: list[Rule] = []
+    for index, item in enumerate(value):
+        where = f"rules[{index}]"
+        if not isinstance(item, Mapping):
+            raise ValueError(f"{where} must be a mapping with 'match' and an 'outcome' or "
+                             f"'scenario', got {item!r}")
+        unknown = sorted(set(item) - {"match", "outcome", "scenario", "receipt_delay"})
+        if unknown:
+            raise ValueError(f"{where}: unknown key {unknown[0]!r}; a rule has match, outcome "
+                             "or scenario, and receipt_delay")
+        match = item.get("match", {})
+        if not isinstance(match, Mapping):
+            raise ValueError(f"{where}.match must map fields to regular expressions, "
+                             f"got {match!r}")
+        patterns: dict[str, re.Pattern[str]] = {}
+        for key, pattern in match.items():
+            if key not in MATCH_KEYS:
+                hint = closest_first(str(key), MATCH_KEYS)[0]
+                raise ValueError(f"{where}.match: unknown field {key!r}; did you mean {hint!r}? "
+                                 f"fields: {', '.join(MATCH_KEYS)}")
+            if not isinstance(pattern, str | int) or isinstance(pattern, bool):
+                raise ValueError(f"{where}.match.{key} must be a regular expression (a string), "
+                                 f"got {pattern!r}")
+            try:
+                patterns[key] = re.compile(str(pattern))
+            except re.error as exc:
+                raise ValueError(f"{where}.match.{key}: {pattern!r} is not a regular "
+                                 f"expression: {exc}") from None
+        outcome, scenario = item.get("outcome"), item.get("scenario")
+        if (outcome is None) == (scenario is None):
+            raise ValueError(f"{where} needs exactly one of 'outcome' ({', '.join(OUTCOMES)}) or "
+                             "'scenario' (a built-in scenario name)")
+        if outcome is not None and outcome not in OUTCOMES:
+            raise ValueError(_unknown_outcome(f"{where}.outcome", outcome))
+        if scenario is not None:
+            from .._scenarios import builtin_scenarios  # the registry loads lazily
+
+            names = builtin_scenarios()
+            if scenario not in names:
+                hint = closest_first(str(scenario), list(names))[0]
+                raise ValueError(f"{where}.scenario: unknown scenario {scenario!r}; did you mean "
+                                 f"{hint!r}? (`dlrmock scenarios` lists them)")
+        delay = item.get("receipt_delay")
+        if isinstance(delay, list):
+            delay = tuple(delay)
+        if delay is not None:
+            problems = _delay_problems(f"{where}.receipt_delay", delay)
+            if problems:
+                raise ValueError(problems[0])
+        rules.append(Rule(patterns, outcome, scenario, delay))
+    return tuple(rules)
+
+
 def _coerce(key: str, value: Any) -> Any:
+    if key == "rules":
+        return _rules(value)
+    if key == "receipt_delay":
+        return tuple(value) if isinstance(value, list) else value
+    if key == "esms_unit_prices":
+        if not isinstance(value, Mapping):
+            raise ValueError(f"send setting 'esms_unit_prices' must map TypeIds to prices, "
+                             f"got {value!r}")
+        return {**_ESMS_PRICES, **{str(k): v for k, v in value.items()}}
     if key == "brandnames":
         return _strings(key, value)
     if key == "zalo_oas":
@@ -177,7 +323,8 @@ def _coerce(key: str, value: Any) -> Any:
         if value is not None and not isinstance(value, str):
             raise ValueError(f"send setting {key!r} must be a string or null, got {value!r}")
         return value
-    if key in ("access_key", "access_secret", "api_key", "secret_key", "default_outcome"):
+    if key in ("access_key", "access_secret", "api_key", "secret_key", "default_outcome",
+               "nxcloud_currency"):
         if not isinstance(value, str):
             raise ValueError(f"send setting {key!r} must be a string, got {value!r}")
         return value

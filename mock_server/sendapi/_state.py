@@ -1,4 +1,4 @@
-"""What the send APIs remember between requests: RequestIds, journey tokens, sent eSMS batches.
+"""What the send APIs remember between requests: RequestIds, journey tokens, sent messages.
 
 Everything is bounded (the oldest entries are forgotten first) and guarded by one lock, so one
 :class:`SendState` can serve a threaded server. ``clear()`` empties it between tests.
@@ -6,15 +6,17 @@ Everything is bounded (the oldest entries are forgotten first) and guarded by on
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from ._messages import MessageStore
 from ._settings import SendSettings
 
-__all__ = ["EsmsBatch", "EsmsRecipient", "Journey", "SendState"]
+__all__ = ["Journey", "SendState"]
 
 
 @dataclass
@@ -28,30 +30,13 @@ class Journey:
     phone: str
     token_type: str
     expiry_run_id: str | None
-    used: bool = False
+    state: str = "unused"
+    """``unused`` → ``used`` (a send played journey_acknowledged) or ``expired``
+    (journey_time_out was sent); never both."""
 
-
-@dataclass
-class EsmsRecipient:
-    """One recipient of an eSMS send (one receipt; advertising: the whole campaign)."""
-
-    phone: str
-    """Local form (``0…``); empty for an advertising campaign."""
-    receivers: int
-    """Numbers this receipt reports on (advertising: all of them)."""
-    final: str
-    """``delivered``, ``failed`` or ``pending``: where it ends when no receipt tells."""
-    run_id: str | None
-
-
-@dataclass
-class EsmsBatch:
-    """One accepted eSMS send, as ``GetSendStatus`` reports on it."""
-
-    smsid: str
-    type_id: str
-    sandbox: bool
-    recipients: list[EsmsRecipient] = field(default_factory=list)
+    @property
+    def used(self) -> bool:
+        return self.state == "used"
 
 
 class _Bounded(OrderedDict[str, object]):
@@ -78,14 +63,24 @@ class SendState:
         """Held while one send uses a journey token (see ``nxcloud.py``)."""
         self._request_ids = _Bounded(self.settings.request_id_limit)
         self._journeys = _Bounded(self.settings.messages_limit)
-        self._batches = _Bounded(self.settings.messages_limit)
+        self.messages = MessageStore(self.settings.messages_limit)
+        self.rng = random.Random()
+        """Draws receipt delays."""
+        self._zns_sent = 0
 
     def clear(self) -> None:
-        """Forget every RequestId, journey token and sent batch."""
+        """Forget every RequestId, journey token and sent message; the quota is full again."""
         with self.lock:
             self._request_ids.clear()
             self._journeys.clear()
-            self._batches.clear()
+            self._zns_sent = 0
+        self.messages.clear()
+
+    def take_zns_quota(self) -> int:
+        """Count one Zalo message against the daily quota; the quota remaining after it."""
+        with self.lock:
+            self._zns_sent += 1
+            return max(0, self.settings.nxcloud_daily_quota - self._zns_sent)
 
     # -- eSMS RequestId (CodeResult 124 when reused within request_id_ttl)
     def claim_request_id(self, request_id: str) -> bool:
@@ -113,21 +108,29 @@ class SendState:
             found = self._journeys.get(token)
             return found if isinstance(found, Journey) else None
 
-    def use_journey(self, token: str) -> Journey | None:
-        """Mark the token used; the journey if this was its first use, else ``None``."""
+    def claim_journey(self, token: str, use: bool) -> str:
+        """The token's state before this send: ``unknown``, ``unused``, ``used`` or ``expired``.
+
+        With ``use``, an unused token becomes used in the same step, so a journey expiry in
+        flight (see :meth:`expire_journey`) can no longer fire.
+        """
         with self.lock:
             found = self._journeys.get(token)
-            if not isinstance(found, Journey) or found.used:
-                return None
-            found.used = True
-            return found
+            if not isinstance(found, Journey):
+                return "unknown"
+            before = found.state
+            if use and before == "unused":
+                found.state = "used"
+            return before
 
-    # -- eSMS batches (GetSendStatus)
-    def add_batch(self, batch: EsmsBatch) -> None:
+    def expire_journey(self, token: str) -> str | None:
+        """Called by the expiry run just before it sends journey_time_out: ``None`` to send
+        it (the token is now expired), else why not (it was used first)."""
         with self.lock:
-            self._batches.put(batch.smsid, batch)
+            found = self._journeys.get(token)
+            if isinstance(found, Journey) and found.state == "used":
+                return f"journey {found.journey_id} was used before it expired"
+            if isinstance(found, Journey):
+                found.state = "expired"
+            return None
 
-    def batch(self, smsid: str) -> EsmsBatch | None:
-        with self.lock:
-            found = self._batches.get(smsid)
-            return found if isinstance(found, EsmsBatch) else None

@@ -19,19 +19,22 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from .._errors import DlrmockError
+from .._scenarios import resolve
 from ..providers.esms import carrier_of
 from ._exchange import ALL_METHODS, Answer, Exchange, Reject, first_problem, serve
+from ._messages import Part, SentMessage
 from ._model import AcceptedMessage, SendHooks
 from ._outcomes import (
     SCENARIO_HEADER,
     ScenarioChoice,
     choose,
+    decide,
+    delivery_kinds,
     esms_scenario,
     final_state,
-    outcome_for,
 )
 from ._settings import SendSettings
-from ._state import EsmsBatch, EsmsRecipient, SendState
+from ._state import SendState
 
 __all__ = [
     "ENDPOINTS",
@@ -145,6 +148,9 @@ class _Plan:
     phones: list[str]
     campaign: bool = False
     fields: dict[str, Any] = field(default_factory=dict)
+    content: str = ""
+    """What rules match as ``content``: the SMS text, or the template parameters joined."""
+    template: str = ""
 
 
 class _Esms:
@@ -225,7 +231,8 @@ class _Esms:
             kind, type_id = _SMS_TYPES[sms_type]
             if sms_type != "8":
                 self.check_brandname(params)
-            return _Plan(kind, type_id, [self.phone(params.get("Phone"))])
+            return _Plan(kind, type_id, [self.phone(params.get("Phone"))],
+                         content=_text(params.get("Content")))
         if endpoint.family in ("ads", "viber"):
             expected = "1" if endpoint.family == "ads" else "23"
             if sms_type not in ("", expected):
@@ -233,13 +240,14 @@ class _Esms:
                              f"{endpoint.name} sends SmsType {expected}")
             self.check_brandname(params)
             phones = self.phones(params.get("Phones"))
+            content = _text(params.get("Content"))
             if endpoint.family == "viber":
-                return _Plan("esms.viber.message", "23", phones)
+                return _Plan("esms.viber.message", "23", phones, content=content)
             if len(phones) < self.settings.ads_min_phones:
                 raise Reject(107, f"advertising SMS needs at least {self.settings.ads_min_phones}"
                              f" numbers, got {len(phones)} (the ads_min_phones setting)")
             return _Plan("esms.sms.ads", "1", phones, campaign=True,
-                         fields={"receivers": len(phones)})
+                         fields={"receivers": len(phones)}, content=content)
         return self.plan_zns(params)
 
     def plan_zns(self, params: Mapping[str, Any]) -> _Plan:
@@ -256,11 +264,20 @@ class _Esms:
                              f"(its templates: {', '.join(oas[oaid])})")
         phone = self.phone(params.get("Phone"))
         fields = {"oaid": oaid, "tempid": tempid}
+        data = params.get("Params", params.get("TempData"))
+        if isinstance(data, Mapping):
+            content = " ".join(_text(v) for v in data.values())
+        elif isinstance(data, list):
+            content = " ".join(_text(v) for v in data)
+        else:
+            content = _text(data)
         if _flag(params.get("IsJourney")):
-            return _Plan("esms.zns.journey", "27", [phone], fields=fields)
-        if _text(params.get("SendingMode")) in ("", "1"):
-            return _Plan("esms.zns.normal", "25", [phone], fields=fields)
-        return _Plan("esms.zns.priority", "24", [phone], fields=fields)
+            kind, type_id = "esms.zns.journey", "27"
+        elif _text(params.get("SendingMode")) in ("", "1"):
+            kind, type_id = "esms.zns.normal", "25"
+        else:
+            kind, type_id = "esms.zns.priority", "24"
+        return _Plan(kind, type_id, [phone], fields=fields, content=content, template=tempid)
 
     def check_brandname(self, params: Mapping[str, Any]) -> None:
         brandnames = self.settings.brandnames
@@ -298,52 +315,79 @@ class _Esms:
             raise Reject(124, f"Request exist 1: RequestId {request_id!r} was used less than "
                          f"{self.settings.request_id_ttl:g} s ago")
         try:
-            return self.accept(params, plan, request_id, choice)
+            return self.accept(endpoint, params, plan, request_id, choice)
         except BaseException:
             if request_id:
                 self.state.release_request_id(request_id)
             raise
 
-    def accept(self, params: Mapping[str, Any], plan: _Plan, request_id: str,
-               choice: ScenarioChoice | None) -> Answer:
+    def accept(self, endpoint: EsmsEndpoint, params: Mapping[str, Any], plan: _Plan,
+               request_id: str, choice: ScenarioChoice | None) -> Answer:
         smsid = secrets.token_hex(16) + str(secrets.randbelow(900) + 100)
         sandbox = _flag(params.get("Sandbox")) or _flag(params.get("IsSandBox"))
         callback = _text(params.get("CallbackUrl")) or self.settings.webhook_for("esms")
-        batch = EsmsBatch(smsid, plan.type_id, sandbox)
+        sent = SentMessage(smsid, PROVIDER, endpoint.name, sandbox, plan.type_id,
+                           fields={"RequestId": request_id})
+        price = 0.0 if sandbox else float(self.settings.esms_unit_prices.get(plan.type_id, 0))
         run_ids: list[str] = []
+        explain: list[str] = []
         targets = [plan.phones[0]] if plan.campaign else plan.phones
         try:
             for phone in targets:
-                named = choice.scenario if choice else None
-                outcome = (choice.outcome if choice else None) or outcome_for(phone, self.settings)
-                scenario = named or esms_scenario(plan.kind, outcome)
-                message: dict[str, Any] = {"SMSID": smsid, "RequestId": request_id}
+                decision = decide(self.settings, PROVIDER, choice, {
+                    "api": endpoint.name, "phone": phone, "content": plan.content,
+                    "template": plan.template, "request_id": request_id,
+                }, self.state.rng)
+                message: dict[str, Any] = {"SMSID": smsid, "RequestId": request_id,
+                                           "unit_price": price}
                 if not plan.campaign:
                     message["phonenumber"] = phone
                     message["telcoid"] = carrier_of(phone) or UNKNOWN_CARRIER
-                if named is None:
-                    # A named scenario's own message decides the outcome.
-                    message["outcome"] = "failed" if outcome == "failed" else "delivered"
                 message.update(plan.fields)
-                run_id = None
-                if callback and scenario is not None:
-                    run_id = self.hooks.deliver(AcceptedMessage(
-                        PROVIDER, smsid, callback, scenario, message, sandbox))
+                part = Part("" if plan.campaign else phone,
+                            len(plan.phones) if plan.campaign else 1)
+                sent.parts.append(part)
+                starter = self._starter(sent, plan, message, callback, decision.delay)
+                explain.append(f"{phone}: {decision.outcome or decision.scenario} "
+                               f"({decision.because})")
+                if decision.outcome == "hold":
+                    part.state, part.outcome, part.final_hint = "held", "hold", "pending"
+                    part.start = starter
+                    continue
+                run_id = starter(part, decision.outcome, decision.scenario)
                 if run_id is not None:
                     run_ids.append(run_id)
-                batch.recipients.append(EsmsRecipient(
-                    "" if plan.campaign else phone,
-                    len(plan.phones) if plan.campaign else 1,
-                    final_state(None if named else outcome, named),
-                    run_id,
-                ))
         except (DlrmockError, ValueError) as exc:
             for run_id in run_ids:
                 self.hooks.cancel(run_id)
             raise Reject(99, f"Invalid request: cannot play the callbacks: {exc}") from None
-        self.state.add_batch(batch)
+        self.state.messages.add(sent)
         return Answer({"CodeResult": "100", "CountRegenerate": 0, "SMSID": smsid},
-                      message_ids=[smsid], run_ids=run_ids)
+                      message_ids=[smsid], run_ids=run_ids, explain="; ".join(explain))
+
+    def _starter(self, sent: SentMessage, plan: _Plan, message: dict[str, Any],
+                 callback: str | None, delay: float) -> Any:
+        """How one part of ``sent`` starts playing, now or when released."""
+        def start(part: Part, outcome: str | None, named: str | None) -> str | None:
+            fields = dict(message)
+            if named is None:
+                outcome = outcome or self.settings.default_outcome
+                # A named scenario's own message decides the outcome.
+                fields["outcome"] = "failed" if outcome == "failed" else "delivered"
+            scenario = named or esms_scenario(plan.kind, outcome or "delivered")
+            part.outcome, part.scenario = outcome, named
+            part.final_hint = final_state(None if named else outcome, named)
+            if not callback or scenario is None:
+                part.state = "final"
+                return None
+            run_id = self.hooks.deliver(AcceptedMessage(
+                PROVIDER, sent.id, callback, scenario, fields, sent.sandbox, delay=delay))
+            if run_id is None:
+                part.state = "final"
+                return None
+            self.state.messages.bind(run_id, sent, part, delivery_kinds(resolve(scenario)))
+            return run_id
+        return start
 
     # -- GET GetSendStatus
     def status(self, endpoint: EsmsEndpoint, exchange: Exchange) -> Answer:
@@ -351,54 +395,54 @@ class _Esms:
         self.authenticate(params)
         self.check(endpoint.schema, params)
         smsid = _text(params["RefId"])
-        batch = self.state.batch(smsid)
-        if batch is None:
+        sent = self.state.messages.find(smsid)
+        if sent is None:
             raise Reject(99, f"no message with SMSID {smsid!r} (RefId is the SMSID a send "
                          "answered; dlrmock forgets them when restarted or reset)")
-        return Answer(status_of(batch, self.hooks.played(PROVIDER, smsid)),
-                      message_ids=[smsid])
+        with self.state.messages.lock:
+            answer = status_of(sent)
+        return Answer(answer, message_ids=[smsid])
 
 
-def status_of(batch: EsmsBatch, played: list[dict[str, Any]]) -> dict[str, Any]:
-    """``GetSendStatus``'s answer for ``batch``, consistent with the callbacks ``played``.
+def status_of(sent: SentMessage) -> dict[str, Any]:
+    """``GetSendStatus``'s answer for ``sent``, as far as its callbacks have been played.
 
-    Per recipient, its last callback tells (duplicates count once); a recipient with a run but
-    no callback yet is waiting; one without a run ends as its outcome says at once
-    (``no_receipt``: sent, waiting for the carrier report, forever). ``SendStatus`` is 5 when
-    every recipient is final, 2 when all are waiting, 7 otherwise.
+    Per part, its last callback tells (duplicates count once); a part still waiting for its
+    first callback (held, or within its receipt delay) is waiting; a part that plays no
+    callback at all ends as its outcome says (``no_receipt``: sent, waiting for the carrier
+    report, forever). ``SendStatus`` is 5 when every part is final, 2 when all are waiting, 7
+    otherwise.
     """
-    recipients = batch.recipients
-    success = failed = sent = final = waiting = 0
+    parts = sent.parts
+    success = failed = total = final = waiting = 0
     price = 0.0
-    for recipient in recipients:
-        mine = played if len(recipients) == 1 else [
-            p for p in played if str(p.get("phonenumber", "")) == recipient.phone]
-        if mine:
-            last = mine[-1]
+    for part in parts:
+        if part.played:
+            last = part.played[-1]
             success += _int(last.get("SendSuccess"))
             failed += _int(last.get("SendFailed"))
-            sent += _int(last.get("TotalSent"))
+            total += _int(last.get("TotalSent"))
             price += _float(last.get("TotalPrice", last.get("Totalprice")))
             final += _int(last.get("SendStatus")) == 5
-        elif recipient.run_id is not None:
+        elif part.state != "final" or part.run_id is not None:
             waiting += 1
-        elif recipient.final != "pending":
+        elif part.final_hint != "pending":
             final += 1
-            sent += recipient.receivers
-            if recipient.final == "failed":
-                failed += recipient.receivers
+            total += part.receivers
+            if part.final_hint == "failed":
+                failed += part.receivers
             else:
-                success += recipient.receivers
-    status = 5 if final == len(recipients) else 2 if waiting == len(recipients) else 7
+                success += part.receivers
+    status = 5 if final == len(parts) else 2 if waiting == len(parts) else 7
     return {
         "CodeResponse": "100",
-        "SMSID": batch.smsid,
+        "SMSID": sent.id,
         "SendFailed": failed,
         "SendStatus": status,
         "SendSuccess": success,
         "TotalPrice": round(price, 4),
-        "TotalReceiver": sum(r.receivers for r in recipients),
-        "TotalSent": sent,
+        "TotalReceiver": sum(p.receivers for p in parts),
+        "TotalSent": total,
     }
 
 

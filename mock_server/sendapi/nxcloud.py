@@ -9,7 +9,6 @@ answer in NXCloud's shape inside HTTP 200: ``{"code": 0, "message": "Success", "
 from __future__ import annotations
 
 import base64
-import contextlib
 import hmac
 import json
 import re
@@ -19,6 +18,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from .._errors import DlrmockError
+from .._scenarios import resolve
 from ._exchange import (
     ALL_METHODS,
     BODY_KEPT,
@@ -29,15 +29,19 @@ from ._exchange import (
     serve,
     trace_id,
 )
+from ._messages import Part, SentMessage, Starter
 from ._model import AcceptedMessage, SendHooks
 from ._outcomes import (
+    JOURNEY_EXPIRY_SCENARIO,
     JOURNEY_LIFETIME_DAYS,
     NXCLOUD_SCENARIOS,
     SCENARIO_HEADER,
+    Decision,
     choose,
+    decide,
+    delivery_kinds,
     journey_expiry_scenario,
     nxcloud_journey_scenario,
-    outcome_for,
     plays_journey_acknowledged,
 )
 from ._settings import SendSettings
@@ -164,6 +168,7 @@ class _Nxcloud:
         return document
 
     def deliver(self, message: AcceptedMessage) -> str | None:
+        """Plan the receipts of ``message`` (the journey expiry); send errors as 9000."""
         try:
             return self.hooks.deliver(message)
         except (DlrmockError, ValueError) as exc:
@@ -183,66 +188,89 @@ class _Nxcloud:
         except ValueError as exc:
             raise Reject(9000, str(exc)) from None
         phone: str = document["phone"]
-        outcome = (choice.outcome if choice and choice.outcome else None) or outcome_for(
-            phone, self.settings
-        )
+        data = document["messageData"]
+        template_data = data.get("templateData")
+        decision = decide(self.settings, PROVIDER, choice, {
+            "api": "zalo.mt", "phone": phone, "template": str(data.get("templateId", "")),
+            "content": " ".join(str(v) for v in template_data.values())
+            if isinstance(template_data, dict) else "",
+            "request_id": "" if ext is None else str(ext),
+        }, self.state.rng)
         request_id = "zalomid." + secrets.token_hex(16)
-        message: dict[str, Any] = {"requestId": request_id, "ext": ext, "phone": phone}
-        token = document["messageData"].get("journeyToken")
-        # One journey token at a time: two sends racing on the same token must not both play
-        # journey_acknowledged, and the expiry must not slip in between the check and the cancel.
-        with self.state.journey_lock if token is not None else contextlib.nullcontext():
-            journey: Journey | None = None
-            scenario: str | dict[str, Any]
-            if token is None:
-                scenario = (
-                    choice.scenario if choice and choice.scenario else None
-                ) or NXCLOUD_SCENARIOS[outcome]
+        quota = self.state.take_zns_quota()
+        message: dict[str, Any] = {
+            "requestId": request_id, "ext": ext, "phone": phone,
+            "currency": self.settings.nxcloud_currency,
+            "price": self.settings.nxcloud_zns_price,
+            "journey_price": self.settings.nxcloud_journey_price,
+            "remaining_quota": quota,
+            "daily_quota": self.settings.nxcloud_daily_quota,
+        }
+        token: str | None = data.get("journeyToken")
+        if token is not None:
+            journey = self.state.journey(token)
+            if journey is None:  # a token dlrmock did not give out: accepted as a fresh journey
+                message.update(journeyId=_digits(19), oaId=_digits(19), appId=_digits(19))
             else:
-                journey = self.state.journey(token)
-                if journey is not None and self._expired(journey):
-                    raise Reject(
-                        9000,
-                        f"request parameter error: journeyToken of journey "
-                        f"{journey.journey_id} has expired (journey_time_out was sent)",
-                    )
-                if journey is None:  # a token dlrmock did not give out: accepted as a fresh journey
-                    message.update(journeyId=_digits(19), oaId=_digits(19), appId=_digits(19))
-                else:
-                    message.update(
-                        journeyId=journey.journey_id, oaId=journey.oa_id, appId=journey.app_id
-                    )
-                if choice and choice.scenario:
-                    scenario = choice.scenario
-                elif journey is not None and journey.used:
-                    scenario = NXCLOUD_SCENARIOS[outcome]
-                else:
-                    scenario = nxcloud_journey_scenario(outcome)
-            callback = document.get("drWebhook") or self.settings.webhook_for("nxcloud")
-            run_ids: list[str] = []
-            if callback:
-                run_id = self.deliver(
-                    AcceptedMessage(PROVIDER, request_id, callback, scenario, message)
+                message.update(
+                    journeyId=journey.journey_id, oaId=journey.oa_id, appId=journey.app_id
                 )
-                if run_id is not None:
-                    run_ids.append(run_id)
-            if token is not None and plays_journey_acknowledged(scenario):
-                first_use = self.state.use_journey(token)
-                if first_use is not None and first_use.expiry_run_id is not None:
-                    self.hooks.cancel(first_use.expiry_run_id)
+        callback = document.get("drWebhook") or self.settings.webhook_for("nxcloud")
+        sent = SentMessage(request_id, PROVIDER, "zalo.mt")
+        part = Part(phone)
+        sent.parts.append(part)
+        starter = self._starter(sent, message, token, callback, decision)
+        run_ids: list[str] = []
+        if decision.outcome == "hold":
+            part.state, part.outcome, part.start = "held", "hold", starter
+        else:
+            run_id = starter(part, decision.outcome, decision.scenario)
+            if run_id is not None:
+                run_ids.append(run_id)
+        self.state.messages.add(sent)
         return Answer(
             {"code": 0, "message": "Success", "data": {"requestId": request_id}},
             message_ids=[request_id],
             run_ids=run_ids,
+            explain=f"{decision.outcome or decision.scenario} ({decision.because})",
         )
 
-    def _expired(self, journey: Journey) -> bool:
-        if journey.used or journey.expiry_run_id is None:
-            return False
-        return any(
-            p.get("status") == "journey_time_out"
-            for p in self.hooks.played(PROVIDER, journey.journey_id)
-        )
+    def _starter(self, sent: SentMessage, message: dict[str, Any], token: str | None,
+                 callback: str | None, decision: Decision) -> Starter:
+        """How the message starts playing, now or when released."""
+        def start(part: Part, outcome: str | None, named: str | None) -> str | None:
+            outcome = outcome or self.settings.default_outcome
+            scenario: str | dict[str, Any] = named or NXCLOUD_SCENARIOS.get(
+                outcome, NXCLOUD_SCENARIOS["delivered"])
+            if token is not None and named is None:
+                journey = nxcloud_journey_scenario(outcome)
+                # One atomic step decides "used" against a journey expiry in flight.
+                before = self.state.claim_journey(token, use=plays_journey_acknowledged(journey))
+                if before == "expired":
+                    raise Reject(9000, "request parameter error: journeyToken has expired "
+                                 "(journey_time_out was sent)")
+                if before != "used":
+                    scenario = journey
+                known = self.state.journey(token)
+                if before == "unused" and plays_journey_acknowledged(journey) \
+                        and known is not None and known.expiry_run_id is not None:
+                    self.hooks.cancel(known.expiry_run_id)  # its gate would stop it anyway
+            part.outcome, part.scenario = outcome, named
+            if not callback:
+                part.state = "final"
+                return None
+            try:
+                run_id = self.hooks.deliver(AcceptedMessage(
+                    PROVIDER, sent.id, callback, scenario, message, delay=decision.delay))
+            except (DlrmockError, ValueError) as exc:
+                raise Reject(9000, f"request parameter error: cannot play the receipts: {exc}") \
+                    from None
+            if run_id is None:
+                part.state = "final"
+                return None
+            self.state.messages.bind(run_id, sent, part, delivery_kinds(resolve(scenario)))
+            return run_id
+        return start
 
     # -- POST /v1/zalo/initJourneyToken
     def init_journey_token(self, exchange: Exchange) -> Answer:
@@ -260,6 +288,7 @@ class _Nxcloud:
         )
         run_ids: list[str] = []
         webhook = self.settings.webhook_for("nxcloud")
+        token = journey.token
         if webhook:
             # The request has no drWebhook: the expiry receipt goes to the account's default URL.
             journey.expiry_run_id = self.deliver(
@@ -276,11 +305,19 @@ class _Nxcloud:
                         "phone": journey.phone,
                         "ext": None,
                     },
+                    gate=lambda: self.state.expire_journey(token),
                 )
             )
-            if journey.expiry_run_id is not None:
-                run_ids.append(journey.expiry_run_id)
+        sent = SentMessage(journey.journey_id, PROVIDER, "zalo.initJourneyToken")
+        part = Part(journey.phone, state="final")
+        sent.parts.append(part)
+        if journey.expiry_run_id is not None:
+            run_ids.append(journey.expiry_run_id)
+            part.scenario = JOURNEY_EXPIRY_SCENARIO
+            self.state.messages.bind(journey.expiry_run_id, sent, part,
+                                     ["nxcloud.zalo.journey_time_out"])
         self.state.add_journey(journey)
+        self.state.messages.add(sent)
         return Answer(
             {
                 "code": 0,
