@@ -15,6 +15,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -618,3 +619,70 @@ def test_the_plugin_lists_messages_and_releases_a_held_one(pytester: pytest.Pyte
     ''')
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+# ---------------------------------------------------------------------- against dlrmock serve
+def test_an_app_runs_its_whole_otp_flow_against_dlrmock_serve(
+    otp_app: OtpApp, tmp_path: Path
+) -> None:
+    """The issue's "done when": PENDING on send, SENT on callback; late, never, twice and held
+    callbacks, all against ``dlrmock serve`` with nothing changed in the app but its base URL."""
+    from test_sendapi_e2e import _start_provider, _stop_provider
+
+    config = tmp_path / "dlrmock.yaml"
+    config.write_text(
+        "send:\n"
+        "  receipt_delay: 0.4\n"
+        "  rules:\n"
+        "    - match: {content: HOLDME}\n"
+        "      outcome: hold\n", "utf-8")
+    server = _start_provider(tmp_path, "--config", str(config), "--time-scale", "1")
+    try:
+        sent_at = time.time()
+        late = otp_app.send_otp(server.url, "0912340000")
+        polled = requests.get(server.url + ESMS_STATUS, params={
+            "RefId": late, "ApiKey": API_KEY, "SecretKey": SECRET_KEY}, timeout=5).json()
+        assert polled["SendStatus"] == 2 and otp_app.challenges[late] == "PENDING"
+        never = otp_app.send_otp(server.url, "0912342222")
+        twice = otp_app.send_otp(server.url, "0912343333")
+        held = otp_app.send_otp(server.url, "0912345678", content="HOLDME 4821")
+
+        otp_app.wait_calls(late, 1)
+        assert otp_app.arrivals[0][0] - sent_at >= 0.4
+        assert len(otp_app.wait_calls(twice, 2)) == 2
+        time.sleep(0.5)
+        assert otp_app.calls(never) == [] and otp_app.calls(held) == []
+        assert otp_app.challenges == {late: "SENT", never: "PENDING", twice: "SENT",
+                                      held: "PENDING"}
+
+        released = server.http.post(f"{server.url}/_dlrmock/messages/{held}/release",
+                                     json={"outcome": "delivered"}, timeout=5)
+        assert released.status_code == 200, released.text
+        otp_app.wait_calls(held, 1)
+        assert otp_app.challenges[held] == "SENT"
+        final = requests.get(server.url + ESMS_STATUS, params={
+            "RefId": late, "ApiKey": API_KEY, "SecretKey": SECRET_KEY}, timeout=5).json()
+        assert (final["SendStatus"], final["SendSuccess"]) == (5, 1)
+    finally:
+        _stop_provider(server)
+
+
+def test_a_journey_token_is_refused_once_its_expiry_was_sent(
+    serve: Callable[..., MockProvider], otp_app: OtpApp
+) -> None:
+    hook = otp_app.url + "/nxcloud/receipts"
+    provider = serve(time_scale=0, send={"nxcloud_default_webhook": hook})
+    token = nx_post(provider.url, "/v1/zalo/initJourneyToken",
+                    {"appkey": "a", "phone": "84912345678", "tokenType": "token_coach_bus_7"})
+    journey_id = token["data"]["journeyId"]
+    otp_app.challenges[journey_id] = "PENDING"
+    [expiry] = provider.message(journey_id).run_ids
+    provider.state.engine.get(expiry).advance(7 * 86400)
+    assert [p["status"] for p in otp_app.wait_calls(journey_id, 1)] == ["journey_time_out"]
+
+    answer = nx_post(provider.url, "/v1/zalo/mt", {
+        "appkey": "a", "phone": "84912345678", "functionType": "template",
+        "messageData": {"templateId": "1", "templateData": {},
+                        "journeyToken": token["data"]["token"]}, "drWebhook": hook})
+    assert answer["code"] == 9000 and "expired" in answer["message"]
+    assert provider.message(journey_id).state == "final"
