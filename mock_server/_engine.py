@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import heapq
 import itertools
@@ -67,6 +68,8 @@ LOST_ACK = "lost_ack"
 """The target answered 2xx but the scenario drops the answer: the provider sees a timeout."""
 CANCELLED = "cancelled"
 """The run was cancelled (or the engine closed) while this request waited for its answer."""
+BLOCKED = "blocked"
+"""Never sent: the target URL cannot be delivered to (the reason is in ``error``)."""
 OUTCOMES = (
     ACKNOWLEDGED,
     HTTP_ERROR,
@@ -77,6 +80,7 @@ OUTCOMES = (
     "closed",
     "invalid_response",
     "tls_error",
+    BLOCKED,
     CANCELLED,
 )
 EXCERPT = 2048
@@ -332,6 +336,8 @@ class Run:
     held: bool = False
     """Planned but not started: :meth:`Engine.release` starts it."""
     cancel_requested: bool = False
+    blocked: str | None = None
+    """Why the target cannot be delivered to (a send's callback URL is accepted anyway)."""
     _done: bool = False
 
     @property
@@ -745,6 +751,7 @@ class Engine:
         gate: Callable[[Delivery], str | None] | None = None,
         live_zone: tzinfo | None = None,
         hold: bool = False,
+        any_target: bool = False,
     ) -> Run:
         """Start playing ``scenario`` at ``to``; returns the run at once (see ``Run.wait``).
 
@@ -752,20 +759,26 @@ class Engine:
         message field of that name); ``message`` sets shared message fields only.
         ``start_after`` delays the whole run (scaled by its clock); ``gate`` may stop it before
         a step (see :attr:`Run.gate`); ``live_zone`` stamps event times as receipts leave;
-        ``hold`` plans the run without starting it (:meth:`release` starts it).
+        ``hold`` plans the run without starting it (:meth:`release` starts it). With
+        ``any_target`` a URL that cannot be delivered to is accepted: each receipt is journaled
+        ``blocked`` with the reason (a provider accepts any callback URL at send time).
         """
         if not math.isfinite(start_after) or not 0 <= start_after <= MAX_SECONDS:
             raise RunError(f"start_after must be a number of seconds >= 0, got {start_after!r}")
         spec = resolve(scenario)
+        blocked = None
         if not isinstance(to, str) or not to.lower().startswith(("http://", "https://")):
-            raise RunError(
+            blocked = (
                 f"target URL {to!r} must be an http:// or https:// URL, "
                 "e.g. http://127.0.0.1:8000/hook"
             )
-        try:
-            _split_url(to)  # a URL the client cannot send to fails here, not inside the run
-        except ValueError as exc:
-            raise RunError(f"bad target URL: {exc}") from None
+        else:
+            try:
+                _split_url(to)  # a URL the client cannot send to fails here, not inside the run
+            except ValueError as exc:
+                blocked = f"bad target URL: {exc}"
+        if blocked is not None and not (any_target and isinstance(to, str)):
+            raise RunError(blocked)
         provider = get_provider(spec.provider)
         base = get_kind(spec.steps[0].kind).policy if spec.steps else None
         base = base or provider.policy
@@ -821,6 +834,7 @@ class Engine:
             live_zone=live_zone,
             encoding=encoding,
             held=hold,
+            blocked=blocked,
         )
         self.start()
         self.journal.add_run(run)
@@ -874,7 +888,8 @@ class Engine:
             timing = spec.steps[position]
             step = spec.steps[source]
             request, sent = _encode(step.kind, payloads[source], url, encoding, step.malformed)
-            request = with_default_headers(request)  # the journal shows every header sent
+            with contextlib.suppress(ValueError):  # a blocked target: shown as it would be sent
+                request = with_default_headers(request)  # the journal shows every header sent
             for copy in range(step.duplicate + 1):
                 deliveries.append(
                     Delivery(
@@ -945,7 +960,7 @@ class Engine:
     def _restamp(self, run: Run, delivery: Delivery) -> Delivery:
         """``delivery`` with its event times set to now, if its kind has any."""
         restamp = get_kind(delivery.kind).restamp
-        if restamp is None or delivery.malformed or run.live_zone is None:
+        if restamp is None or delivery.malformed or run.live_zone is None or run.blocked:
             return delivery
         now = datetime.now(run.live_zone).replace(tzinfo=None)
         payload = restamp(dict(delivery.payload), now)
@@ -954,6 +969,15 @@ class Engine:
 
     async def _deliver(self, run: Run, delivery: Delivery) -> None:
         assert self._client is not None and self._loop is not None
+        if run.blocked is not None:
+            attempt = Attempt(run_id=run.id, step=delivery.step, copy=delivery.copy,
+                              kind=delivery.kind, attempt=1, request=delivery.request,
+                              offset=run.clock.now(), at=time.time(), latency_ms=0.0,
+                              outcome=BLOCKED, error=run.blocked, malformed=delivery.malformed)
+            self.journal.record(run, attempt)
+            for listener in self.on_attempt:
+                listener(run, attempt)
+            return
         policy = run.policy
         dropping = delivery.lost_ack
         number = 0
@@ -1032,7 +1056,7 @@ class Engine:
         self.errors.clear()
 
 
-_RETRYABLE = frozenset(OUTCOMES) - {ACKNOWLEDGED, LOST_ACK, CANCELLED}
+_RETRYABLE = frozenset(OUTCOMES) - {ACKNOWLEDGED, LOST_ACK, CANCELLED, BLOCKED}
 
 
 POLICY_SETTINGS = ("timeout", "retries", "retry_interval", "retry_on", "acknowledge")

@@ -55,6 +55,7 @@ class EngineHooks:
             gate=(lambda _delivery: gate()) if gate is not None else None,
             live_zone=zone,
             hold=True,
+            any_target=True,  # the provider accepts any callback URL; delivery tells
         )
         return run.id
 

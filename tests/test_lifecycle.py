@@ -686,3 +686,20 @@ def test_a_journey_token_is_refused_once_its_expiry_was_sent(
                         "journeyToken": token["data"]["token"]}, "drWebhook": hook})
     assert answer["code"] == 9000 and "expired" in answer["message"]
     assert provider.message(journey_id).state == "final"
+
+
+@pytest.mark.parametrize("callback", ["ftp://127.0.0.1/hook", "not a url", "http://",
+                                      "http://127.0.0.1:99999/hook"])
+def test_an_undeliverable_callback_url_is_accepted_and_journaled_blocked(
+    serve: Callable[..., MockProvider], callback: str
+) -> None:
+    provider = serve(time_scale=0)
+    answer = requests.post(provider.url + ESMS_SEND, json={
+        "ApiKey": API_KEY, "SecretKey": SECRET_KEY, "Phone": "0912345678", "Content": "x",
+        "SmsType": "2", "Brandname": "B", "CallbackUrl": callback}, timeout=5).json()
+
+    assert answer["CodeResult"] == "100"
+    message = provider.message(answer["SMSID"]).wait("final", 5)
+    [attempt] = provider.state.engine.get(message.run_ids[0]).attempts
+    assert attempt.outcome == "blocked" and attempt.error
+    assert callback in attempt.request.url

@@ -250,7 +250,7 @@ def test_fixed_number_sms_needs_no_brandname() -> None:
     ("SendMultipleMessage_V4_post_json", {**SMS, "Phone": ["0912345678"]}, "$.Phone"),
     ("SendMultipleMessage_V4_post_json", {**SMS, "RequestId": "x" * 51}, "$.RequestId"),
     ("SendMultipleMessage_V4_post_json", {**SMS, "SendDate": "tomorrow"}, "$.SendDate"),
-    ("SendMultipleMessage_V4_post_json", {**SMS, "CallbackUrl": "hook"}, "$.CallbackUrl"),
+    ("SendMultipleMessage_V4_post_json", {**SMS, "CallbackUrl": "h" * 2049}, "$.CallbackUrl"),
     ("SendZaloMessage_V4_post_json", {**ZNS}, "$.Params: required field 'Params' is missing"),
     ("SendZaloMessage_V5_post", {**ZNS, "TempData": [{"key": "a"}]}, "$.TempData[0]"),
     ("SendZaloMessage_V6", {**ZNS, "TempData": ["a"]}, "$.TempData"),
