@@ -779,19 +779,7 @@ class Engine:
                 blocked = f"bad target URL: {exc}"
         if blocked is not None and not (any_target and isinstance(to, str)):
             raise RunError(blocked)
-        provider = get_provider(spec.provider)
-        base = get_kind(spec.steps[0].kind).policy if spec.steps else None
-        base = base or provider.policy
-        overrides = {
-            **self.policy_overrides.get(provider.name, {}),
-            **spec.policy,
-            **(policy or {}),
-        }
-        try:
-            check_policy(overrides)
-            policy_obj = base.with_overrides(overrides) if overrides else base
-        except (ValueError, TypeError) as exc:
-            raise RunError(str(exc)) from None
+        policy_obj = run_policy(spec, self.policy_overrides.get(spec.provider), policy)
         if clock == "manual":
             run_clock: Clock = ManualClock()
         elif clock == "scaled":
@@ -807,8 +795,8 @@ class Engine:
             run_seed = seed if seed is not None else self._seeds.randrange(2**31)
             self._factory.reseed(run_seed)
             try:
-                msg, deliveries = self._plan(
-                    spec, to, fields or {}, message or {}, encoding, allow_invalid
+                msg, deliveries = plan_run(
+                    self._factory, spec, to, fields or {}, message or {}, encoding, allow_invalid
                 )
             except DlrmockError:
                 raise
@@ -861,49 +849,6 @@ class Engine:
             wake = len(self._unspawned) == 1
         if wake:  # else the loop has a _spawn_played call queued that will take this run too
             self._loop.call_soon_threadsafe(self._spawn_played)
-
-    def _plan(
-        self,
-        spec: Scenario,
-        url: str,
-        fields: Mapping[str, Any],
-        message_fields: Mapping[str, Any],
-        encoding: int | None,
-        allow_invalid: bool = False,
-    ) -> tuple[dict[str, Any], list[Delivery]]:
-        message = self._factory.message(spec.provider)
-        shared = {k: _message_value(v, message[k]) for k, v in fields.items() if k in message}
-        message.update(spec.message)
-        message.update(message_fields)
-        message.update(shared)
-        payloads, invalid = _planned_payloads(
-            self._factory, spec, message, fields, allow_invalid
-        )
-        order = list(range(len(spec.steps)))
-        for index, step in enumerate(spec.steps):
-            if step.reorder:
-                order[index], order[index + 1] = order[index + 1], order[index]
-        deliveries: list[Delivery] = []
-        for position, source in enumerate(order):
-            timing = spec.steps[position]
-            step = spec.steps[source]
-            request, sent = _encode(step.kind, payloads[source], url, encoding, step.malformed)
-            with contextlib.suppress(ValueError):  # a blocked target: shown as it would be sent
-                request = with_default_headers(request)  # the journal shows every header sent
-            for copy in range(step.duplicate + 1):
-                deliveries.append(
-                    Delivery(
-                        step=source,
-                        copy=copy,
-                        kind=step.kind,
-                        after=timing.after if copy == 0 else 0.0,
-                        payload=sent,
-                        request=request,
-                        lost_ack=step.lost_ack,
-                        malformed=step.malformed or invalid.get(source),
-                    )
-                )
-        return message, deliveries
 
     def _spawn_played(self) -> None:
         assert self._loop is not None
@@ -1183,6 +1128,75 @@ def _planned_payloads(
         if problems:
             invalid[index] = INVALID_OVERRIDE
     return payloads, invalid
+
+
+def plan_run(
+    factory: ReceiptFactory,
+    spec: Scenario,
+    url: str,
+    fields: Mapping[str, Any],
+    message_fields: Mapping[str, Any],
+    encoding: int | None,
+    allow_invalid: bool = False,
+) -> tuple[dict[str, Any], list[Delivery]]:
+    """The message and the deliveries of one run of ``spec`` at ``url``, in sending order.
+
+    Receipts come from ``factory`` (seed it first for reproducible data); ``fields`` override
+    receipt fields wherever they appear, ``message_fields`` set shared message fields; each
+    delivery carries the exact request to send (the engine and the Locust user both send these).
+    """
+    message = factory.message(spec.provider)
+    shared = {k: _message_value(v, message[k]) for k, v in fields.items() if k in message}
+    message.update(spec.message)
+    message.update(message_fields)
+    message.update(shared)
+    payloads, invalid = _planned_payloads(
+        factory, spec, message, fields, allow_invalid
+    )
+    order = list(range(len(spec.steps)))
+    for index, step in enumerate(spec.steps):
+        if step.reorder:
+            order[index], order[index + 1] = order[index + 1], order[index]
+    deliveries: list[Delivery] = []
+    for position, source in enumerate(order):
+        timing = spec.steps[position]
+        step = spec.steps[source]
+        request, sent = _encode(step.kind, payloads[source], url, encoding, step.malformed)
+        with contextlib.suppress(ValueError):  # a blocked target: shown as it would be sent
+            request = with_default_headers(request)  # the journal shows every header sent
+        for copy in range(step.duplicate + 1):
+            deliveries.append(
+                Delivery(
+                    step=source,
+                    copy=copy,
+                    kind=step.kind,
+                    after=timing.after if copy == 0 else 0.0,
+                    payload=sent,
+                    request=request,
+                    lost_ack=step.lost_ack,
+                    malformed=step.malformed or invalid.get(source),
+                )
+            )
+    return message, deliveries
+
+
+def run_policy(
+    spec: Scenario,
+    defaults: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> DeliveryPolicy:
+    """The delivery policy of a run of ``spec``: its first kind's family policy (else its
+    provider's), with ``defaults`` (e.g. the server's config), the scenario's own ``policy`` and
+    the run's ``overrides`` applied in that order."""
+    provider = get_provider(spec.provider)
+    base = get_kind(spec.steps[0].kind).policy if spec.steps else None
+    base = base or provider.policy
+    merged = {**(defaults or {}), **spec.policy, **(overrides or {})}
+    try:
+        check_policy(merged)
+        return base.with_overrides(merged) if merged else base
+    except (ValueError, TypeError) as exc:
+        raise RunError(str(exc)) from None
 
 
 def _settle(run: Run, task: object = None) -> None:
