@@ -1,4 +1,4 @@
-"""The ``dlrmock`` command line: validate, example, scenarios, play, serve.
+"""The ``dlrmock`` command line: validate, example, scenarios, play, serve, load.
 
 Exit codes: 0 ok, 1 the check failed, 2 usage or input error (one line saying why).
 """
@@ -479,6 +479,72 @@ def serve(
         from .app import get_state
 
         get_state(app).engine.close()
+
+
+# -------------------------------------------------------------------------------------- load
+@cli.command()
+@click.option("--to", "target", metavar="URL", help="The webhook to load (Locust's host).")
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    metavar="NAME|FILE[=WEIGHT]",
+    help="A scenario to play; repeat for a mix, weighted by =WEIGHT (default 1).",
+)
+@click.option("--users", type=click.IntRange(1), default=10, show_default=True)
+@click.option(
+    "--spawn-rate", type=float, default=None, help="Users started per second [default: all]."
+)
+@click.option(
+    "--run-time", default="10s", show_default=True, help="How long to load (30s, 2m, 1h)."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Local worker processes under a local master (Locust's distributed mode).",
+)
+@click.option("--master", is_flag=True, help="Be a master for workers on other machines.")
+@click.option(
+    "--expect-workers", type=click.IntRange(1), default=1, show_default=True,
+    help="With --master: start once this many workers have joined.",
+)
+@click.option("--worker", is_flag=True, help="Join a master (see --master-host) as a worker.")
+@click.option("--master-host", default="127.0.0.1", show_default=True, metavar="HOST")
+@click.option("--master-port", type=click.IntRange(1, 65535), default=None, metavar="PORT",
+              help="The master's port [default: Locust's 5557; a free one with --workers].")
+@click.option("--master-bind-host", default="127.0.0.1", show_default=True, metavar="HOST",
+              help="Where the master listens; 0.0.0.0 (or an interface) for remote workers.")
+@click.option("--seed", type=int, default=None, help="Base seed of the users' receipts.")
+@click.option(
+    "--time-scale", type=float, default=0.0, show_default=True,
+    help="Scenario delays and retry intervals, scaled; 0 sends at once (order kept).",
+)
+@click.option(
+    "--stop-timeout", type=float, default=30.0, show_default=True, metavar="S",
+    help="At the end, how long users may take to finish the run they are playing.",
+)
+@click.option("--html", metavar="FILE", help="Write Locust's HTML report (with charts).")
+@click.option("--csv", "csv_prefix", metavar="PREFIX", help="Write Locust's CSV statistics.")
+@click.option("--loglevel", default="WARNING", show_default=True, help="Locust's log level.")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+def load(**params: Any) -> None:
+    """Load a webhook with provider-faithful receipts through Locust.
+
+    Runs Locust headless; prints Locust's summary and dlrmock's verdict. Exits 1 when the
+    receiver failed to acknowledge what a provider requires.
+    """
+    from ._load import INSTALL_HINT, locust_installed, options_from, run_load
+
+    if not locust_installed():
+        fail(INSTALL_HINT)
+    as_json = params.pop("as_json")
+    try:
+        options = options_from(params)
+    except (DlrmockError, ValueError) as exc:
+        fail(str(exc))
+    sys.exit(run_load(options, sys.stdout, sys.stderr, as_json=as_json))
 
 
 def _read_config(path: str) -> dict[str, Any]:
