@@ -173,6 +173,8 @@ class ReceiptUser(FastHttpUser):
         self._factory = ReceiptFactory(self.user_seed)
         self._random = random.Random(self.user_seed)
         self._sessions: dict[float, FastHttpSession] = {}
+        self._warm: dict[float, bool] = {}
+        """Per session: whether its last answer left a connection open to reuse."""
         self._policies: dict[int, DeliveryPolicy] = {}
         self._tally = _state(environment).tally
 
@@ -228,54 +230,82 @@ class ReceiptUser(FastHttpUser):
         return session
 
     def _deliver(self, delivery: Delivery, policy: DeliveryPolicy, clock: _Clock) -> None:
-        request = delivery.request
+        """Send one receipt with the policy's retries; count it and each attempt."""
         session = self._session(policy.timeout)
-        headers = _headers(request.headers)
         name = delivery.kind + (f" [malformed: {delivery.malformed}]" if delivery.malformed else "")
         dropping = delivery.lost_ack
-        handled = True
         acknowledged = False
-        last_reason = ""
-        for number in itertools.count(1):
-            with session.request(
-                request.method,
-                request.url,
-                name=name,
-                data=request.body or None,  # type: ignore[arg-type]  # bytes are sent as is
-                headers=headers,
-                catch_response=True,
-                allow_redirects=False,
-                context={"step": delivery.step, "copy": delivery.copy, "attempt": number},
-            ) as response:
-                outcome, reason = _judge(response, policy, delivery.malformed is not None)
-                if reason is None:
-                    response.success()
-                else:
-                    response.failure(reason)
+        reasons: list[str] = []
+        number = 0
+        while True:
+            number += 1
+            try:
+                outcome, reason = self._attempt(session, delivery, policy, name, number)
+            except _StaleConnection:  # never reached the receiver: sent again, once, uncounted
+                outcome, reason = self._attempt(session, delivery, policy, name, number, False)
             if outcome == ACKNOWLEDGED and dropping != 0:
                 dropping -= 1
                 outcome = LOST_ACK  # the provider treats this answer as lost: a timeout
             self._tally.attempts += 1
-            if number > 1:
-                self._tally.retries += 1
+            self._tally.retries += number > 1
             if reason is not None:
                 self._tally.failures[reason] += 1
-                last_reason = reason
-                handled = handled and delivery.malformed is None
+                reasons.append(reason)
             acknowledged = acknowledged or outcome in (ACKNOWLEDGED, LOST_ACK)
             seen_as = "timeout" if outcome == LOST_ACK else outcome
             if seen_as not in policy.retry_on or number > policy.retries:
                 break
             clock.sleep_until(clock.now() + policy.retry_interval)
-        if delivery.malformed is None:
-            handled = acknowledged
-        elif last_reason:  # a malformed receipt must never get a 5xx or no answer
-            handled = False
+        # As Run.failures judges: a malformed receipt must never get a 5xx or no answer; any
+        # other must be acknowledged by one of its attempts.
+        handled = not reasons if delivery.malformed else acknowledged
         self._tally.receipts += 1
         if handled:
             self._tally.handled += 1
         else:
-            self._tally.unhandled[last_reason or "not acknowledged"] += 1
+            self._tally.unhandled[reasons[-1] if reasons else "not acknowledged"] += 1
+
+    def _attempt(
+        self,
+        session: FastHttpSession,
+        delivery: Delivery,
+        policy: DeliveryPolicy,
+        name: str,
+        number: int,
+        resend_if_stale: bool = True,
+    ) -> tuple[str, str | None]:
+        """One HTTP request, reported to Locust; (engine outcome, failure reason or None).
+
+        Raises :class:`_StaleConnection` instead of reporting when a kept-alive connection
+        turned out closed before the request was answered (as the engine's client, it is sent
+        again on a new connection).
+        """
+        request = delivery.request
+        warm = self._warm.get(policy.timeout, False)
+        with session.request(
+            request.method,
+            request.url,
+            name=name,
+            data=request.body or None,  # type: ignore[arg-type]  # bytes are sent as they are
+            headers=_headers(request.headers),
+            catch_response=True,
+            allow_redirects=False,
+            context={"step": delivery.step, "copy": delivery.copy, "attempt": number},
+        ) as response:
+            outcome, reason = _judge(response, policy, delivery.malformed is not None)
+            closing = str((response.headers or {}).get("connection", "")).lower() == "close"
+            self._warm[policy.timeout] = bool(response.status_code) and not closing
+            if resend_if_stale and warm and outcome in ("closed", "reset"):
+                raise _StaleConnection  # leaves the with block unreported (not a ResponseError)
+            if reason is None:
+                response.success()
+            else:
+                response.failure(reason)
+        return outcome, reason
+
+
+class _StaleConnection(Exception):
+    """A kept-alive connection was found closed by the receiver: resend the request."""
 
 
 @functools.lru_cache(maxsize=64)
