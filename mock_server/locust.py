@@ -50,6 +50,7 @@ __all__ = ["LoadTally", "ReceiptUser", "ScenarioMix", "Verdict", "parse_mix", "v
 log = logging.getLogger(__name__)
 
 _ACK_RULES = {"2xx": "any 2xx", "200": "exactly 200", "success": "a 2xx with the body 'success'"}
+_STOP_MESSAGE = "dlrmock_stop"
 _REPORT_GRACE = 10.0
 """Seconds (beyond the stop timeout and three report intervals) the master waits for the
 workers' last reports after stopping them."""
@@ -406,7 +407,14 @@ def _on_init(environment: Environment, **_: Any) -> None:
         def report(client_id: str, data: dict[str, Any]) -> None:
             data["dlrmock"] = {**state.tally.drain(), "stopped": runner.state == STATE_STOPPED}
 
+        def stop(environment: Environment, msg: Any, **_: Any) -> None:
+            runner.stop()  # each user finishes its run; the next report says "stopped"
+            send_now = getattr(runner, "_send_stats", None)  # Locust's report, sent at once
+            if callable(send_now):  # instead of at the next 3-second tick
+                send_now()
+
         environment.events.report_to_master.add_listener(report)
+        runner.register_message(_STOP_MESSAGE, stop, concurrent=True)
         return
     if isinstance(runner, MasterRunner):
 
@@ -437,14 +445,25 @@ def _stop_after(environment: Environment, seconds: float) -> None:
     runner = environment.runner
     assert runner is not None
     log.info("dlrmock: run time reached; stopping the users (each finishes its current run)")
-    runner.stop()
     if isinstance(runner, MasterRunner):
+        # Locust's own stop message makes each worker sleep out the stop timeout before it
+        # handles anything else; this one only stops the users. The workers' next reports
+        # (every 3 s) carry their last requests and say they have stopped.
         state = _state(environment)
+        runner.send_message(_STOP_MESSAGE)
         deadline = time.monotonic() + environment.stop_timeout + 3 * 3.0 + _REPORT_GRACE
-        while not all(state.stopped_workers.values()) and time.monotonic() < deadline:
+
+        def pending() -> list[str]:
+            workers = set(state.stopped_workers) | set(runner.clients.keys())
+            return [w for w in workers if not state.stopped_workers.get(w)]
+
+        while pending() and time.monotonic() < deadline:
             gevent.sleep(0.1)
-        if not all(state.stopped_workers.values()):
-            log.warning("dlrmock: not every worker sent its last report; counts may be short")
+        if pending():
+            log.warning("dlrmock: %d worker(s) sent no last report; counts may be short",
+                        len(pending()))
+    else:
+        runner.stop()
     runner.quit()
 
 

@@ -1,0 +1,210 @@
+"""`dlrmock load` and `mock_server.locust.ReceiptUser`, run through Locust in subprocesses.
+
+Locust monkey-patches the standard library with gevent when imported, so it never runs inside
+the pytest process: every load here is a real `dlrmock load` subprocess against a loopback
+`Target` served from this process.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from targets import Target
+
+from mock_server import validate
+from mock_server._load import (
+    INSTALL_HINT,
+    LoadOptions,
+    LoadTally,
+    Verdict,
+    locust_command,
+    locust_installed,
+    mix_argument,
+    parse_mix,
+    parse_run_time,
+    split_weight,
+)
+from mock_server.cli import cli
+
+pytestmark = pytest.mark.skipif(
+    not locust_installed(), reason='the load extra is not installed: pip install "dlrmock[load]"'
+)
+
+MakeTarget = Callable[..., Target]
+DLRMOCK = [sys.executable, "-m", "mock_server.cli"]
+
+
+def load(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*DLRMOCK, "load", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def aggregated_requests(stats_csv: Path) -> int:
+    """Locust's own count of requests: the 'Aggregated' row of its CSV statistics."""
+    with stats_csv.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["Name"] == "Aggregated":
+                return int(row["Request Count"])
+    raise AssertionError(f"no Aggregated row in {stats_csv}")
+
+
+@pytest.mark.slow
+def test_distributed_load_sends_exactly_what_locust_counts_and_every_receipt_validates(
+    make_target: MakeTarget, tmp_path: Path
+) -> None:
+    target = make_target("ok")
+    result = load(
+        "--to", target.url,
+        "--scenario", "esms.sms.cskh.retried_after_lost_ack",
+        "--scenario", "esms.zns.normal.delivered=2",
+        "--scenario", "nxcloud.zalo.success_then_delivered",
+        "--users", "4", "--workers", "2", "--run-time", "2s", "--seed", "5",
+        "--time-scale", "0.01",
+        "--csv", str(tmp_path / "run"), "--html", str(tmp_path / "report.html"),
+        "--loglevel", "INFO", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 workers connected" in result.stderr  # Locust's own distributed mode
+    verdict = json.loads(result.stdout[result.stdout.index("{") : result.stdout.rindex("}") + 1])
+    received = list(target.requests)
+    counted = aggregated_requests(tmp_path / "run_stats.csv")
+    assert counted > 0
+    assert len(received) == counted == verdict["requests"]
+    assert verdict["ok"] and verdict["acknowledged"] == verdict["receipts"]
+    assert verdict["retries"] > 0  # the lost acknowledgements made eSMS retry
+    methods = {request.method for request in received}
+    assert methods == {"GET", "POST"}
+    for request in received:
+        payload = request.path.partition("?")[2] if request.method == "GET" else request.body
+        problems = validate(payload)
+        assert not problems, f"{request.method} {request.path} {request.body[:200]!r}: {problems}"
+    assert (tmp_path / "report.html").stat().st_size > 10_000
+
+
+def test_unacknowledged_receipts_fail_the_load_with_their_reasons(
+    make_target: MakeTarget, tmp_path: Path
+) -> None:
+    hanging = make_target("never")
+    scenario = tmp_path / "short-timeout.yaml"
+    scenario.write_text(
+        "name: short-timeout\n"
+        "policy: {timeout: 0.2, retries: 2, retry_interval: 30}\n"
+        "steps:\n  - kind: esms.sms.cskh\n",
+        "utf-8",
+    )
+    result = load(
+        "--to", hanging.url, "--scenario", str(scenario), "--users", "1", "--run-time", "1s",
+        "--stop-timeout", "5",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "dlrmock verdict: FAILED" in result.stdout
+    assert "timeout: no answer within 0.2 s" in result.stdout
+    runs = len(hanging.requests) // 3
+    assert runs >= 1 and len(hanging.requests) == 3 * runs  # 1 + 2 retries, no interval waited
+    assert f"retries: {2 * runs}" in result.stdout
+    assert "GET esms.sms.cskh: timeout: no answer within 0.2 s" in result.stderr  # Locust's errors
+
+
+# ------------------------------------------------------------------------ without running Locust
+def cli_load(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["load", *args])
+    return result.exit_code, result.output
+
+
+def test_load_without_locust_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mock_server._load.locust_installed", lambda: False)
+    code, output = cli_load("--to", "http://127.0.0.1:9/hook", "--scenario", "nxcloud.zalo.failed")
+    assert code == 2
+    assert INSTALL_HINT in output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scenario", "nxcloud.zalo.failed"], "--to URL is required"),
+        (["--to", "http://127.0.0.1:9/h"], "at least one --scenario"),
+        (["--to", "http://127.0.0.1:9/h", "--scenario", "nxcloud.zalo.faild"], "did you mean"),
+        (["--to", "http://127.0.0.1:9/h", "--scenario", "nxcloud.zalo.failed=0"], "bad weight"),
+        (["--to", "ftp://x/h", "--scenario", "nxcloud.zalo.failed"], "http:// or https://"),
+        (["--to", "http://127.0.0.1:9/h", "--scenario", "nxcloud.zalo.failed", "--run-time",
+          "soon"], "bad --run-time"),
+        (["--worker", "--workers", "2"], "cannot be combined"),
+        (["--to", "http://127.0.0.1:9/h", "--scenario", "nxcloud.zalo.failed", "--master",
+          "--workers", "2"], "use one of them"),
+    ],
+)  # fmt: skip
+def test_load_rejects_bad_options_with_the_reason(args: list[str], message: str) -> None:
+    code, output = cli_load(*args)
+    assert code == 2
+    assert message in output
+
+
+def test_local_workers_run_under_a_loopback_master_on_a_free_port() -> None:
+    options = LoadOptions(target="http://127.0.0.1:9/h", scenarios=("nxcloud.zalo.failed",),
+                          workers=2, run_time="5s")  # fmt: skip
+    command = locust_command(options, "/tmp/verdict.json")
+    assert command[command.index("--processes") + 1] == "2"
+    assert command[command.index("--master-bind-host") + 1] == "127.0.0.1"
+    port = command[command.index("--master-bind-port") + 1]
+    assert command[command.index("--master-port") + 1] == port != "5557"
+    assert command[command.index("--dlrmock-run-time") + 1] == "5s"
+    assert "--run-time" not in command  # dlrmock stops the run itself, waiting for last reports
+
+
+def test_worker_joins_the_master_it_is_given() -> None:
+    options = LoadOptions(worker=True, master_host="10.0.0.5", master_port=6000)
+    command = locust_command(options, None)
+    assert command[command.index("--master-host") + 1] == "10.0.0.5"
+    assert command[command.index("--master-port") + 1] == "6000"
+    assert "--headless" not in command
+
+
+def test_scenario_files_travel_inline_so_remote_workers_need_no_copy(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: mine\nsteps:\n  - kind: nxcloud.zalo.delivered\n", "utf-8")
+    entries = json.loads(mix_argument([f"{path}=3", "nxcloud.zalo.failed"]))
+    assert entries[0]["weight"] == 3 and entries[0]["scenario"]["name"] == "mine"
+    assert entries[1] == {"scenario": "nxcloud.zalo.failed", "weight": 1.0}
+    mix = parse_mix(json.dumps(entries))
+    assert [s.name for s in mix.scenarios] == ["mine", "nxcloud.zalo.failed"]
+    assert mix.weights == (3.0, 1.0)
+
+
+def test_a_mix_is_a_name_a_list_or_a_mapping_of_weights() -> None:
+    assert parse_mix("nxcloud.zalo.failed").weights == (1.0,)
+    assert parse_mix(["nxcloud.zalo.failed", "esms.sms.cskh.delivered"]).weights == (1.0, 1.0)
+    assert parse_mix({"nxcloud.zalo.failed": 9, "esms.sms.cskh.delivered": 1}).weights == (9, 1)
+    assert split_weight("esms.sms.cskh.delivered=2.5") == ("esms.sms.cskh.delivered", 2.5)
+    assert split_weight("odd=name.yaml") == ("odd=name.yaml", 1.0)
+    assert parse_run_time("1m30s") == 90 and parse_run_time("45") == 45
+
+
+def test_verdict_fails_without_receipts_or_with_one_unacknowledged() -> None:
+    tally = LoadTally()
+    tally.add({"runs": 2, "receipts": 3, "handled": 2, "attempts": 4, "retries": 1,
+               "failures": {"HTTP 500: no": 2}, "unhandled": {"HTTP 500: no": 1}})  # fmt: skip
+    data = {**tally.as_dict(), "acknowledged": tally.handled, "requests": 4,
+            "unacknowledged": dict(tally.unhandled)}  # fmt: skip
+    verdict = Verdict.from_dict(data)
+    assert not verdict.ok and "FAILED" in verdict.text() and "HTTP 500: no" in verdict.text()
+    assert verdict.acknowledged_percent == pytest.approx(200 / 3)
+    nothing = {**LoadTally().as_dict(), "acknowledged": 0, "requests": 0, "unacknowledged": {}}
+    empty = Verdict.from_dict(nothing)
+    assert not empty.ok and "nothing shows the receiver coped" in empty.text()
+
+
+def test_importing_mock_server_does_not_import_locust_or_gevent() -> None:
+    code = (
+        "import sys, mock_server, mock_server.cli, mock_server._load; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
