@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ._errors import ScenarioError
+from ._http import _split_url
 from ._scenarios import Scenario, builtin_scenarios, resolve
 
 __all__ = [
@@ -439,8 +440,10 @@ def options_from(params: Mapping[str, Any]) -> LoadOptions:
         if not target:
             raise ValueError("--to URL is required: the webhook to load, e.g. --to "
                              "http://127.0.0.1:5000/webhooks/esms")
-        if not str(target).startswith(("http://", "https://")):
-            raise ValueError(f"--to {target!r} must be an http:// or https:// URL")
+        try:
+            _split_url(str(target))  # what the receipts' requests will be built from
+        except ValueError as exc:
+            raise ValueError(f"--to: {exc}") from None
         if not scenarios:
             raise ValueError("give at least one --scenario NAME|FILE[=WEIGHT] "
                              "(dlrmock scenarios lists the built-in ones)")
