@@ -39,7 +39,7 @@ from locust.runners import STATE_STOPPED, MasterRunner, WorkerRunner
 from locust.util.timespan import parse_timespan
 
 from ._engine import ACKNOWLEDGED, HTTP_ERROR, LOST_ACK, Delivery, plan_run, run_policy
-from ._errors import ScenarioError
+from ._errors import RunError
 from ._factory import ReceiptFactory
 from ._load import LoadTally, ScenarioMix, ScenarioSpec, Verdict, parse_mix
 from ._scenarios import Scenario
@@ -161,7 +161,7 @@ class ReceiptUser(FastHttpUser):
         scale = _option(environment, "dlrmock_time_scale")
         self._time_scale = float(self.time_scale if scale is None else scale)
         if not math.isfinite(self._time_scale) or self._time_scale < 0:
-            raise ScenarioError(f"time scale must be a number >= 0, got {self._time_scale!r}")
+            raise RunError(f"time scale must be a number >= 0, got {self._time_scale!r}")
         base = _option(environment, "dlrmock_seed")
         base = self.seed if base is None else base
         if base is None:
