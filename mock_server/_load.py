@@ -13,7 +13,6 @@ import math
 import os
 import random
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -375,13 +374,7 @@ def run_load(options: LoadOptions, out: TextIO, err: TextIO, *, as_json: bool = 
     with tempfile.TemporaryDirectory(prefix="dlrmock-load-") as folder:
         verdict_file = os.path.join(folder, "verdict.json")
         command = locust_command(options, verdict_file)
-        previous = signal.getsignal(signal.SIGINT)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Locust handles Ctrl-C and reports
-        try:
-            process = subprocess.Popen(command)
-            code = _wait(process)
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        code = _wait(subprocess.Popen(command))
         try:
             data = json.loads(Path(verdict_file).read_text("utf-8"))
         except (OSError, ValueError):

@@ -491,7 +491,8 @@ def serve(
     metavar="NAME|FILE[=WEIGHT]",
     help="A scenario to play; repeat for a mix, weighted by =WEIGHT (default 1).",
 )
-@click.option("--users", type=click.IntRange(1), default=10, show_default=True)
+@click.option("--users", type=click.IntRange(1), default=10, show_default=True,
+              help="Concurrent users, each playing one run after another.")
 @click.option(
     "--spawn-rate", type=float, default=None, help="Users started per second [default: all]."
 )
@@ -511,7 +512,8 @@ def serve(
     help="With --master: start once this many workers have joined.",
 )
 @click.option("--worker", is_flag=True, help="Join a master (see --master-host) as a worker.")
-@click.option("--master-host", default="127.0.0.1", show_default=True, metavar="HOST")
+@click.option("--master-host", default="127.0.0.1", show_default=True, metavar="HOST",
+              help="With --worker: the master to join.")
 @click.option("--master-port", type=click.IntRange(1, 65535), default=None, metavar="PORT",
               help="The master's port [default: Locust's 5557; a free one with --workers].")
 @click.option("--master-bind-host", default="127.0.0.1", show_default=True, metavar="HOST",
