@@ -114,8 +114,6 @@ def parse_mix(scenarios: ScenarioSpec | Sequence[Any] | Mapping[str, float]) -> 
     return ScenarioMix(tuple(resolve(spec) for spec, _ in pairs), tuple(w for _, w in pairs))
 
 
-
-
 # ---------------------------------------------------------------------------- counters, verdict
 @dataclass
 class LoadTally:
@@ -155,7 +153,9 @@ class LoadTally:
     def drain(self) -> dict[str, Any]:
         """The counts so far as a dict, and zero them (a worker reports increments)."""
         data = self.as_dict()
-        self.__init__()  # type: ignore[misc]
+        self.runs = self.receipts = self.handled = self.attempts = self.retries = 0
+        self.failures.clear()
+        self.unhandled.clear()
         return data
 
 
@@ -237,8 +237,6 @@ class Verdict:
         if self.receipts == 0:
             lines.append("  no receipt was played to its end: nothing shows the receiver coped")
         return "\n".join(lines)
-
-
 
 
 # ------------------------------------------------------------------------------ running Locust
@@ -391,7 +389,6 @@ def run_load(options: LoadOptions, out: TextIO, err: TextIO, *, as_json: bool = 
     if options.html:
         out.write(f"HTML report: {options.html}\n")
     return 0 if result.ok else 1
-
 
 
 _TIMESPAN = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
