@@ -15,7 +15,9 @@ load (K):  ``dlrmock load --workers K --users --users --run-time --run-time`` wi
 All send to one ``Sink`` (tests/targets.py), by default in a child process of its own. Each
 round runs the three sides in a rotating order; each ratio is the median over rounds.
 
-Prints ``load_1_worker_vs_engine`` and last ``load_2_workers_vs_engine``.
+Each line also shows the CPU time per receipt: this process's for the engine, the worker
+processes' for a load (dlrmock's verdict counts it from the test's start; the master's is left
+out). Prints ``load_1_worker_vs_engine`` and last ``load_2_workers_vs_engine``.
 """
 
 from __future__ import annotations
@@ -36,19 +38,24 @@ from _common import add_sink_thread_option, play_all, require_ok, running_sink
 from mock_server import Engine
 
 
-def engine_round(engine: Engine, url: str, runs: int, scenario: str) -> float:
-    """Receipts per second of the engine alone for ``runs`` runs."""
+def engine_round(engine: Engine, url: str, runs: int, scenario: str) -> tuple[float, float]:
+    """Receipts per second of the engine alone for ``runs`` runs, and CPU µs per receipt."""
+    cpu = time.process_time()
     started = time.perf_counter()
     played = play_all(engine, itertools.repeat(scenario, runs), url, 120)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     require_ok(played, "not acknowledged; first")
     sent = sum(len(run.attempts) for run in played)
     engine.reset()
-    return sent / elapsed
+    return sent / elapsed, cpu / sent * 1e6
 
 
-def load_round(url: str, workers: int, users: int, run_time: int, scenario: str) -> float:
-    """Receipts per second through ``dlrmock load --workers workers``."""
+def load_round(
+    url: str, workers: int, users: int, run_time: int, scenario: str
+) -> tuple[float, float]:
+    """Receipts per second through ``dlrmock load --workers workers``, and the workers' CPU µs
+    per receipt (from dlrmock's verdict)."""
     with tempfile.TemporaryDirectory(prefix="dlrmock-bench-") as folder:
         prefix = str(Path(folder) / "run")
         command = [
@@ -68,7 +75,7 @@ def load_round(url: str, workers: int, users: int, run_time: int, scenario: str)
     requests, rate = int(row["Request Count"]), float(row["Requests/s"])
     if not verdict["ok"] or verdict["requests"] != requests or verdict["receipts"] != requests:
         raise RuntimeError(f"unexpected verdict for {requests} request(s): {verdict}")
-    return rate
+    return rate, verdict["cpu_seconds"] / requests * 1e6
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sides = ["engine", "1 worker", "2 workers"]
     rates: dict[str, list[float]] = {side: [] for side in sides}
+    cpus: dict[str, list[float]] = {side: [] for side in sides}
     with running_sink(args.sink_thread) as sink:
         print(f"{args.scenario}: engine {args.runs} runs, concurrency {args.users}; dlrmock load "
               f"{args.users} users for {args.run_time} s; sink "
@@ -94,20 +102,27 @@ def main(argv: list[str] | None = None) -> int:
                 order = sides[round_ % 3 :] + sides[: round_ % 3]
                 for side in order:
                     if side == "engine":
-                        rate = engine_round(engine, sink.url, args.runs, args.scenario)
+                        rate, cpu = engine_round(engine, sink.url, args.runs, args.scenario)
                     else:
                         workers = int(side.split()[0])
-                        rate = load_round(sink.url, workers, args.users, args.run_time,
-                                          args.scenario)
+                        rate, cpu = load_round(sink.url, workers, args.users, args.run_time,
+                                               args.scenario)
                     rates[side].append(rate)
+                    cpus[side].append(cpu)
                 print(f"round {round_ + 1}: " + "   ".join(
-                    f"{side} {rates[side][-1]:6.0f} receipts/s" for side in sides))
+                    f"{side} {rates[side][-1]:5.0f} receipts/s ({cpus[side][-1]:3.0f} µs CPU each)"
+                    for side in sides))
     engine_rate = statistics.median(rates["engine"])
     one = statistics.median(r / e for r, e in zip(rates["1 worker"], rates["engine"], strict=True))
     two = statistics.median(r / e for r, e in zip(rates["2 workers"], rates["engine"], strict=True))
     print(f"medians: engine {engine_rate:.0f}, dlrmock load 1 worker "
           f"{statistics.median(rates['1 worker']):.0f}, 2 workers "
           f"{statistics.median(rates['2 workers']):.0f} receipts/s")
+    cpu_one = statistics.median(c / e for c, e in zip(cpus["1 worker"], cpus["engine"],
+                                                      strict=True))
+    cpu_two = statistics.median(c / e for c, e in zip(cpus["2 workers"], cpus["engine"],
+                                                      strict=True))
+    print(f"CPU per receipt, load / engine: 1 worker {cpu_one:.2f}, 2 workers {cpu_two:.2f}")
     print(f"load_1_worker_vs_engine: {one:.3f}")
     print(f"load_2_workers_vs_engine: {two:.3f}")
     return 0

@@ -127,6 +127,8 @@ class LoadTally:
     """Receipts acknowledged as the provider requires (a malformed one: answered cleanly)."""
     attempts: int = 0
     retries: int = 0
+    cpu_seconds: float = 0.0
+    """CPU time of the processes running users, from the test's start."""
     failures: Counter[str] = field(default_factory=Counter)
     """Failed attempts by reason (the same text as Locust's failure)."""
     unhandled: Counter[str] = field(default_factory=Counter)
@@ -139,6 +141,7 @@ class LoadTally:
             "handled": self.handled,
             "attempts": self.attempts,
             "retries": self.retries,
+            "cpu_seconds": self.cpu_seconds,
             "failures": dict(self.failures),
             "unhandled": dict(self.unhandled),
         }
@@ -147,6 +150,7 @@ class LoadTally:
         """Add counts from :meth:`as_dict` (another process's report)."""
         for name in ("runs", "receipts", "handled", "attempts", "retries"):
             setattr(self, name, getattr(self, name) + int(data.get(name, 0)))
+        self.cpu_seconds += float(data.get("cpu_seconds", 0.0))
         self.failures.update(data.get("failures", {}))
         self.unhandled.update(data.get("unhandled", {}))
 
@@ -154,6 +158,7 @@ class LoadTally:
         """The counts so far as a dict, and zero them (a worker reports increments)."""
         data = self.as_dict()
         self.runs = self.receipts = self.handled = self.attempts = self.retries = 0
+        self.cpu_seconds = 0.0
         self.failures.clear()
         self.unhandled.clear()
         return data
@@ -173,6 +178,8 @@ class Verdict:
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
+    cpu_seconds: float = 0.0
+    """CPU time the processes running users spent (the master's not included)."""
 
     @property
     def ok(self) -> bool:
@@ -195,6 +202,7 @@ class Verdict:
             "failures": self.failures,
             "unacknowledged": self.unacknowledged,
             "latency_ms": {"p50": self.p50_ms, "p95": self.p95_ms, "p99": self.p99_ms},
+            "cpu_seconds": round(self.cpu_seconds, 3),
         }
 
     @classmethod
@@ -211,6 +219,7 @@ class Verdict:
             p50_ms=latency.get("p50"),
             p95_ms=latency.get("p95"),
             p99_ms=latency.get("p99"),
+            cpu_seconds=float(data.get("cpu_seconds", 0.0)),
         )
 
     def text(self) -> str:
@@ -226,6 +235,11 @@ class Verdict:
             f"  retries: {self.retries}",
             f"  latency: p50 {ms(self.p50_ms)}, p95 {ms(self.p95_ms)}, p99 {ms(self.p99_ms)}",
         ]
+        if self.requests and self.cpu_seconds:
+            lines.append(
+                f"  CPU of the load processes: {self.cpu_seconds:.2f} s, "
+                f"{self.cpu_seconds / self.requests * 1e6:.0f} µs per request"
+            )
         if self.failures:
             lines.append("  failed attempts by reason:")
             for reason, count in sorted(self.failures.items(), key=lambda kv: -kv[1]):

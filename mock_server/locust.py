@@ -81,6 +81,7 @@ def verdict(environment: Environment) -> Verdict:
         p50_ms=percentile(0.5),
         p95_ms=percentile(0.95),
         p99_ms=percentile(0.99),
+        cpu_seconds=tally.cpu_seconds,
     )
 
 
@@ -92,6 +93,15 @@ class _LoadState:
     stopped_workers: dict[str, bool] = field(default_factory=dict)
     """Master: worker id → whether its last report came after its users had stopped."""
     stopper: gevent.Greenlet[Any, Any] | None = None
+    cpu_mark: float | None = None
+    """CPU time of this process when the test started, or at its last report."""
+
+    def take_cpu(self) -> None:
+        """Add the CPU time used since the last mark to the tally (from the test's start)."""
+        if self.cpu_mark is not None:
+            now = time.process_time()
+            self.tally.cpu_seconds += now - self.cpu_mark
+            self.cpu_mark = now
 
 
 _STATES: WeakKeyDictionary[Environment, _LoadState] = WeakKeyDictionary()
@@ -405,6 +415,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
     if isinstance(runner, WorkerRunner):
 
         def report(client_id: str, data: dict[str, Any]) -> None:
+            state.take_cpu()
             data["dlrmock"] = {**state.tally.drain(), "stopped": runner.state == STATE_STOPPED}
 
         def stop(environment: Environment, msg: Any, **_: Any) -> None:
@@ -414,6 +425,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
                 send_now()
 
         environment.events.report_to_master.add_listener(report)
+        environment.events.test_start.add_listener(_mark_cpu)
         runner.register_message(_STOP_MESSAGE, stop, concurrent=True)
         return
     if isinstance(runner, MasterRunner):
@@ -425,8 +437,14 @@ def _on_init(environment: Environment, **_: Any) -> None:
                 state.stopped_workers[client_id] = bool(report.get("stopped"))
 
         environment.events.worker_report.add_listener(receive)
+    else:
+        environment.events.test_start.add_listener(_mark_cpu)
     environment.events.test_start.add_listener(_start_stopper)
     environment.events.quitting.add_listener(_give_verdict)
+
+
+def _mark_cpu(environment: Environment, **_: Any) -> None:
+    _state(environment).cpu_mark = time.process_time()
 
 
 def _start_stopper(environment: Environment, **_: Any) -> None:
@@ -468,6 +486,8 @@ def _stop_after(environment: Environment, seconds: float) -> None:
 
 
 def _give_verdict(environment: Environment, **_: Any) -> None:
+    if not isinstance(environment.runner, MasterRunner):
+        _state(environment).take_cpu()  # a local run: its users ran in this process
     result = verdict(environment)
     path = _option(environment, "dlrmock_verdict")
     if path:
