@@ -118,6 +118,32 @@ def test_unacknowledged_receipts_fail_the_load_with_their_reasons(
     assert "GET esms.sms.cskh: timeout: no answer within 0.2 s" in result.stderr  # Locust's errors
 
 
+def test_a_receipt_user_in_your_own_locustfile_follows_its_policy(
+    make_target: MakeTarget, tmp_path: Path
+) -> None:
+    target = make_target("ok", status=201, body=b"created")
+    locustfile = tmp_path / "locustfile.py"
+    locustfile.write_text(
+        "from mock_server.locust import ReceiptUser\n\n"
+        "class Strict(ReceiptUser):\n"
+        f"    host = {target.url!r}\n"
+        "    scenarios = {'nxcloud.zalo.failed': 1}\n"
+        "    policy = {'acknowledge': '200'}\n",
+        "utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "1", "-r", "1",
+         "--dlrmock-run-time", "1", "--stop-timeout", "5"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "dlrmock verdict: FAILED" in result.stderr
+    assert "HTTP 201: not acknowledged (the provider wants exactly 200)" in result.stderr
+    assert len(target.requests) > 0
+    assert all(r.method == "POST" and r.header("Content-Type") == "application/json"
+               for r in target.requests)  # fmt: skip
+
+
 # ------------------------------------------------------------------------ without running Locust
 def cli_load(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, ["load", *args])
