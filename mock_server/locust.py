@@ -153,6 +153,9 @@ class ReceiptUser(FastHttpUser):
 
     abstract = True
     wait_time = constant(0)
+    insecure = False
+    """An https:// webhook's certificate is verified (against the system's CAs), as a provider
+    does; set True in a subclass to accept any certificate."""
 
     scenarios: ScenarioSpec | Sequence[Any] | Mapping[str, float] = ()
     """What to play: one scenario, a list (equal weights), ``{name: weight}``, or

@@ -164,7 +164,7 @@ def test_load_without_locust_says_how_to_install_it(monkeypatch: pytest.MonkeyPa
         (["--to", "http://127.0.0.1:9/h"], "at least one --scenario"),
         (["--to", "http://127.0.0.1:9/h", "--scenario", "nxcloud.zalo.faild"], "did you mean"),
         (["--to", "http://127.0.0.1:9/h", "--scenario", "nxcloud.zalo.failed=0"], "bad weight"),
-        (["--to", "ftp://x/h", "--scenario", "nxcloud.zalo.failed"], "only http:// URLs"),
+        (["--to", "ftp://x/h", "--scenario", "nxcloud.zalo.failed"], "unsupported URL scheme"),
         (["--to", "http://127.0.0.1:9/h", "--scenario", "nxcloud.zalo.failed", "--run-time",
           "soon"], "bad --run-time"),
         (["--worker", "--workers", "2"], "cannot be combined"),
