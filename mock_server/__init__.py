@@ -9,6 +9,7 @@ from ._errors import (
     ErrorInfoError,
     OverrideError,
     PayloadError,
+    PendingLimitError,
     RunError,
     RunNotFoundError,
     ScenarioError,
@@ -22,6 +23,7 @@ from ._registry import Problem, detect_kind, load_payload, validate
 from ._remote import RemoteProvider, RemoteRun
 from ._scenarios import Scenario, Step, builtin_scenarios, load_scenario
 from ._server import MockProvider
+from ._targets import AllowList
 from ._version import __version__
 from ._wire import (
     DecodedErrorInfo,
@@ -37,6 +39,7 @@ from .providers import KINDS, PROVIDERS
 __all__ = [
     "KINDS",
     "PROVIDERS",
+    "AllowList",
     "Attempt",
     "Config",
     "DecodedErrorInfo",
@@ -49,6 +52,7 @@ __all__ = [
     "MockProvider",
     "OverrideError",
     "PayloadError",
+    "PendingLimitError",
     "Problem",
     "ReceiptFactory",
     "RemoteProvider",

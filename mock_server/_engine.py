@@ -26,7 +26,15 @@ from dataclasses import replace as dataclass_replace
 from datetime import datetime, tzinfo
 from typing import Any
 
-from ._errors import DlrmockError, OverrideError, RunError, RunNotFoundError, close_matches
+from . import _targets
+from ._errors import (
+    DlrmockError,
+    OverrideError,
+    PendingLimitError,
+    RunError,
+    RunNotFoundError,
+    close_matches,
+)
 from ._factory import (
     RawValue,
     ReceiptFactory,
@@ -42,7 +50,6 @@ from ._http import (
     Request,
     Response,
     TransportError,
-    _split_url,
     with_default_headers,
 )
 from ._registry import validate
@@ -69,7 +76,8 @@ LOST_ACK = "lost_ack"
 CANCELLED = "cancelled"
 """The run was cancelled (or the engine closed) while this request waited for its answer."""
 BLOCKED = "blocked"
-"""Never sent: the target URL cannot be delivered to (the reason is in ``error``)."""
+"""Never sent: the target URL cannot be delivered to, is ambiguous, or is outside the
+allow-list (the reason is in ``error``)."""
 OUTCOMES = (
     ACKNOWLEDGED,
     HTTP_ERROR,
@@ -80,8 +88,8 @@ OUTCOMES = (
     "closed",
     "invalid_response",
     "tls_error",
-    BLOCKED,
     CANCELLED,
+    BLOCKED,
 )
 EXCERPT = 2048
 
@@ -337,7 +345,8 @@ class Run:
     """Planned but not started: :meth:`Engine.release` starts it."""
     cancel_requested: bool = False
     blocked: str | None = None
-    """Why the target cannot be delivered to (a send's callback URL is accepted anyway)."""
+    """Why every delivery is journaled ``blocked`` instead of sent: a URL that cannot be
+    delivered to (a send's callback URL is accepted anyway), or one the allow-list refuses."""
     _done: bool = False
 
     @property
@@ -363,6 +372,8 @@ class Run:
         """Record the run as finished and wake whoever waits for it (engine use)."""
         self.finished_at = time.time()
         with self.engine.finished_runs:
+            if not self._done:
+                self.engine.pending_runs -= 1
             self._done = True
             self.engine.finished_runs.notify_all()
         if isinstance(self.clock, ManualClock):
@@ -638,8 +649,18 @@ class Engine:
         journal_limit: int = 100_000,
         max_connections: int = 32,
         policies: Mapping[str, Mapping[str, Any]] | None = None,
+        allow_targets: _targets.AllowList | None = None,
+        max_pending_runs: int | None = None,
     ) -> None:
         self.time_scale = time_scale
+        self.allow_targets = allow_targets
+        """Where runs may deliver (None: anywhere); others are journaled ``blocked``."""
+        self.max_pending_runs = max_pending_runs
+        """Runs not yet finished allowed at once (None: no cap); beyond it play() refuses."""
+        self.pending_runs = 0
+        self.rejected_runs = 0
+        """Runs refused because ``max_pending_runs`` were already pending."""
+        self.blocked_attempts = 0
         self.seed = seed
         self.journal = Journal(journal_limit)
         self.max_connections = max_connections
@@ -773,12 +794,16 @@ class Engine:
                 "e.g. http://127.0.0.1:8000/hook"
             )
         else:
-            try:
-                _split_url(to)  # a URL the client cannot send to fails here, not inside the run
+            try:  # a URL the client cannot send to fails here, not inside the run
+                _targets.parse(to)
+            except _targets.AmbiguousTargetError:
+                pass  # journaled 'blocked' below, like a target outside the allow-list
             except ValueError as exc:
                 blocked = f"bad target URL: {exc}"
         if blocked is not None and not (any_target and isinstance(to, str)):
             raise RunError(blocked)
+        if blocked is None:
+            blocked = _targets.check(to, self.allow_targets)
         policy_obj = run_policy(spec, self.policy_overrides.get(spec.provider), policy)
         if clock == "manual":
             run_clock: Clock = ManualClock()
@@ -825,6 +850,15 @@ class Engine:
             blocked=blocked,
         )
         self.start()
+        with self.finished_runs:
+            if self.max_pending_runs is not None and self.pending_runs >= self.max_pending_runs:
+                self.rejected_runs += 1
+                raise PendingLimitError(
+                    f"{self.pending_runs} runs are already pending (max_pending_runs "
+                    f"{self.max_pending_runs}); wait for some to finish, cancel them, reset, "
+                    "or raise max_pending_runs"
+                )
+            self.pending_runs += 1
         self.journal.add_run(run)
         if not hold:
             self._spawn(run)
@@ -914,7 +948,8 @@ class Engine:
 
     async def _deliver(self, run: Run, delivery: Delivery) -> None:
         assert self._client is not None and self._loop is not None
-        if run.blocked is not None:
+        if run.blocked is not None:  # never connected to: journaled once, never retried
+            self.blocked_attempts += 1
             attempt = Attempt(run_id=run.id, step=delivery.step, copy=delivery.copy,
                               kind=delivery.kind, attempt=1, request=delivery.request,
                               offset=run.clock.now(), at=time.time(), latency_ms=0.0,

@@ -126,5 +126,9 @@ class RunNotFoundError(RunError, LookupError):
     """A run id the server does not know (never started, or evicted from the journal)."""
 
 
+class PendingLimitError(RunError):
+    """A run refused because the engine already holds ``max_pending_runs`` unfinished runs."""
+
+
 class ServerError(DlrmockError):
     """An error raised inside the fake provider's server thread, re-raised in the caller."""

@@ -11,6 +11,7 @@ from typing import Any
 from faker import Faker
 
 from ._errors import ErrorInfoError, OverrideError
+from ._limits import loads_json
 from ._registry import resolve_subschema
 from ._wire import ErrorInfoEncoding, decode_error_info, encode_error_info
 from .providers import Message, Payload, WireRequest, get_kind, get_provider
@@ -196,7 +197,7 @@ def _no_constant(name: str) -> Any:
 
 def _parse_json_object(path: str, raw: str) -> Any:
     try:
-        return json.loads(raw, parse_constant=_no_constant)
+        return loads_json(raw, path)
     except ValueError as exc:
         raise OverrideError(f"{path}={raw!r} is not valid JSON: {exc}") from None
 

@@ -19,11 +19,10 @@ import ssl
 import sys
 from collections import deque
 from dataclasses import dataclass
-from functools import lru_cache
 from types import TracebackType
-from urllib.parse import urlsplit
 
 from ._errors import DlrmockError
+from ._targets import parse as parse_target
 
 __all__ = ["OUTCOMES", "USER_AGENT", "HttpClient", "Request", "Response", "TransportError"]
 
@@ -90,29 +89,14 @@ class _StaleConnection(Exception):
     """A reused keep-alive connection failed before any response byte arrived."""
 
 
-@lru_cache(maxsize=4096)
 def _split_url(url: str) -> tuple[str, int, str, str]:
-    """(host, port, request target, Host header value) of an absolute http(s):// URL."""
-    bad = _BAD_URL_CHAR.search(url)
-    if bad:
-        raise ValueError(
-            f"URL {url!r} contains {bad.group(0)!r}; percent-encode spaces, control and "
-            "non-ASCII characters"
-        )
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise ValueError(
-            f"unsupported URL scheme {parts.scheme!r} in {url!r}; use an http:// or https:// URL"
-        )
-    host = parts.hostname
-    if not host:
-        raise ValueError(f"URL {url!r} has no host")
-    port = parts.port or (443 if scheme == "https" else 80)  # .port raises for a bad port
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    return host, port, target, parts.netloc.rpartition("@")[2]
+    """(host, port, request target, Host header value) of an absolute http(s):// URL.
+
+    The URL is read by :func:`mock_server._targets.parse`, the parser the allow-list checks with,
+    so the client connects to exactly the host and port that were checked.
+    """
+    target = parse_target(url)
+    return target.host, target.port, target.path, target.host_header
 
 
 def _build_request(request: Request, target: str, host_header: str) -> bytes:
@@ -164,7 +148,10 @@ def _build_request(request: Request, target: str, host_header: str) -> bytes:
 
 def with_default_headers(request: Request) -> Request:
     """``request`` with the headers the client would add spelled out: what the journal shows."""
-    _, _, _, host_header = _split_url(request.url)
+    try:
+        host_header = parse_target(request.url).host_header
+    except ValueError:  # never sent (the run is journaled 'blocked'); show the URL's authority
+        host_header = request.url.partition("://")[2].split("/", 1)[0].split("?", 1)[0]
     given = {name.lower() for name, _ in request.headers}
     first: list[tuple[str, str]] = [] if "host" in given else [("Host", host_header)]
     last: list[tuple[str, str]] = []

@@ -22,6 +22,7 @@ from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 from ._errors import ErrorInfoError, PayloadError, UnknownKindError
+from ._limits import loads_json
 from ._wire import decode_error_info, parse_callback
 from .providers import KINDS, detect_provider_kind, get_kind
 
@@ -195,7 +196,7 @@ def load_payload(source: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
     text = source.strip()
     if text.startswith(("{", "[", '"')):
         try:
-            value = json.loads(text)
+            value = loads_json(text, "the payload")
         except ValueError as exc:
             raise PayloadError(f"payload looks like JSON but does not parse: {exc}") from None
         if not isinstance(value, dict):

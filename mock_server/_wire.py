@@ -132,7 +132,10 @@ def parse_callback(url_or_query: str) -> dict[str, str]:
             "empty callback: expected a URL or a query string such as 'SMSID=…&TypeId=2'"
         )
     if "://" in text or text.startswith("/"):
-        query = urlsplit(text).query
+        try:
+            query = urlsplit(text).query
+        except ValueError as exc:  # e.g. 'http://[::1': an unclosed IPv6 bracket
+            raise PayloadError(f"callback URL {text[:80]!r} does not parse: {exc}") from None
         if not query:
             raise PayloadError(f"callback URL {text[:80]!r} has no query string")
     else:
@@ -149,7 +152,7 @@ def parse_callback(url_or_query: str) -> dict[str, str]:
 def _as_object(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

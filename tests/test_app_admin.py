@@ -174,7 +174,7 @@ BAD_RUNS: list[tuple[dict[str, Any], int, str]] = [
     ({**OK_RUN, "to": 8000}, 400, "'to' is required"),
     ({**OK_RUN, "to": "ftp://x/y"}, 400, "'ftp://x/y' must be an http://"),
     ({**OK_RUN, "to": "http://"}, 400, "URL 'http://' has no host"),
-    ({**OK_RUN, "to": "http://127.0.0.1:70000/"}, 400, "Port out of range"),
+    ({**OK_RUN, "to": "http://127.0.0.1:70000/"}, 400, "port '70000' out of range"),
     ({**OK_RUN, "fields": ["ext"]}, 400, "'fields' must be a JSON object, got ['ext']"),
     ({**OK_RUN, "message": "x"}, 400, "'message' must be a JSON object, got 'x'"),
     ({**OK_RUN, "policy": 3}, 400, "'policy' must be a JSON object, got 3"),

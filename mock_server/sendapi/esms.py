@@ -9,7 +9,6 @@ a too large body, an unknown API).
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from .._errors import DlrmockError
+from .._limits import loads_json
 from .._scenarios import resolve
 from ..providers.esms import carrier_of
 from ._exchange import ALL_METHODS, Answer, Exchange, Reject, first_problem, serve
@@ -196,7 +196,7 @@ class _Esms:
             if not exchange.body.strip():
                 raise Reject(99, "Invalid request: empty body, a JSON object is required")
             try:
-                raw = json.loads(exchange.body)
+                raw = loads_json(exchange.body, "the body")
             except (ValueError, RecursionError) as exc:
                 raise Reject(99, f"Invalid request: body is not valid JSON: {str(exc)[:200]}") \
                     from None

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hmac
-import json
 import re
 import secrets
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from .._errors import DlrmockError
+from .._limits import loads_json
 from .._scenarios import resolve
 from ._exchange import (
     ALL_METHODS,
@@ -114,7 +114,7 @@ class _Nxcloud:
                 "'dlrmock-access-key')",
             )
         ts = values["ts"].strip()
-        if not ts.isdigit() or not ts.isascii():
+        if not ts.isdigit() or not ts.isascii() or len(ts) > 19:  # int() refuses 4 301 digits
             raise Reject(
                 1004, f"bad ts {values['ts']!r}: milliseconds since the epoch, e.g. 1655710885431"
             )
@@ -144,7 +144,7 @@ class _Nxcloud:
         if not exchange.body:
             raise Reject(1002, "empty body: a JSON object is required")
         try:
-            document = json.loads(exchange.body)
+            document = loads_json(exchange.body, "the body")
         except (ValueError, RecursionError) as exc:
             raise Reject(1002, f"body is not valid JSON: {str(exc)[:200]}") from None
         exchange.json = document
