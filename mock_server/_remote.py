@@ -133,8 +133,15 @@ class RemoteProvider:
 
     @property
     def runs(self) -> list[RemoteRun]:
-        _, data = self.request("GET", "/runs")
-        return [RemoteRun(self, item) for item in data["runs"]]
+        """Every run, oldest first (as the local provider lists them), page by page."""
+        runs: list[RemoteRun] = []
+        path: str | None = "/runs?order=oldest&limit=1000"
+        while path is not None:
+            _, data = self.request("GET", path)
+            runs.extend(RemoteRun(self, item) for item in data["runs"])
+            following = data.get("next")
+            path = following.removeprefix(ADMIN_PREFIX) if following else None
+        return runs
 
     def run(self, run_id: str) -> RemoteRun:
         """The run ``run_id`` (:class:`~mock_server.RunNotFoundError` when unknown)."""

@@ -9,17 +9,21 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ._engine import Engine, Run, check_policy
-from ._errors import DlrmockError, RunNotFoundError
+from ._errors import DlrmockError, PendingLimitError, RunNotFoundError
 from ._hooks import EngineHooks
+from ._limits import MAX_DEPTH, loads_json, nesting_depth
 from ._scenarios import builtin_scenarios
+from ._targets import AllowList, policy_for
 from ._version import __version__
 from .providers import KINDS, PROVIDERS
 from .sendapi import (
@@ -60,6 +64,14 @@ class Config:
     """Send-API settings (credentials, brandnames, OAs, default webhook, magic numbers)."""
     captured_limit: int = 10_000
     """Send requests kept for ``GET /_dlrmock/sent``."""
+    allow_targets: Sequence[str] = ()
+    """Delivery targets allowed besides loopback when bound beyond it (names, addresses, CIDR
+    ranges, ``HOST:PORT``; ``*`` allows any). Bound to loopback, every target is allowed."""
+    max_pending_runs: int = 20_000
+    """Unfinished runs held at once (waiting on a clock or a journey expiry included); a send or
+    ``POST /_dlrmock/runs`` beyond it gets a clear error, counted in /health."""
+    admin_max_body_bytes: int = 1024 * 1024
+    """Largest admin API request body; larger ones get a 413."""
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Config:
@@ -78,7 +90,7 @@ class Config:
             if (
                 isinstance(value, bool)
                 or not isinstance(value, kind)
-                or not (math.isfinite(value) and value >= minimum)
+                or not (_finite(value) and value >= minimum)
             ):
                 what = "an integer" if integer else "a number"
                 raise DlrmockError(f"config {name!r} must be {what} >= {minimum:g}, got {value!r}")
@@ -87,6 +99,17 @@ class Config:
         number("journal_limit", self.journal_limit, 1, integer=True)
         number("max_connections", self.max_connections, 1, integer=True)
         number("captured_limit", self.captured_limit, 1, integer=True)
+        number("max_pending_runs", self.max_pending_runs, 1, integer=True)
+        number("admin_max_body_bytes", self.admin_max_body_bytes, 1024, integer=True)
+        if isinstance(self.allow_targets, str) or not isinstance(self.allow_targets, Sequence):
+            raise DlrmockError(
+                "config 'allow_targets' must be a list of HOST[:PORT] / CIDR entries, "
+                f"got {self.allow_targets!r}"
+            )
+        try:
+            AllowList(str(entry) for entry in self.allow_targets)
+        except DlrmockError as exc:
+            raise DlrmockError(f"config 'allow_targets': {exc}") from None
         if self.seed is not None:
             number("seed", self.seed, 0, integer=True)
         if self.admin_token is not None and (
@@ -116,6 +139,14 @@ class Config:
                 raise DlrmockError(f"config 'policies.{provider}': {exc}") from None
 
 
+def _finite(value: float) -> bool:
+    """``math.isfinite`` that says False, not ``OverflowError``, for an int of 400 digits."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 class State:
     """What one server holds: its engine, the captured sends, errors raised in its threads."""
 
@@ -127,6 +158,7 @@ class State:
             journal_limit=config.journal_limit,
             max_connections=config.max_connections,
             policies=config.policies,
+            max_pending_runs=config.max_pending_runs,
         )
         self.sent: deque[CapturedSend] = deque(maxlen=config.captured_limit)
         self.errors: list[BaseException] = []
@@ -139,7 +171,13 @@ class State:
         self.hooks = EngineHooks(self.engine, self._capture, self.send_state.messages,
                                  answer_margin=self.send_settings.answer_margin)
 
+    def bind(self, host: str) -> None:
+        """Apply the allow-list that binding ``host`` calls for (every target on loopback)."""
+        self.engine.allow_targets = policy_for(host, self.config.allow_targets)
+
     def _capture(self, sent: CapturedSend) -> None:
+        if nesting_depth(sent.json) > MAX_DEPTH:  # kept as text only: views recurse into .json
+            sent = replace(sent, json=None)
         with self.lock:
             self.sent.append(sent)
 
@@ -222,6 +260,8 @@ def _bad_request(exc: BadRequest) -> Any:
 
 @admin.errorhandler(DlrmockError)
 def _dlrmock_error(exc: DlrmockError) -> Any:
+    if isinstance(exc, PendingLimitError):
+        return _error(type(exc).__name__, str(exc), 503)
     status = 404 if isinstance(exc, RunNotFoundError | MessageNotFoundError) else (
         409 if isinstance(exc, MessageNotHeldError) else 400)
     return _error(type(exc).__name__, str(exc), status)
@@ -234,9 +274,28 @@ def _error(code: str, message: str, status: int) -> Any:
 
 
 def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True) if request.content_length else {}
-    if data is None:
-        raise BadRequest("the body must be a JSON object (Content-Type: application/json)")
+    """The request body as a JSON object: capped in size and depth, chunked or not."""
+    limit = get_state().config.admin_max_body_bytes
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise BadRequest(
+            f"request body too large: {declared} bytes, at most {limit} "
+            "(the admin_max_body_bytes setting)", 413
+        )
+    raw = request.stream.read(limit + 1)  # a chunked body has no Content-Length but is read
+    if len(raw) > limit:
+        raise BadRequest(
+            f"request body too large: more than {limit} bytes "
+            "(the admin_max_body_bytes setting)", 413
+        )
+    if not raw.strip():
+        return {}
+    try:
+        data = loads_json(raw, "the body")
+    except ValueError as exc:
+        raise BadRequest(
+            f"the body must be a JSON object (Content-Type: application/json): {exc}"
+        ) from None
     if not isinstance(data, dict):
         raise BadRequest(f"the body must be a JSON object, got a JSON {type(data).__name__}")
     return data
@@ -251,7 +310,7 @@ def _number(
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
-        or not math.isfinite(value)
+        or not _finite(value)
         or value < minimum
     ):
         raise BadRequest(f"{name!r} must be a number >= {minimum:g}, got {value!r}")
@@ -261,6 +320,7 @@ def _number(
 @admin.get("/health")
 def health() -> Any:
     state = get_state()
+    engine = state.engine
     return jsonify(
         {
             "status": "ok",
@@ -268,7 +328,14 @@ def health() -> Any:
             "time": time.time(),
             "time_scale": state.config.time_scale,
             "journal": state.engine.journal.stats(),
-            "errors": len(state.errors) + len(state.engine.errors),
+            "runs": {
+                "pending": engine.pending_runs,
+                "max_pending": engine.max_pending_runs,
+                "rejected": engine.rejected_runs,
+            },
+            "blocked_attempts": engine.blocked_attempts,
+            "allow_targets": engine.allow_targets.describe() if engine.allow_targets else "any",
+            "errors": len(state.errors) + len(engine.errors),
         }
     )
 
@@ -349,9 +416,41 @@ def start_run() -> Any:
     return response
 
 
+RUNS_PAGE = 100
+"""Runs one ``GET /_dlrmock/runs`` answers by default (``?limit=``, at most 1000)."""
+RUNS_PAGE_MAX = 1000
+
+
 @admin.get("/runs")
 def list_runs() -> Any:
-    return jsonify({"runs": [r.as_dict(attempts=False) for r in get_state().engine.runs()]})
+    """A page of runs, newest first (``?order=oldest``), starting after run ``?after=``."""
+    text = request.args.get("limit", str(RUNS_PAGE))
+    if not (text.isascii() and text.isdigit() and len(text) <= 6) or not (
+        1 <= int(text) <= RUNS_PAGE_MAX
+    ):
+        raise BadRequest(f"'limit' must be a whole number from 1 to {RUNS_PAGE_MAX}, got {text!r}")
+    limit = int(text)
+    order = request.args.get("order", "newest")
+    if order not in ("newest", "oldest"):
+        raise BadRequest(f"'order' must be 'newest' or 'oldest', got {order!r}")
+    runs = get_state().engine.runs()
+    if order == "newest":
+        runs.reverse()
+    after = request.args.get("after")
+    if after is not None:
+        ids = [r.id for r in runs]
+        if after not in ids:
+            raise BadRequest(
+                f"'after' names no run listed: {after!r} (it may have been evicted or reset); "
+                "start again without 'after'"
+            )
+        runs = runs[ids.index(after) + 1 :]
+    page = runs[:limit]
+    body: dict[str, Any] = {"runs": [r.as_dict(attempts=False) for r in page]}
+    if len(runs) > limit:
+        query = urlencode({"limit": limit, "order": order, "after": page[-1].id})
+        body["next"] = f"{ADMIN_PREFIX}/runs?{query}"
+    return jsonify(body)
 
 
 def _run(run_id: str) -> Run:
@@ -457,7 +556,9 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
         config = Config()
     elif not isinstance(config, Config):
         config = Config.from_mapping(config)
-    app = Flask("dlrmock")
+    # No static route (Flask would serve /static/<path> from the root path), and a root path
+    # inside the package rather than the working directory: a remote caller names no files.
+    app = Flask("dlrmock", static_folder=None, root_path=str(Path(__file__).parent))
     app.json.sort_keys = False  # type: ignore[attr-defined]
     state = State(config)
     app.extensions["dlrmock"] = state

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._errors import close_matches
+from .._scenarios import builtin_scenarios
 from ._settings import OUTCOMES, Delay, SendSettings
 
 __all__ = [
@@ -158,6 +160,17 @@ def choose(header: str | None, provider: str) -> ScenarioChoice | None:
     if value in OUTCOMES:
         return ScenarioChoice(outcome=value)
     if value.startswith(f"{provider}."):
+        # Built-in names only: the value comes from a remote caller, and a name that is not
+        # built in would be read as a file path by resolve() (and its error would tell whether
+        # such a file exists).
+        if value not in builtin_scenarios():
+            close = close_matches(value[:100], builtin_scenarios())
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(
+                f"{SCENARIO_HEADER}: {value[:100]!r} is not a built-in {provider} scenario; "
+                f"{hint}name one that `dlrmock scenarios` lists, or an outcome "
+                f"({', '.join(OUTCOMES)})"
+            )
         return ScenarioChoice(scenario=value)
     other = "esms" if provider == "nxcloud" else "nxcloud"
     if value.startswith(f"{other}."):
