@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
@@ -16,7 +18,7 @@ from werkzeug.serving import (
     select_address_family,
 )
 
-from ._engine import Run
+from ._engine import Engine, ManualClock, Run
 from ._errors import ServerError
 from ._message_view import Message
 from ._scenarios import Scenario
@@ -101,6 +103,7 @@ class MockProvider:
         """Bind and serve; the socket listens before this returns."""
         if self._server is not None:
             return self
+        self.state.bind(self.host)
         self.state.engine.start()  # first: a failure here leaves no socket or thread behind
         try:
             self._server = _make_server(self.host, self.port, self.app, _QuietHandler)
@@ -256,3 +259,130 @@ class MockProvider:
                 f"{len(errors)} error(s) inside the dlrmock server; first: "
                 f"{type(first).__name__}: {first}"
             ) from first
+
+
+# ------------------------------------------------------------------ dlrmock serve: production
+class Stopped(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM / SIGINT to end :meth:`ProductionServer.run`.
+
+    A ``KeyboardInterrupt`` so that waitress's loop re-raises it instead of logging it away.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signame = signal.Signals(signum).name
+
+
+@dataclass(frozen=True)
+class Undone:
+    """What a stop left undone: unfinished runs, their receipts never sent, retries pending."""
+
+    runs: int = 0
+    receipts: int = 0
+    retries: int = 0
+
+    def __str__(self) -> str:
+        if not self.runs:
+            return "nothing left undone"
+        return (
+            f"left undone: {self.runs} run(s), {self.receipts} receipt(s) never sent, "
+            f"{self.retries} retry(ies) pending"
+        )
+
+
+def undone(engine: Engine) -> Undone:
+    """Count what the unfinished runs of ``engine`` still had to do."""
+    runs = receipts = retries = 0
+    for run in engine.runs():
+        if run.finished:
+            continue
+        runs += 1
+        attempts = list(run.attempts)
+        for delivery in run.deliveries:
+            tries = [a for a in attempts if (a.step, a.copy) == (delivery.step, delivery.copy)]
+            if not tries:
+                receipts += 1
+            elif (
+                not any(a.acknowledged for a in tries)
+                and tries[-1].outcome in run.policy.retry_on
+                and len(tries) <= run.policy.retries
+            ):
+                retries += 1
+    return Undone(runs, receipts, retries)
+
+
+def drain(engine: Engine, grace: float) -> Undone:
+    """Let runs finish for up to ``grace`` seconds, then cancel the rest; what was left undone.
+
+    Runs on a manual clock are not waited for: nobody can step them once the server stops.
+    """
+    manual = sum(
+        1 for run in engine.runs() if not run.finished and isinstance(run.clock, ManualClock)
+    )
+    with engine.finished_runs:
+        engine.finished_runs.wait_for(lambda: engine.pending_runs <= manual, grace)
+    left = undone(engine)
+    engine.close()
+    return left
+
+
+class ProductionServer:
+    """The fake provider on waitress: a bounded thread pool, bodies read before a thread is
+    taken, idle connections closed, stopped cleanly by SIGTERM or SIGINT."""
+
+    def __init__(
+        self,
+        app: Flask,
+        host: str,
+        port: int,
+        *,
+        threads: int = 8,
+        channel_timeout: int = 30,
+        connection_limit: int = 200,
+    ) -> None:
+        import waitress.server
+
+        state = get_state(app)
+        caps = (state.send_settings.max_body_bytes, state.config.admin_max_body_bytes)
+        # An absurd body is refused by waitress before it is buffered; smaller oversized ones
+        # reach the app, which answers them in the provider's error shape.
+        self.server: Any = waitress.server.create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            channel_timeout=channel_timeout,
+            connection_limit=connection_limit,
+            max_request_body_size=4 * max(caps),
+            ident="dlrmock",
+            clear_untrusted_proxy_headers=True,
+        )
+        listen = getattr(self.server, "effective_listen", None)
+        self.port: int = listen[0][1] if listen else self.server.effective_port
+
+    def run(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> str:
+        """Serve until one of ``signals``; stop accepting, finish requests in progress, and
+        return the signal's name. Call from the main thread."""
+
+        stopped_by: list[str] = []
+
+        def stop(signum: int, frame: object) -> None:
+            stopped_by.append(signal.Signals(signum).name)
+            raise Stopped(signum)  # waitress catches it, lets its threads finish, returns
+
+        # Left installed until restore_signals(): a second signal while runs drain ends the
+        # wait (as Stopped) instead of killing the process.
+        self._previous = {signum: signal.signal(signum, stop) for signum in signals}
+        try:
+            self.server.run()
+        except Stopped as stopped:  # raised outside waitress's own try
+            stopped_by.append(stopped.signame)
+        finally:
+            self.server.close()
+        return stopped_by[0] if stopped_by else "shutdown"
+
+    def restore_signals(self) -> None:
+        """Put back the signal handlers :meth:`run` replaced."""
+        for signum, handler in getattr(self, "_previous", {}).items():
+            signal.signal(signum, handler)
+        self._previous = {}

@@ -427,6 +427,29 @@ def _print_rows(run: Any, shown: int) -> int:
     metavar="URL",
     help="Where receipts go when a send names no callback URL.",
 )
+@click.option(
+    "--allow-target",
+    "allow_targets",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="Bound beyond loopback, receipts go only to loopback and these targets (names, "
+    "addresses, CIDR ranges; '*' for any); repeatable, added to the config's allow_targets.",
+)
+@click.option(
+    "--grace",
+    type=float,
+    default=5.0,
+    show_default=True,
+    metavar="S",
+    help="On SIGTERM/SIGINT, seconds to let runs finish before cancelling what is left.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=8,
+    show_default=True,
+    help="Requests served at once (bodies are read before a thread is taken).",
+)
 def serve(
     host: str,
     port: int,
@@ -435,10 +458,20 @@ def serve(
     config_file: str | None,
     admin_token: str | None,
     default_webhook: str | None,
+    allow_targets: Sequence[str],
+    grace: float,
+    threads: int,
 ) -> None:
-    """Run the fake provider: send APIs at the providers' paths, admin API at /_dlrmock/."""
-    from ._server import _make_server, base_url
-    from .app import Config, create_app
+    """Run the fake provider: send APIs at the providers' paths, admin API at /_dlrmock/.
+
+    Served by waitress. SIGTERM or SIGINT (Ctrl-C) stops accepting, lets runs finish for
+    --grace seconds, prints what was left undone and exits 0.
+    """
+    import time as _time
+
+    from ._server import ProductionServer, base_url, drain
+    from ._targets import is_loopback_host
+    from .app import Config, create_app, get_state
 
     _parse_time_scale(time_scale)
     values: dict[str, Any] = {}
@@ -452,14 +485,23 @@ def serve(
         values["admin_token"] = admin_token
     if default_webhook:
         values["send"] = {**values.get("send", {}), "default_webhook": default_webhook}
-    if host not in ("127.0.0.1", "localhost", "::1") and not values.get("admin_token"):
+    if allow_targets:
+        listed = values.get("allow_targets") or []
+        if not isinstance(listed, list):
+            fail(f"config 'allow_targets' must be a list, got {listed!r}")
+        values["allow_targets"] = [*listed, *allow_targets]
+    if not (math.isfinite(grace) and 0 <= grace <= 3600):
+        fail(f"--grace must be a number of seconds from 0 to 3600, got {grace!r}")
+    if not is_loopback_host(host) and not values.get("admin_token"):
         fail(
             f"binding {host!r} exposes the admin API beyond this machine; "
             "pass --admin-token TOKEN (or bind 127.0.0.1)"
         )
     try:
         app = create_app(Config.from_mapping(values))
-        server = _make_server(host, port, app)
+        state = get_state(app)
+        state.bind(host)
+        server = ProductionServer(app, host, port, threads=threads)
     except DlrmockError as exc:
         fail(str(exc))
     except OSError as exc:
@@ -467,18 +509,24 @@ def serve(
             f"cannot listen on {host}:{port}: {exc.strerror or exc} (try --port 0 or another port)"
         )
     url = base_url(host, server.port)
+    allow = state.engine.allow_targets
     click.echo(f"dlrmock {_version()} serving the fake NXCloud and eSMS APIs at {url}")
     click.echo(f"  admin API: {url}/_dlrmock/health   (Ctrl-C stops)")
+    click.echo(f"  receipts go to: {allow.describe() if allow else 'any target'}")
     sys.stdout.flush()
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        click.echo("stopping")
+        how = server.run()
+        started = _time.monotonic()
+        try:
+            click.echo(f"stopping ({how}): no new requests; up to {grace:g} s for runs to finish")
+            sys.stdout.flush()
+            left = drain(state.engine, grace)
+        except KeyboardInterrupt:  # a second signal: stop now
+            left = drain(state.engine, 0)
+        click.echo(f"stopped after {_time.monotonic() - started:.1f} s: {left}")
     finally:
-        server.server_close()
-        from .app import get_state
-
-        get_state(app).engine.close()
+        server.restore_signals()
+        state.engine.close()
 
 
 # -------------------------------------------------------------------------------------- load
