@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from ._errors import ScenarioError, UnknownKindError, UnknownScenarioError, close_matches
+from ._limits import MAX_DEPTH
 from ._registry import validator_for
 from .providers import KINDS, get_provider
 
@@ -236,10 +237,64 @@ def _explain(error: Any) -> str:
     return str(error.message)
 
 
+MAX_NODES = 10_000
+"""Values a scenario document may hold once YAML aliases are expanded (a long one has ~100)."""
+
+
+def _check_size(node: yaml.Node, source: str) -> None:
+    """Refuse a document whose aliases expand past :data:`MAX_NODES` values or
+    :data:`MAX_DEPTH` levels ("billion laughs"), or refer to themselves, before anything walks
+    it path by path. Each distinct node is visited once, so this costs the file's size."""
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded values, depth)
+    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        current, done = stack.pop()
+        key = id(current)
+        children: list[yaml.Node] = []
+        if isinstance(current, yaml.MappingNode):
+            children = [part for pair in current.value for part in pair]
+        elif isinstance(current, yaml.SequenceNode):
+            children = list(current.value)
+        if done:
+            open_nodes.discard(key)
+            size = 1 + sum(sizes[id(c)][0] for c in children)
+            depth = 1 + max((sizes[id(c)][1] for c in children), default=0)
+            if size > MAX_NODES or depth > MAX_DEPTH:
+                raise ScenarioError(
+                    f"the document expands to more than {MAX_NODES} values or {MAX_DEPTH} "
+                    "levels (YAML aliases repeat what they point at); write the scenario out "
+                    "without nested aliases",
+                    source=source,
+                    line=current.start_mark.line + 1,
+                )
+            sizes[key] = (size, depth)
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise ScenarioError(
+                "a YAML alias refers to a value that contains it; scenarios cannot be recursive",
+                source=source,
+                line=current.start_mark.line + 1,
+            )
+        open_nodes.add(key)
+        stack.append((current, True))
+        stack.extend((child, False) for child in children)
+
+
 def _documents(text: str, source: str) -> Iterator[tuple[Any, _Lines]]:
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+        for node in nodes:
+            if node is not None:
+                _check_size(node, source)
         values = list(yaml.safe_load_all(text))
+    except RecursionError:
+        raise ScenarioError(
+            f"the document is nested too deeply (more than {MAX_DEPTH} levels is never needed)",
+            source=source,
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
