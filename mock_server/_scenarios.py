@@ -283,8 +283,27 @@ def _check_size(node: yaml.Node, source: str) -> None:
         stack.extend((child, False) for child in children)
 
 
+def _check_depth(text: str, source: str) -> None:
+    """Refuse text nested past :data:`MAX_DEPTH` levels from the event stream, which PyYAML
+    produces lazily and without recursion: 20 000 levels are refused after reading 65."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ScenarioError(
+                    f"the document is nested too deeply (more than {MAX_DEPTH} levels is never "
+                    "needed)",
+                    source=source,
+                    line=event.start_mark.line + 1 if event.start_mark else None,
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _documents(text: str, source: str) -> Iterator[tuple[Any, _Lines]]:
     try:
+        _check_depth(text, source)
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
         for node in nodes:
             if node is not None:

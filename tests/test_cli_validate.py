@@ -335,3 +335,24 @@ def test_strict_on_a_whole_url_ignores_the_receivers_own_parameters() -> None:
     assert bare.exit_code == 1 and "$.token: undocumented field 'token'" in bare.output
     # After SMSID everything is the provider's: an undocumented one is still reported.
     assert extra.exit_code == 1 and "$.future: undocumented field 'future'" in extra.output
+
+
+# ----------------------------------------------------------------- hostile input: one line, exit 2
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested more than 64 levels"),
+        ('{"a": ' * 5_000 + "1" + "}" * 5_000, "nested more than 64 levels"),
+        ("http://[::1", "does not parse"),
+        ("http://[::1]/cb?SMSID=1&TypeId=2", None),
+    ],
+)
+def test_hostile_sources_exit_2_with_one_line(
+    tmp_path: Path, source: str, message: str | None
+) -> None:
+    file = tmp_path / "payload.json"
+    file.write_text(source)
+    result = run("validate", str(file) if len(source) > 1000 else source)
+    assert result.exit_code in (1, 2) if message is None else result.exit_code == 2
+    if message is not None:
+        assert message in result.stderr and result.stderr.count("\n") == 1

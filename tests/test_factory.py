@@ -424,3 +424,20 @@ def test_parse_assignment_splits_at_the_first_equals(text: str, expected: tuple[
 def test_parse_assignment_rejects_a_missing_name_or_equals(text: str) -> None:
     with pytest.raises(OverrideError, match="FIELD=VALUE"):
         parse_assignment(text)
+
+
+@pytest.mark.parametrize("raw", ["NaN", "Infinity", "-Infinity"])
+def test_a_non_json_number_is_refused_for_a_number_field(raw: str) -> None:
+    with pytest.raises(OverrideError, match="declares code as integer"):
+        coerce_value("nxcloud.zalo.success", "code", raw)
+
+
+def test_example_never_prints_nan() -> None:
+    from click.testing import CliRunner
+
+    from mock_server.cli import cli
+
+    result = CliRunner().invoke(cli, ["example", "nxcloud.zalo.success", "--set", "code=NaN"])
+    assert result.exit_code == 2 and "NaN" not in result.stdout
+    extra = CliRunner().invoke(cli, ["example", "nxcloud.zalo.success", "--set", "note=NaN"])
+    assert extra.exit_code == 0 and json.loads(extra.stdout)["note"] == "NaN"  # text, not NaN

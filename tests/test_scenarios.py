@@ -318,3 +318,49 @@ def test_campaign_counts_decide_the_status_as_the_readme_says() -> None:
     assert esms_status(none) == "failed"
     assert esms_status({**reached, "SendStatus": "7"}) == "pending"
     assert esms_status({**reached, "SendStatus": "4"}) == "failed"
+
+
+# --------------------------------------------------------------------- hostile scenario files
+LAUGHS = "\n".join(
+    [f"l0: &l0 [{', '.join(['lol'] * 9)}]"]
+    + [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 10)]
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (LAUGHS, "expands to more than 10000 values"),
+        ("a: &a [*a]\n", "refers to a value that contains it"),
+        ("a: " + "[" * 20_000 + "]" * 20_000 + "\n", "nested too deeply"),
+        ("a: " + "[" * 70 + "]" * 70 + "\n", "nested too deeply"),
+    ],
+)
+def test_a_hostile_scenario_file_is_refused_quickly(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    import time
+
+    path = tmp_path / "hostile.yaml"
+    path.write_text(content)
+    started = time.monotonic()
+    with pytest.raises(ScenarioError, match=message):
+        load_scenario_file(path)
+    assert time.monotonic() - started < 2
+
+
+def test_play_on_a_deeply_nested_file_exits_2_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text("a: " + "[" * 20_000 + "]" * 20_000 + "\n")
+    result = CliRunner().invoke(cli, ["play", str(path), "--to", "http://127.0.0.1:9/"])
+    assert result.exit_code == 2
+    assert "nested too deeply" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_small_aliases_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "aliases.yaml"
+    path.write_text(
+        "name: aliased\nsteps:\n  - kind: esms.sms.cskh\n    set: &s {Telco: viettel}\n"
+        "  - kind: esms.sms.cskh\n    set: *s\n"
+    )
+    assert [s.set for s in load_scenario_file(path).steps] == [{"Telco": "viettel"}] * 2
