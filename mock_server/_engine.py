@@ -84,6 +84,7 @@ OUTCOMES = (
     LOST_ACK,
     "timeout",
     "refused",
+    "unresolved",
     "reset",
     "closed",
     "invalid_response",

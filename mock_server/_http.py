@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 import ssl
 import sys
 from collections import deque
@@ -29,7 +30,7 @@ __all__ = ["OUTCOMES", "USER_AGENT", "HttpClient", "Request", "Response", "Trans
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "dlrmock/0.1"
-OUTCOMES = ("timeout", "refused", "reset", "closed", "invalid_response", "tls_error")
+OUTCOMES = ("timeout", "refused", "unresolved", "reset", "closed", "invalid_response", "tls_error")
 """Every value :attr:`TransportError.outcome` takes."""
 
 _HEAD_END = b"\r\n\r\n"
@@ -316,6 +317,8 @@ class HttpClient:
             ) from None
         except ConnectionRefusedError:
             raise TransportError("refused", f"connection refused by {host}:{port}") from None
+        except socket.gaierror as exc:  # the name, not the host, is the problem
+            raise TransportError("unresolved", f"cannot resolve {host!r}: {exc}") from None
         except OSError as exc:
             raise TransportError("refused", f"cannot connect to {host}:{port}: {exc}") from None
         return _Connection(reader, writer)

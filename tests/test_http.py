@@ -369,3 +369,17 @@ def test_sink_answers_and_counts() -> None:
 
         assert {(r.status, r.body) for r in responses} == {(200, b"success")}
         assert sink.count() == 200
+
+
+def test_a_name_that_does_not_resolve_is_unresolved_not_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    def no_such_name(host: str, *args: object, **kw: object) -> list[object]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)  # nothing leaves the machine
+    error = failure(post("http://hooks.example.invalid:8000/hook"))
+    assert error.outcome == "unresolved"
+    assert "cannot resolve 'hooks.example.invalid'" in error.detail
