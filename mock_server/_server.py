@@ -344,19 +344,28 @@ class ProductionServer:
 
         state = get_state(app)
         caps = (state.send_settings.max_body_bytes, state.config.admin_max_body_bytes)
-        # An absurd body is refused by waitress before it is buffered; smaller oversized ones
-        # reach the app, which answers them in the provider's error shape.
-        self.server: Any = waitress.server.create_server(
-            app,
-            host=host,
-            port=port,
-            threads=threads,
-            channel_timeout=channel_timeout,
-            connection_limit=connection_limit,
-            max_request_body_size=4 * max(caps),
-            ident="dlrmock",
-            clear_untrusted_proxy_headers=True,
+        # waitress buffers a body (to a temporary file past 512 KiB) before the app sees it;
+        # up to 16 MiB the app answers an oversized one in the provider's error shape, beyond
+        # that waitress refuses it with a plain 413 before buffering it.
+        # Bound here, as for MockProvider: when the port is taken, waitress would already have
+        # started its threads and left them and its sockets behind.
+        listener = socket.create_server(
+            (host, port), family=select_address_family(host, port), backlog=1024
         )
+        try:
+            self.server: Any = waitress.server.create_server(
+                app,
+                sockets=[listener],
+                threads=threads,
+            channel_timeout=channel_timeout,
+                connection_limit=connection_limit,
+                max_request_body_size=max(16 * 1024 * 1024, 2 * max(caps)),
+                ident="dlrmock",
+                clear_untrusted_proxy_headers=True,
+            )
+        except BaseException:
+            listener.close()
+            raise
         listen = getattr(self.server, "effective_listen", None)
         self.port: int = listen[0][1] if listen else self.server.effective_port
 
