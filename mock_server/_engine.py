@@ -809,7 +809,10 @@ class Engine:
         if clock == "manual":
             run_clock: Clock = ManualClock()
         elif clock == "scaled":
-            scale = self.time_scale if time_scale is None else float(time_scale)
+            try:
+                scale = self.time_scale if time_scale is None else float(time_scale)
+            except (TypeError, ValueError, OverflowError):
+                raise RunError(f"time_scale must be a number >= 0, got {time_scale!r}") from None
             run_clock = ScaledClock(scale)
             run_clock.lateness = self.lateness
         else:

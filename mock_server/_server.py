@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import threading
@@ -304,7 +305,8 @@ def undone(engine: Engine) -> Undone:
                 receipts += 1
             elif (
                 not any(a.acknowledged for a in tries)
-                and tries[-1].outcome in run.policy.retry_on
+                and ("timeout" if tries[-1].outcome == "lost_ack" else tries[-1].outcome)
+                in run.policy.retry_on
                 and len(tries) <= run.policy.retries
             ):
                 retries += 1
@@ -326,6 +328,25 @@ def drain(engine: Engine, grace: float) -> Undone:
     return left
 
 
+def _room_for_connections(wanted: int) -> int:
+    """``wanted``, or fewer if the process may not open that many files (raising its soft
+    limit up to the hard one first, as servers do)."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = wanted + 64  # the engine's connections to webhooks, files, the interpreter's own
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(16, min(wanted, soft - 64))
+
+
 class ProductionServer:
     """The fake provider on waitress: a bounded thread pool, bodies read before a thread is
     taken, idle connections closed, stopped cleanly by SIGTERM or SIGINT."""
@@ -338,9 +359,11 @@ class ProductionServer:
         *,
         threads: int = 8,
         channel_timeout: int = 30,
-        connection_limit: int = 200,
+        connection_limit: int = 1000,
     ) -> None:
         import waitress.server
+
+        connection_limit = _room_for_connections(connection_limit)
 
         state = get_state(app)
         caps = (state.send_settings.max_body_bytes, state.config.admin_max_body_bytes)

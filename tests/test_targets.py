@@ -208,3 +208,14 @@ def test_a_blocked_delivery_does_not_change_the_send_answer_and_is_counted() -> 
         assert health["allow_targets"] == "loopback only"
     finally:
         state.engine.close()
+
+
+def test_mock_provider_bound_beyond_loopback_applies_the_allow_list() -> None:
+    from mock_server import MockProvider
+
+    provider = MockProvider(time_scale=0, allow_targets=["10.0.0.0/8"])
+    provider.state.bind(EXPOSED)  # what start() does for host="0.0.0.0", without listening there
+    allow = provider.state.engine.allow_targets
+    assert allow is not None and allow.describe() == "loopback and 10.0.0.0/8"
+    provider.state.bind("127.0.0.1")
+    assert provider.state.engine.allow_targets is None
