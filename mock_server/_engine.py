@@ -142,12 +142,13 @@ class ManualClock:
         self._now = 0.0
         self._timers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
-        self._idle: asyncio.Event | None = None
-        self._lock: asyncio.Lock | None = None
+        # Made here, not in start(): a caller may step the run before the loop has started it
+        # (asyncio primitives bind to the loop that first uses them).
+        self._idle: asyncio.Event | None = asyncio.Event()
+        self._lock: asyncio.Lock | None = asyncio.Lock()
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._idle = asyncio.Event()
-        self._lock = asyncio.Lock()
+        pass
 
     def now(self) -> float:
         return self._now

@@ -639,3 +639,12 @@ def test_a_gate_stops_the_run_before_the_step_it_refuses(engine: Engine, target:
 
     assert run.state == "cancelled" and run.error == "no more"
     assert [a.kind for a in run.attempts] == ["nxcloud.zalo.success"]
+
+
+def test_a_manual_run_cancelled_before_it_started_can_still_be_stepped(engine: Engine) -> None:
+    # Found by the property-based sweep of the admin API: cancel, then step, was a 500.
+    for _ in range(20):
+        run = engine.play("nxcloud.zalo.failed", "http://127.0.0.1:9/hook", clock="manual")
+        engine.cancel(run.id)
+        assert run.step(5) == []
+        assert run.wait(5).state == "cancelled"
