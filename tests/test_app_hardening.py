@@ -216,6 +216,11 @@ _JSON = st.recursive(
                             st.dictionaries(_TEXT, inner, max_size=4)),
     max_leaves=12,
 )
+_ESMS_FIELDS = ["Phone", "Phones", "Content", "SmsType", "Brandname", "CallbackUrl", "OAID",
+                "TempID", "Params", "TempData", "RequestId", "Sandbox", "campaignid", "IsUnicode",
+                "SendDate", "SenderName", "UserId"]
+_NX_FIELDS = ["phone", "appkey", "ext", "drWebhook", "messageData", "functionType",
+              "journeyToken", "tokenType", "sendTime"]
 _FIELDS = ["scenario", "to", "time_scale", "clock", "seed", "fields", "message", "policy",
            "seconds", "Phone", "ApiKey", "phone", "appkey", "CallbackUrl"]
 
@@ -228,8 +233,20 @@ def _requests(draw: st.DrawFn) -> tuple[str, str, dict[str, str], bytes, str]:
                    ["X-Dlrmock-Scenario", "ts", "accessKey", "sign", "bizType", "action",
                     "Authorization"]), max_size=3, unique=True))}
     headers = {k: v.encode("utf-8", "replace").decode("latin-1") for k, v in headers.items()}
-    kind = draw(st.sampled_from(["object", "json", "raw", "deep"]))
-    if kind == "deep":
+    kind = draw(st.sampled_from(["object", "json", "raw", "deep", "esms", "nxcloud"]))
+    if kind == "esms":  # authenticated, so the checks past the credentials are reached
+        fields = draw(st.dictionaries(st.sampled_from(_ESMS_FIELDS), _JSON, max_size=6))
+        body = json.dumps({"ApiKey": "dlrmock-api-key", "SecretKey": "dlrmock-secret-key",
+                           **fields})
+        path = draw(st.sampled_from([p for _, p in _ROUTES if "MainService" in p]))
+    elif kind == "nxcloud":  # signed, so the checks past the signature are reached
+        fields = draw(st.dictionaries(st.sampled_from(_NX_FIELDS), _JSON, max_size=4))
+        raw = json.dumps({**mt_body(), **fields}).encode()
+        scenario = {k: v for k, v in headers.items() if k == "X-Dlrmock-Scenario"}
+        headers = {**nx_headers(raw), **scenario}
+        method, path = "POST", draw(st.sampled_from(["/v1/zalo/mt", "/v1/zalo/initJourneyToken"]))
+        return method, path, headers, raw, kind
+    elif kind == "deep":
         depth = draw(st.sampled_from([200, 5_000, 100_000]))
         body = "[" * depth + "]" * depth
     elif kind == "object":
@@ -249,7 +266,7 @@ def fuzz_app() -> Iterator[Flask]:
     get_state(app).engine.close()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(request=_requests())
 def test_no_route_answers_5xx_to_any_input(
     fuzz_app: Flask, request: tuple[str, str, dict[str, str], bytes, str]
