@@ -349,6 +349,8 @@ class Run:
     blocked: str | None = None
     """Why every delivery is journaled ``blocked`` instead of sent: a URL that cannot be
     delivered to (a send's callback URL is accepted anyway), or one the allow-list refuses."""
+    connect_to: str | None = None
+    """The address the allow-list checked the target's host name at (None: look it up)."""
     _done: bool = False
 
     @property
@@ -804,8 +806,9 @@ class Engine:
                 blocked = f"bad target URL: {exc}"
         if blocked is not None and not (any_target and isinstance(to, str)):
             raise RunError(blocked)
+        address = None
         if blocked is None:
-            blocked = _targets.check(to, self.allow_targets)
+            blocked, address = _targets.decide(to, self.allow_targets)
         policy_obj = run_policy(spec, self.policy_overrides.get(spec.provider), policy)
         if clock == "manual":
             run_clock: Clock = ManualClock()
@@ -853,6 +856,7 @@ class Engine:
             encoding=encoding,
             held=hold,
             blocked=blocked,
+            connect_to=address,
         )
         self.start()
         with self.finished_runs:
@@ -975,7 +979,9 @@ class Engine:
             error: str | None = None
             stopped: asyncio.CancelledError | None = None
             try:
-                response = await self._client.send(delivery.request, policy.timeout)
+                response = await self._client.send(
+                    delivery.request, policy.timeout, connect_to=run.connect_to
+                )
                 outcome = (ACKNOWLEDGED if policy.acknowledges(response.status, response.body)
                            else HTTP_ERROR)
             except TransportError as exc:

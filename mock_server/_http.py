@@ -234,14 +234,20 @@ class HttpClient:
         _, _, target, host_header = _split_url(request.url)
         return _build_request(request, target, host_header)
 
-    async def send(self, request: Request, timeout: float) -> Response:
+    async def send(
+        self, request: Request, timeout: float, *, connect_to: str | None = None
+    ) -> Response:
         """Send ``request`` and read its response; raises :class:`TransportError`.
+
+        ``connect_to`` (an IP address) replaces the URL's host for the connection only: the
+        request still names the URL's host (the allow-list pins names it resolved this way).
 
         ``timeout`` covers connecting, writing and reading. Waiting for a free connection to the
         host (at most ``max_connections_per_host`` are open) does not count: a request that never
         left dlrmock is not a webhook timeout.
         """
         host, port, target, host_header = _split_url(request.url)
+        host = connect_to or host
         data = _build_request(request, target, host_header)
         if self._closed:
             raise RuntimeError("HttpClient.send() after aclose()")

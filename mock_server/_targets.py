@@ -27,6 +27,7 @@ __all__ = [
     "Target",
     "TargetError",
     "check",
+    "decide",
     "is_loopback_host",
     "parse",
     "policy_for",
@@ -268,33 +269,41 @@ class AllowList:
 
     def reason(self, target: Target) -> str | None:
         """``None`` when ``target`` is allowed, else why not (for the journal)."""
+        return self.decide(target)[0]
+
+    def decide(self, target: Target) -> tuple[str | None, str | None]:
+        """(why ``target`` is not allowed or None, the address to connect to or None).
+
+        A name allowed because of the addresses it resolves to is pinned to the first of them,
+        so a second lookup at delivery time cannot lead elsewhere (DNS rebinding).
+        """
         if self.any:
-            return None
+            return None, None
         address = target.address
         if address is None:
             if target.host == "localhost" or any(
                 r.name == target.host and r.matches_port(target.port) for r in self.rules
             ):
-                return None
+                return None, None
             try:
                 addresses = self._resolve(target.host, target.port)
             except OSError as exc:
                 return (f"cannot resolve {target.host!r} ({exc}); list it with "
-                        f"--allow-target {target.host}")
+                        f"--allow-target {target.host}"), None
             refused = [a for a in addresses if not self._allows(a, target.port)]
             if not refused:
-                return None
+                return None, str(addresses[0])
             return (
                 f"{target.host!r} resolves to {refused[0]}, which is outside the allowed "
                 f"targets ({self.describe()}); add --allow-target {target.host}:{target.port}"
-            )
+            ), None
         if self._allows(address, target.port):
-            return None
+            return None, None
         shown = f"[{address}]" if address.version == 6 else str(address)
         return (
             f"{shown}:{target.port} is outside the allowed targets ({self.describe()}); "
             f"add --allow-target {shown}:{target.port} (or a CIDR range) to deliver there"
-        )
+        ), None
 
     def _allows(self, address: Address, port: int) -> bool:
         if address.is_loopback:
@@ -344,14 +353,23 @@ def policy_for(bind_host: str, entries: Iterable[str] = ()) -> AllowList | None:
     return allow
 
 
+def decide(url: str, allow: AllowList | None) -> tuple[str | None, str | None]:
+    """(the reason ``url`` is blocked or None, the address to connect to or None).
+
+    As :func:`check`, and when a host name was allowed by what it resolves to, the address it
+    was checked at: deliveries connect there rather than look the name up again.
+    """
+    try:
+        target = parse(url)
+    except AmbiguousTargetError as exc:
+        return str(exc), None
+    return (None, None) if allow is None else allow.decide(target)
+
+
 def check(url: str, allow: AllowList | None) -> str | None:
     """``None`` when dlrmock may deliver to ``url``, else the reason it is blocked.
 
     An ambiguous URL is always blocked; beyond that, ``allow`` decides (``None`` allows every
     target). A URL no client could use raises :class:`TargetError`.
     """
-    try:
-        target = parse(url)
-    except AmbiguousTargetError as exc:
-        return str(exc)
-    return None if allow is None else allow.reason(target)
+    return decide(url, allow)[0]

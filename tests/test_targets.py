@@ -219,3 +219,27 @@ def test_mock_provider_bound_beyond_loopback_applies_the_allow_list() -> None:
     assert allow is not None and allow.describe() == "loopback and 10.0.0.0/8"
     provider.state.bind("127.0.0.1")
     assert provider.state.engine.allow_targets is None
+
+
+def test_a_name_allowed_by_its_address_is_delivered_to_that_address(
+    monkeypatch: pytest.MonkeyPatch, target: Target
+) -> None:
+    import socket
+
+    answers = {"pinned.test": "127.0.0.1"}
+    real = socket.getaddrinfo
+
+    def fake_getaddrinfo(host: str, port: int, *args: object, **kw: object) -> list[object]:
+        if host == "pinned.test":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]
+        return real(host, port, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
+    url = target.url.replace("127.0.0.1", "pinned.test")
+    with Engine(time_scale=0, allow_targets=AllowList()) as engine:
+        run = engine.play("nxcloud.zalo.failed", url, clock="manual")
+        answers["pinned.test"] = "192.0.2.1"  # DNS rebinding after the check
+        run.step(5)
+    assert [a.outcome for a in run.attempts] == ["acknowledged"]
+    (received,) = target.wait_for(1)
+    assert received.headers["Host"] == url.split("/")[2]  # the request still names the host
