@@ -263,7 +263,7 @@ def _check_size(node: yaml.Node, source: str) -> None:
             if size > MAX_NODES or depth > MAX_DEPTH:
                 raise ScenarioError(
                     f"the document expands to more than {MAX_NODES} values or {MAX_DEPTH} "
-                    "levels (YAML aliases repeat what they point at); write the scenario out "
+                    "levels (YAML aliases repeat what they point at); write it out "
                     "without nested aliases",
                     source=source,
                     line=current.start_mark.line + 1,
@@ -301,13 +301,27 @@ def _check_depth(text: str, source: str) -> None:
             depth -= 1
 
 
-def _documents(text: str, source: str) -> Iterator[tuple[Any, _Lines]]:
+def check_yaml_bounds(text: str, source: str) -> list[yaml.Node]:
+    """The node trees of ``text``, once it is known to nest at most :data:`MAX_DEPTH` levels
+    and expand to at most :data:`MAX_NODES` values; :class:`ScenarioError` otherwise.
+    ``yaml.YAMLError`` when it does not parse."""
     try:
         _check_depth(text, source)
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-        for node in nodes:
-            if node is not None:
-                _check_size(node, source)
+    except RecursionError:
+        raise ScenarioError(
+            f"the document is nested too deeply (more than {MAX_DEPTH} levels is never needed)",
+            source=source,
+        ) from None
+    for node in nodes:
+        if node is not None:
+            _check_size(node, source)
+    return nodes
+
+
+def _documents(text: str, source: str) -> Iterator[tuple[Any, _Lines]]:
+    try:
+        nodes = check_yaml_bounds(text, source)
         values = list(yaml.safe_load_all(text))
     except RecursionError:
         raise ScenarioError(

@@ -600,13 +600,18 @@ def load(**params: Any) -> None:
 def _read_config(path: str) -> dict[str, Any]:
     import yaml
 
+    from ._scenarios import check_yaml_bounds
+
     try:
         text = Path(path).read_text("utf-8")
+        check_yaml_bounds(text, path)  # depth and alias expansion, as for scenario files
         data = yaml.safe_load(text) if text.strip() else {}
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"cannot read config {path!r}: {exc}")
     except yaml.YAMLError as exc:
         fail(f"config {path!r} is not valid YAML/JSON: {exc}")
+    except DlrmockError as exc:
+        fail(f"config {exc}")
     if not isinstance(data, dict):
         fail(f"config {path!r} must hold a mapping of settings, got {type(data).__name__}")
     return data

@@ -414,3 +414,15 @@ def test_set_of_an_error_info_field_is_re_encoded_in_the_kinds_encoding(target: 
     assert decoded.data["error"] == -201
     assert "____" in raw and decoded.timestamp is not None  # JSON + ____ + time, as documented
     assert "{'" not in raw
+
+
+def test_serve_refuses_a_config_file_of_yaml_aliases_quickly(tmp_path: Any) -> None:
+    config = tmp_path / "dlrmock.yaml"
+    config.write_text("\n".join(
+        [f"l0: &l0 [{', '.join(['lol'] * 9)}]"]
+        + [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 10)]
+    ))
+    started = time.monotonic()
+    result = dlrmock("serve", "--port", "0", "--config", str(config))
+    assert result.exit_code == 2 and time.monotonic() - started < 5
+    assert "expands to more than 10000 values" in result.stderr
