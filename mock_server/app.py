@@ -67,7 +67,7 @@ class Config:
     allow_targets: Sequence[str] = ()
     """Delivery targets allowed besides loopback when bound beyond it (names, addresses, CIDR
     ranges, ``HOST:PORT``; ``*`` allows any). Bound to loopback, every target is allowed."""
-    max_pending_runs: int = 20_000
+    max_pending_runs: int = 10_000
     """Unfinished runs held at once (waiting on a clock or a journey expiry included); a send or
     ``POST /_dlrmock/runs`` beyond it gets a clear error, counted in /health."""
     admin_max_body_bytes: int = 1024 * 1024
