@@ -357,7 +357,7 @@ class ProductionServer:
         host: str,
         port: int,
         *,
-        threads: int = 8,
+        threads: int = 32,
         channel_timeout: int = 30,
         connection_limit: int = 1000,
     ) -> None:

@@ -446,7 +446,7 @@ def _print_rows(run: Any, shown: int) -> int:
 @click.option(
     "--threads",
     type=click.IntRange(1, 256),
-    default=8,
+    default=32,
     show_default=True,
     help="Requests served at once (bodies are read before a thread is taken).",
 )
