@@ -418,8 +418,8 @@ class _SinkProtocol(asyncio.Protocol):
         self.buffer = buffer[start:]
         if answered:
             assert self.transport is not None
+            self.sink.received += answered  # counted first: a client may read the answer at once
             self.transport.write(_SINK_RESPONSE * answered)
-            self.sink.received += answered
 
 
 class Sink:
