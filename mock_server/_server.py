@@ -392,29 +392,41 @@ class ProductionServer:
         listen = getattr(self.server, "effective_listen", None)
         self.port: int = listen[0][1] if listen else self.server.effective_port
 
-    def run(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> str:
-        """Serve until one of ``signals``; stop accepting, finish requests in progress, and
-        return the signal's name. Call from the main thread."""
-
-        stopped_by: list[str] = []
+    def catch_signals(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> None:
+        """Take over ``signals`` (from the main thread), before anything is announced: one that
+        arrives before :meth:`run` makes it return at once; during :meth:`run` and after it, one
+        raises :class:`Stopped` (so a second signal ends the grace period early)."""
+        self._stopped_by: list[str] = []
+        self._armed = False
 
         def stop(signum: int, frame: object) -> None:
-            stopped_by.append(signal.Signals(signum).name)
-            raise Stopped(signum)  # waitress catches it, lets its threads finish, returns
+            self._stopped_by.append(signal.Signals(signum).name)
+            if self._armed:
+                raise Stopped(signum)  # in run(), waitress catches it and finishes its requests
 
-        # Left installed until restore_signals(): a second signal while runs drain ends the
-        # wait (as Stopped) instead of killing the process.
         self._previous = {signum: signal.signal(signum, stop) for signum in signals}
+
+    def run(self) -> str:
+        """Serve until SIGTERM or SIGINT; stop accepting, let requests in progress finish, and
+        return the signal's name. Call from the main thread."""
+        if not hasattr(self, "_previous"):
+            self.catch_signals()
+        self._armed = True
         try:
-            self.server.run()
-        except Stopped as stopped:  # raised outside waitress's own try
-            stopped_by.append(stopped.signame)
+            if not self._stopped_by:  # a signal may have come before run()
+                self.server.run()
+        except Stopped:  # raised outside waitress's own try
+            pass
         finally:
             self.server.close()
-        return stopped_by[0] if stopped_by else "shutdown"
+        return self._stopped_by[0] if self._stopped_by else "shutdown"
+
+    def ignore_signals(self) -> None:
+        """From now on a signal is only recorded (the stop is under way)."""
+        self._armed = False
 
     def restore_signals(self) -> None:
-        """Put back the signal handlers :meth:`run` replaced."""
+        """Put back the signal handlers :meth:`catch_signals` replaced."""
         for signum, handler in getattr(self, "_previous", {}).items():
             signal.signal(signum, handler)
         self._previous = {}

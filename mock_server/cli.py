@@ -508,6 +508,7 @@ def serve(
         fail(
             f"cannot listen on {host}:{port}: {exc.strerror or exc} (try --port 0 or another port)"
         )
+    server.catch_signals()  # before the banner: whoever reads it may signal at once
     url = base_url(host, server.port)
     allow = state.engine.allow_targets
     click.echo(f"dlrmock {_version()} serving the fake NXCloud and eSMS APIs at {url}")
@@ -522,7 +523,9 @@ def serve(
             sys.stdout.flush()
             left = drain(state.engine, grace)
         except KeyboardInterrupt:  # a second signal: stop now
+            server.ignore_signals()
             left = drain(state.engine, 0)
+        server.ignore_signals()
         click.echo(f"stopped after {_time.monotonic() - started:.1f} s: {left}")
     finally:
         server.restore_signals()
