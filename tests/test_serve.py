@@ -184,3 +184,20 @@ def test_exposed_it_delivers_only_to_loopback_and_allowed_targets(
     assert "--allow-target" in blocked["attempts"][0]["error"]
     health = requests.get(url + "/_dlrmock/health", headers=auth, timeout=5).json()
     assert health["blocked_attempts"] == 1
+
+
+def test_a_signal_right_after_the_banner_still_stops_cleanly(serve: Callable[..., Served]) -> None:
+    served = serve()
+    code, _, out = served.stop()
+    assert code == 0 and "stopping (SIGTERM)" in out and "nothing left undone" in out
+
+
+def test_serve_on_ipv6_loopback(serve: Callable[..., Served]) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        served = serve("--host", "::1")
+    except AssertionError as exc:  # the host has IPv6 support compiled in but not configured
+        pytest.skip(f"cannot serve on ::1: {exc}")
+    assert served.url.startswith("http://[::1]:")
+    assert requests.get(served.url + "/_dlrmock/health", timeout=5).status_code == 200
