@@ -246,8 +246,8 @@ class HttpClient:
         host (at most ``max_connections_per_host`` are open) does not count: a request that never
         left dlrmock is not a webhook timeout.
         """
-        host, port, target, host_header = _split_url(request.url)
-        host = connect_to or host
+        name, port, target, host_header = _split_url(request.url)
+        host = connect_to or name  # TLS still verifies the certificate for the URL's name
         data = _build_request(request, target, host_header)
         if self._closed:
             raise RuntimeError("HttpClient.send() after aclose()")
@@ -262,10 +262,10 @@ class HttpClient:
         try:
             if sys.version_info >= (3, 11):
                 async with asyncio.timeout(timeout):
-                    return await self._exchange(pool, host, port, data, secure)
+                    return await self._exchange(pool, host, port, data, secure, name)
             else:
                 return await asyncio.wait_for(
-                    self._exchange(pool, host, port, data, secure), timeout
+                    self._exchange(pool, host, port, data, secure, name), timeout
                 )
         except asyncio.TimeoutError:
             raise TransportError("timeout", f"no response within {float(timeout)} s") from None
@@ -286,7 +286,8 @@ class HttpClient:
             await asyncio.gather(*(w.wait_closed() for w in writers), return_exceptions=True)
 
     async def _exchange(
-        self, pool: _HostPool, host: str, port: int, data: bytes, secure: bool = False
+        self, pool: _HostPool, host: str, port: int, data: bytes, secure: bool = False,
+        name: str | None = None,
     ) -> Response:
         """One request on a pooled connection (the caller holds a slot of ``pool``)."""
         conn = pool.take_idle()
@@ -297,7 +298,7 @@ class HttpClient:
                 logger.debug(
                     "idle connection to %s:%d was closed by the server; retrying", host, port
                 )
-        conn = await self._connect(host, port, secure)
+        conn = await self._connect(host, port, secure, name)
         return await self._roundtrip(pool, conn, data)
 
     def _tls_context(self) -> ssl.SSLContext:
@@ -305,11 +306,15 @@ class HttpClient:
             self._tls = ssl.create_default_context()
         return self._tls
 
-    async def _connect(self, host: str, port: int, secure: bool = False) -> _Connection:
+    async def _connect(
+        self, host: str, port: int, secure: bool = False, name: str | None = None
+    ) -> _Connection:
+        """A connection to ``host`` (``name``, the URL's host, is what TLS verifies)."""
         try:
             if secure:
                 reader, writer = await asyncio.open_connection(
-                    host, port, limit=_READ_SIZE, ssl=self._tls_context(), server_hostname=host
+                    host, port, limit=_READ_SIZE, ssl=self._tls_context(),
+                    server_hostname=name or host,
                 )
             else:
                 reader, writer = await asyncio.open_connection(host, port, limit=_READ_SIZE)
