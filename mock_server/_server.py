@@ -316,10 +316,13 @@ def undone(engine: Engine) -> Undone:
 def drain(engine: Engine, grace: float) -> Undone:
     """Let runs finish for up to ``grace`` seconds, then cancel the rest; what was left undone.
 
-    Runs on a manual clock are not waited for: nobody can step them once the server stops.
+    Runs on a manual clock or held are not waited for: nobody can step or release them once
+    the server stops.
     """
     manual = sum(
-        1 for run in engine.runs() if not run.finished and isinstance(run.clock, ManualClock)
+        1
+        for run in engine.runs()
+        if not run.finished and (run.held or isinstance(run.clock, ManualClock))
     )
     with engine.finished_runs:
         engine.finished_runs.wait_for(lambda: engine.pending_runs <= manual, grace)
