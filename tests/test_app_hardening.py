@@ -281,6 +281,13 @@ def test_no_route_answers_5xx_to_any_input(
         path = path.replace("<run_id>", runs[-1].id)
         if "/wait" in path:
             path = path.split("?")[0] + "?timeout=0"
+    if "<message_id>" in path:  # a held message (number ending 6666) to look at or release
+        messages = state.send_state.messages.all()
+        if not messages:
+            raw = json.dumps(mt_body(phone="84912346666")).encode()
+            fuzz_app.test_client().post("/v1/zalo/mt", data=raw, headers=nx_headers(raw)).close()
+            messages = state.send_state.messages.all()
+        path = path.replace("<message_id>", messages[-1].id if messages else "none")
     response = fuzz_app.test_client().open(
         path, method=method, data=body, headers={"Content-Type": "application/json", **headers}
     )
