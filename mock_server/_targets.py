@@ -103,9 +103,13 @@ def parse(url: str) -> Target:
         )
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
-    if not sep or scheme not in _SCHEMES:
+    if not sep:
         raise TargetError(
-            f"URL {url!r} must start with http:// (or https://), e.g. http://127.0.0.1:8000/hook"
+            f"URL {url!r} must start with http:// or https://, e.g. http://127.0.0.1:8000/hook"
+        )
+    if scheme not in _SCHEMES:
+        raise TargetError(
+            f"unsupported URL scheme {scheme!r} in {url!r}; use an http:// or https:// URL"
         )
     end = min((i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0),
               default=len(rest))

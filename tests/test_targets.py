@@ -73,7 +73,8 @@ def test_an_ambiguous_url_is_refused_saying_why(url: str, why: str) -> None:
         ("http://[::1", "unclosed"),
         ("http://127.0.0.1:70000/", "out of range"),
         ("http://a..b/", "not a valid host name"),
-        ("ftp://x/", "must start with http://"),
+        ("ftp://x/", "unsupported URL scheme 'ftp'"),
+        ("127.0.0.1:8000/hook", "must start with http://"),
     ],
 )
 def test_an_unusable_url_is_an_error_naming_it(url: str, why: str) -> None:
