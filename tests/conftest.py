@@ -7,11 +7,10 @@ modules of their own.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-
-import os
 
 import pytest
 from hypothesis import settings
