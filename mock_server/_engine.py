@@ -56,6 +56,7 @@ from ._registry import validate
 from ._scenarios import Scenario, resolve
 from ._wire import ErrorInfoEncoding
 from .providers import DeliveryPolicy, Payload, get_kind, get_provider
+from .providers._base import form_to_query
 
 __all__ = [
     "ACKNOWLEDGED",
@@ -360,7 +361,10 @@ class Run:
     @property
     def message_id(self) -> str | None:
         """The value of the provider's message key (requestId / SMSID) the receipts carry."""
-        value = self.message.get(get_provider(self.provider).message_key)
+        key = get_provider(self.provider).message_key
+        if self.scenario.steps:
+            key = get_kind(self.scenario.steps[0].kind).message_key or key
+        value = self.message.get(key)
         return None if value is None else str(value)
 
     @property
@@ -418,9 +422,15 @@ class Run:
                         f"answer, got {_describe(bad[-1])}"
                     )
             elif not any(a.acknowledged for a in tries):
+                last = tries[-1]
+                rule = ""
+                if self.policy.acknowledge != "2xx" and last.status is not None:
+                    answered = _clip(last.response_body, 40) if last.response_body else ""
+                    rule = (f" ({self.policy.explain()}; it answered HTTP {last.status} "
+                            f"{answered!r})")
                 problems.append(
                     f"{label}: not acknowledged after {len(tries)} attempt(s); "
-                    f"last: {_describe(tries[-1])}{_hint(tries[-1])}"
+                    f"last: {_describe(last)}{rule}{_hint(last)}"
                 )
         return problems
 
@@ -809,7 +819,12 @@ class Engine:
         address = None
         if blocked is None:
             blocked, address = _targets.decide(to, self.allow_targets)
-        policy_obj = run_policy(spec, self.policy_overrides.get(spec.provider), policy)
+        first = get_kind(spec.steps[0].kind) if spec.steps else None
+        defaults = {  # the server's policies: the provider's, then the receipt family's
+            **self.policy_overrides.get(spec.provider, {}),
+            **(self.policy_overrides.get(first.family, {}) if first else {}),
+        }
+        policy_obj = run_policy(spec, defaults, policy)
         if clock == "manual":
             run_clock: Clock = ManualClock()
         elif clock == "scaled":
@@ -829,7 +844,8 @@ class Engine:
             self._factory.reseed(run_seed)
             try:
                 msg, deliveries = plan_run(
-                    self._factory, spec, to, fields or {}, message or {}, encoding, allow_invalid
+                    self._factory, spec, to, fields or {}, message or {}, encoding, allow_invalid,
+                    policy=policy_obj,
                 )
             except DlrmockError:
                 raise
@@ -953,6 +969,7 @@ class Engine:
         now = datetime.now(run.live_zone).replace(tzinfo=None)
         payload = restamp(dict(delivery.payload), now)
         request, sent = _encode(delivery.kind, payload, run.target, run.encoding, None)
+        request = _parameters_where(run.policy, request)
         return dataclass_replace(delivery, payload=sent, request=with_default_headers(request))
 
     async def _deliver(self, run: Run, delivery: Delivery) -> None:
@@ -1050,7 +1067,7 @@ class Engine:
 _RETRYABLE = frozenset(OUTCOMES) - {ACKNOWLEDGED, LOST_ACK, CANCELLED, BLOCKED}
 
 
-POLICY_SETTINGS = ("timeout", "retries", "retry_interval", "retry_on", "acknowledge")
+POLICY_SETTINGS = ("timeout", "retries", "retry_interval", "retry_on", "acknowledge", "parameters")
 ACKNOWLEDGE_RULES = ("2xx", "200", "success")
 """What a run, a scenario or the server config may override of a provider's policy."""
 MAX_SECONDS = 31_536_000.0
@@ -1093,6 +1110,11 @@ def check_policy(overrides: Mapping[str, Any]) -> None:
         raise ValueError(
             f"policy 'acknowledge' must be one of {', '.join(ACKNOWLEDGE_RULES)}, "
             f"got {overrides['acknowledge']!r}"
+        )
+    if "parameters" in overrides and overrides["parameters"] not in ("body", "query"):
+        raise ValueError(
+            f"policy 'parameters' must be 'body' or 'query' (where a form-encoded receipt "
+            f"carries its fields), got {overrides['parameters']!r}"
         )
     if "retry_on" in overrides:
         value = overrides["retry_on"]
@@ -1184,6 +1206,8 @@ def plan_run(
     message_fields: Mapping[str, Any],
     encoding: int | None,
     allow_invalid: bool = False,
+    *,
+    policy: DeliveryPolicy | None = None,
 ) -> tuple[dict[str, Any], list[Delivery]]:
     """The message and the deliveries of one run of ``spec`` at ``url``, in sending order.
 
@@ -1208,6 +1232,7 @@ def plan_run(
         timing = spec.steps[position]
         step = spec.steps[source]
         request, sent = _encode(step.kind, payloads[source], url, encoding, step.malformed)
+        request = _parameters_where(policy, request)  # ``policy`` may put a form in the URL
         with contextlib.suppress(ValueError):  # a blocked target: shown as it would be sent
             request = with_default_headers(request)  # the journal shows every header sent
         for copy in range(step.duplicate + 1):
@@ -1255,6 +1280,17 @@ def _settle(run: Run, task: object = None) -> None:
     run.mark_done()
 
 
+def _parameters_where(policy: DeliveryPolicy | None, request: Request) -> Request:
+    """``request`` with a form body moved into the URL when the policy says ``query``."""
+    if policy is None or policy.parameters != "query" or request.method != "POST":
+        return request
+    is_form = any(
+        name.lower() == "content-type" and value.startswith("application/x-www-form-urlencoded")
+        for name, value in request.headers
+    )
+    return form_to_query(request) if is_form else request
+
+
 def _encode(
     kind: str, payload: Payload, url: str, encoding: int | None, malformed: str | None
 ) -> tuple[Request, Payload]:
@@ -1265,10 +1301,10 @@ def _encode(
     provider = get_provider(spec.provider)
     broken = dict(payload)
     if malformed == "missing_field":
-        broken.pop(provider.message_key, None)
-        broken.pop(provider.discriminator, None)
+        broken.pop(spec.message_key or provider.message_key, None)
+        broken.pop(spec.discriminator or provider.discriminator, None)
     elif malformed == "wrong_type":
-        broken[provider.typed_field] = ["not", "a", "value"]
+        broken[spec.typed_field or provider.typed_field] = ["not", "a", "value"]
     elif malformed == "bad_error_info" and spec.error_info_encoding is not None:
         broken["error_info"] = "%7B%22error%22%3A"
     elif malformed == "bad_json" and provider.policy.method == "GET":

@@ -37,6 +37,10 @@ def hint_for(attempt: Any) -> str | None:
             "accept GET at this path?"
         )
     if method == "POST" and status in (404, 405):
+        headers = {name.lower(): value for name, value in attempt.request.headers}
+        if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            return ("NXCloud posts SMS reports as a form (application/x-www-form-urlencoded); "
+                    "does your route accept POST at this path?")
         return "NXCloud posts JSON; does your route accept POST at this path?"
     if method == "GET" and status == 400:
         params = dict(parse_qsl(urlsplit(attempt.request.url).query, keep_blank_values=True))

@@ -123,11 +123,12 @@ class Config:
                 raise DlrmockError(
                     f"config {name!r} must be a mapping, got {getattr(self, name)!r}"
                 )
+        families = sorted({kind.family for kind in KINDS.values()})
         for provider, overrides in self.policies.items():
-            if provider not in PROVIDERS:
+            if provider not in PROVIDERS and provider not in families:
                 raise DlrmockError(
-                    f"config 'policies': unknown provider {provider!r}; "
-                    f"known: {', '.join(PROVIDERS)}"
+                    f"config 'policies': unknown provider or receipt family {provider!r}; "
+                    f"known: {', '.join([*PROVIDERS, *families])}"
                 )
             if not isinstance(overrides, Mapping):
                 raise DlrmockError(
@@ -162,6 +163,8 @@ class State:
         )
         self.sent: deque[CapturedSend] = deque(maxlen=config.captured_limit)
         self.errors: list[BaseException] = []
+        self.rejected_sends = 0
+        """Send requests answered with a provider error (unknown paths included)."""
         self.lock = threading.Lock()
         try:
             self.send_settings = SendSettings.from_mapping(config.send)
@@ -180,6 +183,8 @@ class State:
             sent = replace(sent, json=None)
         with self.lock:
             self.sent.append(sent)
+            if sent.error is not None:
+                self.rejected_sends += 1
 
     def reset(self) -> None:
         self.engine.reset()
@@ -187,6 +192,7 @@ class State:
         with self.lock:
             self.sent.clear()
             self.errors.clear()
+            self.rejected_sends = 0
 
 
 def release_message(state: State, message_id: str, outcome: str | None = None,
@@ -336,6 +342,7 @@ def health() -> Any:
             "blocked_attempts": engine.blocked_attempts,
             "allow_targets": engine.allow_targets.describe() if engine.allow_targets else "any",
             "errors": len(state.errors) + len(engine.errors),
+            "rejected_sends": state.rejected_sends,
         }
     )
 

@@ -44,12 +44,12 @@ def _files(directory: Path, *patterns: str) -> list[Path]:
 
 def seed_example_files() -> list[Path]:
     """The seed examples: NXCloud JSON bodies and eSMS callback URLs."""
-    return _files(EXAMPLES, "*.json", "*.url")
+    return _files(EXAMPLES, "*.json", "*.url", "*.form")
 
 
 _PARAMETRIZED = {
     "schema_path": (SCHEMAS, ("*.json",)),
-    "example_path": (EXAMPLES, ("*.json", "*.url")),
+    "example_path": (EXAMPLES, ("*.json", "*.url", "*.form")),
     "invalid_vector": (INVALID_VECTORS, ("*/*.json",)),
 }
 

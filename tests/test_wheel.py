@@ -43,7 +43,7 @@ CHECK = textwrap.dedent(
         Draft202012Validator.check_schema(schema(name))
         validator_for(name).is_valid({})  # builds it; every $ref must resolve offline
         validator_for(name, True).is_valid({})
-    seeds = sorted(p for p in examples.iterdir() if p.suffix in (".json", ".url"))
+    seeds = sorted(p for p in examples.iterdir() if p.suffix in (".json", ".url", ".form"))
     for path in seeds:
         text = path.read_text("utf-8")
         kind = detect_kind(text)

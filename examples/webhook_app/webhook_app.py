@@ -1,4 +1,5 @@
-"""A realistic customer webhook for NXCloud Zalo receipts and eSMS.vn callbacks (Flask + SQLite).
+"""A realistic customer webhook for NXCloud receipts (Zalo, Viber, WhatsApp JSON; SMS form reports)
+and eSMS.vn callbacks (Flask + SQLite).
 
 What it gets right, and what dlrmock's scenarios check:
 
@@ -21,9 +22,12 @@ It also sends: :func:`send_sms` (eSMS customer-care SMS) and :func:`send_zns` (N
 post to the provider's send API at a configurable base URL (dlrmock's in tests), store the message
 as ``pending`` under the id the provider answered, and let the receipts move it on.
 
-Messages are keyed by NXCloud ``requestId`` (``journey:<journeyId>`` for journey receipts) and by
-eSMS ``SMSID``. Stored statuses: ``success``, ``delivered``, ``failed``, ``journey_acknowledged``,
-``journey_time_out`` (NXCloud), ``pending``, ``delivered``, ``failed`` (eSMS), and ``unknown`` for a
+Messages are keyed by NXCloud ``requestId`` (``journey:<journeyId>`` for journey receipts), SMS
+``messageid``, WhatsApp ``statuses[0].id``, and by eSMS ``SMSID``. An NXCloud SMS report is
+answered with the plain text ``success``, as NXCloud requires. Stored statuses: ``success``,
+``delivered``, ``failed``, ``journey_acknowledged``, ``journey_time_out`` (NXCloud Zalo; Viber adds
+``seen``, ``expired``; WhatsApp ``sent``, ``read``, ``deleted``, ``inbound``; SMS the report's
+name, e.g. ``undelivered``), ``pending``, ``delivered``, ``failed`` (eSMS), and ``unknown`` for a
 message whose only receipts carried a status this app does not know.
 """
 
@@ -84,6 +88,18 @@ NXCLOUD_RANKS: Mapping[str, int] = {
     "delivered": FINAL_RANK,
     "failed": FINAL_RANK,
     "journey_time_out": FINAL_RANK,
+}
+#: Viber statuses beyond Zalo's: seen follows delivered; expired is final.
+VIBER_RANKS: Mapping[str, int] = {**NXCLOUD_RANKS, "seen": FINAL_RANK + 10, "expired": FINAL_RANK}
+#: WhatsApp statuses: read follows delivered, deleted follows everything.
+WHATSAPP_RANKS: Mapping[str, int] = {
+    "sent": 10, "delivered": FINAL_RANK, "failed": FINAL_RANK, "read": FINAL_RANK + 10,
+    "deleted": FINAL_RANK + 20,
+}
+#: NXCloud SMS report status codes → stored status (every one final).
+SMS_STATUSES: Mapping[str, str] = {
+    "2": "delivered", "5": "undelivered", "6": "rejected", "7": "expired", "8": "deleted",
+    "9": "dnd", "10": "invalid_number", "11": "invalid_sender", "12": "unknown",
 }
 #: eSMS SendStatus values that mean "not finished yet", in the order they happen.
 ESMS_PENDING_RANKS: Mapping[int, int] = {1: 11, 2: 12, 7: 17}
@@ -219,7 +235,8 @@ def parse_nxcloud_receipt(body: bytes) -> Receipt:
             f"missing field 'requestId' (a {status!r} receipt is keyed by it)"
         )
 
-    rank = NXCLOUD_RANKS.get(status)
+    ranks = VIBER_RANKS if code is not None and 11000 <= code <= 11003 else NXCLOUD_RANKS
+    rank = ranks.get(status)
     if rank is None:
         log.warning("NXCloud receipt for %s has unknown status %r; recorded, not applied",
                     keys, status)
@@ -235,6 +252,70 @@ def parse_nxcloud_receipt(body: bytes) -> Receipt:
         error_message=message if failed else None,
         ext=ext,
     )
+
+
+def parse_nxcloud_sms_report(params: Mapping[str, str]) -> Receipt:
+    """Parse an NXCloud SMS delivery report (form body or query string, every value text)."""
+    message_id = (params.get("messageid") or "").strip()
+    if not message_id:
+        raise MalformedReceiptError("missing parameter 'messageid'")
+    code = (params.get("status") or "").strip()
+    if not code.isdigit():
+        raise MalformedReceiptError(f"parameter 'status' must be a number, got {code!r}")
+    status = SMS_STATUSES.get(code)
+    if status is None:
+        log.warning("SMS report for %s has unknown status %r; recorded, not applied",
+                    message_id, code)
+        return Receipt("nxcloud", (message_id,), UNKNOWN_STATUS, UNKNOWN_RANK, dict(params))
+    failed = status != "delivered"
+    return Receipt("nxcloud", (message_id,), status, FINAL_RANK, dict(params),
+                   error_code=int(code) if failed else None,
+                   error_message=params.get("result") if failed else None,
+                   ext=params.get("ext"))
+
+
+def parse_whatsapp_statuses(payload: Mapping[str, Any]) -> Receipt:
+    """Parse an NXCloud WhatsApp status webhook (the first entry of ``statuses``)."""
+    statuses = payload.get("statuses")
+    if not isinstance(statuses, list) or not statuses or not isinstance(statuses[0], dict):
+        raise MalformedReceiptError("field 'statuses' must be a non-empty list of objects")
+    item = statuses[0]
+    message_id = _required_text(item, "id")
+    status = _required_text(item, "status")
+    rank = WHATSAPP_RANKS.get(status)
+    if rank is None:
+        return Receipt("nxcloud", (message_id,), UNKNOWN_STATUS, UNKNOWN_RANK, payload)
+    errors = item.get("errors")
+    error = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) \
+        else {}
+    code = error.get("code") if isinstance(error.get("code"), int) else None
+    title = error.get("title") if isinstance(error.get("title"), str) else None
+    return Receipt("nxcloud", (message_id,), status, rank, payload,
+                   error_code=code, error_message=title)
+
+
+def parse_whatsapp_inbound(payload: Mapping[str, Any]) -> Receipt:
+    """A WhatsApp message from a user: recorded under its own id, status ``inbound``."""
+    messages = payload.get("messages")
+    if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
+        raise MalformedReceiptError("field 'messages' must be a non-empty list of objects")
+    return Receipt("nxcloud", (_required_text(messages[0], "id"),), "inbound", UNKNOWN_RANK,
+                   payload)
+
+
+def parse_nxcloud_event(payload: Mapping[str, Any]) -> Receipt:
+    """A Viber reply (keyed by the replied message's id) or a WhatsApp template / account event
+    (keyed ``template:<id>`` / ``waba:<wabaId>``): recorded, never changing a message's status."""
+    if "traceRequestId" in payload:
+        return Receipt("nxcloud", (_required_text(payload, "traceRequestId"),), "reply",
+                       UNKNOWN_RANK, payload)
+    value = payload.get("value")
+    if not isinstance(value, dict):
+        raise MalformedReceiptError("field 'value' must be an object")
+    template = _optional(value, "message_template_id", str)
+    key = f"template:{template}" if template else f"waba:{_required_text(value, 'wabaId')}"
+    event = _optional(value, "event", str) or _optional(value, "decision", str) or "event"
+    return Receipt("nxcloud", (key,), event.lower(), UNKNOWN_RANK, payload)
 
 
 def _int_param(params: Mapping[str, str], name: str) -> int:
@@ -581,8 +662,23 @@ def _acknowledge(receipt: Receipt) -> ResponseReturnValue:
 
 @webhooks.post("/nxcloud")
 def nxcloud_receipt() -> ResponseReturnValue:
-    """NXCloud Zalo ZNS receipt: a JSON object POSTed to the ``drWebhook`` URL."""
-    return _acknowledge(parse_nxcloud_receipt(request.get_data(cache=False)))
+    """NXCloud receipts POSTed to the webhook URL: Zalo / Viber / WhatsApp JSON, or an SMS
+    report (form body, or the query string with an empty body) answered with ``success``."""
+    form_body = request.mimetype == "application/x-www-form-urlencoded"
+    if form_body or (not request.content_length and "messageid" in request.args):
+        params = request.form if form_body else request.args
+        get_store(current_app).record(parse_nxcloud_sms_report(params.to_dict(flat=True)))
+        return "success", 200, {"Content-Type": "text/plain"}
+    body = request.get_data(cache=False)
+    with suppress(ValueError, RecursionError):
+        payload = json.loads(body)
+        if isinstance(payload, dict) and "statuses" in payload:
+            return _acknowledge(parse_whatsapp_statuses(payload))
+        if isinstance(payload, dict) and "messages" in payload and "contacts" in payload:
+            return _acknowledge(parse_whatsapp_inbound(payload))
+        if isinstance(payload, dict) and ("traceRequestId" in payload or "field" in payload):
+            return _acknowledge(parse_nxcloud_event(payload))
+    return _acknowledge(parse_nxcloud_receipt(body))
 
 
 @webhooks.get("/esms")

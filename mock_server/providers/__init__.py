@@ -51,17 +51,14 @@ def detect_provider_kind(payload: Mapping[str, Any]) -> str:
         kind = provider.detect(payload)
         if kind is not None:
             return kind
-    if "status" in payload:
-        raise DetectionError(
-            f"unknown NXCloud status {payload['status']!r}; expected one of "
-            f"{', '.join(nxcloud.STATUSES)} (or pass --kind)"
-        )
+    if "status" in payload or "statuses" in payload:
+        raise DetectionError(f"{nxcloud.unknown_status_hint(payload)} (or pass --kind)")
     if "TypeId" in payload:
         raise DetectionError(
             f"unknown eSMS TypeId {payload['TypeId']!r}; expected one of "
             f"{', '.join(esms.TYPE_IDS)} (or pass --kind)"
         )
     raise DetectionError(
-        "cannot tell the receipt kind: no 'status' (NXCloud) or 'TypeId' (eSMS) field; "
-        "pass the kind explicitly (--kind KIND)"
+        "cannot tell the receipt kind: no 'status' / 'statuses' (NXCloud) or 'TypeId' (eSMS) "
+        "field; pass the kind explicitly (--kind KIND)"
     )

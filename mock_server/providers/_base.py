@@ -10,13 +10,15 @@ from typing import Any, Literal
 from faker import Faker
 
 from .._http import Request as WireRequest
-from .._wire import ErrorInfoEncoding
+from .._wire import ErrorInfoEncoding, append_query
 
 Payload = dict[str, Any]
 Message = dict[str, Any]
 """Fields generated once per message and shared by every receipt about it."""
 
 Builder = Callable[[Faker, Message], Payload]
+Encoder = Callable[["ReceiptKind", Payload, str, "ErrorInfoEncoding | None"], WireRequest]
+"""(kind, payload, target URL, error_info encoding override) → the request on the wire."""
 
 
 def random_digits(fake: Faker, count: int) -> str:
@@ -45,10 +47,24 @@ class ReceiptKind:
     restamp: Callable[[Payload, datetime], Payload] | None = None
     """For receipts of real sends: sets the fields that tell when the event happened to
     ``now`` (naive, in the provider's zone) as the receipt leaves."""
+    encode: Encoder | None = None
+    """This kind's family's transport when it differs from the provider's (e.g. a form POST)."""
+    message_key: str | None = None
+    """The message field that identifies the message in this family, when not the provider's."""
+    discriminator: str | None = None
+    """The field that tells this family's kinds apart, when not the provider's."""
+    typed_field: str | None = None
+    """A field with a strict type in this family (broken by ``malformed: wrong_type``), when
+    not the provider's."""
 
     @property
     def provider(self) -> str:
         return self.name.split(".", 1)[0]
+
+    @property
+    def family(self) -> str:
+        """The receipt family: the kind name's first two parts (``nxcloud.sms``)."""
+        return ".".join(self.name.split(".")[:2])
 
 
 @dataclass(frozen=True)
@@ -70,6 +86,17 @@ class DeliveryPolicy:
     acknowledge: Literal["2xx", "200", "success"] = "2xx"
     """What answer acknowledges a receipt: any 2xx status, exactly 200, or a 2xx whose body
     is the text ``success`` (surrounding white space ignored)."""
+    parameters: Literal["body", "query"] = "body"
+    """Where a form-encoded receipt carries its parameters: the POST body, or the URL's query
+    string with an empty body (NXCloud SMS reports of accounts registered before May 2023)."""
+
+    def explain(self) -> str:
+        """The acknowledgement rule in words, for failure messages."""
+        if self.acknowledge == "200":
+            return "the provider wants exactly HTTP 200"
+        if self.acknowledge == "success":
+            return "the provider wants a 2xx answer whose body is the plain text 'success'"
+        return "the provider wants any 2xx answer"
 
     def acknowledges(self, status: int, body: bytes) -> bool:
         """Whether an answer with ``status`` and ``body`` acknowledges the receipt."""
@@ -117,14 +144,23 @@ class Provider:
     """The provider's clock: the message field ``sent_at`` is a naive time in this zone."""
 
 
+def form_to_query(request: WireRequest) -> WireRequest:
+    """A form POST with its parameters moved into the URL's query string and an empty body."""
+    query = request.body.decode("ascii")
+    headers = tuple((n, v) for n, v in request.headers if n.lower() != "content-type")
+    return WireRequest(request.method, append_query(request.url, query), headers, b"")
+
+
 __all__ = [
     "Builder",
     "DeliveryPolicy",
+    "Encoder",
     "Message",
     "Payload",
     "Provider",
     "ReceiptKind",
     "WireRequest",
+    "form_to_query",
     "random_digits",
     "random_hex",
 ]

@@ -1,4 +1,8 @@
-"""NXCloud: Zalo ZNS delivery receipts, POSTed as JSON to ``drWebhook``."""
+"""NXCloud: the Zalo ZNS receipt family (JSON POSTed to ``drWebhook``) and the provider.
+
+The other families live next to it (``nxcloud_sms``, ``nxcloud_viber``, ``nxcloud_whatsapp``);
+the provider here joins their kinds, detection and transports.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 from faker import Faker
 
 from .._wire import ErrorInfoEncoding
+from . import nxcloud_sms, nxcloud_viber, nxcloud_whatsapp
 from ._base import (
     DeliveryPolicy,
     Message,
@@ -22,6 +27,8 @@ from ._base import (
 )
 
 STATUSES = ("success", "failed", "delivered", "journey_acknowledged", "journey_time_out")
+"""The Zalo family's statuses."""
+FAMILIES = ("nxcloud.zalo", "nxcloud.sms", "nxcloud.viber", "nxcloud.whatsapp")
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 SEND_TIME_ZONE = timezone(timedelta(hours=8))
 """sendTime is China time: the success example's 2024-05-01 10:12:39 is its zaloRes
@@ -182,7 +189,7 @@ def _build_journey_time_out(fake: Faker, message: Message) -> Payload:
     return payload
 
 
-KINDS: dict[str, ReceiptKind] = {
+ZALO_KINDS: dict[str, ReceiptKind] = {
     kind.name: kind
     for kind in (
         ReceiptKind("nxcloud.zalo.success", "ZNS accepted by Zalo (code 0)", _build_success),
@@ -210,25 +217,65 @@ KINDS: dict[str, ReceiptKind] = {
 }
 
 
+KINDS: dict[str, ReceiptKind] = {
+    **ZALO_KINDS,
+    **nxcloud_sms.KINDS,
+    **nxcloud_viber.KINDS,
+    **nxcloud_whatsapp.KINDS,
+}
+
+
 def detect(payload: Mapping[str, Any]) -> str | None:
-    """The kind of an NXCloud receipt, from its ``status``."""
+    """The kind of an NXCloud receipt: its family from its shape, then its ``status``.
+
+    A Viber, WhatsApp or SMS receipt is never taken for a Zalo one (see each family's
+    ``detect``).
+    """
+    for family_detect in (nxcloud_whatsapp.detect, nxcloud_sms.detect, nxcloud_viber.detect):
+        kind = family_detect(payload)
+        if kind is not None:
+            return kind
+    if nxcloud_whatsapp.is_whatsapp(payload) or nxcloud_sms.is_report(payload):
+        return None
     status = payload.get("status")
     if isinstance(status, str) and status in STATUSES:
         return f"nxcloud.zalo.{status}"
     return None
 
 
+def unknown_status_hint(payload: Mapping[str, Any]) -> str:
+    """Why :func:`detect` recognised no kind, naming the family the shape belongs to."""
+    if nxcloud_whatsapp.is_whatsapp(payload):
+        return (
+            "unknown NXCloud WhatsApp webhook: statuses[0].status is not one of "
+            f"{', '.join(nxcloud_whatsapp.STATUSES)}"
+        )
+    if nxcloud_sms.is_report(payload):
+        return (
+            f"unknown NXCloud SMS report status {payload.get('status')!r}; expected one of "
+            f"{', '.join(nxcloud_sms.STATUS_CODES)}"
+        )
+    statuses = dict.fromkeys([*STATUSES, *nxcloud_viber.STATUSES])
+    return (
+        f"unknown NXCloud status {payload.get('status')!r}; expected one of "
+        f"{', '.join(statuses)} (Zalo, Viber), a numeric SMS report status or a WhatsApp "
+        "'statuses' list"
+    )
+
+
 def encode(
     kind: ReceiptKind, payload: Payload, url: str, error_info: ErrorInfoEncoding | None = None
 ) -> WireRequest:
-    """POST the receipt as a JSON body."""
+    """The kind's family transport; by default POST the receipt as a JSON body."""
+    if kind.encode is not None:
+        return kind.encode(kind, payload, url, error_info)
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
     return WireRequest("POST", url, (("Content-Type", "application/json"),), body)
 
 
 PROVIDER = Provider(
     name="nxcloud",
-    description="NXCloud Zalo ZNS: JSON receipts POSTed to drWebhook",
+    description="NXCloud: Zalo ZNS, Viber and WhatsApp JSON receipts, SMS form reports",
     kinds=KINDS,
     # [choice] NXCloud documents no timeout, retry or expected answer: any 2xx acknowledges,
     # 10 s timeout, pushed once (like its sibling SMS/voice callbacks).

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from . import nxcloud_journey, nxcloud_sms, nxcloud_viber, nxcloud_whatsapp
 from ._messages import MessageNotFoundError, MessageNotHeldError, MessageStore, Part, SentMessage
 from ._model import AcceptedMessage, CapturedSend, SendHooks
+from ._nxcloud_family import Context, families_blueprint
 from ._outcomes import (
     ESMS_KINDS,
     JOURNEY_LIFETIME_DAYS,
@@ -25,14 +27,26 @@ from ._state import SendState
 from .esms import ENDPOINTS as ESMS_ENDPOINTS
 from .esms import esms_blueprint
 from .nxcloud import EXPECTED_SIGN_HEADER, SIGNED_STRING_HEADER, nxcloud_blueprint
+from .nxcloud_signed import EXPLAIN_HEADER
 from .signature import masked_string_to_sign, sign, string_to_sign
+
+NXCLOUD_ENDPOINTS = (
+    *nxcloud_sms.ENDPOINTS,
+    *nxcloud_viber.ENDPOINTS,
+    *nxcloud_whatsapp.ENDPOINTS,
+    *nxcloud_journey.ENDPOINTS,
+)
+"""The NXCloud send APIs beyond ``/v1/zalo/mt`` and ``initJourneyToken``, one row each."""
+_ZALO_PATHS = (("POST", "/v1/zalo/mt"), ("POST", "/v1/zalo/initJourneyToken"))
 
 __all__ = [
     "DEFAULT_MAGIC_NUMBERS",
     "ESMS_ENDPOINTS",
     "ESMS_KINDS",
     "EXPECTED_SIGN_HEADER",
+    "EXPLAIN_HEADER",
     "JOURNEY_LIFETIME_DAYS",
+    "NXCLOUD_ENDPOINTS",
     "NXCLOUD_SCENARIOS",
     "OUTCOMES",
     "PLAYABLE_OUTCOMES",
@@ -69,4 +83,9 @@ def create_send_blueprints(
     """
     if state is None:
         state = SendState(settings)
-    return [nxcloud_blueprint(settings, hooks, state), esms_blueprint(settings, hooks, state)]
+    emulated = [*_ZALO_PATHS, *((e.method, e.path) for e in NXCLOUD_ENDPOINTS)]
+    return [
+        nxcloud_blueprint(settings, hooks, state),
+        families_blueprint(Context(settings, hooks, state), NXCLOUD_ENDPOINTS, emulated),
+        esms_blueprint(settings, hooks, state),
+    ]

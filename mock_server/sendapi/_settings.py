@@ -82,6 +82,9 @@ class SendSettings:
     """NXCloud secret the ``sign`` header is checked with (else code 1003)."""
     appkey: str | None = None
     """NXCloud body ``appkey`` accepted; ``None`` accepts any (else code 9003)."""
+    sms_apps: Mapping[str, str] = field(default_factory=dict)
+    """NXCloud SMS applications: ``appkey`` → ``secretkey``; empty accepts any pair (else the
+    legacy API answers code 1, the signed SMS APIs 9003 for an unknown ``appKey``)."""
     api_key: str = "dlrmock-api-key"
     """eSMS ``ApiKey`` accepted (else CodeResult 101)."""
     secret_key: str = "dlrmock-secret-key"
@@ -313,6 +316,14 @@ def _coerce(key: str, value: Any) -> Any:
             )
         return {str(oa): _strings(f"zalo_oas[{oa!r}]", templates or [])
                 for oa, templates in value.items()}
+    if key == "sms_apps":
+        if not isinstance(value, Mapping) or not all(
+            isinstance(k, str | int) and isinstance(v, str | int) for k, v in value.items()
+        ):
+            raise ValueError(
+                f"send setting 'sms_apps' must map SMS appkeys to secretkeys, got {value!r}"
+            )
+        return {str(k): str(v) for k, v in value.items()}
     if key == "magic_numbers":
         if not isinstance(value, Mapping):
             raise ValueError(

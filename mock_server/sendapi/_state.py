@@ -11,7 +11,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ._messages import MessageStore
 from ._settings import SendSettings
@@ -33,6 +33,8 @@ class Journey:
     state: str = "unused"
     """``unused`` → ``used`` (a send played journey_acknowledged) or ``expired``
     (journey_time_out was sent); never both."""
+    created_at: float = field(default_factory=time.time)
+    """When it was given out (``checkJourneyToken``'s ``createdAt``)."""
 
     @property
     def used(self) -> bool:

@@ -21,13 +21,11 @@ from .._limits import loads_json
 from .._scenarios import resolve
 from ._exchange import (
     ALL_METHODS,
-    BODY_KEPT,
     Answer,
     Exchange,
     Reject,
     first_problem,
     serve,
-    trace_id,
 )
 from ._messages import Part, SentMessage, Starter
 from ._model import AcceptedMessage, SendHooks
@@ -46,25 +44,19 @@ from ._outcomes import (
 )
 from ._settings import SendSettings
 from ._state import Journey, SendState
-from .signature import SIGNED_HEADERS, diagnose, header_safe, masked_string_to_sign, sign
+from .nxcloud_signed import (
+    EXPECTED_SIGN_HEADER,
+    SIGNED_STRING_HEADER,
+    authenticate,
+    nxcloud_error,
+)
 
 __all__ = ["EXPECTED_SIGN_HEADER", "SIGNED_STRING_HEADER", "nxcloud_blueprint", "nxcloud_error"]
 
 PROVIDER = "nxcloud"
-SIGNED_STRING_HEADER = "X-Dlrmock-Signed-String"
-"""On a 1003 answer: the string dlrmock signed, secret masked, percent-encoded (UTF-8)."""
-EXPECTED_SIGN_HEADER = "X-Dlrmock-Expected-Sign"
-"""On a 1003 answer: the signature dlrmock expected."""
-
-_AUTH_HEADERS = ("accessKey", "ts", "bizType", "action", "sign")
 _PHONE = re.compile(r"^\+?[1-9][0-9]{7,14}$")
 _HEADER_BODY = 2048
 """Body bytes shown in the signed-string header and the 1003 message (the capture keeps 64 KiB)."""
-
-
-def nxcloud_error(code: int | str, message: str) -> dict[str, Any]:
-    """NXCloud's error document."""
-    return {"code": int(code), "message": message, "traceId": trace_id()}
 
 
 def _digits(count: int) -> str:
@@ -91,54 +83,8 @@ class _Nxcloud:
 
     # -- checks shared by both APIs
     def authenticate(self, exchange: Exchange) -> None:
-        headers = request.headers  # werkzeug matches header names case-insensitively
-        missing = [name for name in _AUTH_HEADERS if not headers.get(name, "").strip()]
-        if missing:
-            raise Reject(
-                1001,
-                f"missing header parameter {missing[0]!r} (NXCloud needs "
-                f"{', '.join(_AUTH_HEADERS)})",
-            )
-        values = {name: headers[name] for name in SIGNED_HEADERS}
-        body = exchange.body
-        exchange.signed_string = masked_string_to_sign(values, body, max_body=BODY_KEPT)
-        if values["bizType"] != "9":
-            raise Reject(1002, f'bad bizType {values["bizType"]!r}: Zalo APIs need "9"')
-        if values["action"] != "mt":
-            raise Reject(1002, f'bad action {values["action"]!r}: Zalo APIs need "mt"')
-        if not hmac.compare_digest(values["accessKey"].encode(), self.settings.access_key.encode()):
-            raise Reject(
-                1005,
-                f"no permission: unknown accessKey {values['accessKey']!r} "
-                "(dlrmock accepts the access_key setting, by default "
-                "'dlrmock-access-key')",
-            )
-        ts = values["ts"].strip()
-        if not ts.isdigit() or not ts.isascii() or len(ts) > 19:  # int() refuses 4 301 digits
-            raise Reject(
-                1004, f"bad ts {values['ts']!r}: milliseconds since the epoch, e.g. 1655710885431"
-            )
-        now = int(self.state.clock() * 1000)
-        skew = abs(now - int(ts))
-        if skew > self.settings.max_skew_ms:
-            raise Reject(
-                1004,
-                f"ts {ts} is {skew} ms away from dlrmock's clock ({now}); "
-                f"at most {self.settings.max_skew_ms} ms is allowed",
-            )
-        expected = sign(values, body, self.settings.access_secret)
-        given = headers["sign"].strip()
-        if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode()):
-            shown = masked_string_to_sign(values, body, max_body=_HEADER_BODY)
-            hint = diagnose(values, body, self.settings.access_secret, given)
-            raise Reject(
-                1003,
-                f"signature mismatch: got {given!r}, expected {expected!r}, the md5 of "
-                f"(secret masked) {shown}"
-                + (f" — {hint}" if hint else "")
-                + f"; the same string is in the {SIGNED_STRING_HEADER} response header",
-                headers={SIGNED_STRING_HEADER: header_safe(shown), EXPECTED_SIGN_HEADER: expected},
-            )
+        authenticate(exchange, self.settings, self.state.clock,
+                     biz_type="9", action="mt", api="Zalo APIs")
 
     def document(self, exchange: Exchange, schema: str) -> dict[str, Any]:
         if not exchange.body:

@@ -22,8 +22,10 @@ APP = create_app(":memory:")
 
 
 def probe(message: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The app's view of a message: by requestId / SMSID, or by journeyId for journeys."""
-    key = message.get("requestId") or message.get("SMSID")
+    """The app's view of a message: by requestId / messageid (SMS) / wamid (WhatsApp) / SMSID,
+    or by journeyId for journeys."""
+    key = (message.get("requestId") or message.get("messageid") or message.get("wamid")
+           or message.get("SMSID"))
     found = message_status(APP, str(key)) if key else None
     return found or message_status(APP, f"journey:{message.get('journeyId')}")
 

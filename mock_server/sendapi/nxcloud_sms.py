@@ -1,0 +1,235 @@
+"""NXCloud's SMS send APIs, whose delivery reports are the ``nxcloud.sms`` family.
+
+- ``POST /api/sms/mtsend``: the legacy form API (``appkey`` + ``secretkey`` in the form body, no
+  signature); answers ``{"result": "Request succeeded", "messageid": "…", "code": "0"}`` with
+  string codes (1 wrong key, 2 parameter error, 4 empty content, 5 too long, 6 bad number,
+  8 bad sender id).
+- ``POST /api/sms/mtsend_v2``: signed JSON (``bizType`` 3, ``action`` ``mtsend``), camelCase body,
+  the legacy answer shape (auth errors 1001–1005 as string codes too).
+- ``POST /v1/sms/mt``: the same signed request, answered in the signed-API envelope
+  ``{"code": 0, "message": "Success", "data": {"messageid": "…"}}`` [choice: the docs do not show
+  it], errors ``{"code": n, "message": "…", "traceId": "…"}`` (9000 parameter, 9002 phone,
+  9003 app).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from flask import request
+
+from ._exchange import Answer, Exchange, Reject, first_problem
+from ._nxcloud_family import (
+    Context,
+    Endpoint,
+    json_object,
+    play_receipts,
+    scenario_for,
+    with_explanation,
+)
+from .nxcloud_signed import authenticate, nxcloud_error
+
+__all__ = ["ENDPOINTS", "SCENARIOS", "legacy_error", "segments"]
+
+FAMILY = "nxcloud.sms"
+SCENARIOS: Mapping[str, str | None] = {
+    "delivered": "nxcloud.sms.delivered",
+    "failed": "nxcloud.sms.undelivered",
+    "no_receipt": None,
+    "duplicate": "nxcloud.sms.duplicate_delivered",
+    # One report per message: nothing to reorder.
+    "out_of_order": "nxcloud.sms.delivered",
+    "lost_ack": "nxcloud.sms.delivered_ack_lost",
+}
+"""Outcome → built-in scenario of an SMS send (``None``: no report at all)."""
+
+LEGACY_TEXTS: Mapping[str, str] = {
+    "0": "Request succeeded",
+    "1": "Application unavailable or incorrect key",
+    "2": "Parameter error or empty",
+    "3": "Insufficient balance",
+    "4": "Content is empty or contains illegal keywords",
+    "5": "Content too long",
+    "6": "Invalid number",
+    "8": "Sender id must be 1-20 digits or letters",
+    "88": "Request failed",
+    "99": "System error",
+}
+"""The ``result`` text of each legacy code: code 0 and 1 verbatim from the docs' examples, the
+others NXCloud's code table in English (the wire may carry Chinese text: key on ``code``)."""
+
+_PHONE = re.compile(r"^\+?[1-9][0-9]{6,19}$")
+_SENDER = re.compile(r"^[0-9A-Za-z]{1,20}$")
+_SYS_MESSAGE_ID = re.compile(r"^[0-9A-Za-z-]{10,50}$")
+MAX_CONTENT = 1000
+
+
+_GSM7 = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€"
+)
+
+
+def segments(content: str) -> int:
+    """Billed SMS segments (the report's ``size``): GSM-7 text 160 / 153 characters a part,
+    anything else UCS-2, 70 / 67."""
+    single, part = (160, 153) if all(c in _GSM7 for c in content) else (70, 67)
+    return 1 if len(content) <= single else -(-len(content) // part)
+
+
+def legacy_error(code: int | str, message: str) -> dict[str, Any]:
+    """The legacy error document, key order as the docs' failure example."""
+    text = LEGACY_TEXTS.get(str(code), f"Authentication failed ({code})")
+    return {"result": text, "code": str(code), "messageid": ""}
+
+
+def _legacy_success(messageid: str) -> dict[str, Any]:
+    return {"result": LEGACY_TEXTS["0"], "messageid": messageid, "code": "0"}
+
+
+class _Codes:
+    """The error codes of one answer shape."""
+
+    def __init__(self, *, params: int | str, key: int | str, content: int | str,
+                 long: int | str, phone: int | str, sender: int | str) -> None:
+        self.params, self.key, self.content = params, key, content
+        self.long, self.phone, self.sender = long, phone, sender
+
+
+LEGACY_CODES = _Codes(params="2", key="1", content="4", long="5", phone="6", sender="8")
+V1_CODES = _Codes(params=9000, key=9003, content=9000, long=9000, phone=9002, sender=9000)
+
+
+def _check_app(context: Context, appkey: str, secretkey: str | None, codes: _Codes) -> None:
+    apps = context.settings.sms_apps
+    if not apps:
+        return
+    if appkey not in apps:
+        raise Reject(codes.key, f"unknown SMS application appkey {appkey!r}; the sms_apps "
+                                f"setting lists {', '.join(sorted(apps))}")
+    if secretkey is not None and secretkey != apps[appkey]:
+        raise Reject(codes.key, f"wrong secretkey for SMS application {appkey!r} "
+                                "(the sms_apps setting maps appkey to secretkey)")
+
+
+def _send(context: Context, fields: Mapping[str, str], codes: _Codes, *, names: Mapping[str, str]
+          ) -> tuple[str, list[str]]:
+    """Check the message fields, play the reports; (messageid, run ids).
+
+    ``names`` maps the legacy field names to the ones this API uses (``dr_url`` → ``drUrl``).
+    """
+    def name(legacy: str) -> str:
+        return names.get(legacy, legacy)
+
+    phones = [p.strip() for p in fields[name("phone")].split(",") if p.strip()]
+    if not phones:
+        raise Reject(codes.params, f"{name('phone')} is empty: give the number with its "
+                                   "country code, e.g. 84912345678")
+    for phone in phones:
+        if not _PHONE.fullmatch(phone):
+            raise Reject(codes.phone, f"invalid number {phone!r}: digits with the country "
+                                      "code, e.g. 84912345678 (several: comma-separated)")
+    content = fields[name("content")]
+    if not content.strip():
+        raise Reject(codes.content, f"{name('content')} is empty")
+    if len(content) > MAX_CONTENT:
+        raise Reject(codes.long, f"{name('content')} has {len(content)} characters; at most "
+                                 f"{MAX_CONTENT}")
+    sender = fields.get(name("source_address"))
+    if sender and not _SENDER.fullmatch(sender):
+        raise Reject(codes.sender, f"{name('source_address')} {sender!r} must be 1-20 digits "
+                                   "or letters")
+    sys_id = fields.get(name("sys_messageid"))
+    if sys_id and not _SYS_MESSAGE_ID.fullmatch(sys_id):
+        raise Reject(codes.params, f"{name('sys_messageid')} {sys_id!r} must be 10-50 "
+                                   "characters of 0-9, a-z, A-Z and '-'")
+    single = len(phones) == 1
+    messageid = sys_id if sys_id and single else secrets.token_hex(16)
+    dr_url = fields.get(name("dr_url")) or None
+    if dr_url is not None and not dr_url.startswith("http://"):
+        raise Reject(codes.params, f"{name('dr_url')} {dr_url!r} cannot be played: dlrmock "
+                                   "delivers reports to http:// URLs")
+    # [doc] dr_url and ext apply to single-number sends only; a batch goes to the app's URL.
+    callback = (dr_url if single else None) or context.settings.webhook_for("nxcloud")
+    ext = fields.get(name("ext")) if single else None
+    # Every number's scenario first: a bad X-Dlrmock-Scenario refuses the send before any plays.
+    scenarios = [scenario_for(FAMILY, SCENARIOS, phone, context.settings,
+                              reject_code=codes.params) for phone in phones]
+    run_ids: list[str] = []
+    for phone, scenario in zip(phones, scenarios, strict=True):
+        # [doc] each report of a batch: the answered messageid + "-" + 10 random digits.
+        report_id = messageid if single else f"{messageid}-{secrets.randbelow(10**10):010d}"
+        message = {"messageid": report_id, "phone": phone.lstrip("+"), "ext": ext,
+                   "sms_size": segments(content)}
+        run_ids += play_receipts(context.hooks, report_id, callback, scenario, message,
+                                 reject_code=codes.params)
+    return messageid, run_ids
+
+
+# -- POST /api/sms/mtsend
+_LEGACY_REQUIRED = ("appkey", "secretkey", "phone", "content")
+
+
+def mtsend(context: Context, exchange: Exchange) -> Answer:
+    """The legacy form API."""
+    content_type = request.headers.get("Content-Type", "")
+    if "json" in content_type:
+        raise Reject("2", f"Content-Type {content_type!r}: this API takes an "
+                          "application/x-www-form-urlencoded body, not JSON")
+    try:
+        text = exchange.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Reject("2", "the form body is not UTF-8 text") from None
+    fields = dict(parse_qsl(text, keep_blank_values=True))
+    exchange.json = fields
+    problem = first_problem("nxcloud.sms.mtsend.request", fields)
+    if problem is not None:
+        raise Reject("2", f"parameter error: {problem} (the API needs the form fields "
+                          f"{', '.join(_LEGACY_REQUIRED)})")
+    _check_app(context, fields["appkey"], fields["secretkey"], LEGACY_CODES)
+    messageid, run_ids = _send(context, fields, LEGACY_CODES, names={})
+    return Answer(_legacy_success(messageid), message_ids=[messageid], run_ids=run_ids)
+
+
+# -- POST /api/sms/mtsend_v2 and /v1/sms/mt
+_SIGNED_NAMES = {
+    "phone": "phone", "content": "content", "source_address": "sourceAddress",
+    "sys_messageid": "sysMessageId", "dr_url": "drUrl", "ext": "ext",
+}
+
+
+def _signed(context: Context, exchange: Exchange, codes: _Codes) -> tuple[str, list[str]]:
+    authenticate(exchange, context.settings, context.state.clock,
+                 biz_type="3", action="mtsend", api="the SMS APIs")
+    document = json_object(exchange, "nxcloud.sms.mt.request", code=codes.params,
+                           body_code=codes.params)
+    _check_app(context, document["appKey"], None, codes)
+    fields = {k: str(v) for k, v in document.items() if v is not None and not isinstance(v, dict)}
+    return _send(context, fields, codes, names=_SIGNED_NAMES)
+
+
+def mtsend_v2(context: Context, exchange: Exchange) -> Answer:
+    """Signed request, legacy answer."""
+    messageid, run_ids = _signed(context, exchange, LEGACY_CODES)
+    return Answer(_legacy_success(messageid), message_ids=[messageid], run_ids=run_ids)
+
+
+def v1_mt(context: Context, exchange: Exchange) -> Answer:
+    """Signed request, signed-API answer."""
+    messageid, run_ids = _signed(context, exchange, V1_CODES)
+    return Answer({"code": 0, "message": "Success", "data": {"messageid": messageid}},
+                  message_ids=[messageid], run_ids=run_ids)
+
+
+ENDPOINTS = (
+    Endpoint("POST", "/api/sms/mtsend", "nxcloud.sms.mtsend", FAMILY, "nxcloud.sms.mtsend.request",
+             with_explanation(legacy_error), "2", "2", mtsend),
+    Endpoint("POST", "/api/sms/mtsend_v2", "nxcloud.sms.mtsend_v2", FAMILY,
+             "nxcloud.sms.mt.request", with_explanation(legacy_error), "2", "2", mtsend_v2),
+    Endpoint("POST", "/v1/sms/mt", "nxcloud.sms.mt", FAMILY, "nxcloud.sms.mt.request",
+             with_explanation(nxcloud_error), 9000, 1002, v1_mt),
+)
