@@ -199,10 +199,11 @@ def test_the_conformance_check_reports_an_ok_answer_to_an_sms_report(
 
 def test_a_send_plays_sms_reports_in_the_query_string_when_configured(target: Target) -> None:
     config = {"time_scale": 0, "policies": {"nxcloud.sms": {"parameters": "query"}}}
-    with MockProvider(config) as provider:
-        answer = provider.app.test_client().post("/api/sms/mtsend", data={
-            "appkey": "a", "secretkey": "s", "phone": "84912340000", "content": "hi",
-            "dr_url": target.url}).get_json()
+    with MockProvider(config) as provider, provider.app.test_client().post(
+            "/api/sms/mtsend", data={"appkey": "a", "secretkey": "s", "phone": "84912340000",
+                                     "content": "hi", "dr_url": target.url}) as response:
+        answer = response.get_json()
+        response.close()  # the receipts start once the answer is written
         (request,) = target.wait_for(1)
 
     assert request.method == "POST" and request.body == b""

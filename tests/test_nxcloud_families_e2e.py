@@ -216,3 +216,49 @@ def test_an_unknown_nxcloud_path_is_captured_and_counted(
     assert provider.sent[-1].endpoint == "nxcloud.unknown"
     health = requests.get(f"{provider.url}/_dlrmock/health", timeout=5).json()
     assert health["rejected_sends"] == before + 1
+
+
+# ------------------------------------------------------------------------- the message lifecycle
+def test_an_sms_to_a_hold_number_waits_for_its_release(
+    provider: MockProvider, client: NxcloudClient, receiver: tuple[Flask, str]
+) -> None:
+    app, url = receiver
+    answer = client.send_sms_legacy("84912346666", "hi", dr_url=f"{url}/webhooks/nxcloud")
+    messageid = answer["messageid"]
+    held = requests.get(f"{provider.url}/_dlrmock/messages/{messageid}", timeout=5).json()
+
+    assert (held["api"], held["state"]) == ("sms.mtsend", "held")
+    assert message_status(app, messageid) is None
+    released = requests.post(f"{provider.url}/_dlrmock/messages/{messageid}/release",
+                             json={"outcome": "failed"}, timeout=5)
+    assert released.status_code == 200, released.text
+    wait_for_status(app, messageid, "undelivered")
+
+
+def test_send_rules_match_the_family_apis(receiver: tuple[Flask, str]) -> None:
+    app, url = receiver
+    config = {"time_scale": 0, "send": {
+        "nxcloud_default_webhook": f"{url}/webhooks/nxcloud",
+        "rules": [{"match": {"api": "^viber\\.mt$", "content": "FAILME"}, "outcome": "failed"}],
+    }}
+    with MockProvider(config) as running:
+        client = NxcloudClient(running.url)
+        document = {"appkey": "a", "phone": "79123450000", "functionType": "text",
+                    "messageData": {"rateType": "Transactional", "text": "please FAILME"}}
+        response = client.session.post(  # signed like NxcloudClient.signed, headers kept
+            running.url + "/api/viber/mt", timeout=5, **_signed_request(document, "7"))
+        request_id = response.json()["data"]["requestId"]
+
+        assert "failed (send.rules[0])" in response.headers["X-Dlrmock-Explain"]
+        wait_for_status(app, request_id, "failed")
+
+
+def _signed_request(document: dict[str, Any], biz_type: str) -> dict[str, Any]:
+    body = json.dumps(document)
+    ts = str(int(time.time() * 1000))
+    to_sign = (f"accessKey={ACCESS_KEY}&action=mt&bizType={biz_type}&ts={ts}"
+               f"&body={body}&accessSecret={ACCESS_SECRET}")
+    headers = {"Content-Type": "application/json", "accessKey": ACCESS_KEY, "ts": ts,
+               "bizType": biz_type, "action": "mt",
+               "sign": hashlib.md5(to_sign.encode()).hexdigest()}
+    return {"data": body.encode(), "headers": headers}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from . import nxcloud_journey, nxcloud_sms, nxcloud_viber, nxcloud_whatsapp
+from ._exchange import EXPLAIN_HEADER
 from ._messages import MessageNotFoundError, MessageNotHeldError, MessageStore, Part, SentMessage
 from ._model import AcceptedMessage, CapturedSend, SendHooks
 from ._nxcloud_family import Context, families_blueprint
@@ -27,7 +28,6 @@ from ._state import SendState
 from .esms import ENDPOINTS as ESMS_ENDPOINTS
 from .esms import esms_blueprint
 from .nxcloud import EXPECTED_SIGN_HEADER, SIGNED_STRING_HEADER, nxcloud_blueprint
-from .nxcloud_signed import EXPLAIN_HEADER
 from .signature import masked_string_to_sign, sign, string_to_sign
 
 NXCLOUD_ENDPOINTS = (

@@ -16,21 +16,33 @@ from typing import Any
 from flask import Blueprint, Response, g, request
 
 from .._errors import DlrmockError
-from ._exchange import ALL_METHODS, Answer, ErrorShape, Exchange, Reject, first_problem, serve
+from .._scenarios import resolve
+from ._exchange import (
+    ALL_METHODS,
+    EXPLAIN_HEADER,
+    Answer,
+    ErrorShape,
+    Exchange,
+    Reject,
+    _header_text,
+    first_problem,
+    serve,
+)
+from ._messages import Part, SentMessage, Starter
 from ._model import AcceptedMessage, SendHooks
-from ._outcomes import SCENARIO_HEADER, choose, outcome_for
+from ._outcomes import SCENARIO_HEADER, choose, decide, delivery_kinds
 from ._settings import SendSettings
 from ._state import SendState
-from .nxcloud_signed import EXPLAIN_HEADER, nxcloud_error
-from .signature import header_safe
+from .nxcloud_signed import nxcloud_error
 
 __all__ = [
     "Context",
     "Endpoint",
+    "Recipient",
+    "accept",
     "families_blueprint",
     "json_object",
     "play_receipts",
-    "scenario_for",
     "with_explanation",
 ]
 
@@ -95,49 +107,104 @@ def json_object(exchange: Exchange, schema: str, *, code: int | str = 9000,
     return document
 
 
-def scenario_for(
-    family: str, outcomes: Mapping[str, str | None], phone: str, settings: SendSettings,
-    *, reject_code: int | str,
-) -> str | None:
-    """The scenario a send of ``family`` plays: the ``X-Dlrmock-Scenario`` header's outcome or
-    scenario, else the outcome of the recipient's number; ``None``: no receipt at all."""
+@dataclass(frozen=True)
+class Recipient:
+    """One recipient of a send: its number, the id its receipts carry, their shared fields."""
+
+    phone: str
+    message_id: str
+    fields: dict[str, Any]
+
+
+def accept(
+    context: Context,
+    *,
+    family: str,
+    api: str,
+    sent_id: str,
+    recipients: Sequence[Recipient],
+    callback: str | None,
+    scenarios: Mapping[str, str | None],
+    values: Mapping[str, str],
+    reject_code: int | str,
+) -> tuple[list[str], str]:
+    """Record one accepted send of ``family`` as a :class:`SentMessage` and start (or hold) the
+    receipts of each recipient; (the run ids started, the explanation of what they play).
+
+    Each recipient's fate is :func:`decide`'s (the ``X-Dlrmock-Scenario`` header, ``send.rules``
+    with ``api`` and ``values``, the number); ``scenarios`` maps an outcome to this family's
+    built-in scenario (``None``: no receipt at all). A scenario of another family is refused.
+    """
     try:
         choice = choose(request.headers.get(SCENARIO_HEADER), PROVIDER)
     except ValueError as exc:
         raise Reject(reject_code, str(exc)) from None
-    if choice is not None and choice.scenario is not None:
-        if not choice.scenario.startswith(f"{family}."):
+    decisions = []
+    for recipient in recipients:
+        decision = decide(context.settings, PROVIDER, choice,
+                          {"api": api, "phone": recipient.phone, **values}, context.state.rng)
+        if decision.scenario is not None and not decision.scenario.startswith(f"{family}."):
             raise Reject(
                 reject_code,
-                f"{SCENARIO_HEADER}: {choice.scenario!r} is not a {family} scenario; name one "
-                f"of {', '.join(sorted({s for s in outcomes.values() if s}))} or an outcome",
+                f"{decision.because}: {decision.scenario!r} is not a {family} scenario; name one "
+                f"of {', '.join(sorted({s for s in scenarios.values() if s}))} or an outcome",
             )
-        return choice.scenario
-    outcome = choice.outcome if choice is not None and choice.outcome else None
-    return outcomes[outcome or outcome_for(phone, settings)]
+        decisions.append(decision)
+    sent = SentMessage(sent_id, PROVIDER, api)
+    run_ids: list[str] = []
+    for recipient, decision in zip(recipients, decisions, strict=True):
+        part = Part(recipient.phone)
+        sent.parts.append(part)
+        start = _starter(context, sent, recipient, callback, scenarios, decision.delay,
+                         reject_code)
+        if decision.outcome == "hold":
+            part.state, part.outcome, part.start = "held", "hold", start
+        else:
+            run_id = start(part, decision.outcome, decision.scenario)
+            if run_id is not None:
+                run_ids.append(run_id)
+    context.state.messages.add(sent)
+    explain = "; ".join(dict.fromkeys(f"{d.outcome or d.scenario} ({d.because})"
+                                      for d in decisions))
+    return run_ids, explain
 
 
-def play_receipts(
-    hooks: SendHooks,
-    message_id: str,
-    callback: str | None,
-    scenario: str | None,
-    message: dict[str, Any],
-    *,
-    reject_code: int | str,
-) -> list[str]:
-    """Hand one accepted message of a non-Zalo family to the engine; the run ids started.
+def _starter(context: Context, sent: SentMessage, recipient: Recipient, callback: str | None,
+             scenarios: Mapping[str, str | None], delay: float, reject_code: int | str
+             ) -> Starter:
+    """How a recipient's receipts start playing, now or when its message is released."""
+    def start(part: Part, outcome: str | None, named: str | None) -> str | None:
+        outcome = outcome or context.settings.default_outcome
+        scenario = named or scenarios.get(outcome, scenarios["delivered"])
+        part.outcome, part.scenario = outcome, named
+        if scenario is None or not callback:
+            part.state = "final"
+            if scenario is None:
+                part.final_hint = "pending"  # no receipt will ever tell
+            return None
+        return play_receipts(context, sent, part, AcceptedMessage(
+            PROVIDER, recipient.message_id, callback, scenario, dict(recipient.fields),
+            delay=delay), reject_code=reject_code)
+    return start
 
-    The one place these send APIs trigger receipts (as the Zalo send does: ``hooks.deliver``
-    with an :class:`AcceptedMessage`). An unplayable scenario or webhook is a provider error.
+
+def play_receipts(context: Context, sent: SentMessage, part: Part, message: AcceptedMessage,
+                  *, reject_code: int | str) -> str | None:
+    """Hand one part's receipts to the engine and bind its run to the part; the run id.
+
+    The one place these send APIs trigger receipts. An unplayable scenario or webhook is a
+    provider error (``reject_code``).
     """
-    if not callback or scenario is None:
-        return []
     try:
-        run_id = hooks.deliver(AcceptedMessage(PROVIDER, message_id, callback, scenario, message))
+        run_id = context.hooks.deliver(message)
     except (DlrmockError, ValueError) as exc:
         raise Reject(reject_code, f"cannot play the receipts: {exc}") from None
-    return [run_id] if run_id is not None else []
+    if run_id is None:
+        part.state = "final"
+        return None
+    context.state.messages.bind(run_id, sent, part,
+                                delivery_kinds(resolve(message.scenario)))
+    return run_id
 
 
 def _unknown(emulated: Sequence[tuple[str, str]]) -> Handler:
@@ -166,7 +233,7 @@ def _respond(context: Context, endpoint: Endpoint, methods: tuple[str, ...]) -> 
     )
     explanation = g.pop("dlrmock_explain", None)
     if explanation is not None:
-        response.headers[EXPLAIN_HEADER] = header_safe(explanation)
+        response.headers[EXPLAIN_HEADER] = _header_text(explanation)
     return response
 
 

@@ -9,7 +9,6 @@ answer in NXCloud's shape inside HTTP 200: ``{"code": 0, "message": "Success", "
 from __future__ import annotations
 
 import base64
-import hmac
 import re
 import secrets
 from typing import Any

@@ -20,7 +20,6 @@ from .signature import SIGNED_HEADERS, diagnose, header_safe, masked_string_to_s
 __all__ = [
     "AUTH_HEADERS",
     "EXPECTED_SIGN_HEADER",
-    "EXPLAIN_HEADER",
     "SIGNED_STRING_HEADER",
     "authenticate",
     "nxcloud_error",
@@ -30,8 +29,6 @@ SIGNED_STRING_HEADER = "X-Dlrmock-Signed-String"
 """On a 1003 answer: the string dlrmock signed, secret masked, percent-encoded (UTF-8)."""
 EXPECTED_SIGN_HEADER = "X-Dlrmock-Expected-Sign"
 """On a 1003 answer: the signature dlrmock expected."""
-EXPLAIN_HEADER = "X-Dlrmock-Explain"
-"""dlrmock's own explanation of an answer whose body must stay as the provider writes it."""
 
 AUTH_HEADERS = ("accessKey", "ts", "bizType", "action", "sign")
 _HEADER_BODY = 2048

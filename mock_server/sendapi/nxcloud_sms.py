@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -26,9 +26,9 @@ from ._exchange import Answer, Exchange, Reject, first_problem
 from ._nxcloud_family import (
     Context,
     Endpoint,
+    Recipient,
+    accept,
     json_object,
-    play_receipts,
-    scenario_for,
     with_explanation,
 )
 from .nxcloud_signed import authenticate, nxcloud_error
@@ -116,9 +116,9 @@ def _check_app(context: Context, appkey: str, secretkey: str | None, codes: _Cod
                                 "(the sms_apps setting maps appkey to secretkey)")
 
 
-def _send(context: Context, fields: Mapping[str, str], codes: _Codes, *, names: Mapping[str, str]
-          ) -> tuple[str, list[str]]:
-    """Check the message fields, play the reports; (messageid, run ids).
+def _send(context: Context, fields: Mapping[str, str], codes: _Codes, *, api: str,
+          names: Mapping[str, str], answer: Callable[[str], dict[str, Any]]) -> Answer:
+    """Check the message fields, accept the send, play the reports; the answer.
 
     ``names`` maps the legacy field names to the ones this API uses (``dr_url`` → ``drUrl``).
     """
@@ -156,18 +156,18 @@ def _send(context: Context, fields: Mapping[str, str], codes: _Codes, *, names: 
     # [doc] dr_url and ext apply to single-number sends only; a batch goes to the app's URL.
     callback = (dr_url if single else None) or context.settings.webhook_for("nxcloud")
     ext = fields.get(name("ext")) if single else None
-    # Every number's scenario first: a bad X-Dlrmock-Scenario refuses the send before any plays.
-    scenarios = [scenario_for(FAMILY, SCENARIOS, phone, context.settings,
-                              reject_code=codes.params) for phone in phones]
-    run_ids: list[str] = []
-    for phone, scenario in zip(phones, scenarios, strict=True):
+    recipients = []
+    for phone in phones:
         # [doc] each report of a batch: the answered messageid + "-" + 10 random digits.
         report_id = messageid if single else f"{messageid}-{secrets.randbelow(10**10):010d}"
-        message = {"messageid": report_id, "phone": phone.lstrip("+"), "ext": ext,
-                   "sms_size": segments(content)}
-        run_ids += play_receipts(context.hooks, report_id, callback, scenario, message,
-                                 reject_code=codes.params)
-    return messageid, run_ids
+        recipients.append(Recipient(phone, report_id, {
+            "messageid": report_id, "phone": phone.lstrip("+"), "ext": ext,
+            "sms_size": segments(content)}))
+    run_ids, explain = accept(
+        context, family=FAMILY, api=api, sent_id=messageid, recipients=recipients,
+        callback=callback, scenarios=SCENARIOS, reject_code=codes.params,
+        values={"content": content, "template": "", "request_id": ext or ""})
+    return Answer(answer(messageid), message_ids=[messageid], run_ids=run_ids, explain=explain)
 
 
 # -- POST /api/sms/mtsend
@@ -191,8 +191,8 @@ def mtsend(context: Context, exchange: Exchange) -> Answer:
         raise Reject("2", f"parameter error: {problem} (the API needs the form fields "
                           f"{', '.join(_LEGACY_REQUIRED)})")
     _check_app(context, fields["appkey"], fields["secretkey"], LEGACY_CODES)
-    messageid, run_ids = _send(context, fields, LEGACY_CODES, names={})
-    return Answer(_legacy_success(messageid), message_ids=[messageid], run_ids=run_ids)
+    return _send(context, fields, LEGACY_CODES, api="sms.mtsend", names={},
+                 answer=_legacy_success)
 
 
 # -- POST /api/sms/mtsend_v2 and /v1/sms/mt
@@ -202,27 +202,26 @@ _SIGNED_NAMES = {
 }
 
 
-def _signed(context: Context, exchange: Exchange, codes: _Codes) -> tuple[str, list[str]]:
+def _signed(context: Context, exchange: Exchange, codes: _Codes, api: str,
+            answer: Callable[[str], dict[str, Any]]) -> Answer:
     authenticate(exchange, context.settings, context.state.clock,
                  biz_type="3", action="mtsend", api="the SMS APIs")
     document = json_object(exchange, "nxcloud.sms.mt.request", code=codes.params,
                            body_code=codes.params)
     _check_app(context, document["appKey"], None, codes)
     fields = {k: str(v) for k, v in document.items() if v is not None and not isinstance(v, dict)}
-    return _send(context, fields, codes, names=_SIGNED_NAMES)
+    return _send(context, fields, codes, api=api, names=_SIGNED_NAMES, answer=answer)
 
 
 def mtsend_v2(context: Context, exchange: Exchange) -> Answer:
     """Signed request, legacy answer."""
-    messageid, run_ids = _signed(context, exchange, LEGACY_CODES)
-    return Answer(_legacy_success(messageid), message_ids=[messageid], run_ids=run_ids)
+    return _signed(context, exchange, LEGACY_CODES, "sms.mtsend_v2", _legacy_success)
 
 
 def v1_mt(context: Context, exchange: Exchange) -> Answer:
     """Signed request, signed-API answer."""
-    messageid, run_ids = _signed(context, exchange, V1_CODES)
-    return Answer({"code": 0, "message": "Success", "data": {"messageid": messageid}},
-                  message_ids=[messageid], run_ids=run_ids)
+    return _signed(context, exchange, V1_CODES, "sms.mt", lambda messageid: {
+        "code": 0, "message": "Success", "data": {"messageid": messageid}})
 
 
 ENDPOINTS = (

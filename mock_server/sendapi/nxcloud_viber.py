@@ -16,9 +16,9 @@ from ._exchange import Answer, Exchange, Reject
 from ._nxcloud_family import (
     Context,
     Endpoint,
+    Recipient,
+    accept,
     json_object,
-    play_receipts,
-    scenario_for,
     with_explanation,
 )
 from .nxcloud_signed import authenticate, nxcloud_error
@@ -53,13 +53,16 @@ def mt(context: Context, exchange: Exchange) -> Answer:
         raise Reject(9003, f"customer APP {document['appkey']!r} missing or unavailable "
                            "(dlrmock accepts the appkey setting)")
     request_id = secrets.token_hex(16)
-    scenario = scenario_for(FAMILY, SCENARIOS, phone, context.settings, reject_code=9000)
-    message = {"requestId": request_id, "phone": phone.lstrip("+"),
-               "rateType": document["messageData"].get("rateType", "Transactional")}
-    run_ids = play_receipts(context.hooks, request_id, context.settings.webhook_for("nxcloud"),
-                            scenario, message, reject_code=9000)
+    data = document["messageData"]
+    recipient = Recipient(phone, request_id, {
+        "requestId": request_id, "phone": phone.lstrip("+"),
+        "rateType": data.get("rateType", "Transactional")})
+    run_ids, explain = accept(
+        context, family=FAMILY, api="viber.mt", sent_id=request_id, recipients=[recipient],
+        callback=context.settings.webhook_for("nxcloud"), scenarios=SCENARIOS, reject_code=9000,
+        values={"content": str(data.get("text", "")), "template": "", "request_id": ""})
     return Answer({"code": 0, "message": "Success", "data": {"requestId": request_id}},
-                  message_ids=[request_id], run_ids=run_ids)
+                  message_ids=[request_id], run_ids=run_ids, explain=explain)
 
 
 ENDPOINTS = (

@@ -18,9 +18,9 @@ from ._exchange import Answer, Exchange, Reject
 from ._nxcloud_family import (
     Context,
     Endpoint,
+    Recipient,
+    accept,
     json_object,
-    play_receipts,
-    scenario_for,
     with_explanation,
 )
 from .nxcloud_signed import authenticate
@@ -70,19 +70,25 @@ def mt(context: Context, exchange: Exchange) -> Answer:
         raise Reject(9000, f"request parameter error: dr_webhook {webhook!r} cannot be "
                            "played: dlrmock delivers to http:// URLs")
     wamid = document.get("cus_message_id") or _message_id()
-    scenario = scenario_for(FAMILY, SCENARIOS, to, context.settings, reject_code=9000)
-    message = {"wamid": wamid, "phone": to.lstrip("+"),
-               "business_phone": document["business_phone"]}
+    message: dict[str, Any] = {"wamid": wamid, "phone": to.lstrip("+"),
+                               "business_phone": document["business_phone"]}
     template = document.get("template")
     if document["type"] == "template" and isinstance(template, dict):
         # [choice] a template send opens a utility conversation unless named authentication.
         name = str(template.get("name", ""))
         message["wa_category"] = "authentication" if "otp" in name.lower() else "utility"
-    run_ids = play_receipts(context.hooks, wamid, webhook, scenario, message, reject_code=9000)
+    text = document.get("text")
+    run_ids, explain = accept(
+        context, family=FAMILY, api="whatsapp.mt", sent_id=wamid,
+        recipients=[Recipient(to, wamid, message)], callback=webhook, scenarios=SCENARIOS,
+        reject_code=9000, values={
+            "content": str(text.get("body", "")) if isinstance(text, dict) else "",
+            "template": str(template.get("name", "")) if isinstance(template, dict) else "",
+            "request_id": str(document.get("cus_message_id") or "")})
     return Answer(
         {"code": 0, "data": {"messaging_product": "whatsapp", "messages": [{"id": wamid}]},
          "message": "Request successful"},
-        message_ids=[wamid], run_ids=run_ids,
+        message_ids=[wamid], run_ids=run_ids, explain=explain,
     )
 
 
