@@ -373,3 +373,16 @@ def test_the_report_size_is_the_billed_segments_of_the_content(content: str, siz
     client.post("/api/sms/mtsend", data=form(content=content))
     [report] = hooks.play()
     assert report["size"] == size
+
+
+def test_a_rule_naming_another_familys_scenario_is_skipped() -> None:
+    rules = [{"match": {"phone": "0000$"}, "scenario": "nxcloud.zalo.failed"},
+             {"match": {"api": "^sms\\.", "content": "FAILME"}, "outcome": "failed"}]
+    client, hooks, _ = make_app(SendSettings.from_mapping({"rules": rules}))
+    plain = client.post("/api/sms/mtsend", data=form())
+    failme = client.post("/api/sms/mtsend", data=form(content="FAILME please"))
+
+    assert [m.scenario for m in hooks.delivered] == ["nxcloud.sms.delivered",
+                                                     "nxcloud.sms.undelivered"]
+    assert "number suffix 0000" in plain.headers[EXPLAIN_HEADER]
+    assert "failed (send.rules[1])" in failme.headers[EXPLAIN_HEADER]

@@ -142,9 +142,10 @@ def accept(
     decisions = []
     for recipient in recipients:
         decision = decide(context.settings, PROVIDER, choice,
-                          {"api": api, "phone": recipient.phone, **values}, context.state.rng)
+                          {"api": api, "phone": recipient.phone, **values}, context.state.rng,
+                          family=family)
         if decision.scenario is not None and not decision.scenario.startswith(f"{family}."):
-            raise Reject(
+            raise Reject(  # only the header can get here: rules of other families are skipped
                 reject_code,
                 f"{decision.because}: {decision.scenario!r} is not a {family} scenario; name one "
                 f"of {', '.join(sorted({s for s in scenarios.values() if s}))} or an outcome",

@@ -97,18 +97,20 @@ def draw(delay: Delay, rng: random.Random) -> float:
 
 
 def decide(settings: SendSettings, provider: str, choice: ScenarioChoice | None,
-           values: Mapping[str, str], rng: random.Random) -> Decision:
+           values: Mapping[str, str], rng: random.Random, *, family: str | None = None
+           ) -> Decision:
     """How one message ends. The scenario header wins, then the first matching ``send.rules``
     entry, then the longest matching magic number suffix, then ``default_outcome``.
 
     ``values`` are the rule fields (``provider``, ``api``, ``phone``, ``content``, ``template``,
-    ``request_id``) of the message.
+    ``request_id``) of the message. With ``family`` (``nxcloud.sms``), a rule naming a scenario
+    of another family is skipped, as one of another provider is.
     """
     if choice is not None:
         return Decision(choice.outcome, choice.scenario, draw(settings.receipt_delay, rng),
                         f"the {SCENARIO_HEADER} header")
     for index, rule in enumerate(settings.rules):
-        if rule.scenario is not None and not rule.scenario.startswith(f"{provider}."):
+        if rule.scenario is not None and not rule.scenario.startswith(f"{family or provider}."):
             continue  # another provider's scenario: the rule is not about this API
         if rule.matches({"provider": provider, **values}):
             delay = rule.receipt_delay if rule.receipt_delay is not None \

@@ -140,7 +140,7 @@ class _Nxcloud:
             "content": " ".join(str(v) for v in template_data.values())
             if isinstance(template_data, dict) else "",
             "request_id": "" if ext is None else str(ext),
-        }, self.state.rng)
+        }, self.state.rng, family="nxcloud.zalo")
         request_id = "zalomid." + secrets.token_hex(16)
         quota = self.state.take_zns_quota()
         message: dict[str, Any] = {
