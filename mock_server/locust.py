@@ -207,7 +207,8 @@ class ReceiptUser(FastHttpUser):
         """Play one run of ``scenario`` at ``host``: every receipt, every attempt, in order."""
         policy = self._policy_for(scenario)
         _, deliveries = plan_run(
-            self._factory, scenario, self.host or "", {}, {}, scenario.error_info_encoding
+            self._factory, scenario, self.host or "", {}, {}, scenario.error_info_encoding,
+            policy=policy,
         )
         clock = _Clock(self._time_scale)
         due = 0.0
