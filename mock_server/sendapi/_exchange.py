@@ -172,8 +172,10 @@ def serve(
         exchange.body_length = len(exchange.body)
         answer = handler(exchange)
     except Reject as rejected:
+        # The reason goes in X-Dlrmock-Explain and the captured send too, for error documents
+        # whose text must stay the provider's (NXCloud's legacy SMS answers).
         answer = Answer(error_shape(rejected.code, rejected.message), rejected.status,
-                        rejected.headers, error=str(rejected.code))
+                        rejected.headers, error=str(rejected.code), explain=rejected.message)
     except HTTPException as exc:
         # e.g. the app's MAX_CONTENT_LENGTH, or a client that went away mid-body.
         status = exc.code or 400

@@ -13,18 +13,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, Response, request
 
 from .._errors import DlrmockError
 from .._scenarios import resolve
 from ._exchange import (
     ALL_METHODS,
-    EXPLAIN_HEADER,
     Answer,
     ErrorShape,
     Exchange,
     Reject,
-    _header_text,
     first_problem,
     serve,
 )
@@ -43,7 +41,6 @@ __all__ = [
     "families_blueprint",
     "json_object",
     "play_receipts",
-    "with_explanation",
 ]
 
 PROVIDER = "nxcloud"
@@ -75,17 +72,6 @@ class Endpoint:
     bad_request_code: int | str
     too_large_code: int | str
     handler: Handler
-
-
-def with_explanation(shape: Callable[[int | str, str], dict[str, Any]]) -> ErrorShape:
-    """An error shape that also puts dlrmock's explanation in the ``X-Dlrmock-Explain`` header
-    (for answers whose text must stay the provider's)."""
-
-    def error(code: int | str, message: str) -> dict[str, Any]:
-        g.dlrmock_explain = message
-        return shape(code, message)
-
-    return error
 
 
 def json_object(exchange: Exchange, schema: str, *, code: int | str = 9000,
@@ -222,7 +208,7 @@ def _unknown(emulated: Sequence[tuple[str, str]]) -> Handler:
 
 
 def _respond(context: Context, endpoint: Endpoint, methods: tuple[str, ...]) -> Response:
-    response = serve(
+    return serve(
         Exchange(PROVIDER, endpoint.name),
         methods=methods,
         max_body=context.settings.max_body_bytes,
@@ -232,10 +218,6 @@ def _respond(context: Context, endpoint: Endpoint, methods: tuple[str, ...]) -> 
         hooks=context.hooks,
         handler=lambda exchange: endpoint.handler(context, exchange),
     )
-    explanation = g.pop("dlrmock_explain", None)
-    if explanation is not None:
-        response.headers[EXPLAIN_HEADER] = _header_text(explanation)
-    return response
 
 
 UNKNOWN_PREFIXES = ("/v1", "/api", "/saas", "/didsms", "/otp")

@@ -9,7 +9,7 @@ not give out is ``{"code": -1, "message": "Failure", "traceId": "…"}``. No rec
 from __future__ import annotations
 
 from ._exchange import Answer, Exchange, Reject
-from ._nxcloud_family import Context, Endpoint, json_object, with_explanation
+from ._nxcloud_family import Context, Endpoint, json_object
 from ._outcomes import JOURNEY_LIFETIME_DAYS
 from .nxcloud_signed import authenticate, nxcloud_error
 
@@ -52,5 +52,5 @@ def _error(code: int | str, message: str) -> dict[str, object]:
 ENDPOINTS = (
     Endpoint("POST", "/v1/zalo/checkJourneyToken", "nxcloud.zalo.checkJourneyToken",
              "nxcloud.zalo", "nxcloud.zalo.check_journey_token.request",
-             with_explanation(_error), 9000, 1002, check_journey_token),
+             _error, 9000, 1002, check_journey_token),
 )

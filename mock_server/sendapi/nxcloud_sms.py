@@ -29,7 +29,6 @@ from ._nxcloud_family import (
     Recipient,
     accept,
     json_object,
-    with_explanation,
 )
 from .nxcloud_signed import authenticate, nxcloud_error
 
@@ -226,9 +225,9 @@ def v1_mt(context: Context, exchange: Exchange) -> Answer:
 
 ENDPOINTS = (
     Endpoint("POST", "/api/sms/mtsend", "nxcloud.sms.mtsend", FAMILY, "nxcloud.sms.mtsend.request",
-             with_explanation(legacy_error), "2", "2", mtsend),
+             legacy_error, "2", "2", mtsend),
     Endpoint("POST", "/api/sms/mtsend_v2", "nxcloud.sms.mtsend_v2", FAMILY,
-             "nxcloud.sms.mt.request", with_explanation(legacy_error), "2", "2", mtsend_v2),
+             "nxcloud.sms.mt.request", legacy_error, "2", "2", mtsend_v2),
     Endpoint("POST", "/v1/sms/mt", "nxcloud.sms.mt", FAMILY, "nxcloud.sms.mt.request",
-             with_explanation(nxcloud_error), 9000, 1002, v1_mt),
+             nxcloud_error, 9000, 1002, v1_mt),
 )

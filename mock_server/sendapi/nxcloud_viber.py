@@ -19,7 +19,6 @@ from ._nxcloud_family import (
     Recipient,
     accept,
     json_object,
-    with_explanation,
 )
 from .nxcloud_signed import authenticate, nxcloud_error
 
@@ -67,5 +66,5 @@ def mt(context: Context, exchange: Exchange) -> Answer:
 
 ENDPOINTS = (
     Endpoint("POST", "/api/viber/mt", "nxcloud.viber.mt", FAMILY, "nxcloud.viber.mt.request",
-             with_explanation(nxcloud_error), 9000, 1002, mt),
+             nxcloud_error, 9000, 1002, mt),
 )

@@ -21,7 +21,6 @@ from ._nxcloud_family import (
     Recipient,
     accept,
     json_object,
-    with_explanation,
 )
 from .nxcloud_signed import authenticate
 
@@ -94,5 +93,5 @@ def mt(context: Context, exchange: Exchange) -> Answer:
 
 ENDPOINTS = (
     Endpoint("POST", "/api/wa/mt", "nxcloud.whatsapp.mt", FAMILY, "nxcloud.whatsapp.mt.request",
-             with_explanation(whatsapp_error), 9000, 1002, mt),
+             whatsapp_error, 9000, 1002, mt),
 )
