@@ -84,6 +84,7 @@ def test_legacy_errors_use_the_documented_codes_and_explain_themselves(
     assert answer["code"] == code and named not in answer["result"]  # the text stays NXCloud's
     assert named in explanation(response)
     assert hooks.delivered == [] and hooks.last.error == code
+    assert hooks.last.explain is not None and named in hooks.last.explain
 
 
 def test_legacy_wrong_key_is_code_1_when_sms_apps_are_configured() -> None:
