@@ -60,12 +60,17 @@ class ReceivedRequest:
         return None
 
 
+_HELD_PORTS: list[socket.socket] = []
+"""Bound, never listening: connections are refused, and no other process can take the port
+(a port merely found free could be taken by another test run's server before it is used)."""
+
+
 def refused_url() -> str:
-    """A loopback hook URL on a port where nothing listens."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        port = sock.getsockname()[1]
-    return f"http://{HOST}:{port}/hook"
+    """A loopback hook URL on a port where nothing listens, and nothing will."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((HOST, 0))
+    _HELD_PORTS.append(sock)
+    return f"http://{HOST}:{sock.getsockname()[1]}/hook"
 
 
 def _reason(status: int) -> str:
