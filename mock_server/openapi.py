@@ -174,6 +174,7 @@ def _parameters(
 def _error_codes(name: str) -> str:
     """The documented error codes of answer schema ``name`` (the descriptions of its code)."""
     texts: list[str] = []
+    seen: set[tuple[str, str]] = set()
 
     def walk(node: Any, base: str) -> None:
         if isinstance(node, list):
@@ -185,8 +186,11 @@ def _error_codes(name: str) -> str:
                 if key in _ERROR_CODE_FIELDS and isinstance(text, str) and text not in texts:
                     texts.append(text)
             for key, value in node.items():
-                if key == "$ref" and isinstance(value, str) and value.startswith("#"):
-                    walk(_resolve(base, value[1:]), base)
+                if key == "$ref" and isinstance(value, str):
+                    target, pointer = _split_ref(value, base)
+                    if (target, pointer) not in seen:
+                        seen.add((target, pointer))
+                        walk(_resolve(target, pointer), target)
                 elif key != "properties":
                     walk(value, base)
 

@@ -1,0 +1,140 @@
+"""The OpenAPI document: valid OpenAPI 3.1, generated from the code's tables, served, printed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from openapi_spec_validator import validate as validate_spec
+
+from mock_server import create_app, validate
+from mock_server.cli import cli
+from mock_server.openapi import bundle, openapi_document
+from mock_server.providers import KINDS, PROVIDERS
+from mock_server.sendapi.esms import ENDPOINTS
+from mock_server.sendapi.nxcloud import ZALO_ROUTES
+
+
+@pytest.mark.parametrize("provider", [None, "nxcloud", "esms"])
+def test_document_is_valid_openapi_3_1(provider: str | None) -> None:
+    document = openapi_document(provider)
+    assert document["openapi"] == "3.1.0"
+    validate_spec(document)
+
+
+def test_every_esms_endpoint_is_a_path_with_its_method() -> None:
+    paths = openapi_document("esms")["paths"]
+    for endpoint in ENDPOINTS:
+        operation = paths[f"/MainService.svc/json/{endpoint.name}"][endpoint.method.lower()]
+        if endpoint.method == "GET":
+            names = {p["name"] for p in operation["parameters"]}
+            assert {"ApiKey", "SecretKey"} <= names
+        else:
+            body = operation["requestBody"]["content"]["application/json"]["schema"]
+            assert body == {"$ref": f"#/components/schemas/{endpoint.schema}"}
+
+
+def test_every_nxcloud_route_is_documented_and_served() -> None:
+    paths = openapi_document("nxcloud")["paths"]
+    served = {rule.rule for rule in create_app().url_map.iter_rules()
+              if rule.rule.startswith("/v1/zalo/")}
+    assert served == {route.path for route in ZALO_ROUTES}
+    for route in ZALO_ROUTES:
+        operation = paths[route.path]["post"]
+        assert {p["name"] for p in operation["parameters"] if p["in"] == "header"} >= {"sign", "ts"}
+        answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        assert answer == {"$ref": f"#/components/schemas/{route.answer}"}
+        assert "1003 bad signature" in operation["responses"]["200"]["description"]
+
+
+def test_webhooks_use_each_providers_transport() -> None:
+    webhooks = openapi_document()["webhooks"]
+    assert set(webhooks) == set(KINDS)
+    for name, kind in KINDS.items():
+        method = (kind.policy or PROVIDERS[kind.provider].policy).method.lower()
+        operation = webhooks[name][method]
+        if method == "get":  # eSMS: every field a query parameter
+            names = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+            assert {"SMSID", "TypeId"} <= names
+        else:  # NXCloud: a JSON body
+            schema = operation["requestBody"]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": f"#/components/schemas/{name}"}
+
+
+def test_webhook_examples_are_the_providers_own_and_valid() -> None:
+    webhooks = openapi_document()["webhooks"]
+    body = webhooks["nxcloud.zalo.success"]["post"]["requestBody"]["content"]
+    example = body["application/json"]["examples"]["provider"]["value"]
+    assert validate(example, kind="nxcloud.zalo.success") == []
+    parameters = webhooks["esms.zalo.follower"]["get"]["parameters"]
+    type_id = next(p for p in parameters if p["name"] == "TypeId")
+    assert set(type_id["examples"]) == {"consulting", "transaction", "user_info"}
+    error_info = next(p for p in parameters if p["name"] == "error_info")
+    assert error_info["x-dlrmock-decoded-schema"] == {
+        "$ref": "#/components/schemas/esms.error_info.send_result"}
+
+
+def test_components_refer_only_inside_the_document() -> None:
+    text = json.dumps(openapi_document())
+    assert "https://dlrmock.dev/schemas/common.json#" not in text
+    document = json.loads(text)
+    refs: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            refs.extend(v for k, v in node.items() if k == "$ref")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document)
+    components = document["components"]["schemas"]
+    for ref in refs:
+        assert ref.startswith("#/components/schemas/"), ref
+        assert ref.split("/")[3] in components, ref
+
+
+def test_bundle_is_self_contained() -> None:
+    from jsonschema import Draft202012Validator
+
+    schema = bundle("esms.zns.normal")
+    assert "https://dlrmock.dev" not in json.dumps({k: v for k, v in schema.items()
+                                                    if k != "$defs"})
+    validator = Draft202012Validator(schema)
+    from mock_server import receipt
+
+    assert list(validator.iter_errors(receipt("esms.zns.normal", seed=1))) == []
+    assert list(validator.iter_errors({"TypeId": "25"}))
+
+
+def test_served_document_names_the_server() -> None:
+    client = create_app().test_client()
+    answer = client.get("/_dlrmock/openapi.json?provider=esms")
+    assert answer.status_code == 200
+    assert answer.json["servers"] == [{"url": "http://localhost"}]
+    assert all(path.startswith("/MainService.svc") for path in answer.json["paths"])
+    wrong = client.get("/_dlrmock/openapi.json?provider=esmss")
+    assert wrong.status_code == 400
+    assert "unknown provider 'esmss'" in wrong.json["message"]
+
+
+def test_cli_prints_and_writes_the_document(tmp_path: Path) -> None:
+    runner = CliRunner()
+    printed = runner.invoke(cli, ["openapi", "--provider", "nxcloud"])
+    assert printed.exit_code == 0
+    assert json.loads(printed.output) == openapi_document("nxcloud")
+    target = tmp_path / "dlrmock.json"
+    written = runner.invoke(cli, ["openapi", "--output", str(target)])
+    assert written.exit_code == 0 and written.output == ""
+    assert json.loads(target.read_text("utf-8"))["webhooks"].keys() == KINDS.keys()
+
+
+def test_cli_refuses_an_unwritable_output(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["openapi", "--output", str(tmp_path / "no" / "x.json")])
+    assert result.exit_code == 2
+    assert "cannot write" in result.output
