@@ -10,7 +10,7 @@ import click
 from ._errors import DlrmockError
 from .providers import PROVIDERS
 
-__all__ = ["openapi_command"]
+__all__ = ["fuzz_command", "openapi_command"]
 
 
 class _UsageError(click.ClickException):
@@ -45,3 +45,28 @@ def openapi_command(provider: str | None, output: str | None) -> None:
         Path(output).write_text(text, "utf-8")
     except OSError as exc:
         raise _UsageError(f"cannot write {output!r}: {exc.strerror or exc}") from None
+
+
+@click.command("fuzz")
+@click.option("--to", "target", required=True, metavar="URL", help="The webhook to fuzz.")
+@click.option("--kind", "kinds", multiple=True, metavar="KIND",
+              help="Only this receipt kind (repeatable; default: every kind).")
+@click.option("--max-examples", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Receipts per kind (before shrinking a finding).")
+@click.option("--seed", type=int, default=None, help="Seed for a reproducible search.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=5.0,
+              show_default=True, help="Seconds to wait for each answer.")
+def fuzz_command(target: str, kinds: tuple[str, ...], max_examples: int, seed: int | None,
+                 timeout: float) -> None:
+    """Send generated receipts to a webhook; report each one it answered 5xx, timed out or
+    broke the connection on, shrunk, with a curl command to replay it (exit 1)."""
+    from .fuzz import fuzz
+
+    try:
+        report = fuzz(target, list(kinds) or None, max_examples=max_examples, seed=seed,
+                      timeout=timeout)
+    except DlrmockError as exc:
+        raise _UsageError(str(exc)) from None
+    click.echo(report.describe())
+    if not report.ok:
+        raise SystemExit(1)

@@ -626,9 +626,10 @@ def _version() -> str:
     return __version__
 
 
-from ._cli_openapi import openapi_command  # noqa: E402  (they need the group above)
+from ._cli_openapi import fuzz_command, openapi_command  # noqa: E402  (they need the group)
 
 cli.add_command(openapi_command)
+cli.add_command(fuzz_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
