@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from . import sendapi
 from ._errors import DlrmockError
@@ -364,21 +365,26 @@ def _webhook(kind: ReceiptKind, components: _Components) -> dict[str, Any]:
 
 
 def _examples(kind: str) -> dict[str, dict[str, Any]]:
-    """The provider's own examples of ``kind`` (``schemas/examples/<kind>[.label].json|url``)."""
+    """The provider's own examples of ``kind``: ``schemas/examples/<kind>[.label].<ext>``
+    (``json`` a JSON body, ``url`` a callback URL, ``form`` a form body), each file going to
+    the longest kind its name starts with."""
     found: dict[str, dict[str, Any]] = {}
     folder = schema_dir() / "examples"
     if not folder.is_dir():
         return found
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         stem, _, suffix = entry.name.rpartition(".")
-        if stem != kind and not stem.startswith(kind + "."):
+        owners = [name for name in KINDS if stem == name or stem.startswith(name + ".")]
+        if not owners or max(owners, key=len) != kind:
             continue
         label = stem[len(kind) + 1:] or "provider"
-        text = entry.read_text("utf-8")
+        text = entry.read_text("utf-8").strip()
         if suffix == "json":
             found[label] = json.loads(text)
         elif suffix == "url":
             found[label] = parse_callback(text)
+        elif suffix == "form":
+            found[label] = dict(parse_qsl(text, keep_blank_values=True))
     return found
 
 

@@ -138,3 +138,20 @@ def test_cli_refuses_an_unwritable_output(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["openapi", "--output", str(tmp_path / "no" / "x.json")])
     assert result.exit_code == 2
     assert "cannot write" in result.output
+
+
+def test_every_webhook_example_is_a_valid_receipt_of_its_kind() -> None:
+    checked = 0
+    for name, item in openapi_document()["webhooks"].items():
+        (operation,) = item.values()
+        examples: dict[str, dict[str, Any]] = {}
+        for parameter in operation.get("parameters", ()):
+            for label, example in parameter.get("examples", {}).items():
+                examples.setdefault(label, {})[parameter["name"]] = example["value"]
+        for content in operation.get("requestBody", {}).get("content", {}).values():
+            for label, example in content.get("examples", {}).items():
+                examples[label] = example["value"]
+        for label, example in examples.items():
+            assert validate(example, kind=name) == [], (name, label)
+            checked += 1
+    assert checked >= len(list((Path(__file__).parents[1] / "schemas" / "examples").iterdir()))
