@@ -58,6 +58,8 @@ class Finding:
 
     kind: str
     variant: str
+    detail: str
+    """What the variant changed (``requestId left out``); empty for ``realistic``."""
     outcome: str
     """``HTTP 500``, ``timeout after 5 s``, ``connection reset``…"""
     request: Request
@@ -77,8 +79,9 @@ class Finding:
     def describe(self) -> str:
         """What was sent and what happened, with the replay command."""
         shown = self.request.body.decode("utf-8", "backslashreplace") or self.request.url
+        variant = f"{self.variant}: {self.detail}" if self.detail else self.variant
         return (
-            f"{self.kind} ({self.variant}): {self.outcome}\n"
+            f"{self.kind} ({variant}): {self.outcome}\n"
             f"  sent: {self.request.method} {shown}\n"
             f"  replay: {self.replay()}"
         )
@@ -107,6 +110,7 @@ class FuzzReport:
 @dataclass(frozen=True)
 class _Case:
     variant: str
+    detail: str
     request: Request
 
 
@@ -172,12 +176,14 @@ def _fuzz_kind(kind: str, to: str, report: FuzzReport, max_examples: int, seed: 
     try:
         run()
     except _Found as found:
-        return Finding(kind, found.case.variant, found.outcome, found.case.request)
+        case = found.case
+        return Finding(kind, case.variant, case.detail, found.outcome, case.request)
     except (FlakyFailure, HypothesisException):
         # The receiver failed once but not when asked again (state, timing): report what failed.
         if last:
-            return Finding(kind, last[-1].case.variant, last[-1].outcome + " (not reproducible)",
-                           last[-1].case.request)
+            case = last[-1].case
+            return Finding(kind, case.variant, case.detail,
+                           last[-1].outcome + " (not reproducible)", case.request)
         raise
     return None
 
@@ -251,17 +257,26 @@ def _cases(kind: str, to: str) -> st.SearchStrategy[_Case]:
         variant = draw(st.sampled_from(variants))
         encoding = draw(st.sampled_from(encodings))
         names = sorted(payload)
+        changed: list[str] = []
         if variant == "schema":
             for name in sorted(fields):
                 if draw(st.booleans()):
                     payload[name] = draw(fields[name])
+                    changed.append(f"{name}={_short(payload[name])}")
         elif variant == "missing_field":
-            del payload[draw(st.sampled_from(names))]
+            name = draw(st.sampled_from(names))
+            del payload[name]
+            changed.append(f"{name} left out")
         elif variant == "wrong_type":
             name = draw(st.sampled_from(names))
             payload[name] = draw(st.sampled_from(_WRONG_TEXT if query else _WRONG_JSON))
+            changed.append(f"{name}={_short(payload[name])}")
         elif variant == "bad_error_info":
             payload["error_info"] = draw(st.sampled_from(_BAD_ERROR_INFO))
+            changed.append(f"error_info={_short(payload['error_info'])}")
+        if encoding is not None and encoding != spec.error_info_encoding \
+                and variant != "bad_error_info":
+            changed.append(f"error_info encoding {int(encoding)}")
         if query:  # eSMS sends every value as text
             payload = {k: "" if v is None else v if isinstance(v, str) else json.dumps(v)
                        for k, v in payload.items()}
@@ -269,15 +284,22 @@ def _cases(kind: str, to: str) -> st.SearchStrategy[_Case]:
         if variant == "malformed":
             if request.body:
                 cut = draw(st.integers(0, len(request.body) - 1))
+                changed.append(f"body cut to {cut} of {len(request.body)} bytes")
                 request = Request(request.method, request.url, request.headers,
                                   request.body[:cut])
             else:
                 start = request.url.find("?") + 1
                 cut = draw(st.integers(start, len(request.url) - 1))
+                changed.append(f"query cut after {request.url[start:cut]!r}"[:80])
                 request = Request(request.method, request.url[:cut], request.headers, b"")
-        return _Case(variant, request)
+        return _Case(variant, ", ".join(changed), request)
 
     return case()
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 # ------------------------------------------------------------------------------------ sending

@@ -88,8 +88,12 @@ def test_finds_and_shrinks_the_naive_receivers_missing_request_id_crash(
     assert body["status"] == "success" and body["code"] == 0
     if finding.variant == "missing_field":
         assert "requestId" not in body
+        assert finding.detail == "requestId left out"
     else:
         assert not isinstance(body["requestId"], str)
+        assert finding.detail.startswith("requestId=")
+    assert f"nxcloud.zalo.success ({finding.variant}: {finding.detail}): HTTP 500" in (
+        report.describe())
     assert finding.replay().startswith("curl -i -X POST -H 'Content-Type: application/json'")
     assert finding.replay().endswith(url)
     # The request reported is the one that crashes it.
