@@ -253,3 +253,12 @@ def test_plugin_fails_the_test_with_the_minimal_receipt(
     passed = dlrmock.fuzz(serve("webhook_app") + "/webhooks/nxcloud",
                           kind="nxcloud.zalo.delivered", max_examples=5)
     assert passed.ok and passed.sent == 5
+
+
+def test_shrinking_stops_sending_when_out_of_time(silent_url: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mock_server.fuzz.SHRINK_SECONDS", 0.0)
+    report = fuzz(silent_url, "nxcloud.zalo.failed", max_examples=5, seed=1, timeout=0.2)
+
+    assert [f.outcome for f in report.findings] == ["timeout after 0.2 s"]
+    assert report.sent == 1  # the failing receipt; no shrinking tries sent after it
