@@ -28,13 +28,17 @@ def test_document_is_valid_openapi_3_1(provider: str | None) -> None:
 def test_every_esms_endpoint_is_a_path_with_its_method() -> None:
     paths = openapi_document("esms")["paths"]
     for endpoint in ENDPOINTS:
-        operation = paths[f"/MainService.svc/json/{endpoint.name}"][endpoint.method.lower()]
+        keys = tuple(getattr(endpoint, "path_keys", ()))
+        base = "" if getattr(endpoint, "root", False) else "/MainService.svc/json"
+        path = f"{base}/{endpoint.name}" + "".join(f"/{{{key}}}" for key in keys)
+        operation = paths[path][endpoint.method.lower()]
         if endpoint.method == "GET":
             names = {p["name"] for p in operation["parameters"]}
-            assert {"ApiKey", "SecretKey"} <= names
+            assert {"ApiKey", "SecretKey"} <= names, path
         else:
             body = operation["requestBody"]["content"]["application/json"]["schema"]
             assert body == {"$ref": f"#/components/schemas/{endpoint.schema}"}
+    assert len(paths) == len({(e.name, getattr(e, "root", False)) for e in ENDPOINTS})
 
 
 def test_every_nxcloud_route_is_documented_and_served() -> None:
@@ -117,7 +121,8 @@ def test_served_document_names_the_server() -> None:
     answer = client.get("/_dlrmock/openapi.json?provider=esms")
     assert answer.status_code == 200
     assert answer.json["servers"] == [{"url": "http://localhost"}]
-    assert all(path.startswith("/MainService.svc") for path in answer.json["paths"])
+    assert answer.json["paths"].keys() == openapi_document("esms")["paths"].keys()
+    assert "/v1/zalo/mt" not in answer.json["paths"]
     wrong = client.get("/_dlrmock/openapi.json?provider=esmss")
     assert wrong.status_code == 400
     assert "unknown provider 'esmss'" in wrong.json["message"]
