@@ -25,6 +25,7 @@ from ._wire import parse_callback
 from .providers import KINDS, PROVIDERS, ReceiptKind
 from .sendapi import esms as esms_api
 from .sendapi import nxcloud as nxcloud_api
+from .sendapi.signature import SIGNED_HEADERS
 
 __all__ = ["OPENAPI_VERSION", "bundle", "openapi_document"]
 
@@ -263,7 +264,7 @@ def _nxcloud_paths(components: _Components) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     headers = [
         {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
-        for name in nxcloud_api.AUTH_HEADERS
+        for name in (*SIGNED_HEADERS, "sign")
     ]
     for route in nxcloud_api.ZALO_ROUTES:
         paths[route.path] = {

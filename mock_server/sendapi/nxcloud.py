@@ -52,7 +52,6 @@ from .nxcloud_signed import (
 )
 
 __all__ = [
-    "AUTH_HEADERS",
     "EXPECTED_SIGN_HEADER",
     "SIGNED_STRING_HEADER",
     "ZALO_ROUTES",
@@ -285,7 +284,7 @@ class _Nxcloud:
 
 @dataclass(frozen=True)
 class ZaloRoute:
-    """One Zalo API the blueprint below serves (``POST``, the :data:`AUTH_HEADERS` required)."""
+    """One Zalo API the blueprint below serves (``POST``, signed: the auth headers required)."""
 
     path: str
     name: str
@@ -296,8 +295,6 @@ class ZaloRoute:
     """Response schema."""
 
 
-AUTH_HEADERS = _AUTH_HEADERS
-"""The headers every Zalo API needs (1001 when one is missing)."""
 ZALO_ROUTES = (
     ZaloRoute("/v1/zalo/mt", "nxcloud.zalo.mt", "nxcloud.zalo.mt.request",
               "nxcloud.zalo.mt.response"),
