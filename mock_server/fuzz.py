@@ -234,6 +234,28 @@ def _deref(node: Any, defs: dict[str, Any]) -> Any:
     return node
 
 
+def _typed(node: Any) -> bool:
+    """Whether ``node`` says what type its values have (``{}`` allows objects too)."""
+    if not isinstance(node, dict):
+        return False
+    if "type" in node or "const" in node or "enum" in node:
+        return True
+    branches = node.get("anyOf") or node.get("oneOf") or []
+    return bool(branches) and all(_typed(branch) for branch in branches)
+
+
+def _inline(node: Any, defs: dict[str, Any], depth: int = 0) -> Any:
+    """``node`` with its references replaced by what they point at (to look into it)."""
+    if depth > 8:
+        return node
+    if isinstance(node, list):
+        return [_inline(item, defs, depth + 1) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = _deref(node, defs)
+    return {key: _inline(value, defs, depth + 1) for key, value in node.items()}
+
+
 def _strategy(node: Any, defs: dict[str, Any], depth: int = 0) -> st.SearchStrategy[Any] | None:
     """hypothesis-jsonschema for scalar schemas; objects built here, property by property
     (hypothesis-jsonschema's object generation does not run on current Hypothesis)."""
@@ -251,7 +273,9 @@ def _strategy(node: Any, defs: dict[str, Any], depth: int = 0) -> st.SearchStrat
                 return None
             (required if key in node.get("required", ()) else optional)[key] = strategy
         return st.fixed_dictionaries(required, optional=optional)
-    if '"object"' in json.dumps(node) or '"properties"' in json.dumps(node):
+    inlined = _inline(node, defs)
+    text = json.dumps(inlined)
+    if '"object"' in text or '"properties"' in text or not _typed(inlined):
         return None
     return from_schema({**node, "$defs": {"dlrmock": defs}})
 

@@ -290,9 +290,12 @@ def _nxcloud_paths(components: _Components) -> dict[str, Any]:
             "responses": _answers(components, getattr(endpoint, "answer", None), "nxcloud"),
         }
         if request_schema and endpoint.method != "GET":
-            operation["requestBody"] = {
-                "required": True, "content": _json(components, request_schema)
-            }
+            form = getattr(endpoint, "body", "json") == "form"
+            content = (
+                {"application/x-www-form-urlencoded": {"schema": components.ref(request_schema)}}
+                if form else _json(components, request_schema)
+            )
+            operation["requestBody"] = {"required": True, "content": content}
         elif request_schema:
             operation["parameters"] = _parameters(components, request_schema, "query")
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation
