@@ -1,10 +1,11 @@
 """Schemathesis plays the OpenAPI document dlrmock serves against the app (in-process, WSGI).
 
 Every operation gets generated requests, valid and invalid ones; half of them carry the right
-credentials (eSMS ``ApiKey``/``SecretKey``, a correctly signed NXCloud request) so the checks
-reach past authentication. No answer may be a 5xx, and every answer must match its documented
-status codes, content type and schema. Receipts are switched off (``no_receipt``, no magic
-numbers), so a generated ``CallbackUrl`` is never called: the journal must stay empty.
+credentials (eSMS ``ApiKey``/``SecretKey``, a correctly signed NXCloud request for its family,
+the legacy SMS form's app keys) so the checks reach past authentication. No answer may be a
+5xx, and every answer must match its documented status codes, content type and schema.
+Receipts are switched off (``no_receipt``, no magic numbers), so a generated ``CallbackUrl`` is
+never called: the journal must stay empty.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from mock_server.sendapi import SendSettings, sign
 
 APP = create_app({
     "time_scale": 0,
-    "send": {"default_outcome": "no_receipt", "magic_numbers": {}},
+    "send": {"default_outcome": "no_receipt", "magic_numbers": {},
+             "sms_apps": {"app-1": "secret-1"}},
 })
 SCHEMA = schemathesis.openapi.from_wsgi("/_dlrmock/openapi.json", APP)
 OPERATIONS = sum(len(item) for item in openapi_document()["paths"].values())
@@ -39,6 +41,11 @@ CHECKS = [
     checks.response_schema_conformance,
 ]
 DEFAULTS = SendSettings()
+SIGNED = {
+    "/v1/zalo/": ("9", "mt"), "/v1/sms/": ("3", "mtsend"), "/api/sms/mtsend_v2": ("3", "mtsend"),
+    "/api/viber/": ("7", "mt"), "/api/wa/": ("2", "mt"),
+}
+"""bizType and action of the signed NXCloud APIs, by path."""
 
 
 def _credentials(case: Any) -> dict[str, Any]:
@@ -48,10 +55,17 @@ def _credentials(case: Any) -> dict[str, Any]:
                             ("Phones", "0912345678,0987654321")):
             if name in case.body:
                 case.body[name] = phone
-    if case.path.startswith("/v1/") and isinstance(case.body, dict):
+    if case.path == "/api/sms/mtsend" and isinstance(case.body, dict):  # the legacy form API
+        case.body.update(appkey="app-1", secretkey="secret-1")
+        return {}
+    signed = next((values for prefix, values in SIGNED.items() if case.path.startswith(prefix)),
+                  None)
+    if signed is not None and isinstance(case.body, dict):
+        if "appkey" in case.body:
+            case.body["appkey"] = "app-1"
         body = json.dumps(case.body).encode()
         headers = {"accessKey": DEFAULTS.access_key, "ts": str(int(time.time() * 1000)),
-                   "bizType": "9", "action": "mt", "Content-Type": "application/json"}
+                   "bizType": signed[0], "action": signed[1], "Content-Type": "application/json"}
         headers["sign"] = sign(headers, body, DEFAULTS.access_secret)
         return {"headers": headers, "data": body}
     keys = {"ApiKey": DEFAULTS.api_key, "SecretKey": DEFAULTS.secret_key}
@@ -77,5 +91,6 @@ def test_dlrmock_answers_as_documented(case: Any) -> None:
     authenticate = zlib.crc32(repr((case.body, case.query)).encode()) % 2
     extra = _credentials(case) if authenticate else {}
     case.call_and_validate(checks=CHECKS, **extra)
+
 
 
