@@ -20,6 +20,7 @@ from __future__ import annotations
 import http.client
 import json
 import shlex
+import socket
 import ssl
 import time
 from collections.abc import Iterable, Sequence
@@ -141,6 +142,10 @@ def fuzz(
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FuzzError(f"target URL {to!r} must be an http:// or https:// URL, "
                         "e.g. http://127.0.0.1:5000/webhooks/esms")
+    try:
+        parts.port  # noqa: B018  (a bad port raises here, not in the middle of the search)
+    except ValueError as exc:
+        raise FuzzError(f"target URL {to!r} has a bad port: {exc}") from None
     if isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 1:
         raise FuzzError(f"max_examples must be a whole number >= 1, got {max_examples!r}")
     if not timeout > 0:
@@ -362,6 +367,9 @@ def _send(request: Request, timeout: float) -> str | None:
     except ConnectionRefusedError:
         raise FuzzError(f"nothing answers at {request.url.split('?')[0]!r} (connection "
                         "refused); start the receiver first") from None
+    except socket.gaierror as exc:
+        raise FuzzError(f"cannot resolve the host of {request.url.split('?')[0]!r}: "
+                        f"{exc.strerror or exc}") from None
     except TimeoutError:
         return f"timeout after {timeout:g} s"
     except (ConnectionError, http.client.HTTPException, OSError) as exc:
