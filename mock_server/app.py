@@ -25,6 +25,7 @@ from ._limits import MAX_DEPTH, loads_json, nesting_depth
 from ._scenarios import builtin_scenarios
 from ._targets import AllowList, policy_for
 from ._version import __version__
+from .openapi import openapi_document
 from .providers import KINDS, PROVIDERS
 from .sendapi import (
     PLAYABLE_OUTCOMES,
@@ -541,6 +542,13 @@ def get_message(message_id: str) -> Any:
     message = state.send_state.messages.get(message_id)
     with state.send_state.messages.lock:
         return jsonify(message.as_dict())
+
+
+@admin.get("/openapi.json")
+def openapi() -> Any:
+    document = openapi_document(request.args.get("provider") or None)
+    document["servers"] = [{"url": request.url_root.rstrip("/")}]
+    return jsonify(document)
 
 
 @admin.post("/messages/<message_id>/release")

@@ -1,4 +1,4 @@
-"""The ``dlrmock`` command line: validate, example, scenarios, play, serve, load.
+"""The ``dlrmock`` command line: validate, example, scenarios, play, serve, load, openapi, fuzz.
 
 Exit codes: 0 ok, 1 the check failed, 2 usage or input error (one line saying why).
 """
@@ -625,6 +625,11 @@ def _version() -> str:
 
     return __version__
 
+
+from ._cli_openapi import fuzz_command, openapi_command  # noqa: E402  (they need the group)
+
+cli.add_command(openapi_command)
+cli.add_command(fuzz_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -12,6 +12,8 @@ from mock_server import wire as to_wire
 from mock_server._engine import Run
 from mock_server._remote import RemoteRun
 from mock_server._scenarios import Scenario
+from mock_server.fuzz import FuzzReport
+from mock_server.fuzz import fuzz as run_fuzz
 from mock_server.providers import Payload, WireRequest
 from mock_server.sendapi import CapturedSend
 
@@ -143,6 +145,23 @@ class Dlrmock:
             raise AssertionError(
                 f"not a valid {shown}:\n" + "\n".join(f"  {p}" for p in problems)
             )
+
+    def fuzz(
+        self,
+        to: str,
+        kind: str | Iterable[str] | None = None,
+        *,
+        max_examples: int = 50,
+        timeout: float = 5.0,
+    ) -> FuzzReport:
+        """Fuzz the webhook ``to`` with generated receipts of ``kind`` (default: every kind);
+        fail the test with each minimal receipt it answered 5xx, timed out or broke on."""
+        __tracebackhide__ = True
+        report = run_fuzz(to, kind, max_examples=max_examples, seed=self._next_seed(),
+                          timeout=timeout)
+        if not report.ok:
+            raise AssertionError(report.describe())
+        return report
 
     @property
     def sent(self) -> list[CapturedSend]:

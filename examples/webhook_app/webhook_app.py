@@ -181,6 +181,13 @@ def _optional(payload: Mapping[str, Any], name: str, kind: type | tuple[type, ..
     return value
 
 
+def _stored_int(name: str, value: int | None) -> int | None:
+    """``value`` if SQLite can store it (a signed 64-bit INTEGER); a bigger one is malformed."""
+    if value is not None and not -(2**63) <= value < 2**63:
+        raise MalformedReceiptError(f"field {name!r} is out of range: {value}")
+    return value
+
+
 def _required_text(payload: Mapping[str, Any], name: str) -> str:
     value = _optional(payload, name, str)
     if not value:
@@ -208,7 +215,7 @@ def parse_nxcloud_receipt(body: bytes) -> Receipt:
     status = _required_text(payload, "status")
     request_id = _optional(payload, "requestId", str) or None
     journey_id = _optional(payload, "journeyId", str) or None
-    code = _optional(payload, "code", int)
+    code = _stored_int("code", _optional(payload, "code", int))
     message = _optional(payload, "message", str)
     ext = _optional(payload, "ext", str)
 
@@ -340,6 +347,7 @@ def _zalo_result(raw: str) -> tuple[int | None, str | None]:
             error = int(error)
     if error is not None and (not isinstance(error, int) or isinstance(error, bool)):
         raise MalformedReceiptError(f"error_info 'error' must be an integer, got {error!r}")
+    _stored_int("error_info.error", error)
     message = data.get("message")
     return error, message if isinstance(message, str) else None
 

@@ -27,7 +27,7 @@ from ._settings import DEFAULT_MAGIC_NUMBERS, OUTCOMES, PLAYABLE_OUTCOMES, Rule,
 from ._state import SendState
 from .esms import ENDPOINTS as ESMS_ENDPOINTS
 from .esms import esms_blueprint
-from .nxcloud import EXPECTED_SIGN_HEADER, SIGNED_STRING_HEADER, nxcloud_blueprint
+from .nxcloud import EXPECTED_SIGN_HEADER, SIGNED_STRING_HEADER, ZALO_ROUTES, nxcloud_blueprint
 from .signature import masked_string_to_sign, sign, string_to_sign
 
 NXCLOUD_ENDPOINTS = (
@@ -37,7 +37,7 @@ NXCLOUD_ENDPOINTS = (
     *nxcloud_journey.ENDPOINTS,
 )
 """The NXCloud send APIs beyond ``/v1/zalo/mt`` and ``initJourneyToken``, one row each."""
-_ZALO_PATHS = (("POST", "/v1/zalo/mt"), ("POST", "/v1/zalo/initJourneyToken"))
+_ZALO_PATHS = tuple(("POST", route.path) for route in ZALO_ROUTES)
 
 __all__ = [
     "DEFAULT_MAGIC_NUMBERS",

@@ -72,6 +72,8 @@ class Endpoint:
     bad_request_code: int | str
     too_large_code: int | str
     handler: Handler
+    body: str = "json"
+    """The request body: ``json`` or ``form`` (x-www-form-urlencoded); read by ``openapi``."""
 
 
 def json_object(exchange: Exchange, schema: str, *, code: int | str = 9000,

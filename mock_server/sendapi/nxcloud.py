@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -50,7 +51,14 @@ from .nxcloud_signed import (
     nxcloud_error,
 )
 
-__all__ = ["EXPECTED_SIGN_HEADER", "SIGNED_STRING_HEADER", "nxcloud_blueprint", "nxcloud_error"]
+__all__ = [
+    "EXPECTED_SIGN_HEADER",
+    "SIGNED_STRING_HEADER",
+    "ZALO_ROUTES",
+    "ZaloRoute",
+    "nxcloud_blueprint",
+    "nxcloud_error",
+]
 
 PROVIDER = "nxcloud"
 _PHONE = re.compile(r"^\+?[1-9][0-9]{7,14}$")
@@ -272,6 +280,28 @@ class _Nxcloud:
             message_ids=[journey.journey_id],
             run_ids=run_ids,
         )
+
+
+@dataclass(frozen=True)
+class ZaloRoute:
+    """One Zalo API the blueprint below serves (``POST``, signed: the auth headers required)."""
+
+    path: str
+    name: str
+    """The captured send's ``endpoint``."""
+    request: str
+    """Request schema (``schemas/<request>.json``)."""
+    answer: str
+    """Response schema."""
+
+
+ZALO_ROUTES = (
+    ZaloRoute("/v1/zalo/mt", "nxcloud.zalo.mt", "nxcloud.zalo.mt.request",
+              "nxcloud.zalo.mt.response"),
+    ZaloRoute("/v1/zalo/initJourneyToken", "nxcloud.zalo.initJourneyToken",
+              "nxcloud.zalo.journey_token.request", "nxcloud.zalo.journey_token.response"),
+)
+"""The Zalo routes below as data (``dlrmock openapi`` documents them from here)."""
 
 
 def nxcloud_blueprint(settings: SendSettings, hooks: SendHooks, state: SendState) -> Blueprint:

@@ -224,7 +224,7 @@ def v1_mt(context: Context, exchange: Exchange) -> Answer:
 
 ENDPOINTS = (
     Endpoint("POST", "/api/sms/mtsend", "nxcloud.sms.mtsend", FAMILY, "nxcloud.sms.mtsend.request",
-             legacy_error, "2", "2", mtsend),
+             legacy_error, "2", "2", mtsend, body="form"),
     Endpoint("POST", "/api/sms/mtsend_v2", "nxcloud.sms.mtsend_v2", FAMILY,
              "nxcloud.sms.mt.request", legacy_error, "2", "2", mtsend_v2),
     Endpoint("POST", "/v1/sms/mt", "nxcloud.sms.mt", FAMILY, "nxcloud.sms.mt.request",

@@ -362,6 +362,8 @@ NXCLOUD_MALFORMED = {
     "time-out without journeyId": json.dumps({"status": "journey_time_out", "code": 1}).encode(),
     "code as a string": json.dumps(nxcloud("failed", code="17004")).encode(),
     "requestId as a number": json.dumps({**nxcloud("success"), "requestId": 7}).encode(),
+    # Found by `dlrmock fuzz`: the schema allows any integer, SQLite stores 64 bits (was a 500).
+    "code beyond 64 bits": json.dumps(nxcloud("failed", code=-(10**40))).encode(),
 }
 
 
@@ -386,6 +388,9 @@ ESMS_MALFORMED = {
     "error_info holds an array": "SMSID=sms-1&SendStatus=5&SendSuccess=1&error_info=%5B1%5D",
     "error_info error not a number": (
         "SMSID=sms-1&SendStatus=5&SendSuccess=1&error_info=%7B%22error%22%3A%22bad%22%7D"),
+    "error_info error beyond 64 bits": (
+        "SMSID=sms-1&SendStatus=5&SendSuccess=1&error_info=%7B%22error%22%3A-1" + "0" * 40
+        + "%7D"),
 }
 
 
