@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import DlrmockError
+from .._scenarios import resolve
+from ._model import AcceptedMessage
+from ._outcomes import delivery_kinds
 
 __all__ = ["MessageNotFoundError", "MessageNotHeldError", "MessageStore", "Part", "SentMessage",
            "Starter"]
@@ -151,6 +154,17 @@ class MessageStore:
         with self.lock:
             self._messages.clear()
             self._by_run.clear()
+
+    def play(self, deliver: Callable[[AcceptedMessage], str | None], sent: SentMessage,
+             part: Part, message: AcceptedMessage) -> str | None:
+        """Hand ``part``'s receipts to ``deliver`` (the hooks) and bind the run to it; the run
+        id, or ``None`` (the part is then final: nothing will be played)."""
+        run_id = deliver(message)
+        if run_id is None:
+            part.state = "final"
+            return None
+        self.bind(run_id, sent, part, delivery_kinds(resolve(message.scenario)))
+        return run_id
 
     # -- fed by the delivery engine
     def bind(self, run_id: str, message: SentMessage, part: Part, kinds: list[str]) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from .._errors import DlrmockError
-from .._scenarios import resolve
 from ._exchange import (
     ALL_METHODS,
     Answer,
@@ -28,7 +27,7 @@ from ._exchange import (
 )
 from ._messages import Part, SentMessage, Starter
 from ._model import AcceptedMessage, SendHooks
-from ._outcomes import SCENARIO_HEADER, choose, decide, delivery_kinds
+from ._outcomes import SCENARIO_HEADER, choose, decide
 from ._settings import SendSettings
 from ._state import SendState
 from .nxcloud_signed import nxcloud_error
@@ -185,15 +184,9 @@ def play_receipts(context: Context, sent: SentMessage, part: Part, message: Acce
     provider error (``reject_code``).
     """
     try:
-        run_id = context.hooks.deliver(message)
+        return context.state.messages.play(context.hooks.deliver, sent, part, message)
     except (DlrmockError, ValueError) as exc:
         raise Reject(reject_code, f"cannot play the receipts: {exc}") from None
-    if run_id is None:
-        part.state = "final"
-        return None
-    context.state.messages.bind(run_id, sent, part,
-                                delivery_kinds(resolve(message.scenario)))
-    return run_id
 
 
 def _unknown(emulated: Sequence[tuple[str, str]]) -> Handler:

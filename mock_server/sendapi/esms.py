@@ -19,7 +19,6 @@ from flask import Blueprint, Response, request
 
 from .._errors import DlrmockError
 from .._limits import loads_json
-from .._scenarios import resolve
 from ..providers.esms import carrier_of
 from ._exchange import ALL_METHODS, Answer, Exchange, Reject, first_problem, serve
 from ._messages import Part, SentMessage
@@ -29,7 +28,6 @@ from ._outcomes import (
     ScenarioChoice,
     choose,
     decide,
-    delivery_kinds,
     esms_scenario,
     final_state,
 )
@@ -380,13 +378,8 @@ class _Esms:
             if not callback or scenario is None:
                 part.state = "final"
                 return None
-            run_id = self.hooks.deliver(AcceptedMessage(
+            return self.state.messages.play(self.hooks.deliver, sent, part, AcceptedMessage(
                 PROVIDER, sent.id, callback, scenario, fields, sent.sandbox, delay=delay))
-            if run_id is None:
-                part.state = "final"
-                return None
-            self.state.messages.bind(run_id, sent, part, delivery_kinds(resolve(scenario)))
-            return run_id
         return start
 
     # -- GET GetSendStatus

@@ -18,7 +18,6 @@ from flask import Blueprint, Response, request
 
 from .._errors import DlrmockError
 from .._limits import loads_json
-from .._scenarios import resolve
 from ._exchange import (
     ALL_METHODS,
     Answer,
@@ -37,7 +36,6 @@ from ._outcomes import (
     Decision,
     choose,
     decide,
-    delivery_kinds,
     journey_expiry_scenario,
     nxcloud_journey_scenario,
     plays_journey_acknowledged,
@@ -213,16 +211,11 @@ class _Nxcloud:
                 part.state = "final"
                 return None
             try:
-                run_id = self.hooks.deliver(AcceptedMessage(
+                return self.state.messages.play(self.hooks.deliver, sent, part, AcceptedMessage(
                     PROVIDER, sent.id, callback, scenario, message, delay=decision.delay))
             except (DlrmockError, ValueError) as exc:
                 raise Reject(9000, f"request parameter error: cannot play the receipts: {exc}") \
                     from None
-            if run_id is None:
-                part.state = "final"
-                return None
-            self.state.messages.bind(run_id, sent, part, delivery_kinds(resolve(scenario)))
-            return run_id
         return start
 
     # -- POST /v1/zalo/initJourneyToken
