@@ -1039,6 +1039,10 @@ class Engine:
                 return
             await run.clock.sleep_until(run.clock.now() + policy.retry_interval)
 
+    def continue_run_ids(self, after: int) -> None:
+        """Number the next runs from ``after + 1`` (run ids stay unique across a restart)."""
+        self._ids = itertools.count(max(after, 0) + 1)
+
     def get(self, run_id: str) -> Run:
         run = self.journal.get(run_id)
         if run is None:

@@ -4,10 +4,12 @@ report back to the sent messages they play."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
 from ._engine import Attempt, Delivery, Engine, Run
+from ._events import ATTEMPT, RELEASED, RUN, SCHEDULED, SEND, EventBus, message_record, send_summary
 from .providers import get_provider
 from .sendapi import AcceptedMessage, CapturedSend
 from .sendapi._messages import MessageStore
@@ -24,14 +26,17 @@ class EngineHooks:
     """Implements :class:`mock_server.sendapi.SendHooks` with an :class:`Engine`."""
 
     def __init__(self, engine: Engine, capture: Callable[[CapturedSend], None],
-                 messages: MessageStore, *, answer_margin: float = 0.0) -> None:
+                 messages: MessageStore, *, answer_margin: float = 0.0,
+                 events: EventBus | None = None) -> None:
         self.engine = engine
         self.answer_margin = answer_margin
         """Real seconds between a send's answer and the start of its receipts' run."""
         self._capture = capture
         self.messages = messages
+        self.events = events or EventBus()
+        """Where sends, scheduled receipts, attempts and run ends are published."""
         engine.on_attempt.append(self._attempted)
-        engine.on_finished.append(lambda run: messages.finished(run.id))
+        engine.on_finished.append(self._finished)
 
     def deliver(self, message: AcceptedMessage) -> str | None:
         """Plan the message's scenario at its callback URL, held until :meth:`release`."""
@@ -57,25 +62,72 @@ class EngineHooks:
             hold=True,
             any_target=True,  # the provider accepts any callback URL; delivery tells
         )
+        self.events.publish(SCHEDULED, {
+            "run_id": run.id, "message_id": message.message_id, "provider": message.provider,
+            "target": message.callback_url, "scenario": message.scenario,
+            "fields": message.message, "delay": message.delay, "clock": clock,
+            "time_scale": self.engine.time_scale, "kinds": [d.kind for d in run.deliveries],
+        })
         return run.id
 
     def release(self, run_ids: Iterable[str]) -> None:
         for run_id in run_ids:
             run = self.engine.journal.get(run_id)
-            if run is not None:
+            if run is not None and run.held:
                 self.engine.release(run, self.answer_margin)
+                self.events.publish(RELEASED, {
+                    "run_id": run.id, "message_id": run.message_id,
+                    "message": self._snapshot(run.message_id),
+                })
 
     def cancel(self, run_id: str) -> None:
         self.engine.cancel(run_id)
 
     def capture(self, sent: CapturedSend) -> None:
         self._capture(sent)
+        record = asdict(sent)
+        self.events.publish(SEND, {
+            "send": record,
+            "summary": send_summary(record),
+            "rejected": sent.error is not None or sent.status >= 400,
+            "message_id": sent.message_ids[0] if sent.message_ids else None,
+            "messages": [m for m in map(self._snapshot, sent.message_ids) if m is not None],
+        })
+
+    def _snapshot(self, message_id: str | None) -> dict[str, Any] | None:
+        found = None if message_id is None else self.messages.find(message_id)
+        if found is None:
+            return None
+        with self.messages.lock:
+            return message_record(found)
 
     def _attempted(self, run: Run, attempt: Attempt) -> None:
-        if attempt.attempt != 1:
+        if attempt.attempt == 1:
+            delivery: Delivery | None = next(
+                (d for d in run.deliveries
+                 if d.step == attempt.step and d.copy == attempt.copy), None
+            )
+            if delivery is not None:
+                self.messages.sent(run.id, delivery.payload)
+        if not self.events.subscribed:
             return
-        delivery: Delivery | None = next(
-            (d for d in run.deliveries if d.step == attempt.step and d.copy == attempt.copy), None
-        )
-        if delivery is not None:
-            self.messages.sent(run.id, delivery.payload)
+        self.events.publish(ATTEMPT, {
+            "attempt": attempt.as_dict(), "run_id": run.id, "message_id": run.message_id,
+            "provider": run.provider, "scenario": run.scenario.name,
+            "acknowledged": attempt.acknowledged,
+            "message": self._snapshot(run.message_id),
+        })
+
+    def _finished(self, run: Run) -> None:
+        self.messages.finished(run.id)
+        if not self.events.subscribed:
+            return
+        failures = run.failures()
+        self.events.publish(RUN, {
+            # A cancelled run (a journey token used in time, a reset) is no delivery failure.
+            "unacknowledged": run.state in ("done", "error") and bool(failures),
+            "run_id": run.id, "message_id": run.message_id, "provider": run.provider,
+            "scenario": run.scenario.name, "target": run.target, "state": run.state,
+            "ok": run.ok, "failures": failures, "attempts": len(run.attempts),
+            "message": self._snapshot(run.message_id),
+        })

@@ -7,7 +7,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,7 +132,7 @@ class MockProvider:
             assert self._thread is not None
             self._thread.join(10)
             self._server = self._thread = None
-        self.state.engine.close()
+        self.state.close()
 
     def __enter__(self) -> MockProvider:
         return self.start()
@@ -313,11 +313,13 @@ def undone(engine: Engine) -> Undone:
     return Undone(runs, receipts, retries)
 
 
-def drain(engine: Engine, grace: float) -> Undone:
+def drain(engine: Engine, grace: float,
+          before_close: Callable[[], None] | None = None) -> Undone:
     """Let runs finish for up to ``grace`` seconds, then cancel the rest; what was left undone.
 
     Runs on a manual clock or held are not waited for: nobody can step or release them once
-    the server stops.
+    the server stops. ``before_close`` is called once the waiting is over, before the rest is
+    cancelled (``--db`` keeps those runs scheduled for the next start).
     """
     manual = sum(
         1
@@ -327,6 +329,8 @@ def drain(engine: Engine, grace: float) -> Undone:
     with engine.finished_runs:
         engine.finished_runs.wait_for(lambda: engine.pending_runs <= manual, grace)
     left = undone(engine)
+    if before_close is not None:
+        before_close()
     engine.close()
     return left
 

@@ -20,6 +20,8 @@ from werkzeug.exceptions import HTTPException
 
 from ._engine import Engine, Run, check_policy
 from ._errors import DlrmockError, PendingLimitError, RunNotFoundError
+from ._events import RESET, Counters, EventBus
+from ._history import History, MemoryHistory, SqliteHistory, restore
 from ._hooks import EngineHooks
 from ._limits import MAX_DEPTH, loads_json, nesting_depth
 from ._scenarios import builtin_scenarios
@@ -73,6 +75,11 @@ class Config:
     ``POST /_dlrmock/runs`` beyond it gets a clear error, counted in /health."""
     admin_max_body_bytes: int = 1024 * 1024
     """Largest admin API request body; larger ones get a 413."""
+    db: str | None = None
+    """A SQLite file keeping the history (messages, runs, journal, what is still scheduled)
+    across restarts; ``None`` keeps it in memory."""
+    keep: int | None = None
+    """Messages the history keeps (the oldest are pruned); ``None``: all (memory: 100 000)."""
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Config:
@@ -113,6 +120,10 @@ class Config:
             raise DlrmockError(f"config 'allow_targets': {exc}") from None
         if self.seed is not None:
             number("seed", self.seed, 0, integer=True)
+        if self.keep is not None:
+            number("keep", self.keep, 1, integer=True)
+        if self.db is not None and (not isinstance(self.db, str) or not self.db.strip()):
+            raise DlrmockError(f"config 'db' must be a file path, got {self.db!r}")
         if self.admin_token is not None and (
             not isinstance(self.admin_token, str) or not self.admin_token.strip()
         ):
@@ -172,8 +183,19 @@ class State:
         except ValueError as exc:
             raise DlrmockError(f"config 'send': {exc}") from None
         self.send_state = SendState(self.send_settings)
+        self.events = EventBus()
+        """What happened, for the console, the dashboard, the counters and the history."""
+        self.counters = Counters()
+        self.events.subscribe(self.counters)
+        self.history: History = (
+            SqliteHistory(config.db, config.keep) if config.db is not None
+            else MemoryHistory(config.keep or 100_000))
+        self._unsubscribe_history = self.events.subscribe(self.history)
         self.hooks = EngineHooks(self.engine, self._capture, self.send_state.messages,
-                                 answer_margin=self.send_settings.answer_margin)
+                                 answer_margin=self.send_settings.answer_margin,
+                                 events=self.events)
+        self.restored = restore(self, self.history) if config.db is not None else None
+        """What ``--db`` brought back: messages and resumed schedules."""
 
     def bind(self, host: str) -> None:
         """Apply the allow-list that binding ``host`` calls for (every target on loopback)."""
@@ -194,6 +216,19 @@ class State:
             self.sent.clear()
             self.errors.clear()
             self.rejected_sends = 0
+        self.events.publish(RESET, {})
+
+    def keep_schedules(self) -> None:
+        """Stop recording into a ``--db`` history before the engine is closed: the runs the
+        shutdown cancels did not end, and resume after a restart."""
+        if isinstance(self.history, SqliteHistory):
+            self._unsubscribe_history()
+
+    def close(self) -> None:
+        """Stop the engine; the history keeps what is still scheduled (``--db`` resumes it)."""
+        self.keep_schedules()
+        self.engine.close()
+        self.history.close()
 
 
 def release_message(state: State, message_id: str, outcome: str | None = None,
@@ -344,6 +379,7 @@ def health() -> Any:
             "allow_targets": engine.allow_targets.describe() if engine.allow_targets else "any",
             "errors": len(state.errors) + len(engine.errors),
             "rejected_sends": state.rejected_sends,
+            "counters": state.counters.as_dict(),
         }
     )
 
@@ -578,6 +614,9 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
     state = State(config)
     app.extensions["dlrmock"] = state
     app.register_blueprint(admin)
+    from .ui import create_ui_blueprint
+
+    app.register_blueprint(create_ui_blueprint(), url_prefix=f"{ADMIN_PREFIX}/ui")
     _register_send_apis(app, state)
 
     @app.errorhandler(HTTPException)

@@ -450,6 +450,31 @@ def _print_rows(run: Any, shown: int) -> int:
     show_default=True,
     help="Requests served at once (bodies are read before a thread is taken).",
 )
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Keep the history (messages, runs, journal, what is still scheduled) in this SQLite "
+    "file; after a restart it is there and pending receipts resume [default: memory].",
+)
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Keep the newest N messages in the history, pruning older ones.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="The console: one line per send and per delivery attempt, or one JSON object each.",
+)
+@click.option("--quiet", is_flag=True, help="Print errors only (rejected sends, receipts "
+              "not acknowledged).")
 def serve(
     host: str,
     port: int,
@@ -461,14 +486,20 @@ def serve(
     allow_targets: Sequence[str],
     grace: float,
     threads: int,
+    db: str | None,
+    keep: int | None,
+    log_format: str,
+    quiet: bool,
 ) -> None:
-    """Run the fake provider: send APIs at the providers' paths, admin API at /_dlrmock/.
+    """Run the fake provider: send APIs at the providers' paths, admin API at /_dlrmock/,
+    the dashboard at /_dlrmock/ui/.
 
     Served by waitress. SIGTERM or SIGINT (Ctrl-C) stops accepting, lets runs finish for
     --grace seconds, prints what was left undone and exits 0.
     """
     import time as _time
 
+    from ._console import ConsolePrinter
     from ._server import ProductionServer, base_url, drain
     from ._targets import is_loopback_host
     from .app import Config, create_app, get_state
@@ -490,6 +521,10 @@ def serve(
         if not isinstance(listed, list):
             fail(f"config 'allow_targets' must be a list, got {listed!r}")
         values["allow_targets"] = [*listed, *allow_targets]
+    if db is not None:
+        values["db"] = db
+    if keep is not None:
+        values["keep"] = keep
     if not (math.isfinite(grace) and 0 <= grace <= 3600):
         fail(f"--grace must be a number of seconds from 0 to 3600, got {grace!r}")
     if not is_loopback_host(host) and not values.get("admin_token"):
@@ -511,25 +546,35 @@ def serve(
     server.catch_signals()  # before the banner: whoever reads it may signal at once
     url = base_url(host, server.port)
     allow = state.engine.allow_targets
-    click.echo(f"dlrmock {_version()} serving the fake NXCloud and eSMS APIs at {url}")
-    click.echo(f"  admin API: {url}/_dlrmock/health   (Ctrl-C stops)")
-    click.echo(f"  receipts go to: {allow.describe() if allow else 'any target'}")
+    if log_format == "text":
+        click.echo(f"dlrmock {_version()} serving the fake NXCloud and eSMS APIs at {url}")
+        click.echo(f"  admin API: {url}/_dlrmock/health   dashboard: {url}/_dlrmock/ui/   "
+                   "(Ctrl-C stops)")
+        click.echo(f"  receipts go to: {allow.describe() if allow else 'any target'}")
+        if state.restored is not None:
+            click.echo(f"  history: {state.config.db} ({state.restored['messages']} message(s), "
+                       f"{state.restored['resumed']} with receipts resumed)")
+    else:
+        click.echo(json.dumps({"event": "serving", "version": _version(), "url": url,
+                               "dashboard": f"{url}/_dlrmock/ui/", "db": state.config.db,
+                               "restored": state.restored}))
     sys.stdout.flush()
+    state.events.subscribe(ConsolePrinter(sys.stdout, log_format=log_format, quiet=quiet))
     try:
         how = server.run()
         started = _time.monotonic()
         try:
             click.echo(f"stopping ({how}): no new requests; up to {grace:g} s for runs to finish")
             sys.stdout.flush()
-            left = drain(state.engine, grace)
+            left = drain(state.engine, grace, before_close=state.keep_schedules)
         except KeyboardInterrupt:  # a second signal: stop now
             server.ignore_signals()
-            left = drain(state.engine, 0)
+            left = drain(state.engine, 0, before_close=state.keep_schedules)
         server.ignore_signals()
         click.echo(f"stopped after {_time.monotonic() - started:.1f} s: {left}")
     finally:
         server.restore_signals()
-        state.engine.close()
+        state.close()
 
 
 # -------------------------------------------------------------------------------------- load

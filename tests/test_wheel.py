@@ -103,6 +103,10 @@ def test_the_wheel_ships_every_schema_and_seed_example(installed: tuple[Path, Pa
     assert schemas and schemas <= shipped, sorted(schemas - shipped)
     assert examples <= shipped, sorted(examples - shipped)
     assert "mock_server/__init__.py" in shipped and "pytest_plugin/plugin.py" in shipped
+    ui = ROOT / "mock_server" / "ui"
+    dashboard = {f"mock_server/ui/{p.relative_to(ui).as_posix()}"
+                 for p in ui.rglob("*") if p.is_file() and p.suffix in (".html", ".js", ".css")}
+    assert len(dashboard) >= 8 and dashboard <= shipped, sorted(dashboard - shipped)
 
 
 def test_the_installed_package_loads_every_schema_from_another_directory(

@@ -1,0 +1,146 @@
+"""The history behind one interface: in memory by default, SQLite with --db, the same
+behaviour; with --db it is there again after a restart and pending receipts resume."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+from live import HELD_PHONE, send_esms
+from targets import Target
+
+from mock_server import MockProvider
+from mock_server._errors import DlrmockError
+from mock_server._history import MemoryHistory, SqliteHistory
+from mock_server.cli import cli
+
+Start = Callable[..., MockProvider]
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Start]:
+    """Start providers (stopped at the end of the test)."""
+    started: list[MockProvider] = []
+
+    def make(**config: object) -> MockProvider:
+        config.setdefault("time_scale", 0)
+        provider = MockProvider(**config).start()
+        started.append(provider)
+        return provider
+
+    yield make
+    for provider in started:
+        provider.stop()
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, object]:
+    """Config of each history store."""
+    return {} if request.param == "memory" else {"db": str(tmp_path / "history.sqlite")}
+
+
+def test_each_store_lists_newest_first_with_search_and_provider_filter(
+        start: Start, store: dict[str, object], target: Target) -> None:
+    provider = start(**store)
+    first = send_esms(provider.url, "0912345678", target.url, RequestId="order-1")
+    second = send_esms(provider.url, "0987654321", target.url, Content="Hello Lan")
+    provider.message(first["SMSID"]).wait("final", 10)
+    provider.message(second["SMSID"]).wait("final", 10)
+    history = provider.state.history
+    rows, total = history.page()
+    assert total == 2 and [r["id"] for r in rows] == [second["SMSID"], first["SMSID"]]
+    assert [r["id"] for r in history.page(query="ORDER-1")[0]] == [first["SMSID"]]
+    assert [r["id"] for r in history.page(query="hello lan")[0]] == [second["SMSID"]]
+    assert history.page(provider="nxcloud") == ([], 0)
+    assert history.page(provider="esms", state="final")[1] == 2
+    record = history.get(first["SMSID"])
+    assert record is not None and record["summary"]["reference"] == "order-1"
+    assert record["send"]["response"]["SMSID"] == first["SMSID"]
+    kinds = [entry["type"] for entry in history.timeline(first["SMSID"])]
+    assert kinds == ["scheduled", "released", "attempt", "run"]
+
+
+def test_keep_prunes_the_oldest_messages(start: Start, store: dict[str, object]) -> None:
+    provider = start(keep=2, **store)
+    ids = [send_esms(provider.url, "0912345678", None)["SMSID"] for _ in range(4)]
+    rows, total = provider.state.history.page()
+    assert total == 2 and [r["id"] for r in rows] == ids[:1:-1]
+    assert provider.state.history.get(ids[0]) is None
+
+
+def test_reset_empties_the_history(start: Start, store: dict[str, object]) -> None:
+    provider = start(**store)
+    send_esms(provider.url, "0912345678", None)
+    requests.post(provider.url + "/_dlrmock/reset", timeout=5)
+    assert provider.state.history.page() == ([], 0)
+
+
+def test_the_history_and_pending_receipts_survive_a_restart(
+        start: Start, tmp_path: Path, target: Target) -> None:
+    db = str(tmp_path / "dlrmock.sqlite")
+    first = start(db=db, time_scale=1, send={"receipt_delay": 1.0, "answer_margin": 0})
+    done = send_esms(first.url, "0912345678", target.url, SmsType="2")
+    first.message(done["SMSID"]).wait("final", 10)
+    pending = send_esms(first.url, "0987654321", target.url)
+    assert first.message(pending["SMSID"]).state == "pending"
+    first.stop()
+    stopped = time.monotonic()
+    received_before = len(target.requests)
+
+    second = start(db=db, time_scale=1)
+    assert second.state.restored == {"messages": 2, "resumed": 1}
+    assert second.message(done["SMSID"]).state == "final"
+    assert len(second.message(done["SMSID"]).played) == 1
+    assert [s.message_ids for s in second.sent] == [[done["SMSID"]], [pending["SMSID"]]]
+    resumed = second.message(pending["SMSID"]).wait("final", 10)
+    # Due 1 s after the send: it comes on schedule, not a whole delay after the restart.
+    assert time.monotonic() - stopped < 1.5
+    assert len(target.requests) == received_before + 1
+    assert pending["SMSID"] in target.requests[-1].path
+    new_run = resumed.run_ids[0]
+    assert new_run not in first.state.engine.journal.runs  # run ids stay unique
+    rows, total = second.state.history.page()
+    assert total == 2 and rows[0]["state"] == "final"
+
+
+def test_a_message_held_before_a_restart_says_why_it_cannot_be_released(
+        start: Start, tmp_path: Path, target: Target) -> None:
+    db = str(tmp_path / "dlrmock.sqlite")
+    first = start(db=db)
+    held = send_esms(first.url, HELD_PHONE, target.url)
+    first.stop()
+    second = start(db=db)
+    assert second.message(held["SMSID"]).state == "held"
+    answer = requests.post(f"{second.url}/_dlrmock/messages/{held['SMSID']}/release",
+                           json={"outcome": "delivered"}, timeout=5)
+    assert answer.status_code == 400 and "send it again" in answer.json()["message"]
+
+
+def test_a_file_that_is_no_database_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not sqlite at all, just words " * 100, "utf-8")
+    with pytest.raises(DlrmockError, match=r"notes\.txt"):
+        SqliteHistory(bad)
+    result = CliRunner().invoke(cli, ["serve", "--port", "0", "--db", str(bad)])
+    assert result.exit_code == 2 and "notes.txt" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many"])
+def test_serve_rejects_a_bad_keep(value: str) -> None:
+    result = CliRunner().invoke(cli, ["serve", "--keep", value])
+    assert result.exit_code == 2 and value in result.output
+
+
+def test_memory_history_keeps_entries_that_arrive_before_their_send() -> None:
+    history = MemoryHistory()
+    from mock_server._events import Event
+
+    history(Event("scheduled", {"run_id": "run-1", "message_id": "m1", "scenario": "s"}))
+    history(Event("send", {"summary": {}, "send": {}, "messages": [
+        {"id": "m1", "provider": "esms", "api": "a", "created_at": 0.0, "state": "pending"}]}))
+    assert [e["type"] for e in history.timeline("m1")] == ["scheduled"]
