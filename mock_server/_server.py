@@ -398,6 +398,9 @@ class ProductionServer:
             raise
         listen = getattr(self.server, "effective_listen", None)
         self.port: int = listen[0][1] if listen else self.server.effective_port
+        self.on_stop: list[Callable[[], None]] = []
+        """Called once when serving stops, before waitress waits for its threads (event
+        streams end here instead of holding the stop up)."""
 
     def catch_signals(self, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> None:
         """Take over ``signals`` (from the main thread), before anything is announced: one that
@@ -408,6 +411,7 @@ class ProductionServer:
 
         def stop(signum: int, frame: object) -> None:
             self._stopped_by.append(signal.Signals(signum).name)
+            self._stopping()  # before waitress, which waits for its threads as it unwinds
             if self._armed:
                 raise Stopped(signum)  # in run(), waitress catches it and finishes its requests
 
@@ -425,8 +429,14 @@ class ProductionServer:
         except Stopped:  # raised outside waitress's own try
             pass
         finally:
+            self._stopping()
             self.server.close()
         return self._stopped_by[0] if self._stopped_by else "shutdown"
+
+    def _stopping(self) -> None:
+        hooks, self.on_stop = self.on_stop, []
+        for hook in hooks:
+            hook()
 
     def ignore_signals(self) -> None:
         """From now on a signal is only recorded (the stop is under way)."""

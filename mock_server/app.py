@@ -196,6 +196,8 @@ class State:
                                  events=self.events)
         self.restored = restore(self, self.history) if config.db is not None else None
         """What ``--db`` brought back: messages and resumed schedules."""
+        self.stopping = threading.Event()
+        """Set when the server stops: the dashboard's event streams end."""
 
     def bind(self, host: str) -> None:
         """Apply the allow-list that binding ``host`` calls for (every target on loopback)."""
@@ -226,6 +228,7 @@ class State:
 
     def close(self) -> None:
         """Stop the engine; the history keeps what is still scheduled (``--db`` resumes it)."""
+        self.stopping.set()
         self.keep_schedules()
         self.engine.close()
         self.history.close()

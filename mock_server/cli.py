@@ -544,6 +544,7 @@ def serve(
             f"cannot listen on {host}:{port}: {exc.strerror or exc} (try --port 0 or another port)"
         )
     server.catch_signals()  # before the banner: whoever reads it may signal at once
+    server.on_stop.append(state.stopping.set)  # the dashboard's event streams end at once
     url = base_url(host, server.port)
     allow = state.engine.allow_targets
     if log_format == "text":

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -138,3 +142,43 @@ def test_the_event_stream_sends_each_event_as_it_happens(
     assert seen == ["id: 1", "event: send", seen[2]]
     assert '"kind": "send"' in seen[2] and '"sends_rejected": 1' in seen[2]
 
+
+
+def test_event_streams_are_capped_and_a_closed_one_frees_its_place(
+        provider: MockProvider) -> None:
+    from mock_server.ui import MAX_STREAMS
+
+    url = f"{provider.url}{UI}events"
+    opened = [requests.get(url, stream=True, timeout=10) for _ in range(MAX_STREAMS)]
+    try:
+        assert all(r.status_code == 200 for r in opened)
+        refused = requests.get(url, stream=True, timeout=10)
+        assert refused.status_code == 503 and "close a tab" in refused.json()["message"]
+        opened.pop().close()
+        deadline = time.monotonic() + 10
+        while (again := requests.get(url, stream=True, timeout=10)).status_code == 503:
+            again.close()
+            assert time.monotonic() < deadline, "a closed stream never gave its place back"
+            time.sleep(0.05)
+        opened.append(again)
+    finally:
+        for response in opened:
+            response.close()
+
+
+def test_serve_stops_at_once_with_a_dashboard_open(target: Target) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", "--log-format", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as process:
+        try:
+            assert process.stdout is not None
+            url = json.loads(process.stdout.readline())["url"]
+            with requests.get(f"{url}{UI}events", stream=True, timeout=10) as stream:
+                assert next(stream.iter_lines(decode_unicode=True)) == "retry: 1000"
+                started = time.monotonic()
+                process.send_signal(signal.SIGTERM)
+                assert process.wait(10) == 0
+            assert time.monotonic() - started < 3  # waitress did not wait for the stream
+        finally:
+            if process.poll() is None:
+                process.kill()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import json
 import queue
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -40,7 +41,11 @@ PAGE_SIZE = 100
 COOKIE = "dlrmock_admin"
 STREAM_SECONDS = 300.0
 """An event stream closes after this long; the browser reconnects on its own."""
-HEARTBEAT_SECONDS = 15.0
+HEARTBEAT_SECONDS = 2.0
+POLL_SECONDS = 0.25
+"""How soon an event stream notices that the server stops."""
+MAX_STREAMS = 8
+"""Event streams open at once (each holds a server thread); more get a 503 and retry."""
 POST_HEADER = "X-Dlrmock-UI"
 """Sent by the page's own requests: a form on another site cannot add it."""
 
@@ -94,6 +99,8 @@ def create_ui_blueprint() -> Blueprint:
     """The dashboard's routes (the app mounts them at ``/_dlrmock/ui``)."""
     ui = Blueprint("dlrmock_ui", __name__, template_folder="templates",
                    static_folder="static", static_url_path="/static")
+    streams = [0]
+    streams_lock = threading.Lock()
 
     @ui.app_template_filter("when")
     def when_filter(value: Any) -> str:
@@ -256,25 +263,47 @@ def create_ui_blueprint() -> Blueprint:
     def events() -> Any:
         """Server-sent events: one per published event, with the message it concerns."""
         state = _state()
+        with streams_lock:
+            if streams[0] >= MAX_STREAMS:
+                response = _json_error(f"{MAX_STREAMS} dashboard event streams are open already "
+                                       "(each holds a server thread); close a tab", 503)
+                response.headers["Retry-After"] = "5"
+                return response
+            streams[0] += 1
         inbox: queue.SimpleQueue[Event] = queue.SimpleQueue()
         unsubscribe = state.events.subscribe(inbox.put)
+
+        finished = threading.Event()
+
+        def done() -> None:  # once, however the response ends (even before it started)
+            if finished.is_set():
+                return
+            finished.set()
+            unsubscribe()
+            with streams_lock:
+                streams[0] -= 1
 
         def stream() -> Iterator[str]:
             try:
                 yield "retry: 1000\n\n"
                 closing = time.monotonic() + STREAM_SECONDS
-                while time.monotonic() < closing:
+                quiet_since = time.monotonic()
+                while time.monotonic() < closing and not state.stopping.is_set():
                     try:
-                        event = inbox.get(timeout=HEARTBEAT_SECONDS)
+                        event = inbox.get(timeout=POLL_SECONDS)
                     except queue.Empty:
-                        yield ": still here\n\n"  # finds a browser that went away
+                        if time.monotonic() - quiet_since > HEARTBEAT_SECONDS:
+                            quiet_since = time.monotonic()
+                            yield ": still here\n\n"  # finds a browser that went away
                         continue
+                    quiet_since = time.monotonic()
                     data = _sse_data(event, state.counters.as_dict())
                     yield f"id: {event.seq}\nevent: {event.kind}\ndata: {data}\n\n"
             finally:
-                unsubscribe()
+                done()
 
         response = Response(stream_with_context(stream()), mimetype="text/event-stream")
+        response.call_on_close(done)
         response.headers["Cache-Control"] = "no-cache"
         response.headers["X-Accel-Buffering"] = "no"
         return response
