@@ -3,6 +3,10 @@ behaviour; with --db it is there again after a restart and pending receipts resu
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -144,3 +148,53 @@ def test_memory_history_keeps_entries_that_arrive_before_their_send() -> None:
     history(Event("send", {"summary": {}, "send": {}, "messages": [
         {"id": "m1", "provider": "esms", "api": "a", "created_at": 0.0, "state": "pending"}]}))
     assert [e["type"] for e in history.timeline("m1")] == ["scheduled"]
+
+
+def _serve(args: list[str]) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", "--log-format", "json",
+         *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert process.stdout is not None
+    banner = json.loads(process.stdout.readline())
+    return process, banner["url"]
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        assert process.wait(15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_dlrmock_serve_with_db_keeps_history_and_schedule_across_a_stop(
+        tmp_path: Path, target: Target) -> None:
+    db = str(tmp_path / "dlrmock.sqlite")
+    config = tmp_path / "dlrmock.yaml"
+    config.write_text("send:\n  receipt_delay: 3\n  answer_margin: 0\n", "utf-8")
+    args = ["--db", db, "--config", str(config), "--time-scale", "1", "--grace", "0"]
+    first, url = _serve(args)
+    try:
+        answer = send_esms(url, "0912345678", target.url, RequestId="order-9")
+    finally:
+        _stop(first)  # the receipt is 3 s away: still scheduled when the server stops
+    assert target.requests == []
+
+    second, url = _serve(args)
+    try:
+        inbox = requests.get(url + "/_dlrmock/ui/", params={"q": "order-9"}, timeout=5).text
+        assert answer["SMSID"][:20] in inbox
+        deadline = time.monotonic() + 10
+        while not target.requests:
+            assert time.monotonic() < deadline, "the scheduled receipt was not resumed"
+            time.sleep(0.05)
+        assert answer["SMSID"] in target.requests[0].path
+        while requests.get(f"{url}/_dlrmock/messages/{answer['SMSID']}",
+                           timeout=5).json()["state"] != "final":
+            assert time.monotonic() < deadline, "the resumed message never became final"
+            time.sleep(0.05)
+    finally:
+        _stop(second)
