@@ -296,6 +296,7 @@ class SqliteHistory(History):
     def __init__(self, path: str | Path, keep: int | None = None) -> None:
         self.path = Path(path)
         self.keep = keep
+        self._adds = 0
         self._lock = threading.RLock()
         try:
             # One connection shared by the server's threads, every use under the lock.
@@ -340,6 +341,14 @@ class SqliteHistory(History):
             self._db.execute("COMMIT")
 
     def _prune(self, keep: int) -> None:
+        self._adds += 1
+        if self._adds % 500 == 0:
+            # Attempts of runs that belong to no message (started through the admin API) and
+            # older than every kept message's go too.
+            self._db.execute(
+                "DELETE FROM timeline WHERE seq < (SELECT min(t.seq) FROM timeline t JOIN "
+                "messages m ON t.message_id = m.id) AND (message_id IS NULL OR message_id NOT "
+                "IN (SELECT id FROM messages))")
         cutoff = self._db.execute(
             "SELECT seq FROM messages ORDER BY seq DESC LIMIT 1 OFFSET ?", (keep,)).fetchone()
         if cutoff is None:

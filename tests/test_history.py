@@ -198,3 +198,24 @@ def test_dlrmock_serve_with_db_keeps_history_and_schedule_across_a_stop(
             time.sleep(0.05)
     finally:
         _stop(second)
+
+
+def test_keep_also_prunes_old_attempts_of_runs_that_belong_to_no_message(
+        tmp_path: Path) -> None:
+    from mock_server._events import Event
+
+    history = SqliteHistory(tmp_path / "h.sqlite", keep=10)
+    for n in range(1000):
+        history(Event("attempt", {"run_id": f"run-{n}", "message_id": f"admin-{n}",
+                                  "attempt": {"attempt": 1, "copy": 0, "step": 0}}))
+        history(Event("send", {"summary": {}, "send": {}, "messages": [
+            {"id": f"m{n}", "provider": "esms", "api": "a", "created_at": float(n),
+             "state": "final"}]}))
+        history(Event("attempt", {"run_id": f"run-m{n}", "message_id": f"m{n}",
+                                  "attempt": {"attempt": 1, "copy": 0, "step": 0}}))
+    kept = history._db.execute("SELECT count(*) FROM timeline").fetchone()[0]
+    assert history.page()[1] == 10
+    assert kept < 1000, kept  # not the 2 000 written
+    assert len(history.timeline("m999")) == 1
+    assert history.last_run_number() == 999  # the next start numbers its runs after these
+    history.close()
