@@ -11,6 +11,7 @@ every attempt of runs started through the admin API, and the receipts still sche
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -272,7 +273,8 @@ CREATE TABLE IF NOT EXISTS messages (
     provider TEXT NOT NULL,
     state TEXT NOT NULL,
     search TEXT NOT NULL,
-    record TEXT NOT NULL
+    record TEXT NOT NULL,
+    message TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS timeline (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -287,11 +289,18 @@ CREATE TABLE IF NOT EXISTS schedules (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-_FORMAT = "1"
+_FORMAT = "2"
+SYNC_SECONDS = 5.0
+"""How long a read waits for the events published before it to be written."""
 
 
 class SqliteHistory(History):
-    """The history in one SQLite file: it is there again after a restart."""
+    """The history in one SQLite file: it is there again after a restart.
+
+    Events are queued and written by one thread, a batch per transaction, so neither the
+    delivery engine's loop nor a send's request waits for the disk; a read first waits (at most
+    :data:`SYNC_SECONDS`) until what was published before it is written.
+    """
 
     def __init__(self, path: str | Path, keep: int | None = None) -> None:
         self.path = Path(path)
@@ -318,6 +327,53 @@ class SqliteHistory(History):
                                "(point --db at a new file or an earlier dlrmock database)"
                                ) from None
         self._last_run = int(row[0]) if row else 0
+        self._queue: list[Event] = []
+        self._queued = self._written = 0
+        self._closing = False
+        self._changed = threading.Condition()
+        self._writer = threading.Thread(target=self._write_batches, name="dlrmock-history",
+                                        daemon=True)
+        self._writer.start()
+
+    def __call__(self, event: Event) -> None:
+        with self._changed:
+            if self._closing:
+                return
+            self._queue.append(event)
+            self._queued += 1
+            self._changed.notify_all()
+
+    def _write_batches(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: bool(self._queue) or self._closing)
+                batch, self._queue = self._queue, []
+                if not batch:
+                    return  # closing, and everything is written
+            with self._lock:
+                try:
+                    self._db.execute("BEGIN")
+                    for event in batch:
+                        try:
+                            History.__call__(self, event)
+                        except (sqlite3.Error, KeyError, TypeError, ValueError):
+                            log.exception("history: cannot record a %s event", event.kind)
+                    self._db.execute("COMMIT")
+                except sqlite3.Error:
+                    log.exception("history: cannot write to %s", self.path)
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+            with self._changed:
+                self._written += len(batch)
+                self._changed.notify_all()
+
+    def sync(self, timeout: float | None = None) -> bool:
+        """Wait until every event published so far is written; whether it is."""
+        with self._changed:
+            target = self._queued
+            return self._changed.wait_for(
+                lambda: self._written >= target or not self._writer.is_alive(),
+                SYNC_SECONDS if timeout is None else timeout) and self._written >= target
 
     def _write(self, sql: str, args: Iterable[Any] = ()) -> None:
         with self._lock:
@@ -330,15 +386,14 @@ class SqliteHistory(History):
 
     def _add(self, record: dict[str, Any], search: str) -> None:
         with self._lock:
-            self._db.execute("BEGIN")
+            rest = {k: v for k, v in record.items() if k != "message"}
             self._db.execute(
-                "INSERT OR REPLACE INTO messages (id, provider, state, search, record) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO messages (id, provider, state, search, record, message) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (record["id"], record["provider"], record["state"], search,
-                 json.dumps(record, default=str)))
+                 json.dumps(rest, default=str), json.dumps(record["message"], default=str)))
             if self.keep is not None:
                 self._prune(self.keep)
-            self._db.execute("COMMIT")
 
     def _prune(self, keep: int) -> None:
         self._adds += 1
@@ -359,15 +414,9 @@ class SqliteHistory(History):
         self._db.execute("DELETE FROM messages WHERE seq <= ?", cutoff)
 
     def _set_message(self, message: Mapping[str, Any]) -> None:
-        with self._lock:
-            found = self._db.execute("SELECT record FROM messages WHERE id = ?",
-                                     (str(message["id"]),)).fetchone()
-            if found is None:
-                return
-            record = json.loads(found[0])
-            record["message"], record["state"] = dict(message), message["state"]
-            self._db.execute("UPDATE messages SET state = ?, record = ? WHERE id = ?",
-                             (record["state"], json.dumps(record, default=str), record["id"]))
+        # The message apart from the send's record: an update writes only what changed.
+        self._write("UPDATE messages SET state = ?, message = ? WHERE id = ?",
+                    (message["state"], json.dumps(message, default=str), str(message["id"])))
 
     def _append(self, message_id: str | None, entry: dict[str, Any]) -> None:
         self._write("INSERT INTO timeline (message_id, entry) VALUES (?, ?)",
@@ -396,9 +445,9 @@ class SqliteHistory(History):
                              (json.dumps(schedule, default=str), run_id))
 
     def clear(self) -> None:
-        with self._lock:
-            self._db.executescript("BEGIN; DELETE FROM messages; DELETE FROM timeline; "
-                                   "DELETE FROM schedules; COMMIT;")
+        with self._lock:  # inside the writer's transaction (a reset event)
+            for table in ("messages", "timeline", "schedules"):
+                self._db.execute(f"DELETE FROM {table}")
 
     def page(self, *, query: str = "", provider: str = "", state: str = "",
              limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
@@ -413,32 +462,38 @@ class SqliteHistory(History):
             where.append("instr(search, ?) > 0")
             args.append(query.strip().lower())
         condition = " AND ".join(where)
+        self.sync()
         with self._lock:
             total = self._db.execute(f"SELECT count(*) FROM messages WHERE {condition}",
                                      args).fetchone()[0]
             rows = self._db.execute(
-                f"SELECT record FROM messages WHERE {condition} ORDER BY seq DESC "
-                "LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
-        return [json.loads(row[0]) for row in rows], int(total)
+                f"SELECT record, message, state FROM messages WHERE {condition} "
+                "ORDER BY seq DESC LIMIT ? OFFSET ?", [*args, limit, offset]).fetchall()
+        return [_joined(*row) for row in rows], int(total)
 
     def get(self, message_id: str) -> dict[str, Any] | None:
+        self.sync()
         with self._lock:
-            found = self._db.execute("SELECT record FROM messages WHERE id = ?",
+            found = self._db.execute("SELECT record, message, state FROM messages WHERE id = ?",
                                      (message_id,)).fetchone()
-        return None if found is None else dict(json.loads(found[0]))
+        return None if found is None else _joined(*found)
 
     def timeline(self, message_id: str) -> list[dict[str, Any]]:
+        self.sync()
         with self._lock:
             rows = self._db.execute("SELECT entry FROM timeline WHERE message_id = ? "
                                     "ORDER BY seq", (message_id,)).fetchall()
         return [json.loads(row[0]) for row in rows]
 
     def records(self) -> list[dict[str, Any]]:
+        self.sync()
         with self._lock:
-            rows = self._db.execute("SELECT record FROM messages ORDER BY seq").fetchall()
-        return [json.loads(row[0]) for row in rows]
+            rows = self._db.execute(
+                "SELECT record, message, state FROM messages ORDER BY seq").fetchall()
+        return [_joined(*row) for row in rows]
 
     def unfinished(self) -> list[dict[str, Any]]:
+        self.sync()
         with self._lock:
             rows = self._db.execute("SELECT run_id, schedule FROM schedules").fetchall()
         return [dict(json.loads(row[1]), run_id=row[0]) for row in rows]
@@ -447,8 +502,19 @@ class SqliteHistory(History):
         return self._last_run
 
     def close(self) -> None:
+        """Write what is queued, then close the file."""
+        with self._changed:
+            self._closing = True
+            self._changed.notify_all()
+        self._writer.join(30)
         with self._lock:
             self._db.close()
+
+
+def _joined(record: str, message: str, state: str) -> dict[str, Any]:
+    joined: dict[str, Any] = json.loads(record)
+    joined["message"], joined["state"] = json.loads(message), state
+    return joined
 
 
 # ------------------------------------------------------------------------------------- restore
