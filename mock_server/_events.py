@@ -145,9 +145,14 @@ def send_summary(send: Mapping[str, Any]) -> dict[str, Any]:
     if params is None:
         params = _first(data, "templateData")
     reference = _first(document, "RequestId", "ext")
+    if phone is None:
+        phone = _first(document, "to")  # WhatsApp
+    content = _first(document, "Content") or _first(data, "text") or _first(document, "text")
+    if isinstance(content, Mapping):  # WhatsApp's {"body": ...}
+        content = content.get("body")
     return {
         "phone": None if phone is None else str(phone),
-        "content": _first(document, "Content"),
+        "content": content,
         "template": None if template is None else str(template),
         "params": params,
         "reference": None if reference is None else str(reference),

@@ -86,3 +86,28 @@ def test_a_held_message_publishes_its_release(provider: MockProvider, target: Ta
     assert kinds == ["send"]  # held: nothing scheduled yet
     provider.release(answer["SMSID"], "delivered").wait("final", 10)
     assert kinds[1:3] == ["scheduled", "released"] and "attempt" in kinds
+
+
+@pytest.mark.parametrize(("document", "expected"), [
+    ({"Phone": "0912345678", "Content": "Hi", "RequestId": "r-1"},
+     {"phone": "0912345678", "content": "Hi", "reference": "r-1"}),
+    ({"Phones": ["0912345678", "0987654321"], "Content": "Sale"},
+     {"phone": "0912345678,0987654321", "content": "Sale"}),
+    ({"phone": "84912345678", "ext": "order-7",
+      "messageData": {"templateId": "12345", "templateData": {"otp": "4821"}}},
+     {"phone": "84912345678", "template": "12345", "params": {"otp": "4821"},
+      "reference": "order-7"}),
+    ({"Phone": "0912345678", "TempID": "200", "Params": ["a", "b"]},
+     {"template": "200", "params": ["a", "b"]}),
+    ({"phone": "84912345678", "messageData": {"text": "Viber hello"}},
+     {"content": "Viber hello"}),
+    ({"to": "+84912345678", "text": {"body": "WhatsApp hello"}},
+     {"phone": "+84912345678", "content": "WhatsApp hello"}),
+    (None, {"phone": None, "content": None, "template": None}),
+])
+def test_a_send_is_summarised_for_people(document: object,
+                                         expected: dict[str, object]) -> None:
+    from mock_server._events import send_summary
+
+    summary = send_summary({"json": document})
+    assert {key: summary[key] for key in expected} == expected
