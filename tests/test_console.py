@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,6 +94,9 @@ def test_serve_prints_each_send_and_attempt_as_it_happens(tmp_path: Path, target
         [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", "--time-scale", "0",
          "--log-format", "json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env=env) as process:
+        # readline() has no timeout: a stuck server is killed, which ends the reads.
+        watchdog = threading.Timer(30, process.kill)
+        watchdog.start()
         try:
             assert process.stdout is not None
             ready = json.loads(process.stdout.readline())
@@ -111,5 +115,14 @@ def test_serve_prints_each_send_and_attempt_as_it_happens(tmp_path: Path, target
             health = requests.get(url + "/_dlrmock/health", timeout=5).json()
             assert health["counters"]["sends"] == 1
         finally:
+            watchdog.cancel()
             process.terminate()
             process.wait(10)
+
+
+def test_no_color_turns_colours_off_even_on_a_terminal(
+        provider: MockProvider, target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    out = Terminal()
+    _run(provider, ConsolePrinter(out), target.url)
+    assert out.getvalue() and "\033[" not in out.getvalue()
