@@ -79,6 +79,8 @@ def test_release_from_the_page_plays_the_held_message(
     done = requests.post(url, json={"outcome": "failed"}, headers=POST, timeout=5)
     assert done.status_code == 200 and done.json()["state"] in ("pending", "playing", "final")
     provider.message(held["SMSID"]).wait("final", 10)
+    row = requests.get(f"{provider.url}{UI}rows/{held['SMSID']}", timeout=5).text
+    assert ">final</span>" in row and 'class="plays" title="what its receipts say">failed<' in row
     again = requests.post(url, json={"outcome": "failed"}, headers=POST, timeout=5)
     assert again.status_code == 409 and "not held" in again.json()["message"]
 
