@@ -20,6 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -549,8 +550,10 @@ def restore(state: State, history: History) -> dict[str, int]:
             message.parts.append(part)
         messages.add(message)
         if record.get("send"):
+            known = {f.name for f in fields(CapturedSend)}
             with state.lock:
-                state.sent.append(CapturedSend(**record["send"]))
+                state.sent.append(CapturedSend(**{k: v for k, v in record["send"].items()
+                                                  if k in known}))
         restored += 1
     resumed = 0
     for schedule in history.unfinished():
@@ -561,7 +564,7 @@ def restore(state: State, history: History) -> dict[str, int]:
         try:
             if _resume(state, schedule, *found):
                 resumed += 1
-        except DlrmockError as exc:
+        except Exception as exc:  # one schedule that cannot resume must not stop the start
             log.warning("cannot resume the receipts of %s: %s", schedule.get("message_id"), exc)
     return {"messages": restored, "resumed": resumed}
 

@@ -85,6 +85,12 @@ def test_release_from_the_page_plays_the_held_message(
     assert again.status_code == 409 and "not held" in again.json()["message"]
 
 
+def test_releasing_an_unknown_message_is_a_404(provider: MockProvider) -> None:
+    answer = requests.post(f"{provider.url}{UI}messages/nope/release",
+                           json={"outcome": "delivered"}, headers=POST, timeout=5)
+    assert answer.status_code == 404 and "'nope'" in answer.json()["message"]
+
+
 def test_actions_need_the_page_header(provider: MockProvider) -> None:
     answer = requests.post(f"{provider.url}{UI}validate", data={"payload": "{}"}, timeout=5)
     assert answer.status_code == 403 and "X-Dlrmock-UI" in answer.json()["message"]

@@ -210,15 +210,19 @@ def create_ui_blueprint() -> Blueprint:
     @ui.post("/messages/<message_id>/release")
     def release(message_id: str) -> Any:
         from ..app import release_message
+        from ..sendapi import MessageNotFoundError, MessageNotHeldError
 
         data = _form()
         outcome = data.get("outcome") or None
         scenario = data.get("scenario") or None
         try:
             found = release_message(_state(), message_id, outcome, scenario)
+        except MessageNotFoundError as exc:
+            return _json_error(str(exc), 404)
+        except MessageNotHeldError as exc:
+            return _json_error(str(exc), 409)
         except DlrmockError as exc:
-            return _json_error(str(exc), getattr(exc, "status", 409 if "not held" in str(exc)
-                                                  else 400))
+            return _json_error(str(exc), getattr(exc, "status", 400))
         return {"id": found.id, "state": found.state}
 
     @ui.post("/play")
