@@ -137,7 +137,7 @@ def send_summary(send: Mapping[str, Any]) -> dict[str, Any]:
     phone = _first(document, "Phone", "phone")
     phones = _first(document, "Phones")
     if phone is None and phones is not None:
-        phone = phones if isinstance(phones, str) else ",".join(str(p) for p in phones)
+        phone = ",".join(str(p) for p in phones) if isinstance(phones, list) else phones
     template = _first(document, "TempID", "templateId")
     if template is None:
         template = _first(data, "templateId")
@@ -147,12 +147,16 @@ def send_summary(send: Mapping[str, Any]) -> dict[str, Any]:
     reference = _first(document, "RequestId", "ext")
     if phone is None:
         phone = _first(document, "to")  # WhatsApp
-    content = _first(document, "Content") or _first(data, "text") or _first(document, "text")
+    content = _first(document, "Content")
+    if content is None:
+        content = _first(data, "text")  # Viber
+    if content is None:
+        content = _first(document, "text")  # WhatsApp
     if isinstance(content, Mapping):  # WhatsApp's {"body": ...}
         content = content.get("body")
-    return {
+    return {  # whatever the caller sent (any JSON): texts to show, never an error
         "phone": None if phone is None else str(phone),
-        "content": content,
+        "content": None if content is None else str(content),
         "template": None if template is None else str(template),
         "params": params,
         "reference": None if reference is None else str(reference),

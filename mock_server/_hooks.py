@@ -74,11 +74,12 @@ class EngineHooks:
         for run_id in run_ids:
             run = self.engine.journal.get(run_id)
             if run is not None and run.held:
-                self.engine.release(run, self.answer_margin)
+                # Published first: at time scale 0 the run's first attempt may follow at once.
                 self.events.publish(RELEASED, {
                     "run_id": run.id, "message_id": run.message_id,
                     "message": self._snapshot(run.message_id),
                 })
+                self.engine.release(run, self.answer_margin)
 
     def cancel(self, run_id: str) -> None:
         self.engine.cancel(run_id)

@@ -104,6 +104,9 @@ def test_a_held_message_publishes_its_release(provider: MockProvider, target: Ta
     ({"to": "+84912345678", "text": {"body": "WhatsApp hello"}},
      {"phone": "+84912345678", "content": "WhatsApp hello"}),
     (None, {"phone": None, "content": None, "template": None}),
+    ({"Phones": 0, "Content": 0, "TempID": {"a": 1}, "messageData": 5, "text": []},
+     {"phone": "0", "content": "0", "template": "{'a': 1}"}),
+    ([1, 2], {"phone": None}),
 ])
 def test_a_send_is_summarised_for_people(document: object,
                                          expected: dict[str, object]) -> None:
