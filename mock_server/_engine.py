@@ -353,6 +353,8 @@ class Run:
     connect_to: str | None = None
     """The address the allow-list checked the target's host name at (None: look it up)."""
     _done: bool = False
+    _finishing: bool = False
+    _on_finish: list[Callable[[Run], None]] = field(default_factory=list)
 
     @property
     def provider(self) -> str:
@@ -376,9 +378,30 @@ class Run:
         with self.engine.finished_runs:
             return self.engine.finished_runs.wait_for(lambda: self._done, timeout)
 
+    def when_finished(self, callback: Callable[[Run], None]) -> None:
+        """Call ``callback(run)`` once the run has finished (at once if it already has).
+
+        Callbacks run before anyone waiting for the run is woken, on the engine's loop thread
+        (or the caller's, if the run has already finished), so they must not block; e.g. one
+        may start another run with :meth:`Engine.play`.
+        """
+        with self.engine.finished_runs:
+            if not self._finishing:
+                self._on_finish.append(callback)
+                return
+        callback(self)
+
     def mark_done(self) -> None:
         """Record the run as finished and wake whoever waits for it (engine use)."""
         self.finished_at = time.time()
+        with self.engine.finished_runs:
+            self._finishing = True
+            callbacks, self._on_finish = self._on_finish, []
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:  # a follow-up must never break the engine
+                log.exception("a when_finished callback of run %s failed", self.id)
         with self.engine.finished_runs:
             if not self._done:
                 self.engine.pending_runs -= 1

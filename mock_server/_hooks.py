@@ -3,6 +3,7 @@ report back to the sent messages they play."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from datetime import datetime
@@ -16,6 +17,8 @@ from .sendapi._messages import MessageStore
 from .sendapi._outcomes import JOURNEY_EXPIRY_SCENARIO
 
 __all__ = ["EngineHooks"]
+
+log = logging.getLogger(__name__)
 
 
 def _is_journey_expiry(scenario: str | Mapping[str, Any]) -> bool:
@@ -39,7 +42,10 @@ class EngineHooks:
         engine.on_finished.append(self._finished)
 
     def deliver(self, message: AcceptedMessage) -> str | None:
-        """Plan the message's scenario at its callback URL, held until :meth:`release`."""
+        """Plan the message's scenario at its callback URL, held until :meth:`release`.
+
+        ``message.then`` is called once the run has finished normally (not cancelled).
+        """
         if message.callback_url is None:
             return None
         clock = "scaled"
@@ -68,6 +74,9 @@ class EngineHooks:
             "fields": message.message, "delay": message.delay, "clock": clock,
             "time_scale": self.engine.time_scale, "kinds": [d.kind for d in run.deliveries],
         })
+        then = message.then
+        if then is not None:
+            run.when_finished(lambda done: self._follow_up(then, done))
         return run.id
 
     def release(self, run_ids: Iterable[str]) -> None:
@@ -80,6 +89,15 @@ class EngineHooks:
                     "message": self._snapshot(run.message_id),
                 })
                 self.engine.release(run, self.answer_margin)
+
+    @staticmethod
+    def _follow_up(then: Callable[[], str | None], run: Run) -> None:
+        if run.state == "cancelled":
+            return
+        try:
+            then()
+        except Exception:  # e.g. a scenario that cannot be built: logged, never raised here
+            log.warning("the follow-up of run %s could not be played", run.id, exc_info=True)
 
     def cancel(self, run_id: str) -> None:
         self.engine.cancel(run_id)

@@ -65,6 +65,32 @@ def test_success_then_delivered_carries_the_same_request_id_and_ext(
     assert [a.response_body for a in run.attempts] == ["success", "success"]
 
 
+def test_when_finished_runs_before_waiters_wake_and_at_once_when_already_done(
+    engine: Engine, target: Target
+) -> None:
+    seen: list[str] = []
+    run = engine.play("esms.sms.cskh.delivered", target.url)
+    run.when_finished(lambda r: seen.append(f"first {r.state}"))
+    run.wait(5)
+    assert seen == ["first done"]  # called before wait() returned
+    run.when_finished(lambda r: seen.append("late"))
+    assert seen == ["first done", "late"]
+
+
+def test_a_failing_when_finished_callback_does_not_break_the_run(
+    engine: Engine, target: Target
+) -> None:
+    def broken(_: object) -> None:
+        raise RuntimeError("boom")
+
+    seen: list[str] = []
+    run = engine.play("esms.sms.cskh.delivered", target.url)
+    run.when_finished(broken)
+    run.when_finished(lambda r: seen.append(r.state))
+    assert run.wait(10).state == "done"  # not "error": the engine went on
+    assert seen == ["done"]  # and so did the next callback
+
+
 @pytest.mark.parametrize("name", sorted(builtin_scenarios()))
 def test_every_builtin_scenario_sends_valid_receipts_except_malformed_steps(
     engine: Engine, target: Target, name: str

@@ -482,7 +482,7 @@ def test_no_time_field_of_a_real_send_is_before_the_send_or_after_its_arrival(
         before = time.time()
         smsid = otp_app.send_otp(provider.url, "0912345678", SmsType=kind)
         sends.append((before, smsid))
-    for zns in ({"SendingMode": 1}, {"SendingMode": 2}, {"IsJourney": 1, "OrderId": "o-1"}):
+    for zns in ({"SendingMode": 1}, {"SendingMode": 3}, {"IsJourney": 1, "OrderId": "o-1"}):
         before = time.time()
         answer = requests.post(provider.url + "/MainService.svc/json/SendZaloMessage_V6/", json={
             "ApiKey": API_KEY, "SecretKey": SECRET_KEY, "Phone": "0912345678", "OAID": "1",

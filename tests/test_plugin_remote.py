@@ -221,7 +221,7 @@ def test_two_sessions_against_one_server_do_not_disturb_each_other(
     assert len(provider.runs) == 1  # the second session's run; no_receipt played none
 
     assert pytester.runpytest(second, "--dlrmock-url", provider.url, "--dlrmock-reset").ret == 0
-    assert _send_status(provider, smsid) == "99"  # --dlrmock-reset: the old behaviour
+    assert _send_status(provider, smsid) == "105"  # --dlrmock-reset: an unknown SMSID
     provider.state.errors.clear()
 
 

@@ -167,3 +167,54 @@ def test_an_unknown_esms_api_is_a_json_404_naming_the_known_ones(path: str) -> N
     answer = shape_ok(path, response)
     assert "SendZaloMessage_V6" in answer["ErrorMessage"]
     assert len(hooks.last.endpoint) < 120
+
+
+# ------------------------------------------------- every other eSMS API, from the endpoint table
+def _esms_paths() -> list[tuple[str, str]]:
+    from mock_server.sendapi import ESMS_ENDPOINTS
+
+    paths = []
+    for endpoint in ESMS_ENDPOINTS:
+        path = f"/{endpoint.name}" if endpoint.root else f"/MainService.svc/json/{endpoint.name}"
+        if endpoint.path_keys:
+            path += f"/{API_KEY}/{SECRET_KEY}"
+        paths.append((endpoint.method, path))
+    return paths
+
+
+WEIRD_VALUES: list[Any] = [None, "", 0, -1, 1.5, True, [], {}, ["x"], [{}], {"a": [1]},
+                           "x" * 300, "\ud800", "0901888484"]
+FIELDS = ["Phone", "Channels", "Data", "SmsType", "OAID", "OAId", "TempID", "TempData",
+          "Params", "ZaloUid", "HashPhone", "Payload", "User_id", "ListRefid", "SmsId",
+          "RefId", "ReferenceId", "TemplateId", "Brandname", "Code", "TimeAlive", "message",
+          "MultiChannelTempId", "TypeId", "RequestId", "SendingMode", "CallbackUrl", "Sandbox",
+          "Speed", "Voice", "SendDate", "Content"]
+
+
+@pytest.mark.parametrize(("method", "path"), _esms_paths())
+def test_every_esms_api_answers_weird_values_without_a_500(method: str, path: str) -> None:
+    client, _, _ = make_app()
+    keys = {"ApiKey": API_KEY, "SecretKey": SECRET_KEY}
+    # Every field with every value would be 14 000 requests: each value in every field at once,
+    # then each field alone with the values in turn.
+    documents = [{field: value for field in FIELDS} for value in WEIRD_VALUES]
+    documents += [{field: WEIRD_VALUES[(n + shift) % len(WEIRD_VALUES)]}
+                  for shift in (0, 5) for n, field in enumerate(FIELDS)]
+    for document in documents:
+        if method == "GET":
+            query = {}
+            for field, value in document.items():
+                shown = value if isinstance(value, str) else json.dumps(value)
+                query[field] = shown.encode("utf-8", "surrogatepass").decode("latin-1")
+            response = client.get(path, query_string={**keys, **query})
+        else:
+            response = client.post(path, data=json.dumps({**keys, **document}).encode(),
+                                   headers={"Content-Type": "application/json"})
+        assert response.status_code < 500, (path, document, response.data[:300])
+        assert isinstance(response.get_json(), dict), (path, document)
+    if method == "POST":
+        for value in WEIRD_VALUES:
+            nested = {**keys, "Channels": ["zalo", "sms"], "Data": [value, value],
+                      "ListRefid": [value], "Payload": {"recipient": value}}
+            response = client.post(path, json=nested)
+            assert response.status_code < 500, (path, value, response.data[:300])

@@ -452,7 +452,7 @@ def _zns_v4_journey(phone: str) -> dict[str, Any]:
 
 def _zns_v5(phone: str) -> dict[str, Any]:
     return {"Phone": phone, "OAID": "4097311281936189049", "TempID": "200608",
-            "TempData": [{"key": "name", "value": "Nguyen Van A"}], "SendingMode": "2"}
+            "TempData": [{"key": "name", "value": "Nguyen Van A"}], "SendingMode": "3"}
 
 
 def _zns_v6(phone: str) -> dict[str, Any]:
@@ -487,7 +487,7 @@ ESMS_CASES = [
              "200607"),
     EsmsCase("SendZaloMessage_V4_post_json/", _zns_v4_journey, "27",
              "esms.SendZaloMessage_V4_post_json", "200607"),
-    EsmsCase("SendZaloMessage_V5_post", _zns_v5, "24", "esms.SendZaloMessage_V5_post", "200608",
+    EsmsCase("SendZaloMessage_V5_post", _zns_v5, "25", "esms.SendZaloMessage_V5_post", "200608",
              query="?token=abc&tenant=e2e"),
     EsmsCase("SendZaloMessage_V6", _zns_v6, "25", "esms.SendZaloMessage_V6", "200609"),
     EsmsCase("Send_Multiple_Sms_OTT", _viber, "23", "esms.Send_Multiple_Sms_OTT"),

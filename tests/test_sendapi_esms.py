@@ -34,6 +34,11 @@ def check_send_answer(response: Any) -> dict[str, Any]:
     return dict(answer)
 
 
+def explained(response: Any) -> str:
+    """dlrmock's explanation of an answer (the provider's fields keep eSMS's own words)."""
+    return str(response.headers.get("X-Dlrmock-Explain", ""))
+
+
 def code_of(response: Any) -> str:
     return str(check_send_answer(response)["CodeResult"])
 
@@ -64,9 +69,15 @@ SENDS: list[tuple[str, str, dict[str, Any], str, str]] = [
     ("zns-v5", "SendZaloMessage_V5_post",
      {**ZNS, "TempData": [{"key": "name", "value": "Lan"}], "SendingMode": "1"}, "25",
      "esms.zns.normal.delivered"),
-    ("zns-v5-priority", "SendZaloMessage_V5_post",
-     {**ZNS, "TempData": [{"key": "name", "value": "Lan"}], "SendingMode": 2}, "24",
-     "esms.zns.priority.delivered"),
+    ("zns-v5-over-quota", "SendZaloMessage_V5_post",
+     {**ZNS, "TempData": [{"key": "name", "value": "Lan"}], "SendingMode": 3}, "25",
+     "esms.zns.normal.delivered"),
+    ("sms-zalo-priority-content", "SendMultipleMessage_V4_post_json",
+     {"Phone": "0912345678", "Content": "Ma OTP 4821", "SmsType": 24, "OAID": ZNS["OAID"]},
+     "24", "esms.zns.priority.delivered"),
+    ("sms-zalo-normal-content", "SendMultipleMessage_V4_post_json",
+     {"Phone": "0912345678", "Content": "Ma OTP 4821", "SmsType": "25", "OAID": ZNS["OAID"]},
+     "25", "esms.zns.normal.delivered"),
     ("zns-v6", "SendZaloMessage_V6", {**ZNS, "TempData": {"name": "Lan"}}, "25",
      "esms.zns.normal.delivered"),
     ("viber-ott", "Send_Multiple_Sms_OTT",
@@ -228,9 +239,11 @@ def test_the_request_id_ttl_is_configurable() -> None:
 ])
 def test_an_unregistered_brandname_is_104_when_brandnames_are_configured(
         api: str, fields: dict[str, Any]) -> None:
-    client, _, _ = make_app(SendSettings(brandnames=("ACME",)))
-    answer = check_send_answer(post(client, api, **fields))
-    assert answer["CodeResult"] == "104" and "ACME" in answer["ErrorMessage"]
+    client, hooks, _ = make_app(SendSettings(brandnames=("ACME",)))
+    response = post(client, api, **fields)
+    assert check_send_answer(response) == {"CodeResult": "104", "CountRegenerate": 0,
+                                           "ErrorMessage": "Brand name code is not exist"}
+    assert "ACME" in explained(response) and hooks.last.explain == explained(response)
 
 
 def test_any_brandname_is_accepted_when_none_are_configured() -> None:
@@ -248,7 +261,8 @@ def test_fixed_number_sms_needs_no_brandname() -> None:
 @pytest.mark.parametrize(("api", "fields", "where"), [
     ("SendMultipleMessage_V4_post_json", {**SMS, "Content": None}, "$.Content: required field"),
     ("SendMultipleMessage_V4_post_json", {**SMS, "Phone": ["0912345678"]}, "$.Phone"),
-    ("SendMultipleMessage_V4_post_json", {**SMS, "RequestId": "x" * 51}, "$.RequestId"),
+    ("SendMultipleMessage_V4_post_json", {**SMS, "RequestId": "x" * 51},
+     "RequestId is 51 characters long; eSMS allows at most 50"),
     ("SendMultipleMessage_V4_post_json", {**SMS, "SendDate": "tomorrow"}, "$.SendDate"),
     ("SendMultipleMessage_V4_post_json", {**SMS, "CallbackUrl": "h" * 2049}, "$.CallbackUrl"),
     ("SendZaloMessage_V4_post_json", {**ZNS}, "$.Params: required field 'Params' is missing"),
@@ -275,8 +289,10 @@ def test_an_invalid_request_is_99_naming_the_field(api: str, fields: dict[str, A
 def test_an_unsupported_message_type_is_118(api: str, fields: dict[str, Any],
                                             hint: str) -> None:
     client, _, _ = make_app()
-    answer = check_send_answer(post(client, api, **fields))
-    assert answer["CodeResult"] == "118" and hint in answer["ErrorMessage"]
+    response = post(client, api, **fields)
+    answer = check_send_answer(response)
+    assert answer["CodeResult"] == "118" and answer["ErrorMessage"] == "Loại tin nhắn không hỗ trợ."
+    assert hint in explained(response)
 
 
 def test_too_few_advertising_numbers_is_107_when_configured() -> None:
@@ -286,10 +302,11 @@ def test_too_few_advertising_numbers_is_107_when_configured() -> None:
 
 
 @pytest.mark.parametrize("api", ["SendMultipleSMSBrandname_json", "Send_Multiple_Sms_OTT"])
-def test_more_than_5000_numbers_in_one_request_is_99(api: str) -> None:
+def test_more_than_5000_numbers_in_one_request_is_120(api: str) -> None:
     client, hooks, _ = make_app()
-    answer = check_send_answer(post(client, api, Phones=["0912345678"] * 5001, Content="x"))
-    assert answer["CodeResult"] == "99" and "at most 5000" in answer["ErrorMessage"]
+    response = post(client, api, Phones=["0912345678"] * 5001, Content="x")
+    assert check_send_answer(response)["CodeResult"] == "120"
+    assert "at most 5000" in explained(response)
     assert hooks.delivered == []
 
 
@@ -328,9 +345,9 @@ def test_zns_oa_and_template_are_checked_when_configured() -> None:
     assert code_of(post(client, "SendZaloMessage_V6", **ZNS, TempData={})) == "100"
     assert code_of(post(client, "SendZaloMessage_V6", **{**ZNS, "OAID": "1"},
                         TempData={})) == "204"
-    answer = check_send_answer(post(client, "SendZaloMessage_V6", **{**ZNS, "TempID": "9"},
-                                    TempData={}))
-    assert answer["CodeResult"] == "789" and "267247" in answer["ErrorMessage"]
+    response = post(client, "SendZaloMessage_V6", **{**ZNS, "TempID": "9"}, TempData={})
+    assert check_send_answer(response)["ErrorMessage"] == "TemplateId is not config"
+    assert code_of(response) == "789" and "267247" in explained(response)
     assert code_of(post(client, "SendZaloMessage_V6", **{**ZNS, "OAID": "555", "TempID": "1"},
                         TempData={})) == "100"
 
@@ -540,15 +557,16 @@ def test_status_parameter_names_are_case_insensitive() -> None:
     assert response.get_json()["CodeResponse"] == "100"
 
 
-def test_status_of_an_unknown_sms_id_is_99() -> None:
-    client, _, _ = make_app()
+def test_status_of_an_unknown_sms_id_is_105() -> None:
+    client, hooks, _ = make_app()
     answer = status(client, "nope")
-    assert answer["CodeResponse"] == "99" and "'nope'" in answer["ErrorMessage"]
+    assert answer["CodeResponse"] == "105" and "'nope'" in str(hooks.last.explain)
 
 
-def test_status_with_wrong_credentials_is_101() -> None:
+def test_status_with_wrong_credentials_is_101_in_the_documented_shape() -> None:
     client, _, _ = make_app()
-    assert status(client, send_sms(client), SecretKey="x")["CodeResponse"] == "101"
+    smsid = send_sms(client)
+    assert status(client, smsid, SecretKey="x") == {"CodeResponse": "101", "SMSID": smsid}
 
 
 def test_status_queries_are_captured_under_their_own_endpoint() -> None:
@@ -565,7 +583,59 @@ def test_state_clear_forgets_request_ids_and_batches() -> None:
     smsid = str(post(client, "SendMultipleMessage_V4_post_json", RequestId="c",
                      **SMS).get_json()["SMSID"])
     state.clear()
-    assert status(client, smsid)["CodeResponse"] == "99"
+    assert status(client, smsid)["CodeResponse"] == "105"
     assert code_of(post(client, "SendMultipleMessage_V4_post_json", RequestId="c",
                         **SMS)) == "100"
 
+
+
+# ------------------------------------------------------------------------------ multichannel
+def multichannel_body(phone: str, tag: str = "") -> dict[str, Any]:
+    return esms_body(Phone=phone, Channels=["zalo", "sms"], CallbackUrl=None, Data=[
+        {"TempID": "205644", "Params": ["686868"], "OAID": "4097311281936189049",
+         "CallbackUrl": WEBHOOK + "?c=zalo", "RequestId": "m-zalo" + tag},
+        {"Content": "686868 la ma OTP", "SmsType": "2", "Brandname": "ACME",
+         "CallbackUrl": WEBHOOK + "?c=sms", "RequestId": "m-sms" + tag}])
+
+
+def test_multichannel_hands_over_zalo_with_the_sms_fallback_only_when_zalo_fails() -> None:
+    client, hooks, _ = make_app()
+    answer = check_send_answer(client.post(BASE + "MultiChannelMessage/",
+                                           json=multichannel_body("0912347777")))
+    [zalo] = hooks.delivered
+    assert (zalo.scenario, zalo.callback_url) == ("esms.zns.normal.failed", WEBHOOK + "?c=zalo")
+    assert zalo.then is not None  # the SMS waits for Zalo's run to finish
+    hooks.play()
+    run_id = zalo.then()
+    sms = hooks.delivered[-1]
+    assert run_id is not None and run_id in hooks.released  # the answer is long gone
+    assert sms.then is None
+    assert (sms.scenario, sms.callback_url) == ("esms.sms.cskh.delivered", WEBHOOK + "?c=sms")
+    assert sms.message_id == zalo.message_id == answer["SMSID"]
+    assert (zalo.message["RequestId"], sms.message["RequestId"]) == ("m-zalo", "m-sms")
+    other = client.post(BASE + "MultiChannelMessage/", json=multichannel_body("0912340000", "2"))
+    assert hooks.delivered[-1].message_id == check_send_answer(other)["SMSID"]
+    assert hooks.delivered[-1].then is None  # Zalo delivers: no SMS
+
+
+def test_multichannel_status_waits_for_the_fallback_channel() -> None:
+    client, hooks, _ = make_app()
+    smsid = check_send_answer(client.post(BASE + "MultiChannelMessage/",
+                                          json=multichannel_body("0912347777")))["SMSID"]
+    [zalo] = hooks.delivered
+    hooks.play()  # Zalo's failure callback only
+    assert status(client, smsid)["SendStatus"] == 2
+    assert zalo.then is not None
+    zalo.then()
+    hooks.play()
+    final = status(client, smsid)
+    assert (final["SendStatus"], final["SendSuccess"], final["SendFailed"]) == (5, 1, 0)
+
+
+def test_multichannel_reuse_of_either_request_id_is_124() -> None:
+    client, _, _ = make_app()
+    assert code_of(client.post(BASE + "MultiChannelMessage/",
+                               json=multichannel_body("0912340000"))) == "100"
+    again = client.post(BASE + "MultiChannelMessage/", json=multichannel_body("0912340000"))
+    assert check_send_answer(again) == {"CodeResult": "124", "CountRegenerate": 0,
+                                        "ErrorMessage": "Request exist 1"}

@@ -50,6 +50,12 @@ def test_from_mapping_names_an_unknown_key_and_lists_the_known_ones() -> None:
     ("magic_numbers", {"1234": "lost"}, r"unknown outcome 'lost'; did you mean 'lost_ack'"),
     ("default_webhook", "ftp://x", "default_webhook must be an http:// or https:// URL"),
     ("request_id_ttl", 0, "request_id_ttl must be a positive number"),
+    ("channel_magic_numbers", {"viber": {"1": "failed"}}, "unknown channel 'viber'"),
+    ("channel_magic_numbers", {"zalo": {"7777": "fail"}}, r"\['zalo'\]\['7777'\]"),
+    ("channel_magic_numbers", {"zalo": "7777"}, "must map channels to"),
+    ("sms_templates", {"ACME": "{P1,6} code"}, r"sms_templates\['ACME'\] must be a list"),
+    ("esms_unit_prices", {"2": -1}, r"esms_unit_prices\['2'\] must be a number >= 0"),
+    ("balance", "lots", "'balance' must be a number or null"),
 ])
 def test_from_mapping_rejects_a_bad_value_naming_the_key(key: str, value: object,
                                                          expected: str) -> None:
@@ -58,7 +64,10 @@ def test_from_mapping_rejects_a_bad_value_naming_the_key(key: str, value: object
 
 
 def test_as_dict_round_trips_through_from_mapping() -> None:
-    settings = SendSettings(brandnames=("ACME",), zalo_oas={"1": ("2",)}, appkey="k")
+    settings = SendSettings(brandnames=("ACME",), zalo_oas={"1": ("2",)}, appkey="k",
+                            sms_templates={"ACME": ("{P1,6} code",)}, balance=12.5,
+                            channel_magic_numbers={"sms": {"77": "failed"}},
+                            voice_templates=("12",))
     assert SendSettings.from_mapping(settings.as_dict()) == settings
 
 

@@ -48,12 +48,17 @@ class Reject(Exception):
     """A provider error: the handler stops and the error is answered in the provider's shape."""
 
     def __init__(self, code: int | str, message: str, *, status: int = 200,
-                 headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(message)
+                 headers: Mapping[str, str] | None = None, explain: str | None = None,
+                 body: Any | None = None) -> None:
+        super().__init__(explain or message)
         self.code = code
         self.message = message
         self.status = status
         self.headers = dict(headers or {})
+        self.explain = explain
+        """dlrmock's own explanation: the ``X-Dlrmock-Explain`` header, never a provider field."""
+        self.body = body
+        """The whole error document when it is not ``error_shape(code, message)``."""
 
 
 ErrorShape = Callable[[int | str, str], dict[str, Any]]
@@ -173,9 +178,11 @@ def serve(
         answer = handler(exchange)
     except Reject as rejected:
         # The reason goes in X-Dlrmock-Explain and the captured send too, for error documents
-        # whose text must stay the provider's (NXCloud's legacy SMS answers).
-        answer = Answer(error_shape(rejected.code, rejected.message), rejected.status,
-                        rejected.headers, error=str(rejected.code), explain=rejected.message)
+        # whose text must stay the provider's (NXCloud's legacy SMS answers, eSMS's errors).
+        body = rejected.body if rejected.body is not None \
+            else error_shape(rejected.code, rejected.message)
+        answer = Answer(body, rejected.status, rejected.headers, error=str(rejected.code),
+                        explain=rejected.explain or rejected.message)
     except HTTPException as exc:
         # e.g. the app's MAX_CONTENT_LENGTH, or a client that went away mid-body.
         status = exc.code or 400

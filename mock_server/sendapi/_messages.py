@@ -53,6 +53,9 @@ class Part:
     """Receipt payloads sent (first attempt of each), oldest first."""
     start: Starter | None = field(default=None, repr=False)
     """How a held part is released (set by its send API)."""
+    channels: int = 1
+    """Channels that call back about this part (eSMS multichannel: a fallback channel's run
+    follows a failed one's, bound to the same part); it is final only after the last."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -191,7 +194,7 @@ class MessageStore:
         """``run_id`` ended (played out, cancelled or stopped): its part is final."""
         with self.lock:
             found = self._by_run.pop(run_id, None)
-            if found is not None:
+            if found is not None and found[1].run_id == run_id:  # not moved on to a fallback
                 part = found[1]
                 part.state = "final"
                 part.to_come = []

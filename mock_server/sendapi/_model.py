@@ -36,6 +36,9 @@ class AcceptedMessage:
     gate: Callable[[], str | None] | None = None
     """Asked before each receipt is first sent; a reason stops the run (a journey expiry that
     lost the race to a send using the token)."""
+    then: Callable[[], str | None] | None = None
+    """Called once this message's run has finished (not cancelled): it starts a follow-up and
+    returns its run id — eSMS multichannel's next channel after a failed one."""
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,11 @@ from typing import Any
 
 from .._errors import closest_first
 
-__all__ = ["DEFAULT_MAGIC_NUMBERS", "MATCH_KEYS", "OUTCOMES", "PLAYABLE_OUTCOMES", "Rule",
-           "SendSettings"]
+__all__ = ["CHANNELS", "DEFAULT_BALANCE", "DEFAULT_MAGIC_NUMBERS", "MATCH_KEYS", "OUTCOMES",
+           "PLAYABLE_OUTCOMES", "Rule", "SendSettings"]
+
+CHANNELS = ("zalo", "sms")
+"""eSMS ``MultiChannelMessage`` channels, as ``Channels`` names them."""
 
 OUTCOMES = ("delivered", "failed", "no_receipt", "duplicate", "out_of_order", "lost_ack", "hold")
 """What a send can be told to end in, by a rule, its recipient's number or the scenario header.
@@ -58,13 +61,22 @@ DEFAULT_MAGIC_NUMBERS: Mapping[str, str] = {
 
 _DIGITS = re.compile(r"^[0-9]+$")
 _ESMS_PRICES: Mapping[str, float] = {
-    "1": 250, "2": 650, "23": 470, "24": 300, "25": 300, "26": 300, "27": 300,
+    "1": 250, "2": 650, "23": 470, "24": 300, "25": 300, "26": 300, "27": 300, "voice": 880,
 }
-"""[choice] VND per message by TypeId, in the range of eSMS's published prices."""
+"""[choice] VND per message by TypeId, in the range of eSMS's published prices (a voice call:
+key ``voice``)."""
 
 
 def _default_magic_numbers() -> dict[str, str]:
     return dict(DEFAULT_MAGIC_NUMBERS)
+
+
+def _default_channel_magic_numbers() -> dict[str, dict[str, str]]:
+    return {"zalo": {"7777": "failed"}}
+
+
+DEFAULT_BALANCE = 10_000_000
+"""``GetBalance_json``'s starting balance when no ``balance`` is configured."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +148,25 @@ class SendSettings:
     """Zalo's daily quota of the OA; ``remainingQuota`` counts down with each send."""
     esms_unit_prices: Mapping[str, float] = field(default_factory=lambda: dict(_ESMS_PRICES))
     """eSMS price of one message by TypeId (``TotalPrice``); sandbox sends cost 0."""
+    channel_magic_numbers: Mapping[str, Mapping[str, str]] = field(
+        default_factory=_default_channel_magic_numbers)
+    """eSMS multichannel: channel (``zalo``, ``sms``) → number suffix → outcome of that channel
+    only; it wins over ``magic_numbers``. By default a number ending 7777 fails on Zalo, so
+    the SMS fallback is sent (and delivered)."""
+    sms_templates: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """eSMS brandname → its approved customer-care templates (``GetTemplate/``, SmsType 2); a
+    brandname not listed has one OTP template, ``{P1,20} la ma xac minh dang ky <brandname>
+    cua ban`` [choice]. Each template is approved on every carrier (NetworkID 1–7)."""
+    balance: float | None = None
+    """eSMS account balance (VND): each accepted send costs ``esms_unit_prices``, CodeResult
+    103 once it would go below 0. ``None``: never runs out (``GetBalance_json`` still shows
+    ``DEFAULT_BALANCE`` minus what was spent)."""
+    user_id: int = 9999
+    """eSMS ``UserID`` of the account (``GetBalance_json``)."""
+    voice_templates: tuple[str, ...] = ()
+    """eSMS call scripts registered (``MakeCallTemplate_V2``); empty accepts any (else 104)."""
+    voice_records: tuple[str, ...] = ()
+    """eSMS recordings uploaded (``MakeCallRecord_V2``); empty accepts any (else 106)."""
 
     def webhook_for(self, provider: str) -> str | None:
         """The default webhook of ``provider`` (``nxcloud`` / ``esms``)."""
@@ -151,6 +182,20 @@ class SendSettings:
                 problems.append(_unknown_outcome(f"magic_numbers[{suffix!r}]", outcome))
         if self.default_outcome not in OUTCOMES:
             problems.append(_unknown_outcome("default_outcome", self.default_outcome))
+        for channel, table in self.channel_magic_numbers.items():
+            if channel not in CHANNELS:
+                problems.append(f"channel_magic_numbers: unknown channel {channel!r}; "
+                                f"channels: {', '.join(CHANNELS)}")
+            for suffix, outcome in table.items():
+                if not isinstance(suffix, str) or not _DIGITS.match(suffix):
+                    problems.append(f"channel_magic_numbers[{channel!r}]: suffix {suffix!r} "
+                                    "must be a string of digits")
+                if outcome not in OUTCOMES:
+                    problems.append(_unknown_outcome(
+                        f"channel_magic_numbers[{channel!r}][{suffix!r}]", outcome))
+        if self.balance is not None and (isinstance(self.balance, bool)
+                                         or not isinstance(self.balance, int | float)):
+            problems.append(f"balance must be a number or null, got {self.balance!r}")
         for name in ("max_skew_ms", "max_body_bytes", "request_id_ttl", "request_id_limit",
                      "messages_limit"):
             value = getattr(self, name)
@@ -205,8 +250,9 @@ class SendSettings:
             f.name: (
                 [rule.as_dict() for rule in value] if f.name == "rules"
                 else list(value) if isinstance(value, tuple)
-                else {k: list(v) for k, v in value.items()} if f.name == "zalo_oas"
-                else [rule.as_dict() for rule in value] if f.name == "rules"
+                else {k: list(v) for k, v in value.items()}
+                if f.name in ("zalo_oas", "sms_templates")
+                else {k: dict(v) for k, v in value.items()} if f.name == "channel_magic_numbers"
                 else dict(value) if isinstance(value, Mapping)
                 else value
             )
@@ -227,6 +273,14 @@ def _strings(key: str, value: Any) -> tuple[str, ...]:
     if isinstance(value, list | tuple) and all(isinstance(v, str | int) for v in value):
         return tuple(str(v) for v in value)
     raise ValueError(f"send setting {key!r} must be a list of strings, got {value!r}")
+
+
+def _templates(brand: object, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple) \
+            or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"send setting sms_templates[{brand!r}] must be a list of template "
+                         f"texts such as ['{{P1,20}} la ma OTP cua ban'], got {value!r}")
+    return tuple(value)
 
 
 def _delay_problems(where: str, value: Any) -> list[str]:
@@ -307,7 +361,7 @@ def _coerce(key: str, value: Any) -> Any:
             raise ValueError(f"send setting 'esms_unit_prices' must map TypeIds to prices, "
                              f"got {value!r}")
         return {**_ESMS_PRICES, **{str(k): v for k, v in value.items()}}
-    if key == "brandnames":
+    if key in ("brandnames", "voice_templates", "voice_records"):
         return _strings(key, value)
     if key == "zalo_oas":
         if not isinstance(value, Mapping):
@@ -324,6 +378,22 @@ def _coerce(key: str, value: Any) -> Any:
                 f"send setting 'sms_apps' must map SMS appkeys to secretkeys, got {value!r}"
             )
         return {str(k): str(v) for k, v in value.items()}
+    if key == "sms_templates":
+        if not isinstance(value, Mapping):
+            raise ValueError(
+                f"send setting 'sms_templates' must map brandnames to template lists, got {value!r}"
+            )
+        return {str(brand): _templates(brand, templates) for brand, templates in value.items()}
+    if key == "channel_magic_numbers":
+        if not isinstance(value, Mapping) or not all(isinstance(v, Mapping)
+                                                     for v in value.values()):
+            raise ValueError(f"send setting {key!r} must map channels to {{suffix: outcome}}, "
+                             f"got {value!r}")
+        return {str(k): {str(s): o for s, o in v.items()} for k, v in value.items()}
+    if key == "balance":
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError(f"send setting 'balance' must be a number or null, got {value!r}")
+        return value
     if key == "magic_numbers":
         if not isinstance(value, Mapping):
             raise ValueError(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ._messages import MessageStore
-from ._settings import SendSettings
+from ._settings import DEFAULT_BALANCE, SendSettings
 
 __all__ = ["Journey", "SendState"]
 
@@ -69,13 +69,18 @@ class SendState:
         self.rng = random.Random()
         """Draws receipt delays."""
         self._zns_sent = 0
+        self._spent = 0.0
+        self._codes = _Bounded(self.settings.messages_limit)
 
     def clear(self) -> None:
-        """Forget every RequestId, journey token and sent message; the quota is full again."""
+        """Forget every RequestId, journey token, sent message and OTP code; the quota is full
+        again and nothing is spent."""
         with self.lock:
+            self._codes.clear()
             self._request_ids.clear()
             self._journeys.clear()
             self._zns_sent = 0
+            self._spent = 0.0
         self.messages.clear()
 
     def take_zns_quota(self) -> int:
@@ -83,6 +88,43 @@ class SendState:
         with self.lock:
             self._zns_sent += 1
             return max(0, self.settings.nxcloud_daily_quota - self._zns_sent)
+
+    # -- eSMS OTP codes (SendMessageAutoGenCode_*, CheckCodeGen_V4_get)
+    def add_code(self, phone: str, code: str, ttl: float) -> None:
+        """``code`` is valid for ``phone`` during ``ttl`` seconds (a newer code replaces it)."""
+        with self.lock:
+            self._codes.put(phone, (code.upper(), self.clock() + ttl))
+
+    def use_code(self, phone: str, code: str) -> bool:
+        """Whether ``code`` is ``phone``'s live code; a code is good once."""
+        with self.lock:
+            found = self._codes.get(phone)
+            if not isinstance(found, tuple) or found[0] != code.strip().upper() \
+                    or self.clock() > found[1]:
+                return False
+            del self._codes[phone]
+            return True
+
+    # -- eSMS balance
+    def balance(self) -> float:
+        """What is left: the configured balance (or ``DEFAULT_BALANCE``) minus what was spent."""
+        start = self.settings.balance
+        with self.lock:
+            return (DEFAULT_BALANCE if start is None else start) - self._spent
+
+    def charge(self, amount: float) -> bool:
+        """Spend ``amount``; ``False`` (nothing spent) if a configured balance cannot pay it."""
+        with self.lock:
+            limit = self.settings.balance
+            if amount > 0 and limit is not None and limit - self._spent < amount:
+                return False
+            self._spent += amount
+            return True
+
+    def refund(self, amount: float) -> None:
+        """Give back what :meth:`charge` took (the send failed after all)."""
+        with self.lock:
+            self._spent -= amount
 
     # -- eSMS RequestId (CodeResult 124 when reused within request_id_ttl)
     def claim_request_id(self, request_id: str) -> bool:

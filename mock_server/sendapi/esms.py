@@ -1,30 +1,49 @@
-"""eSMS.vn's send APIs under ``/MainService.svc/json/`` and ``GetSendStatus``.
+"""eSMS.vn's APIs under ``/MainService.svc/json/``: the endpoint table, sends and GetSendStatus.
 
 Parameter names are matched case-insensitively (``SandBox`` = ``Sandbox``, ``phone`` = ``Phone``)
-on every endpoint, GET or POST; numbers may come as strings or JSON numbers. Answers are
-``{"CodeResult": "100", "CountRegenerate": 0, "SMSID": …}`` or ``{"CodeResult": "<code>",
-"CountRegenerate": 0, "ErrorMessage": …}`` inside HTTP 200 (405 / 413 / 404 for a wrong method,
-a too large body, an unknown API).
+on every endpoint, GET, POST JSON or POST form; numbers may come as strings or JSON numbers.
+Answers are ``{"CodeResult": "100", "CountRegenerate": 0, "SMSID": …}`` or eSMS's error document
+inside HTTP 200 (405 / 413 / 404 for a wrong method, a too large body, an unknown API), with
+dlrmock's explanation in the ``X-Dlrmock-Explain`` header. The look-up APIs live in
+:mod:`.esms_lookup`, the multichannel send in :mod:`.esms_multichannel`.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, request
 
 from .._errors import DlrmockError
 from .._limits import loads_json
+from ..providers import KINDS
 from ..providers.esms import carrier_of
-from ._exchange import ALL_METHODS, Answer, Exchange, Reject, first_problem, serve
-from ._messages import Part, SentMessage
+from . import esms_bulk, esms_lookup, esms_multichannel, esms_status, esms_voice
+from ._esms_common import (
+    EsmsEndpoint,
+    Handler,
+    SendPlan,
+    as_float,
+    as_int,
+    esms_error,
+    flag,
+    query_error,
+    refuse,
+    status_error,
+    text,
+)
+from ._exchange import ALL_METHODS, Answer, ErrorShape, Exchange, Reject, first_problem, serve
+from ._messages import Part, SentMessage, Starter
 from ._model import AcceptedMessage, SendHooks
 from ._outcomes import (
     SCENARIO_HEADER,
+    Decision,
     ScenarioChoice,
     choose,
     decide,
@@ -37,6 +56,7 @@ from ._state import SendState
 __all__ = [
     "ENDPOINTS",
     "MAX_PHONES",
+    "MAX_REQUEST_ID",
     "UNKNOWN_CARRIER",
     "EsmsEndpoint",
     "esms_blueprint",
@@ -51,80 +71,80 @@ SERVICE_PATHS = ("/MainService.svc/json", "/mainservice.svc/json")
 
 MAX_PHONES = 5000
 """Most numbers in one ``Phones`` list (eSMS's documented maximum for advertising SMS)."""
+MAX_REQUEST_ID = 50
+"""``RequestId``: "Độ dài tối đa 50 ký tự" on every V2 send page."""
+MAX_ZALO_UID = 20
+"""``ZaloUid``: "giới hạn 20 ký tự" (852 beyond)."""
+UID_KIND = "esms.zns.uid"
+"""The receipt kind of a ZNS sent by Zalo user id (eSMS's own UID callback sample)."""
 UNKNOWN_CARRIER = "1"
 """[choice] telcoid of a number no carrier prefix matches (1 = Viettel, the largest)."""
 
+_SHAPES: Mapping[str, ErrorShape] = {"send": esms_error, "status": status_error,
+                                     "query": query_error}
 
-@dataclass(frozen=True)
-class EsmsEndpoint:
-    """One eSMS API: its name (the last path segment), method, request schema and family."""
 
-    name: str
-    method: str
-    schema: str
-    family: str
-    """``sms`` (SmsType 2/8/23), ``ads``, ``viber``, ``zns`` or ``status``."""
+def _send(name: str, method: str, schema: str, family: str, type_ids: str,
+          body: str = "json", handler: Handler | None = None) -> EsmsEndpoint:
+    return EsmsEndpoint(name, method, schema, family, body=body, type_ids=type_ids,
+                        handler=handler)
 
 
 ENDPOINTS: tuple[EsmsEndpoint, ...] = (
-    EsmsEndpoint("SendMultipleMessage_V4_post_json", "POST", "esms.send.sms.request", "sms"),
-    EsmsEndpoint("SendMultipleMessage_V4_get", "GET", "esms.send.sms.request", "sms"),
-    EsmsEndpoint("SendMultipleSMSBrandname_json", "POST", "esms.send.ads.request", "ads"),
-    EsmsEndpoint("SendZaloMessage_V4_post_json", "POST", "esms.send.zns_v4.request", "zns"),
-    EsmsEndpoint("SendZaloMessage_V5_post", "POST", "esms.send.zns_v5.request", "zns"),
-    EsmsEndpoint("SendZaloMessage_V6", "POST", "esms.send.zns_v6.request", "zns"),
-    EsmsEndpoint("Send_Multiple_Sms_OTT", "POST", "esms.send.viber.request", "viber"),
-    EsmsEndpoint("GetSendStatus", "GET", "esms.send.status.request", "status"),
+    _send("SendMultipleMessage_V4_post_json", "POST", "esms.send.sms.request", "sms",
+          "2, 23, 24, 25"),
+    _send("SendMultipleMessage_V4_get", "GET", "esms.send.sms.request", "sms", "2, 23, 24, 25",
+          body="query"),
+    _send("SendMultipleMessage_V4_post", "POST", "esms.send.sms.request", "sms", "2, 24, 25",
+          body="form"),
+    _send("SendMultipleSMSBrandname_json", "POST", "esms.send.ads.request", "ads", "1"),
+    _send("SendZaloMessage_V4_post_json", "POST", "esms.send.zns_v4.request", "zns", "25, 27"),
+    _send("SendZaloMessage_V5_post", "POST", "esms.send.zns_v5.request", "zns", "25"),
+    _send("SendZaloMessage_V6", "POST", "esms.send.zns_v6.request", "zns", "25"),
+    _send("SendZaloMessage_V6/zalo_uid", "POST", "esms.send.zalo_uid.request", "zalo_uid", "25"),
+    _send("SendZaloMessage_V6/hash_phone", "POST", "esms.send.hash_phone.request", "hash_phone",
+          "25"),
+    _send("SendZaloFollowerMessage_V5_post_json", "POST", "esms.send.follower_v5.request",
+          "follower", "26"),
+    _send("SendZaloFollowerMessage_V4_post_json", "POST", "esms.send.follower_v4.request",
+          "follower", "26"),
+    _send("Send_Multiple_Sms_OTT", "POST", "esms.send.viber.request", "viber", "23"),
+    _send("MultiChannelMessage", "POST", "esms.send.multichannel.request", "multichannel",
+          "24/25 (zalo), then 2 (sms)", handler=esms_multichannel.send_multichannel),
+    EsmsEndpoint("Send_zns_bulk_v4_post_json", "POST", "esms.send.zns_bulk.request", "zns",
+                 answer="esms.send.zns_bulk.response", type_ids="25",
+                 handler=esms_bulk.send_zns_bulk),
+    EsmsEndpoint("GetSendStatus", "GET", "esms.send.status.request", "status",
+                 answer="esms.send.status.response", body="query", errors="status"),
+    *esms_lookup.ENDPOINTS,
+    *esms_status.ENDPOINTS,
+    *esms_voice.ENDPOINTS,
 )
-_BY_NAME = {endpoint.name.lower(): endpoint for endpoint in ENDPOINTS}
+_BY_NAME = {endpoint.name.lower(): endpoint for endpoint in ENDPOINTS if not endpoint.root}
+_ROOT = {endpoint.name.lower(): endpoint for endpoint in ENDPOINTS if endpoint.root}
+_BY_PATH_KEYS = {endpoint.name.lower(): endpoint for endpoint in ENDPOINTS if endpoint.path_keys}
 
 _CANONICAL = {name.lower(): name for name in (
     "ApiKey", "SecretKey", "Phone", "Phones", "Content", "Brandname", "SmsType", "IsUnicode",
     "Unicode", "Sandbox", "IsSandBox", "RequestId", "SendDate", "campaignid", "CallbackUrl",
     "Params", "TempData", "TempID", "OAID", "SendingMode", "IsJourney", "OrderId", "RefId",
+    "Channels", "Data", "ZaloUid", "HashPhone", "Payload", "User_id", "TemplateId",
+    "ListRefid", "MessageId", "SmsId", "Offset", "Count", "Limit", "ReferenceId",
+    "VariableListStr", "Voice", "Speed", "NumberForward", "MaxRepeat", "MaxRetry",
+    "TimeWaitToIvr", "WaitRetry", "Ivr", "Code",
 )}
 _PHONE = re.compile(r"^(?:\+?84|0)([1-9][0-9]{8,9})$")
 _BARE_PHONE = re.compile(r"^([1-9][0-9]{8,9})$")
+_HASH = re.compile(r"^[0-9a-fA-F]{64}$")
 _SMS_TYPES = {"2": ("esms.sms.cskh", "2"), "8": ("esms.sms.cskh", "2"),
-              "23": ("esms.viber.message", "23")}
+              "23": ("esms.viber.message", "23"), "24": ("esms.zns.priority", "24"),
+              "25": ("esms.zns.normal", "25")}
+_SENDING_MODES = ("", "1", "3")
 
 
-def esms_error(code: int | str, message: str) -> dict[str, Any]:
-    """eSMS's error document for the send APIs."""
-    return {"CodeResult": str(code), "CountRegenerate": 0, "ErrorMessage": message}
-
-
-def _status_error(code: int | str, message: str) -> dict[str, Any]:
-    return {"CodeResponse": str(code), "ErrorMessage": message}
-
-
-def _text(value: Any) -> str:
-    """A parameter as eSMS reads it: numbers and strings alike."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _flag(value: Any) -> bool:
-    return _text(value).lower() in ("1", "true")
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return 0
-
-
-def _float(value: Any) -> float:
-    try:
-        return float(str(value).strip())
-    except (TypeError, ValueError):
-        return 0.0
+def canonical(raw: Mapping[Any, Any]) -> dict[str, Any]:
+    """``raw`` with its keys in eSMS's documented spelling (``APIKEY`` → ``ApiKey``)."""
+    return {_CANONICAL.get(str(key).lower(), str(key)): value for key, value in raw.items()}
 
 
 def local_phone(value: Any) -> str | None:
@@ -132,23 +152,11 @@ def local_phone(value: Any) -> str | None:
 
     A JSON number that lost its leading zero (``912345678``) is accepted too.
     """
-    text = _text(value).replace(" ", "")
-    found = _PHONE.fullmatch(text)
+    digits = text(value).replace(" ", "")
+    found = _PHONE.fullmatch(digits)
     if found is None and isinstance(value, int) and not isinstance(value, bool):
-        found = _BARE_PHONE.fullmatch(text)
+        found = _BARE_PHONE.fullmatch(digits)
     return "0" + found.group(1) if found else None
-
-
-@dataclass
-class _Plan:
-    kind: str
-    type_id: str
-    phones: list[str]
-    campaign: bool = False
-    fields: dict[str, Any] = field(default_factory=dict)
-    content: str = ""
-    """What rules match as ``content``: the SMS text, or the template parameters joined."""
-    template: str = ""
 
 
 class _Esms:
@@ -157,8 +165,19 @@ class _Esms:
         self.hooks = hooks
         self.state = state
 
-    def serve(self, name: str) -> Response:
-        endpoint = _BY_NAME.get(name.lower())
+    def find(self, name: str, root: bool = False) -> EsmsEndpoint | None:
+        segments = [segment for segment in name.split("/") if segment]
+        if root:
+            return _ROOT.get("/".join(segments).lower())
+        endpoint = _BY_NAME.get("/".join(segments).lower())
+        if endpoint is None and segments:
+            keyed = _BY_PATH_KEYS.get(segments[0].lower())
+            if keyed is not None and len(segments) == 1 + len(keyed.path_keys):
+                endpoint = keyed
+        return endpoint
+
+    def serve(self, name: str, root: bool = False) -> Response:
+        endpoint = self.find(name, root)
         if endpoint is None:
             shown = name if len(name) <= 100 else name[:97] + "..."
             return serve(
@@ -167,29 +186,38 @@ class _Esms:
                 bad_request_code=99, too_large_code=99, hooks=self.hooks,
                 handler=lambda _: self._unknown(shown),
             )
-        status = endpoint.family == "status"
+        handler = endpoint.handler or (
+            type(self).status if endpoint.family == "status" else type(self).send)
         return serve(
             Exchange(PROVIDER, f"esms.{endpoint.name}"),
             methods=(endpoint.method,),
             max_body=self.settings.max_body_bytes,
-            error_shape=_status_error if status else esms_error,
+            error_shape=_SHAPES[endpoint.errors],
             bad_request_code=99,
             too_large_code=99,
             hooks=self.hooks,
-            handler=(lambda ex: self.status(endpoint, ex)) if status
-            else (lambda ex: self.send(endpoint, ex)),
+            handler=lambda ex: handler(self, endpoint, ex),
         )
 
     @staticmethod
     def _unknown(name: str) -> Answer:
-        raise Reject(99, f"unknown API {name!r}; dlrmock emulates "
-                     f"{', '.join(e.name for e in ENDPOINTS)}", status=404)
+        emulated = ", ".join(e.name for e in ENDPOINTS)
+        raise Reject(99, f"unknown API {name!r}; dlrmock emulates {emulated}", status=404,
+                     explain=f"no eSMS API at {name!r} (dlrmock emulates {emulated})")
 
     # -- reading the request
     def params(self, endpoint: EsmsEndpoint, exchange: Exchange) -> dict[str, Any]:
         raw: Any
         if endpoint.method == "GET":
             raw = {name: request.args.get(name, "") for name in request.args}
+        elif endpoint.body == "form" and not exchange.body.lstrip().startswith(b"{"):
+            try:
+                raw = dict(parse_qsl(exchange.body.decode("utf-8"), keep_blank_values=True))
+            except UnicodeDecodeError:
+                raise Reject(99, "Invalid request: the form body is not UTF-8") from None
+            if not raw:
+                raise Reject(99, "Invalid request: empty body, an x-www-form-urlencoded form "
+                             "(Phone=…&Content=…&ApiKey=…) is required")
         else:
             if not exchange.body.strip():
                 raise Reject(99, "Invalid request: empty body, a JSON object is required")
@@ -198,120 +226,237 @@ class _Esms:
             except (ValueError, RecursionError) as exc:
                 raise Reject(99, f"Invalid request: body is not valid JSON: {str(exc)[:200]}") \
                     from None
+        if endpoint.path_keys and isinstance(raw, dict):
+            segments = [segment for segment in request.path.split("/") if segment]
+            raw = {**raw, **dict(zip(endpoint.path_keys, segments[-len(endpoint.path_keys):],
+                                     strict=True))}
         exchange.json = raw
         if not isinstance(raw, dict):
             raise Reject(99, f"Invalid request: the body must be a JSON object, "
                          f"got a JSON {type(raw).__name__}")
-        return {_CANONICAL.get(str(key).lower(), str(key)): value for key, value in raw.items()}
+        return canonical(raw)
 
-    def authenticate(self, params: Mapping[str, Any]) -> None:
-        if (_text(params.get("ApiKey")) != self.settings.api_key
-                or _text(params.get("SecretKey")) != self.settings.secret_key):
-            raise Reject(101, "Authorize Failed: wrong ApiKey or SecretKey (dlrmock accepts the "
-                         "api_key / secret_key settings, by default 'dlrmock-api-key' / "
-                         "'dlrmock-secret-key')")
+    def authenticate(self, params: Mapping[str, Any],
+                     body: Mapping[str, Any] | None = None) -> None:
+        """101 unless the keys are right; ``body``: the API's own 101 document."""
+        if (text(params.get("ApiKey")) != self.settings.api_key
+                or text(params.get("SecretKey")) != self.settings.secret_key):
+            explain = ("wrong ApiKey or SecretKey (dlrmock accepts the api_key / secret_key "
+                       "settings, by default 'dlrmock-api-key' / 'dlrmock-secret-key')")
+            if body is not None:
+                raise Reject(101, "Authorize Failed", explain=explain, body=dict(body))
+            raise refuse(101, explain)
 
     @staticmethod
     def check(schema: str, params: Mapping[str, Any]) -> None:
         problem = first_problem(schema, params)
         if problem is not None:
-            raise Reject(99, f"Invalid request: {problem}")
+            raise Reject(99, f"Invalid request: {problem}", explain=f"Invalid request: {problem}")
+
+    @staticmethod
+    def check_request_id(params: Mapping[str, Any]) -> None:
+        request_id = text(params.get("RequestId"))
+        if len(request_id) > MAX_REQUEST_ID:
+            message = (f"RequestId is {len(request_id)} characters long; eSMS allows at most "
+                       f"{MAX_REQUEST_ID}")
+            raise Reject(99, message, explain=message)
+
+    def check_oa(self, oaid: str, tempid: str | None) -> None:
+        """204 for an OA not configured, 789 for a template not configured for the OA."""
+        oas = self.settings.zalo_oas
+        if not oas:
+            return
+        if oaid not in oas:
+            raise refuse(204, f"OAID not found: {oaid!r} (the zalo_oas setting lists "
+                         f"{', '.join(sorted(oas))})")
+        if tempid is not None and oas[oaid] and tempid not in oas[oaid]:
+            raise refuse(789, f"template {tempid!r} is not configured for OA {oaid!r} "
+                         f"(its templates: {', '.join(oas[oaid])})")
 
     # -- what each family sends
-    def plan(self, endpoint: EsmsEndpoint, params: Mapping[str, Any]) -> _Plan:
-        sms_type = _text(params.get("SmsType"))
+    def plan(self, endpoint: EsmsEndpoint, params: Mapping[str, Any]) -> SendPlan:
+        """What the send plays, with what ``send.rules`` match (``content``, ``template``)."""
+        plan = self._plan(endpoint, params)
+        data = params.get("Params", params.get("TempData", params.get("Content")))
+        if isinstance(data, Mapping):
+            plan.content = " ".join(text(v) for v in data.values())
+        elif isinstance(data, list):
+            plan.content = " ".join(text(v) for v in data)
+        else:
+            plan.content = text(data)
+        plan.template = text(params.get("TempID"))
+        return plan
+
+    def _plan(self, endpoint: EsmsEndpoint, params: Mapping[str, Any]) -> SendPlan:
+        sms_type = text(params.get("SmsType"))
         if endpoint.family == "sms":
-            if sms_type not in _SMS_TYPES:
+            if sms_type in ("24", "25"):
+                return self.plan_zns_content(endpoint, params, sms_type)
+            if sms_type not in _SMS_TYPES or (endpoint.body == "form" and sms_type != "2"):
                 hint = " (advertising SMS goes through SendMultipleSMSBrandname_json)" \
                     if sms_type == "1" else ""
-                raise Reject(118, f"unsupported message type: SmsType {sms_type!r}{hint}; "
-                             "this API sends 2 (customer care), 8 (fixed number), 23 (Viber)")
+                types = "2 (customer care), 24/25 (Zalo full content)" \
+                    if endpoint.body == "form" else \
+                    "2 (customer care), 8 (fixed number), 23 (Viber), 24/25 (Zalo full content)"
+                raise refuse(118, f"unsupported message type: SmsType {sms_type!r}{hint}; "
+                             f"{endpoint.name} sends {types}")
             kind, type_id = _SMS_TYPES[sms_type]
             if sms_type != "8":
                 self.check_brandname(params)
-            return _Plan(kind, type_id, [self.phone(params.get("Phone"))],
-                         content=_text(params.get("Content")))
+            return SendPlan(kind, type_id, [self.phone(params.get("Phone"))])
         if endpoint.family in ("ads", "viber"):
             expected = "1" if endpoint.family == "ads" else "23"
             if sms_type not in ("", expected):
-                raise Reject(118, f"unsupported message type: SmsType {sms_type!r}; "
+                raise refuse(118, f"unsupported message type: SmsType {sms_type!r}; "
                              f"{endpoint.name} sends SmsType {expected}")
             self.check_brandname(params)
             phones = self.phones(params.get("Phones"))
-            content = _text(params.get("Content"))
             if endpoint.family == "viber":
-                return _Plan("esms.viber.message", "23", phones, content=content)
+                return SendPlan("esms.viber.message", "23", phones)
             if len(phones) < self.settings.ads_min_phones:
-                raise Reject(107, f"advertising SMS needs at least {self.settings.ads_min_phones}"
+                raise refuse(107, f"advertising SMS needs at least {self.settings.ads_min_phones}"
                              f" numbers, got {len(phones)} (the ads_min_phones setting)")
-            return _Plan("esms.sms.ads", "1", phones, campaign=True,
-                         fields={"receivers": len(phones)}, content=content)
+            return SendPlan("esms.sms.ads", "1", phones, campaign=True,
+                            fields={"receivers": len(phones)})
+        if endpoint.family == "follower":
+            return self.plan_follower(params)
+        if endpoint.family in ("zalo_uid", "hash_phone"):
+            return self.plan_zalo_user(endpoint, params)
         return self.plan_zns(params)
 
-    def plan_zns(self, params: Mapping[str, Any]) -> _Plan:
-        oaid, tempid = _text(params.get("OAID")), _text(params.get("TempID"))
+    def plan_zns_content(self, endpoint: EsmsEndpoint, params: Mapping[str, Any],
+                         sms_type: str) -> SendPlan:
+        """SmsType 24 (priority) / 25 (normal): a ZNS with full ``Content`` and an ``OAID``."""
+        oaid = text(params.get("OAID"))
+        if not oaid:
+            raise refuse(791, f"SmsType {sms_type} on {endpoint.name} is a Zalo message: "
+                         "it needs an OAID")
+        self.check_oa(oaid, None)
+        kind, type_id = _SMS_TYPES[sms_type]
+        # [choice] a full-content ZNS has no template: its callback's tempid is TempID or "0".
+        tempid = text(params.get("TempID")) or "0"
+        return SendPlan(kind, type_id, [self.phone(params.get("Phone"))],
+                        fields={"oaid": oaid, "tempid": tempid})
+
+    def plan_zns(self, params: Mapping[str, Any]) -> SendPlan:
+        """A template ZNS (TypeId 25, 27 with ``IsJourney``) to ``params['Phone']``."""
+        oaid, tempid = text(params.get("OAID")), text(params.get("TempID"))
         if not oaid or not tempid:
-            raise Reject(791, "missing OAID or TempID")
-        oas = self.settings.zalo_oas
-        if oas:
-            if oaid not in oas:
-                raise Reject(204, f"OAID not found: {oaid!r} (configured OAs: "
-                             f"{', '.join(sorted(oas))})")
-            if oas[oaid] and tempid not in oas[oaid]:
-                raise Reject(789, f"template {tempid!r} is not configured for OA {oaid!r} "
-                             f"(its templates: {', '.join(oas[oaid])})")
+            raise refuse(791, "missing OAID or TempID: a ZNS send names the OA (OAID) and its "
+                         "approved template (TempID)")
+        self.check_oa(oaid, tempid)
+        mode = text(params.get("SendingMode"))
+        if mode not in _SENDING_MODES:
+            message = (f"SendingMode {mode!r} is not documented; use 1 (normal, the default) or "
+                       "3 (over quota, whitelisted OAs)")
+            raise Reject(99, message, explain=message)
+        if mode == "3" and text(params.get("SendDate")):
+            raise refuse(801, "SendingMode 3 (over quota) cannot be scheduled: drop SendDate")
         phone = self.phone(params.get("Phone"))
         fields = {"oaid": oaid, "tempid": tempid}
-        data = params.get("Params", params.get("TempData"))
-        if isinstance(data, Mapping):
-            content = " ".join(_text(v) for v in data.values())
-        elif isinstance(data, list):
-            content = " ".join(_text(v) for v in data)
+        if flag(params.get("IsJourney")):
+            if not text(params.get("OrderId")):
+                message = "OrderId is required with IsJourney (the id of the journey)"
+                raise Reject(99, message, explain=message)
+            return SendPlan("esms.zns.journey", "27", [phone], fields=fields)
+        # SendingMode (normal / over quota) does not change the callback: TypeId 25.
+        return SendPlan("esms.zns.normal", "25", [phone], fields=fields)
+
+    def plan_follower(self, params: Mapping[str, Any]) -> SendPlan:
+        oaid = text(params.get("OAID"))
+        if not oaid:
+            raise refuse(204, "missing OAID: a follower message names the OA that sends it")
+        self.check_oa(oaid, None)
+        payload = params.get("Payload")
+        if payload is not None:
+            recipient = payload.get("recipient") if isinstance(payload, dict) else None
+            user_id = text(recipient.get("user_id")) if isinstance(recipient, dict) else ""
         else:
-            content = _text(data)
-        if _flag(params.get("IsJourney")):
-            kind, type_id = "esms.zns.journey", "27"
-        elif _text(params.get("SendingMode")) in ("", "1"):
-            kind, type_id = "esms.zns.normal", "25"
-        else:
-            kind, type_id = "esms.zns.priority", "24"
-        return _Plan(kind, type_id, [phone], fields=fields, content=content, template=tempid)
+            user_id = text(params.get("User_id"))
+        if not user_id:
+            raise Reject(210, "Payload.recipient.user_id (V5) or User_id (V4) is required",
+                         explain="the follower's Zalo user id is missing: Payload.recipient."
+                         "user_id (V5) or User_id (V4)")
+        return SendPlan("esms.zalo.follower", "26", [user_id], by_user=True,
+                        fields={"oaid": oaid, "user_id": user_id})
+
+    def plan_zalo_user(self, endpoint: EsmsEndpoint, params: Mapping[str, Any]) -> SendPlan:
+        oaid, tempid = text(params.get("OAID")), text(params.get("TempID"))
+        if not oaid or not tempid:
+            raise refuse(791, "missing OAID or TempID")
+        self.check_oa(oaid, tempid)
+        if endpoint.family == "zalo_uid":
+            uid = text(params.get("ZaloUid"))
+            if not uid:
+                raise refuse(853, "ZaloUid is required: the recipient's Zalo user id")
+            if len(uid) > MAX_ZALO_UID:
+                raise refuse(852, f"ZaloUid is {len(uid)} characters long; at most "
+                             f"{MAX_ZALO_UID}")
+            # The documented UID callback: TypeId 25, telcoid 9, phonenumber = the user id.
+            if UID_KIND in KINDS:
+                return SendPlan(UID_KIND, "25", [uid], by_user=True,
+                                fields={"oaid": oaid, "tempid": tempid, "user_id": uid})
+            return SendPlan("esms.zns.normal", "25", [uid], by_user=True,
+                            fields={"oaid": oaid, "tempid": tempid, "phonenumber": uid,
+                                    "telcoid": "9"})
+        hashed = text(params.get("HashPhone"))
+        if not _HASH.fullmatch(hashed):
+            raise Reject(115, "Dữ liệu hashphone không đúng.",
+                         explain=f"HashPhone {hashed[:80]!r} is not a SHA-256 hex digest "
+                         "(64 hex digits) of the number")
+        return SendPlan("esms.zns.normal", "25", [hashed.lower()], by_user=True,
+                        fields={"oaid": oaid, "tempid": tempid, "telcoid": "9"})
 
     def check_brandname(self, params: Mapping[str, Any]) -> None:
         brandnames = self.settings.brandnames
-        brand = _text(params.get("Brandname"))
+        brand = text(params.get("Brandname"))
         if brandnames and brand not in brandnames:
-            raise Reject(104, f"Brand name code is not exist: {brand!r} (registered: "
+            raise refuse(104, f"brandname {brand!r} is not registered (the brandnames setting: "
                          f"{', '.join(brandnames)})")
 
     @staticmethod
     def phone(value: Any) -> str:
         phone = local_phone(value)
         if phone is None:
-            raise Reject(108, f"bad phone number format: {value!r}; use 0xxxxxxxxx or 84xxxxxxxxx")
+            raise refuse(108, f"bad phone number format: {value!r}; use 0xxxxxxxxx or "
+                         "84xxxxxxxxx")
         return phone
 
     def phones(self, value: Any) -> list[str]:
         values = value.split(",") if isinstance(value, str) else list(value)
         if len(values) > MAX_PHONES:
-            raise Reject(99, f"Invalid request: {len(values)} numbers in Phones, at most "
-                         f"{MAX_PHONES} per request")
+            raise refuse(120, f"{len(values)} numbers in Phones, at most {MAX_PHONES} per "
+                         "request")
         return [self.phone(v.strip() if isinstance(v, str) else v) for v in values]
+
+    def choice(self) -> ScenarioChoice | None:
+        try:
+            return choose(request.headers.get(SCENARIO_HEADER), PROVIDER)
+        except ValueError as exc:
+            raise Reject(99, f"Invalid request: {exc}", explain=str(exc)) from None
+
+    def claim(self, endpoint: EsmsEndpoint, request_id: str) -> None:
+        """124 when ``request_id`` was used within ``request_id_ttl``."""
+        if request_id and not self.state.claim_request_id(request_id):
+            # Only the POST-JSON customer-care page shows SendStatus next to the 124.
+            extra = {"SendStatus": "5"} if endpoint.name == "SendMultipleMessage_V4_post_json" \
+                else None
+            raise refuse(124, f"RequestId {request_id!r} was used less than "
+                         f"{self.settings.request_id_ttl:g} s ago", extra=extra)
 
     # -- the send APIs
     def send(self, endpoint: EsmsEndpoint, exchange: Exchange) -> Answer:
         params = self.params(endpoint, exchange)
         self.authenticate(params)
+        self.check_request_id(params)
+        if endpoint.family == "sms" and not text(params.get("SmsType")):
+            raise refuse(300, f"SmsType is missing; {endpoint.name} needs 2 (customer care), "
+                         "8, 23 or 24/25")
         self.check(endpoint.schema, params)
-        try:
-            choice = choose(request.headers.get(SCENARIO_HEADER), PROVIDER)
-        except ValueError as exc:
-            raise Reject(99, f"Invalid request: {exc}") from None
+        choice = self.choice()
         plan = self.plan(endpoint, params)
-        request_id = _text(params.get("RequestId"))
-        if request_id and not self.state.claim_request_id(request_id):
-            raise Reject(124, f"Request exist 1: RequestId {request_id!r} was used less than "
-                         f"{self.settings.request_id_ttl:g} s ago")
+        request_id = text(params.get("RequestId"))
+        self.claim(endpoint, request_id)
         try:
             return self.accept(endpoint, params, plan, request_id, choice)
         except BaseException:
@@ -319,104 +464,195 @@ class _Esms:
                 self.state.release_request_id(request_id)
             raise
 
-    def accept(self, endpoint: EsmsEndpoint, params: Mapping[str, Any], plan: _Plan,
+    def price(self, plan: SendPlan, sandbox: bool) -> float:
+        """One message of ``plan`` (sandbox sends cost nothing)."""
+        return 0.0 if sandbox else float(self.settings.esms_unit_prices.get(plan.type_id, 0))
+
+    def accept(self, endpoint: EsmsEndpoint, params: Mapping[str, Any], plan: SendPlan,
                request_id: str, choice: ScenarioChoice | None) -> Answer:
+        """Give out the SMSID, charge the send and plan its callbacks (one part per recipient).
+
+        ``plan.then`` (multichannel) is a fallback: it gets its own callback, with the same
+        SMSID, once the plan before it has failed (its run finished); a plan that does not fail
+        ends the chain. Each channel's outcome: the scenario header (first channel only), the
+        ``channel_magic_numbers``, then ``send.rules`` and the magic numbers.
+        """
         smsid = secrets.token_hex(16) + str(secrets.randbelow(900) + 100)
-        sandbox = _flag(params.get("Sandbox")) or _flag(params.get("IsSandBox"))
-        callback = _text(params.get("CallbackUrl")) or self.settings.webhook_for("esms")
-        sent = SentMessage(smsid, PROVIDER, endpoint.name, sandbox, plan.type_id,
-                           fields={"RequestId": request_id})
-        price = 0.0 if sandbox else float(self.settings.esms_unit_prices.get(plan.type_id, 0))
-        run_ids: list[str] = []
-        explain: list[str] = []
+        top_sandbox = flag(params.get("Sandbox")) or flag(params.get("IsSandBox"))
+        top_callback = text(params.get("CallbackUrl")) or self.settings.webhook_for("esms")
+        named_callback = text(params.get("CallbackUrl")) or plan.named_callback
+        sent = SentMessage(smsid, PROVIDER, endpoint.name,
+                           top_sandbox if plan.sandbox is None else plan.sandbox, plan.type_id,
+                           fields={"RequestId": request_id, "CallbackUrl": named_callback or None})
         targets = [plan.phones[0]] if plan.campaign else plan.phones
-        try:
-            for phone in targets:
-                decision = decide(self.settings, PROVIDER, choice, {
-                    "api": endpoint.name, "phone": phone, "content": plan.content,
-                    "template": plan.template, "request_id": request_id,
-                }, self.state.rng)
-                message: dict[str, Any] = {"SMSID": smsid, "RequestId": request_id,
-                                           "unit_price": price}
-                if not plan.campaign:
-                    message["phonenumber"] = phone
-                    message["telcoid"] = carrier_of(phone) or UNKNOWN_CARRIER
-                message.update(plan.fields)
-                part = Part("" if plan.campaign else phone,
-                            len(plan.phones) if plan.campaign else 1)
-                sent.parts.append(part)
-                starter = self._starter(sent, plan, message, callback, decision.delay)
-                explain.append(f"{phone}: {decision.outcome or decision.scenario} "
+        receivers = len(plan.phones) if plan.campaign else 1
+        explain: list[str] = []
+        chains: list[tuple[str, list[_Leg]]] = []
+        cost = 0.0
+        for phone in targets:
+            legs: list[_Leg] = []
+            for index, step in enumerate(plan.chain()):
+                decision = self.decide(endpoint, step, phone, request_id,
+                                       choice if index == 0 else None, first=index == 0)
+                sandbox = top_sandbox if step.sandbox is None else step.sandbox
+                callback = top_callback if step.callback is None else step.callback or None
+                legs.append(_Leg(step, self.fields(smsid, phone, step, request_id, sandbox),
+                                 callback, sandbox, decision.delay, decision.outcome,
+                                 decision.scenario))
+                channel = f"{step.channel}: " if step.channel else ""
+                explain.append(f"{phone}: {channel}{decision.outcome or decision.scenario} "
                                f"({decision.because})")
-                if decision.outcome == "hold":
+                ends = decision.outcome == "hold" or final_state(
+                    None if decision.scenario else decision.outcome, decision.scenario) != "failed"
+                if ends:
+                    if decision.outcome != "hold":
+                        cost += self.price(step, sandbox) * receivers
+                    break
+            chains.append((phone, legs))
+        if not self.state.charge(cost):
+            raise refuse(103, f"the balance ({self.state.balance():g}) cannot pay this send "
+                         f"({cost:g}; the balance and esms_unit_prices settings)")
+        run_ids: list[str] = []
+        try:
+            for phone, legs in chains:
+                part = Part("" if plan.campaign else phone, receivers,
+                            channels=max(1, sum(1 for leg in legs if leg.callback)))
+                sent.parts.append(part)
+                first = legs[0]
+                if first.outcome == "hold":
                     part.state, part.outcome, part.final_hint = "held", "hold", "pending"
-                    part.start = starter
+                    part.start = self._starter(sent, legs)
                     continue
-                run_id = starter(part, decision.outcome, decision.scenario)
+                run_id = self._starter(sent, legs)(part, first.outcome, first.scenario)
                 if run_id is not None:
                     run_ids.append(run_id)
         except (DlrmockError, ValueError) as exc:
             for run_id in run_ids:
                 self.hooks.cancel(run_id)
-            raise Reject(99, f"Invalid request: cannot play the callbacks: {exc}") from None
+            self.state.refund(cost)
+            raise Reject(99, f"Invalid request: cannot play the callbacks: {exc}",
+                         explain=f"cannot play the callbacks: {exc}") from None
         self.state.messages.add(sent)
         return Answer({"CodeResult": "100", "CountRegenerate": 0, "SMSID": smsid},
                       message_ids=[smsid], run_ids=run_ids, explain="; ".join(explain))
 
-    def _starter(self, sent: SentMessage, plan: _Plan, message: dict[str, Any],
-                 callback: str | None, delay: float) -> Any:
-        """How one part of ``sent`` starts playing, now or when released."""
+    def decide(self, endpoint: EsmsEndpoint, plan: SendPlan, phone: str, request_id: str,
+               choice: ScenarioChoice | None, first: bool) -> Decision:
+        """How one channel of one recipient ends (see :meth:`accept`)."""
+        decision = decide(self.settings, PROVIDER, choice, {
+            "api": endpoint.name, "phone": phone, "content": plan.content,
+            "template": plan.template, "request_id": request_id,
+        }, self.state.rng)
+        table = self.settings.channel_magic_numbers.get(plan.channel, {}) if plan.channel else {}
+        best = max((suffix for suffix in table if phone.endswith(suffix)), key=len, default="")
+        if choice is None and best:
+            decision = Decision(table[best], None, decision.delay,
+                                f"channel_magic_numbers {plan.channel} suffix {best}")
+        if not first and decision.outcome == "hold":
+            # [choice] a fallback channel is not held: the message already played.
+            decision = Decision("delivered", None, decision.delay, decision.because + ", not held")
+        return decision
+
+    def fields(self, smsid: str, phone: str, plan: SendPlan, request_id: str,
+               sandbox: bool) -> dict[str, Any]:
+        """The message fields of ``plan``'s callbacks for ``phone``."""
+        message: dict[str, Any] = {
+            "SMSID": smsid,
+            "RequestId": request_id if plan.request_id is None else plan.request_id,
+            "unit_price": self.price(plan, sandbox),
+        }
+        if not plan.campaign and not plan.by_user:
+            message["phonenumber"] = phone
+            message["telcoid"] = carrier_of(phone) or UNKNOWN_CARRIER
+        message.update(plan.fields)
+        return message
+
+    def _starter(self, sent: SentMessage, legs: list[_Leg], index: int = 0,
+                 later: bool = False) -> Starter:
+        """How a part of ``sent`` starts playing channel ``index`` of ``legs`` — now, when
+        released, or (``later``) when the channel before it has failed."""
         def start(part: Part, outcome: str | None, named: str | None) -> str | None:
-            fields = dict(message)
+            leg = legs[index]
+            fields = dict(leg.fields)
             if named is None:
                 outcome = outcome or self.settings.default_outcome
                 # A named scenario's own message decides the outcome.
                 fields["outcome"] = "failed" if outcome == "failed" else "delivered"
-            scenario = named or esms_scenario(plan.kind, outcome or "delivered")
+            scenario = named or esms_scenario(leg.plan.kind, outcome or "delivered")
             part.outcome, part.scenario = outcome, named
             part.final_hint = final_state(None if named else outcome, named)
-            if not callback or scenario is None:
+            follow: Callable[[], str | None] | None = None
+            if index + 1 < len(legs) and part.final_hint == "failed":
+                after = legs[index + 1]
+                if not leg.callback or scenario is None:  # nothing to wait for: next channel now
+                    return self._starter(sent, legs, index + 1, later)(
+                        part, after.outcome, after.scenario)
+                follow = functools.partial(self._starter(sent, legs, index + 1, True), part,
+                                           after.outcome, after.scenario)
+            if not leg.callback or scenario is None:
                 part.state = "final"
                 return None
-            return self.state.messages.play(self.hooks.deliver, sent, part, AcceptedMessage(
-                PROVIDER, sent.id, callback, scenario, fields, sent.sandbox, delay=delay))
+            run_id = self.state.messages.play(self.hooks.deliver, sent, part, AcceptedMessage(
+                PROVIDER, sent.id, leg.callback, scenario, fields, leg.sandbox, delay=leg.delay,
+                then=follow))
+            if run_id is not None and later:  # the answer is long gone: nothing else releases it
+                self.hooks.release([run_id])
+            return run_id
         return start
 
     # -- GET GetSendStatus
     def status(self, endpoint: EsmsEndpoint, exchange: Exchange) -> Answer:
         params = self.params(endpoint, exchange)
-        self.authenticate(params)
+        if "ReferenceId" in params and "RefId" not in params:  # the voice host's status API
+            return esms_voice.get_voice_status(self, params)
+        smsid = text(params.get("RefId"))
+        self.authenticate(params, body={"CodeResponse": "101", "SMSID": smsid})
         self.check(endpoint.schema, params)
-        smsid = _text(params["RefId"])
         sent = self.state.messages.find(smsid)
         if sent is None:
-            raise Reject(99, f"no message with SMSID {smsid!r} (RefId is the SMSID a send "
+            raise Reject(105, "Không tìm thấy mã tin nhắn/ Mã cuộc gọi trên hệ thống.",
+                         explain=f"no message with SMSID {smsid!r} (RefId is the SMSID a send "
                          "answered; dlrmock forgets them when restarted or reset)")
         with self.state.messages.lock:
             answer = status_of(sent)
         return Answer(answer, message_ids=[smsid])
 
 
+@dataclass(frozen=True)
+class _Leg:
+    """One channel of one recipient, as accepted: what it plays, where, and how it ends."""
+
+    plan: SendPlan
+    fields: dict[str, Any]
+    callback: str | None
+    sandbox: bool
+    delay: float
+    outcome: str | None
+    scenario: str | None
+
+
 def status_of(sent: SentMessage) -> dict[str, Any]:
     """``GetSendStatus``'s answer for ``sent``, as far as its callbacks have been played.
 
     Per part, its last callback tells (duplicates count once); a part still waiting for its
-    first callback (held, or within its receipt delay) is waiting; a part that plays no
-    callback at all ends as its outcome says (``no_receipt``: sent, waiting for the carrier
-    report, forever). ``SendStatus`` is 5 when every part is final, 2 when all are waiting, 7
-    otherwise.
+    first callback (held, or within its receipt delay) or for a fallback channel's is waiting;
+    a part that plays no callback at all ends as its outcome says (``no_receipt``: sent,
+    waiting for the carrier report, forever). ``SendStatus`` is 5 when every part is final, 2
+    when all are waiting, 7 otherwise.
     """
     parts = sent.parts
     success = failed = total = final = waiting = 0
     price = 0.0
     for part in parts:
-        if part.played:
+        if part.played and len({str(p.get("TypeId")) for p in part.played}) < part.channels:
+            waiting += 1  # a fallback channel has yet to call back
+        elif part.played:
             last = part.played[-1]
-            success += _int(last.get("SendSuccess"))
-            failed += _int(last.get("SendFailed"))
-            total += _int(last.get("TotalSent"))
-            price += _float(last.get("TotalPrice", last.get("Totalprice")))
-            final += _int(last.get("SendStatus")) == 5
+            success += as_int(last.get("SendSuccess"))
+            failed += as_int(last.get("SendFailed"))
+            total += as_int(last.get("TotalSent"))
+            price += as_float(last.get("TotalPrice", last.get("Totalprice")))
+            final += as_int(last.get("SendStatus")) == 5
         elif part.state != "final" or part.run_id is not None:
             waiting += 1
         elif part.final_hint != "pending":
@@ -449,6 +685,10 @@ def esms_blueprint(settings: SendSettings, hooks: SendHooks, state: SendState) -
         return api.serve(name)
 
     for number, base in enumerate(SERVICE_PATHS):
-        blueprint.add_url_rule(f"{base}/<name>", endpoint=f"api_{number}", view_func=esms_api,
+        blueprint.add_url_rule(f"{base}/<path:name>", endpoint=f"api_{number}",
+                               view_func=esms_api, strict_slashes=False, methods=ALL_METHODS)
+    for endpoint in _ROOT.values():
+        blueprint.add_url_rule(f"/{endpoint.name}", endpoint=f"root_{endpoint.name}",
+                               view_func=lambda name=endpoint.name: api.serve(name, root=True),
                                strict_slashes=False, methods=ALL_METHODS)
     return blueprint
