@@ -19,6 +19,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import PathConverter
 
 from .._errors import DlrmockError
 from .._limits import loads_json
@@ -675,17 +677,28 @@ def status_of(sent: SentMessage) -> dict[str, Any]:
     }
 
 
+class _AnyPath(PathConverter):
+    """Werkzeug's ``path``, newlines included (an unknown API is still answered by eSMS)."""
+
+    regex = r"[^/][\s\S]*?"
+
+
 def esms_blueprint(settings: SendSettings, hooks: SendHooks, state: SendState) -> Blueprint:
     """The eSMS routes: every API under both spellings of the base path, trailing slash optional,
     the API name matched case-insensitively."""
     api = _Esms(settings, hooks, state)
     blueprint = Blueprint("dlrmock_send_esms", __name__)
+    # Any path under the base is eSMS's to answer, control characters included.
+    def converter(setup: BlueprintSetupState) -> None:
+        setup.app.url_map.converters.setdefault("esms_path", _AnyPath)
+
+    blueprint.record_once(converter)
 
     def esms_api(name: str) -> Response:
         return api.serve(name)
 
     for number, base in enumerate(SERVICE_PATHS):
-        blueprint.add_url_rule(f"{base}/<path:name>", endpoint=f"api_{number}",
+        blueprint.add_url_rule(f"{base}/<esms_path:name>", endpoint=f"api_{number}",
                                view_func=esms_api, strict_slashes=False, methods=ALL_METHODS)
     for endpoint in _ROOT.values():
         blueprint.add_url_rule(f"/{endpoint.name}", endpoint=f"root_{endpoint.name}",
