@@ -1,0 +1,322 @@
+"""README promises, each stated in a test's name and checked where it can break.
+
+These guard behaviour that one-line mutations once changed without any test failing: the
+acknowledgement rule over a real socket, the lower-case ``sign``, the 2 KiB response excerpt,
+the journal's eviction counters on multi-attempt runs, the provider's time zone on receipts of
+real sends, a step never sent, errors surfacing at fixture teardown and forgotten by reset(), and
+``play``'s progress note. Every webhook here is a loopback ``Target`` on 127.0.0.1, port 0.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any, NoReturn
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from targets import Sink, Target
+
+from mock_server import (
+    Attempt,
+    Engine,
+    MockProvider,
+    Run,
+    decode_error_info,
+    parse_callback,
+)
+from mock_server.app import create_app, get_state
+from mock_server.cli import cli
+from mock_server.sendapi import sign
+
+MakeTarget = Callable[..., Target]
+FAST = {"timeout": 2.0}
+ESMS_API = "/MainService.svc/json"
+
+
+class Boom(Exception):
+    """What a deliberately broken listener raises: stands for a bug inside dlrmock."""
+
+
+def explode(run: Run, attempt: Attempt) -> NoReturn:
+    raise Boom(f"listener failed on {run.id} attempt {attempt.attempt}")
+
+
+# ------------------------------------------------------------------- acknowledgement (README)
+@pytest.mark.parametrize("status", [200, 201, 202, 204, 299])
+def test_any_2xx_acknowledges_an_nxcloud_receipt_over_a_real_socket(
+    engine: Engine, make_target: MakeTarget, status: int
+) -> None:
+    target = make_target(status=status, body=b"")
+    run = engine.play("nxcloud.zalo.success_then_delivered", target.url, policy=FAST).wait(5)
+
+    assert [(a.status, a.outcome) for a in run.attempts] == [(status, "acknowledged")] * 2
+    assert all(a.acknowledged for a in run.attempts)
+    assert run.ok, run.journal_text()
+
+
+@pytest.mark.parametrize("status", [201, 204])
+def test_any_2xx_acknowledges_an_esms_callback_so_it_is_not_retried(
+    engine: Engine, make_target: MakeTarget, status: int
+) -> None:
+    target = make_target(status=status, body=b"")
+    run = engine.play("esms.sms.cskh.delivered", target.url, policy=FAST).wait(5)
+
+    assert [a.outcome for a in run.attempts] == ["acknowledged"]
+    assert run.ok, run.journal_text()
+
+
+@pytest.mark.parametrize("status", [300, 301, 302, 304, 307])
+def test_a_3xx_never_acknowledges_a_receipt_over_a_real_socket(
+    engine: Engine, make_target: MakeTarget, status: int
+) -> None:
+    target = make_target(status=status, body=b"")
+    run = engine.play("nxcloud.zalo.failed", target.url, policy=FAST).wait(5)
+
+    [attempt] = run.attempts
+    assert (attempt.status, attempt.outcome) == (status, "http_error")
+    assert not attempt.acknowledged
+    assert not run.ok
+    assert run.failures() == [
+        f"step 0 (nxcloud.zalo.failed): not acknowledged after 1 attempt(s); "
+        f"last: HTTP {status} (http_error)"
+    ]
+
+
+def test_a_3xx_to_an_esms_callback_is_a_failure_and_not_retried(
+    engine: Engine, make_target: MakeTarget
+) -> None:
+    target = make_target(status=302, body=b"")
+    run = engine.play("esms.zns.normal.delivered", target.url, policy=FAST).wait(5)
+
+    assert [a.outcome for a in run.attempts] == ["http_error"]  # only timeouts are retried
+    assert not run.attempts[0].acknowledged and not run.ok
+
+
+# --------------------------------------------------------------------- journal (README)
+def test_the_journal_keeps_a_2_kib_excerpt_of_the_response_body(
+    engine: Engine, make_target: MakeTarget
+) -> None:
+    body = bytes(ord("a") + i % 26 for i in range(5000))
+    run = engine.play("nxcloud.zalo.failed", make_target(body=body).url).wait(5)
+
+    [attempt] = run.attempts
+    assert attempt.response_body == body[:2048].decode()
+    assert attempt.as_dict()["response"]["body"] == body[:2048].decode()
+
+
+def test_the_journal_keeps_a_short_response_body_whole(
+    engine: Engine, make_target: MakeTarget
+) -> None:
+    body = b"x" * 2047 + b"!"
+    run = engine.play("nxcloud.zalo.failed", make_target(body=body).url).wait(5)
+
+    assert run.attempts[0].response_body == body.decode()
+
+
+def test_eviction_counts_every_attempt_of_a_multi_attempt_run(sink: Sink) -> None:
+    # Two attempts per run: counting runs instead of attempts (or one attempt per evicted
+    # run) shows up here, where one-attempt runs would hide it.
+    with Engine(time_scale=0, journal_limit=9) as engine:
+        for _ in range(15):
+            engine.play("nxcloud.zalo.success_then_delivered", sink.url).wait(5)
+        stats = engine.journal.stats()
+        kept = engine.runs()
+
+    assert stats["total_attempts"] == 30
+    assert stats["evicted_runs"] == 15 - len(kept) > 0
+    assert stats["evicted_attempts"] == 2 * stats["evicted_runs"]
+    assert stats["attempts"] == sum(len(run.attempts) for run in kept) == 2 * len(kept)
+    assert stats["attempts"] <= 9
+    assert stats["attempts"] + stats["evicted_attempts"] == stats["total_attempts"]
+
+
+# ------------------------------------------------------------------------- failures of a run
+def test_a_step_never_sent_is_reported_as_a_failure(target: Target) -> None:
+    with Engine(time_scale=0, seed=5) as engine:
+        engine.on_attempt.append(explode)  # the run stops inside dlrmock after its first attempt
+        run = engine.play("nxcloud.zalo.success_then_delivered", target.url).wait(5)
+
+    assert run.state == "error" and len(run.attempts) == 1
+    assert "step 1 (nxcloud.zalo.delivered): never sent" in run.failures()
+    assert not run.ok
+
+
+def test_a_cancelled_run_does_not_blame_the_target_for_steps_never_sent(
+    engine: Engine, target: Target
+) -> None:
+    run = engine.play("nxcloud.zalo.success_then_delivered", target.url, clock="manual")
+    run.step()
+    engine.cancel(run.id)
+    run.wait(5)
+
+    assert run.state == "cancelled"
+    assert run.failures() == []
+
+
+# ----------------------------------------------------------- errors inside dlrmock and reset()
+def test_engine_reset_forgets_the_errors_raised_inside_the_engine(target: Target) -> None:
+    with Engine(time_scale=0) as engine:
+        engine.on_attempt.append(explode)
+        engine.play("nxcloud.zalo.failed", target.url).wait(5)
+        assert [type(e) for e in engine.errors] == [Boom]
+
+        engine.reset()
+
+        assert engine.errors == []
+
+
+def test_provider_reset_forgets_errors_of_the_engine_and_of_the_app(target: Target) -> None:
+    with MockProvider(time_scale=0) as provider:
+
+        def broken_route() -> NoReturn:
+            raise Boom("a route failed")
+
+        provider.app.add_url_rule("/broken", view_func=broken_route)
+        assert provider.app.test_client().get("/broken").status_code == 500
+        provider.state.engine.on_attempt.append(explode)
+        provider.play("nxcloud.zalo.failed", target.url).wait(5)
+        provider.state.engine.on_attempt.clear()
+        assert provider.state.errors and provider.state.engine.errors
+
+        provider.reset()
+
+        provider.check()  # nothing left to re-raise
+        assert provider.state.errors == [] and provider.state.engine.errors == []
+
+
+def test_the_dlrmock_fixture_fails_the_test_on_an_error_inside_the_server(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        '''
+        import socket
+
+
+        def refused_url():
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                return f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+
+
+        def test_a_bug_inside_dlrmock(dlrmock, dlrmock_server):
+            def explode(run, attempt):
+                raise RuntimeError("listener bug")
+
+            dlrmock_server.state.engine.on_attempt.append(explode)
+            try:
+                dlrmock.play("nxcloud.zalo.failed", to=refused_url()).wait(5)
+            finally:
+                dlrmock_server.state.engine.on_attempt.remove(explode)
+        '''
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*ERROR at teardown of test_a_bug_inside_dlrmock*",
+         "*ServerError: 1 error(s) inside the dlrmock server; first: RuntimeError: listener bug*"]
+    )
+
+
+# ---------------------------------------------------------- send APIs: sign and time zones
+@pytest.fixture
+def send_app() -> Iterator[Flask]:
+    """The fake provider's app with its real engine, playing at once."""
+    app = create_app({"time_scale": 0, "seed": 11})
+    yield app
+    state = get_state(app)
+    state.engine.close()
+    assert not state.errors and not state.engine.errors
+
+
+def _mt(client: FlaskClient, webhook: str, *, upper_sign: bool = False) -> dict[str, Any]:
+    body = json.dumps({
+        "appkey": "app-1",
+        "phone": "84912345678",
+        "functionType": "template",
+        "messageData": {"templateId": "100200", "templateData": {"name": "Lan"}},
+        "drWebhook": webhook,
+    }).encode()
+    headers = {"accessKey": "dlrmock-access-key", "ts": str(int(time.time() * 1000)),
+               "bizType": "9", "action": "mt"}
+    signature = sign(headers, body, "dlrmock-secret")
+    headers["sign"] = signature.upper() if upper_sign else signature
+    response = client.post("/v1/zalo/mt", data=body,
+                           headers={**headers, "Content-Type": "application/json"})
+    assert response.status_code == 200
+    answer: dict[str, Any] = response.get_json()
+    return answer
+
+
+def test_nxcloud_requires_the_sign_in_lower_case_hex(send_app: Flask, target: Target) -> None:
+    client = send_app.test_client()
+
+    refused = _mt(client, target.url, upper_sign=True)
+    accepted = _mt(client, target.url)
+
+    assert refused["code"] == 1003
+    assert "must be lower-case hex" in refused["message"]
+    assert accepted["code"] == 0
+
+
+def _close_to(stamp: datetime, zone: timezone) -> bool:
+    now = datetime.now(zone).replace(tzinfo=None)
+    return abs(stamp - now) < timedelta(minutes=3)
+
+
+def test_receipts_of_a_real_nxcloud_send_carry_the_time_in_china(
+    send_app: Flask, target: Target
+) -> None:
+    answer = _mt(send_app.test_client(), target.url)
+    assert answer["code"] == 0
+
+    received = [json.loads(r.body) for r in target.wait_for(2)]
+    success = next(r for r in received if r["status"] == "success")
+    sent = datetime.strptime(success["sendTime"], "%Y-%m-%d %H:%M:%S")
+    assert _close_to(sent, timezone(timedelta(hours=8))), success["sendTime"]
+
+
+def test_receipts_of_a_real_esms_send_carry_the_time_in_vietnam(
+    send_app: Flask, target: Target
+) -> None:
+    params = {"ApiKey": "dlrmock-api-key", "SecretKey": "dlrmock-secret-key",
+              "Phone": "0912345678", "OAID": "4097311281936189049", "TempID": "200607",
+              "Params": ["Nguyen Van A"], "SendingMode": "1", "IsJourney": "1",
+              "CallbackUrl": target.url}
+    response = send_app.test_client().post(f"{ESMS_API}/SendZaloMessage_V4_post_json",
+                                           json=params)
+    assert response.get_json()["CodeResult"] == "100", response.get_json()
+
+    [callback] = target.wait_for(1)
+    decoded = decode_error_info(parse_callback(callback.path)["error_info"])
+    assert decoded.timestamp is not None, decoded
+    assert _close_to(decoded.timestamp, timezone(timedelta(hours=7))), decoded.timestamp
+
+
+# ------------------------------------------------------------------------ play's progress note
+def test_play_prints_a_progress_note_while_it_waits_out_a_real_delay(target: Target) -> None:
+    # success, then delivered 2 s later; at time scale 1.25 that is 2.5 s of real waiting,
+    # past the 2 s after which play says it is still waiting.
+    result = CliRunner().invoke(cli, ["play", "nxcloud.zalo.success_then_delivered",
+                                      "--to", target.url, "--time-scale", "1.25"])
+
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.stderr.splitlines() if "waiting" in line]
+    assert notes, result.stderr
+    assert all(line.startswith("  ... waiting, ") for line in notes)
+    assert notes[0].endswith(" s into the scenario")
+    assert "waiting" not in result.stdout  # the table stays clean on stdout
+    assert result.stdout.splitlines()[-1] == "ok: 2 attempt(s), every receipt acknowledged"
+
+
+def test_play_prints_no_progress_note_at_time_scale_zero(target: Target) -> None:
+    result = CliRunner().invoke(cli, ["play", "nxcloud.zalo.success_then_delivered",
+                                      "--to", target.url, "--time-scale", "0"])
+
+    assert result.exit_code == 0, result.output
+    assert "waiting" not in result.stderr
