@@ -1,0 +1,112 @@
+"""Engine behaviour that mutation testing found unguarded (see "Mutation testing" in the README).
+
+Each test states a promise of the README or of a public docstring and fails on the mutant that
+broke it. Every webhook is a loopback ``Target`` on 127.0.0.1, port 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from targets import Target
+
+from mock_server import Attempt, Engine, RunError
+from mock_server._http import Request
+from mock_server.app import create_app, get_state
+
+MakeTarget = Callable[..., Target]
+
+
+# --------------------------------------------------------------- the admin API's JSON round trip
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"status": 500, "response_body": "internal error", "outcome": "http_error",
+         "malformed": "bad_json"},
+        {"status": None, "response_body": "", "outcome": "refused",
+         "error": "connection refused"},
+    ],
+    ids=["answered", "no answer"],
+)
+def test_an_attempt_comes_back_whole_from_its_json_form(fields: dict[str, Any]) -> None:
+    # RemoteProvider (--dlrmock-url) rebuilds the journal from this form: what it drops, a
+    # remote test's failure report never shows.
+    attempt = Attempt(
+        run_id="run-7", step=1, copy=2, kind="esms.sms.cskh", attempt=3,
+        request=Request("GET", "http://127.0.0.1:9/hook?SMSID=a", (("Host", "127.0.0.1:9"),),
+                        b'{"a": "\xc3\xa9"}'),
+        offset=1.5, at=1700000000.25, latency_ms=12.5, **fields,
+    )
+    assert Attempt.from_dict(attempt.as_dict()) == attempt
+
+
+# ------------------------------------------------------------------------------- manual clock
+def test_advancing_a_manual_clock_by_zero_delivers_what_is_due_now(
+    engine: Engine, target: Target
+) -> None:
+    run = engine.play("nxcloud.zalo.success_then_delivered", target.url, clock="manual")
+
+    assert [a.kind for a in run.advance(0)] == ["nxcloud.zalo.success"]
+    assert run.advance(1.9) == []
+    assert [a.kind for a in run.advance(0.1)] == ["nxcloud.zalo.delivered"]
+    assert run.wait(5).ok
+
+
+@pytest.mark.parametrize("move", ["step", "advance"])
+def test_moving_a_manual_clock_gives_up_after_its_timeout(
+    engine: Engine, make_target: MakeTarget, move: str
+) -> None:
+    silent = make_target("never")
+    run = engine.play("nxcloud.zalo.failed", silent.url, clock="manual", policy={"timeout": 5})
+
+    action = (lambda: run.step(timeout=0.3)) if move == "step" else (
+        lambda: run.advance(1, timeout=0.3))
+    with pytest.raises(RunError, match=rf"^gave up stepping run {run.id} after 0.3 s$"):
+        action()
+    engine.cancel(run.id)
+
+
+# ---------------------------------------------------------------------- assert_acknowledged()
+def test_assert_acknowledged_waits_for_a_run_still_playing(
+    engine: Engine, make_target: MakeTarget
+) -> None:
+    failing = make_target("error")
+    delayed = {"name": "delayed", "steps": [{"kind": "nxcloud.zalo.failed", "after": 0.3}]}
+    run = engine.play(delayed, failing.url, time_scale=1)
+
+    with pytest.raises(AssertionError, match="not acknowledged after 1 attempt"):
+        run.assert_acknowledged()
+    assert run.finished
+
+
+def test_the_failure_report_lists_each_problem_then_the_journal(
+    engine: Engine, make_target: MakeTarget
+) -> None:
+    run = engine.play("nxcloud.zalo.success_then_delivered", make_target("error").url).wait(5)
+
+    with pytest.raises(AssertionError) as failure:
+        run.assert_acknowledged()
+    assert str(failure.value).startswith(
+        "the target did not handle the receipts as the provider requires:\n"
+        "  - step 0 (nxcloud.zalo.success): not acknowledged after 1 attempt(s); "
+        "last: HTTP 500 (http_error)\n"
+        "  - step 1 (nxcloud.zalo.delivered): not acknowledged after 1 attempt(s); "
+        "last: HTTP 500 (http_error)\n"
+        f"journal of run {run.id}: nxcloud.zalo.success_then_delivered -> "
+    )
+
+
+# ------------------------------------------------------------------------------------ health
+def test_health_shows_the_journal_counters(target: Target) -> None:
+    app = create_app({"time_scale": 0, "journal_limit": 500})
+    state = get_state(app)
+    try:
+        state.engine.play("nxcloud.zalo.success_then_delivered", target.url).wait(5)
+        journal = app.test_client().get("/_dlrmock/health").get_json()["journal"]
+    finally:
+        state.engine.close()
+
+    assert journal == {"runs": 1, "attempts": 2, "total_attempts": 2, "evicted_runs": 0,
+                       "evicted_attempts": 0, "limit": 500}
