@@ -1,0 +1,139 @@
+"""Validation messages and receipt overrides that mutation testing found unguarded.
+
+Each test states what the README (or the function's docstring) promises and fails on the
+mutant that broke it: the message a person reads for each kind of problem, the JSON types
+``--set`` gives, and overrides that never touch the payload they were given.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from mock_server import receipt, validate
+from mock_server._errors import OverrideError
+from mock_server._factory import apply_overrides, coerce_value
+
+
+# -------------------------------------------------------------------------------- validation
+def test_strict_validation_names_both_price_fields_that_must_not_appear_together() -> None:
+    payload = receipt("esms.sms.cskh", seed=1)
+    payload.update(TotalPrice="1", Totalprice="1")
+
+    problems = validate(payload, strict=True)
+    assert [(p.path, p.message, p.validator) for p in problems] == [
+        ("$", "fields 'TotalPrice' and 'Totalprice' must not appear together", "not")
+    ]
+
+
+def test_strict_validation_names_the_documented_value_of_a_constant() -> None:
+    payload = receipt("nxcloud.zalo.success", seed=1)
+    payload["status"] = "succes"
+
+    problems = validate(payload, kind="nxcloud.zalo.success", strict=True)
+    assert [(p.path, p.message, p.validator) for p in problems] == [
+        ("$.status", "'succes' is not a documented value (expected 'success')", "const")
+    ]
+
+
+def test_strict_validation_lists_the_documented_values_of_an_enumeration() -> None:
+    payload = receipt("esms.sms.cskh", seed=1)
+    payload["telcoid"] = "9"
+
+    [problem] = validate(payload, strict=True)
+    assert (problem.path, problem.message, problem.validator) == (
+        "$.telcoid",
+        "'9' is not a documented value (expected one of '1', '2', '3', '4', '5', '6', '7')",
+        "enum",
+    )
+
+
+def test_an_undocumented_field_is_reported_at_its_own_path() -> None:
+    payload = receipt("nxcloud.zalo.success", seed=1)
+    payload["Xtra"] = 1  # the path keeps the name whole, whatever letter it starts with
+
+    [problem] = validate(payload, strict=True)
+    assert problem.path == "$.Xtra"
+    assert problem.validator == "unevaluatedProperties"
+
+
+def test_several_undocumented_fields_are_one_problem_at_the_object() -> None:
+    payload = receipt("nxcloud.zalo.success", seed=1)
+    payload.update(extra=1, other=2)
+
+    [problem] = validate(payload, strict=True)
+    assert (problem.path, problem.message) == (
+        "$", "undocumented field 'extra', 'other' (the provider does not document it)"
+    )
+
+
+def test_a_problem_found_inside_an_any_of_is_reported_once() -> None:
+    payload = receipt("nxcloud.zalo.success", seed=1)
+    payload["zaloRes"]["data"]["sent_time"] = 5
+
+    problems = validate(payload)
+    assert [(str(p), p.validator) for p in problems] == [
+        ("$.zaloRes.data.sent_time: 5 is not of type 'string'", "type")
+    ]
+
+
+def test_each_problem_names_the_schema_keyword_that_failed() -> None:
+    payload = receipt("nxcloud.zalo.success", seed=1)
+    del payload["requestId"]
+    payload["code"] = "0"
+
+    problems = validate(payload)
+    assert [(p.path, p.validator) for p in problems] == [
+        ("$.requestId", "required"), ("$.code", "type")
+    ]
+    assert problems[0].as_dict() == {
+        "path": "$.requestId", "message": "required field 'requestId' is missing",
+        "validator": "required",
+    }
+
+
+# -------------------------------------------------------------------------- --set and overrides
+def test_set_keeps_text_for_a_field_documented_as_a_constant_string() -> None:
+    # `status` is declared by its constant only ("const": "success"): a string field.
+    assert coerce_value("nxcloud.zalo.success", "status", "17") == "17"
+
+
+def test_set_takes_the_types_an_any_of_declares() -> None:
+    # zaloRes.data is documented as an object or null.
+    assert coerce_value("nxcloud.zalo.failed", "zaloRes.data", "null") is None
+    assert coerce_value("nxcloud.zalo.failed", "zaloRes.data", '{"a": 1}') == {"a": 1}
+    with pytest.raises(OverrideError, match=r"declares zaloRes\.data as null or object"):
+        coerce_value("nxcloud.zalo.failed", "zaloRes.data", "oops")
+
+
+def test_set_keeps_esms_values_as_text_even_when_they_look_like_json() -> None:
+    assert coerce_value("esms.zns.normal", "RequestId", '{"a": 1}') == '{"a": 1}'
+    assert coerce_value("esms.zns.normal", "TotalSent", "1") == "1"
+
+
+def test_overrides_leave_the_given_payload_untouched() -> None:
+    payload = receipt("nxcloud.zalo.failed", seed=2)
+    before = copy.deepcopy(payload)
+
+    changed = apply_overrides("nxcloud.zalo.failed", payload, {"zaloRes.error": -124})
+
+    assert changed["zaloRes"]["error"] == -124
+    assert payload == before
+
+
+def test_removing_a_field_that_is_absent_is_harmless() -> None:
+    payload = receipt("nxcloud.zalo.delivered", seed=3)
+    payload.pop("ext", None)
+
+    assert apply_overrides("nxcloud.zalo.delivered", payload, {"ext": None}) == payload
+
+
+def test_setting_inside_a_value_that_is_not_an_object_names_that_value() -> None:
+    payload = receipt("nxcloud.zalo.failed", seed=2)
+
+    with pytest.raises(OverrideError) as failure:
+        apply_overrides("nxcloud.zalo.failed", payload, {"zaloRes.error.code": 1})
+    assert str(failure.value) == (
+        "cannot set 'zaloRes.error.code': 'zaloRes.error' is a int, not an object"
+    )
