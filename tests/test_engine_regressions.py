@@ -110,3 +110,87 @@ def test_health_shows_the_journal_counters(target: Target) -> None:
 
     assert journal == {"runs": 1, "attempts": 2, "total_attempts": 2, "evicted_runs": 0,
                        "evicted_attempts": 0, "limit": 500}
+
+
+def _attempt(**fields: Any) -> Attempt:
+    values: dict[str, Any] = {
+        "run_id": "run-1", "step": 0, "copy": 0, "kind": "nxcloud.zalo.failed", "attempt": 1,
+        "request": Request("POST", "http://127.0.0.1:9/hook", (), b'{"a": 1}'),
+        "offset": 0.0, "at": 1700000000.0, "latency_ms": 1.0, "outcome": "acknowledged",
+        "status": 200, "response_body": "success",
+    }
+    values.update(fields)
+    return Attempt(**values)
+
+
+def test_the_json_form_of_an_attempt_carries_the_response_as_status_and_body() -> None:
+    assert _attempt(status=500, response_body="no").as_dict()["response"] == {
+        "status": 500, "body": "no"
+    }
+    assert _attempt(status=None, response_body="", outcome="refused").as_dict()["response"] is None
+
+
+def test_a_request_body_cut_inside_a_character_still_shows_in_the_journal(
+    engine: Engine, target: Target
+) -> None:
+    # malformed: bad_json halves the body, which may split a UTF-8 sequence.
+    body = b'{"name": "Nguy\xe1\xbb'
+    cut = _attempt(request=Request("POST", "http://127.0.0.1:9/hook", (), body))
+    run = engine.play("nxcloud.zalo.failed", target.url, clock="manual")
+    run.attempts.append(cut)  # as the engine journals it
+
+    assert cut.as_dict()["request"]["body"] == '{"name": "Nguy\ufffd'
+    assert '            sent: POST {"name": "Nguy\ufffd' in run.journal_text().splitlines()
+    engine.cancel(run.id)
+
+
+# ------------------------------------------------------------------------ the journal table
+def test_a_journal_row_marks_duplicate_copies_and_attempts_without_an_answer() -> None:
+    copy_row = _attempt(step=1, copy=2).row().split()
+    refused_row = _attempt(status=None, outcome="refused", response_body="").row().split()
+
+    assert copy_row[1] == "1+2" and copy_row[4] == "200"
+    assert refused_row[1] == "0" and refused_row[4] == "-"
+
+
+def test_the_journal_text_shows_each_attempt_with_what_was_sent_and_got(
+    engine: Engine, make_target: MakeTarget
+) -> None:
+    answer = ("line one\nline two " + "x" * 300).encode()
+    run = engine.play("nxcloud.zalo.failed", make_target(status=500, body=answer).url).wait(5)
+    [attempt] = run.attempts
+
+    lines = run.journal_text().splitlines()
+    assert lines[1] == "  " + Attempt.HEADER
+    assert lines[2] == "  " + attempt.row()
+    body = attempt.request.body.decode()
+    assert len(body) > 300
+    assert lines[3] == f"            sent: POST {body[:297]}..."
+    assert lines[4] == f"            got:  500 {answer.decode().replace(chr(10), ' ')[:197]}..."
+    assert len(lines) == 5
+
+
+def test_the_journal_text_of_a_run_not_started_says_so(engine: Engine, target: Target) -> None:
+    run = engine.play("nxcloud.zalo.failed", target.url, clock="manual")
+
+    assert run.journal_text().splitlines()[2:] == ["  (no attempts yet)"]
+    engine.cancel(run.id)
+
+
+# ----------------------------------------------------------------------- a run's JSON form
+def test_the_json_form_of_a_run_has_every_documented_field(
+    engine: Engine, target: Target
+) -> None:
+    run = engine.play("nxcloud.zalo.success_then_delivered", target.url).wait(5)
+
+    data = run.as_dict()
+    assert list(data) == [
+        "id", "scenario", "provider", "target", "state", "ok", "failures", "seed", "clock",
+        "message_id", "message", "created_at", "finished_at", "error", "attempt_count",
+        "payloads", "attempts", "journal",
+    ]
+    assert data["provider"] == "nxcloud"
+    assert data["clock"] == {"kind": "scaled", "now": None, "time_scale": 0}
+    assert data["error"] is None and data["failures"] == []
+    assert data["created_at"] <= data["finished_at"]
+    assert data["payloads"] == run.payloads and len(data["payloads"]) == 2
