@@ -12,8 +12,10 @@ import copy
 import pytest
 
 from mock_server import receipt, validate
-from mock_server._errors import OverrideError
+from mock_server._errors import OverrideError, PayloadError, UnknownKindError
 from mock_server._factory import apply_overrides, coerce_value
+from mock_server._registry import schema
+from mock_server._wire import ErrorInfoEncoding, encode_error_info
 
 
 # -------------------------------------------------------------------------------- validation
@@ -91,6 +93,62 @@ def test_each_problem_names_the_schema_keyword_that_failed() -> None:
         "path": "$.requestId", "message": "required field 'requestId' is missing",
         "validator": "required",
     }
+
+
+def test_after_the_most_relevant_problem_the_rest_come_in_document_order() -> None:
+    payload = receipt("nxcloud.zalo.success", seed=1)
+    payload.update(status=5, requestId=1, code="0")
+    payload["zaloRes"]["error"] = "x"
+
+    assert [p.path for p in validate(payload, kind="nxcloud.zalo.success")] == [
+        "$.status", "$.code", "$.requestId", "$.zaloRes.error"
+    ]
+
+
+def test_strict_validation_also_closes_the_decoded_error_info() -> None:
+    payload = receipt("esms.zns.normal", seed=1)
+    payload["error_info"] = encode_error_info(
+        {"error": 0, "message": "Success", "extra": 1}, ErrorInfoEncoding.QUOTED_PERCENT
+    )
+
+    assert validate(payload) == []
+    [problem] = validate(payload, strict=True)
+    assert (problem.path, problem.validator) == ("$.error_info.extra", "unevaluatedProperties")
+
+
+def test_an_undecodable_error_info_is_one_problem_that_says_why() -> None:
+    payload = receipt("esms.zns.normal", seed=1)
+    payload["error_info"] = "garbage"
+
+    [problem] = validate(payload)
+    assert (problem.path, problem.validator) == ("$.error_info", "error_info")
+    assert problem.message == (
+        "cannot decode error_info 'garbage': not JSON, a quoted JSON string, or a "
+        "percent-encoded form of either"
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ('"x"', "payload is a JSON str; a receipt is a JSON object"),
+        (b"\xff{}", "payload is not UTF-8 text: "),
+    ],
+)
+def test_a_payload_that_is_no_receipt_at_all_is_refused_saying_what_it_is(
+    source: str | bytes, message: str
+) -> None:
+    with pytest.raises(PayloadError) as failure:
+        validate(source)
+    assert str(failure.value).startswith(message)
+
+
+def test_an_unknown_schema_name_suggests_the_closest_kind() -> None:
+    with pytest.raises(UnknownKindError) as failure:
+        schema("nxcloud.zalo.deliverd")
+    assert str(failure.value).startswith(
+        "unknown receipt kind 'nxcloud.zalo.deliverd'; did you mean 'nxcloud.zalo.delivered'?"
+    )
 
 
 # -------------------------------------------------------------------------- --set and overrides
