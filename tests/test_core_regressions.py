@@ -134,6 +134,7 @@ def test_an_undecodable_error_info_is_one_problem_that_says_why() -> None:
         ('"x"', "payload is a JSON str; a receipt is a JSON object"),
         (b"\xff{}", "payload is not UTF-8 text: "),
     ],
+    ids=["json-string", "not-utf8"],
 )
 def test_a_payload_that_is_no_receipt_at_all_is_refused_saying_what_it_is(
     source: str | bytes, message: str

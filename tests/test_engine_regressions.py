@@ -28,7 +28,7 @@ MakeTarget = Callable[..., Target]
         {"status": None, "response_body": "", "outcome": "refused",
          "error": "connection refused"},
     ],
-    ids=["answered", "no answer"],
+    ids=["answered", "unanswered"],
 )
 def test_an_attempt_comes_back_whole_from_its_json_form(fields: dict[str, Any]) -> None:
     # RemoteProvider (--dlrmock-url) rebuilds the journal from this form: what it drops, a
