@@ -194,3 +194,39 @@ def test_the_json_form_of_a_run_has_every_documented_field(
     assert data["error"] is None and data["failures"] == []
     assert data["created_at"] <= data["finished_at"]
     assert data["payloads"] == run.payloads and len(data["payloads"]) == 2
+
+
+# --------------------------------------------------------------------- waiting and failures
+def test_waiting_too_short_for_a_scaled_run_says_how_far_it_got(
+    engine: Engine, target: Target
+) -> None:
+    later = {"name": "later", "steps": [{"kind": "nxcloud.zalo.failed", "after": 30}]}
+    run = engine.play(later, target.url, time_scale=1)
+
+    with pytest.raises(RunError) as failure:
+        run.wait(0.05)
+    assert str(failure.value) == (
+        f"run {run.id} (later) still running after 0.05 s (0 attempt(s) so far); "
+        "raise the timeout or the time_scale"
+    )
+    engine.cancel(run.id)
+
+
+def test_a_duplicate_copy_that_is_not_acknowledged_is_named_with_its_copy_number(
+    engine: Engine, make_target: MakeTarget
+) -> None:
+    twice = {"name": "twice", "steps": [{"kind": "nxcloud.zalo.delivered", "duplicate": 1}]}
+    run = engine.play(twice, make_target("error").url).wait(5)
+
+    assert [problem.split(":")[0] for problem in run.failures()] == [
+        "step 0 (nxcloud.zalo.delivered)", "step 0 (nxcloud.zalo.delivered, copy 1)"
+    ]
+
+
+def test_the_journal_text_shows_an_answer_of_exactly_200_characters_whole(
+    engine: Engine, make_target: MakeTarget
+) -> None:
+    answer = b"y" * 200
+    run = engine.play("nxcloud.zalo.failed", make_target(status=500, body=answer).url).wait(5)
+
+    assert f"            got:  500 {answer.decode()}" in run.journal_text().splitlines()
