@@ -300,10 +300,10 @@ def test_receipts_of_a_real_esms_send_carry_the_time_in_vietnam(
 
 # ------------------------------------------------------------------------ play's progress note
 def test_play_prints_a_progress_note_while_it_waits_out_a_real_delay(target: Target) -> None:
-    # success, then delivered 2 s later; at time scale 1.25 that is 2.5 s of real waiting,
+    # success, then delivered 2 s later; at time scale 1.5 that is 3 s of real waiting,
     # past the 2 s after which play says it is still waiting.
     result = CliRunner().invoke(cli, ["play", "nxcloud.zalo.success_then_delivered",
-                                      "--to", target.url, "--time-scale", "1.25"])
+                                      "--to", target.url, "--time-scale", "1.5"])
 
     assert result.exit_code == 0, result.output
     notes = [line for line in result.stderr.splitlines() if "waiting" in line]
