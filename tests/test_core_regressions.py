@@ -11,8 +11,8 @@ import copy
 
 import pytest
 
-from mock_server import receipt, validate
-from mock_server._errors import OverrideError, PayloadError, UnknownKindError
+from mock_server import decode_error_info, receipt, validate
+from mock_server._errors import ErrorInfoError, OverrideError, PayloadError, UnknownKindError
 from mock_server._factory import apply_overrides, coerce_value
 from mock_server._registry import schema
 from mock_server._wire import ErrorInfoEncoding, encode_error_info
@@ -126,6 +126,23 @@ def test_an_undecodable_error_info_is_one_problem_that_says_why() -> None:
         "cannot decode error_info 'garbage': not JSON, a quoted JSON string, or a "
         "percent-encoded form of either"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("  ", "it is empty"),
+        ("%22%22", "it is empty"),
+        ("[1, 2]", "it holds a JSON list, not an object"),
+        ("nonsense", "not JSON, a quoted JSON string, or a percent-encoded form of either"),
+        (7, "expected a string, got int"),
+    ],
+    ids=["blank", "empty-string", "list", "nonsense", "number"],
+)
+def test_an_error_info_that_cannot_be_decoded_says_why(value: object, reason: str) -> None:
+    with pytest.raises(ErrorInfoError) as failure:
+        decode_error_info(value)  # type: ignore[arg-type]
+    assert str(failure.value) == f"cannot decode error_info {str(value)!r}: {reason}"
 
 
 @pytest.mark.parametrize(
