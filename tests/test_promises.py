@@ -320,3 +320,22 @@ def test_play_prints_no_progress_note_at_time_scale_zero(target: Target) -> None
 
     assert result.exit_code == 0, result.output
     assert "waiting" not in result.stderr
+
+
+def test_an_answer_that_is_not_utf8_is_journaled_not_fatal(
+    engine: Engine, make_target: MakeTarget
+) -> None:
+    run = engine.play("nxcloud.zalo.failed", make_target(body=b"ok \xff\xfe").url).wait(5)
+
+    [attempt] = run.attempts
+    assert run.ok and attempt.run_id == run.id
+    assert attempt.response_body == "ok \ufffd\ufffd"
+
+
+def test_the_journal_keeps_exactly_journal_limit_attempts_before_evicting(sink: Sink) -> None:
+    with Engine(time_scale=0, journal_limit=4) as engine:
+        for _ in range(2):
+            engine.play("nxcloud.zalo.success_then_delivered", sink.url).wait(5)
+        stats = engine.journal.stats()
+
+    assert (stats["attempts"], stats["evicted_runs"]) == (4, 0)
