@@ -259,6 +259,7 @@ def test_nxcloud_requires_the_sign_in_lower_case_hex(send_url: str, target: Targ
     assert refused["code"] == 1003
     assert "must be lower-case hex" in refused["message"]
     assert accepted["code"] == 0
+    target.wait_for(2)  # the accepted send's receipts, before the provider stops
 
 
 def _close_to(stamp: datetime, zone: timezone) -> bool:
