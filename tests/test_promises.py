@@ -285,6 +285,7 @@ def test_receipts_of_a_real_esms_send_carry_the_time_in_vietnam(
     params = {"ApiKey": "dlrmock-api-key", "SecretKey": "dlrmock-secret-key",
               "Phone": "0912345678", "OAID": "4097311281936189049", "TempID": "200607",
               "Params": ["Nguyen Van A"], "SendingMode": "1", "IsJourney": "1",
+              "OrderId": "ORDER-1",
               "CallbackUrl": target.url}
     response = requests.post(f"{send_url}{ESMS_API}/SendZaloMessage_V4_post_json",
                              json=params, timeout=10)
