@@ -720,6 +720,7 @@ class Engine:
         self._unspawned: list[Run] = []
         """Runs played but not yet started on the loop (one wake-up of the loop per batch)."""
         self._unspawned_lock = threading.Lock()
+        self._closing = False
 
     # -- lifecycle
     def start(self) -> Engine:
@@ -727,6 +728,7 @@ class Engine:
         with self._start_lock:
             if self._thread is not None:
                 return self
+            self._closing = False
             loop = asyncio.new_event_loop()
             ready = threading.Event()
 
@@ -751,6 +753,7 @@ class Engine:
                 return
 
             async def shutdown() -> None:
+                self._closing = True  # runs whose start is still queued never start now
                 tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
                 for task in tasks:
                     task.cancel()
@@ -768,7 +771,8 @@ class Engine:
             self._loop = self._thread = None
             with self._unspawned_lock:  # played while closing: never started, so cancelled
                 stranded, self._unspawned = self._unspawned, []
-            stranded += [run for run in self.journal.all() if run.held]
+            # Held, or released with a delay that had not run out: never started, so cancelled.
+            stranded += [run for run in self.journal.all() if not run.finished]
             for run in stranded:
                 run.held = False
                 _settle(run)
@@ -937,7 +941,7 @@ class Engine:
         with self._unspawned_lock:
             runs, self._unspawned = self._unspawned, []
         for run in runs:
-            if self.journal.get(run.id) is not run or run.cancel_requested:
+            if self.journal.get(run.id) is not run or run.cancel_requested or self._closing:
                 # reset() forgot it, or it was cancelled, before it started
                 _settle(run)
                 continue

@@ -84,9 +84,10 @@ def test_a_failing_when_finished_callback_does_not_break_the_run(
         raise RuntimeError("boom")
 
     seen: list[str] = []
-    run = engine.play("esms.sms.cskh.delivered", target.url)
+    run = engine.play("esms.sms.cskh.delivered", target.url, hold=True)  # not finished yet
     run.when_finished(broken)
     run.when_finished(lambda r: seen.append(r.state))
+    engine.release(run)
     assert run.wait(10).state == "done"  # not "error": the engine went on
     assert seen == ["done"]  # and so did the next callback
 
@@ -674,3 +675,17 @@ def test_a_manual_run_cancelled_before_it_started_can_still_be_stepped(engine: E
         engine.cancel(run.id)
         assert run.step(5) == []
         assert run.wait(5).state == "cancelled"
+
+
+def test_closing_the_engine_cancels_a_run_whose_delayed_start_is_pending(
+    make_target: MakeTarget
+) -> None:
+    target = make_target()
+    engine = Engine(time_scale=0).start()
+    run = engine.play("nxcloud.zalo.failed", target.url, hold=True)
+    engine.release(run, after=0.3)
+    engine.close()
+
+    assert run.finished and run.state == "cancelled"
+    time.sleep(0.4)
+    assert target.count() == 0 and engine.errors == []
