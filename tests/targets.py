@@ -7,6 +7,7 @@ returns; both serve from daemon threads and stop with ``stop()`` (also as contex
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import http
 import selectors
@@ -61,6 +62,7 @@ class ReceivedRequest:
 
 
 _HELD_PORTS: list[socket.socket] = []
+atexit.register(lambda: [sock.close() for sock in _HELD_PORTS])
 """Bound, never listening: connections are refused, and no other process can take the port
 (a port merely found free could be taken by another test run's server before it is used)."""
 
