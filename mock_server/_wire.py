@@ -61,7 +61,9 @@ class DecodedErrorInfo:
     data: dict[str, Any]
     timestamp: datetime | None = None
     trailer: str | None = None
-    """Text after ``____`` exactly as decoded; ``timestamp`` is set when it parses as one."""
+    """Text after the object, fully percent-decoded: what follows ``____`` (``timestamp`` is set
+    when it parses as one), or text appended right after the JSON, such as the .NET message
+    ``Object reference not set to an instance of an object.`` in eSMS's ``GetCallback`` example."""
 
 
 def _compact(obj: Mapping[str, Any]) -> str:
@@ -185,6 +187,10 @@ def decode_error_info(value: str) -> DecodedErrorInfo:
             trailer = _fully_unquoted(tail)
             text = head
             continue
+        if trailer is None:
+            head_obj, rest = _leading_object(text)
+            if head_obj is not None:
+                return DecodedErrorInfo(head_obj, None, _fully_unquoted(rest))
         if _PERCENT.search(text):
             text = unquote(text)
             continue
@@ -192,6 +198,20 @@ def decode_error_info(value: str) -> DecodedErrorInfo:
     raise ErrorInfoError(
         value, "not JSON, a quoted JSON string, or a percent-encoded form of either"
     )
+
+
+def _leading_object(text: str) -> tuple[dict[str, Any] | None, str]:
+    """A JSON object at the start of ``text`` followed by other text, and that text."""
+    if not text.startswith("{"):
+        return None, ""
+    try:
+        obj, end = json.JSONDecoder().raw_decode(text)
+    except ValueError:
+        return None, ""
+    rest = text[end:]
+    if not isinstance(obj, dict) or not rest.strip():
+        return None, ""
+    return obj, rest
 
 
 def _fully_unquoted(text: str) -> str:

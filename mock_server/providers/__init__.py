@@ -46,7 +46,8 @@ def get_provider(name: str) -> Provider:
 
 
 def detect_provider_kind(payload: Mapping[str, Any]) -> str:
-    """The receipt kind of ``payload``, told from its ``status`` or ``TypeId``."""
+    """The receipt kind of ``payload``, told from its ``status``, ``TypeId`` or, for eSMS
+    voice and MO, their own parameters."""
     for provider in PROVIDERS.values():
         kind = provider.detect(payload)
         if kind is not None:
@@ -59,6 +60,8 @@ def detect_provider_kind(payload: Mapping[str, Any]) -> str:
             f"{', '.join(esms.TYPE_IDS)} (or pass --kind)"
         )
     raise DetectionError(
-        "cannot tell the receipt kind: no 'status' / 'statuses' (NXCloud) or 'TypeId' (eSMS) "
+        "cannot tell the receipt kind: no 'status' / 'statuses' (NXCloud), 'TypeId' (eSMS), "
+        "'ReferenceId' with 'CallStatus' (eSMS voice) or 'sender' with 'serviceNumber' (eSMS "
+        "short-code MO) "
         "field; pass the kind explicitly (--kind KIND)"
     )

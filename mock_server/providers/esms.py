@@ -1,10 +1,16 @@
-"""eSMS.vn: callbacks sent as an HTTP GET with every value in the query string."""
+"""eSMS.vn: callbacks sent as an HTTP GET with every value in the query string.
+
+The message callbacks (TypeId 1–27) live here; the voice callback and the short-code MO push,
+which have parameter sets of their own, in :mod:`.esms_voice` and :mod:`.esms_mo`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
+
+import re
 
 from faker import Faker
 
@@ -16,6 +22,7 @@ from .._wire import (
     encode_error_info,
     encode_query,
 )
+from . import esms_mo, esms_voice
 from ._base import (
     DeliveryPolicy,
     Message,
@@ -52,6 +59,19 @@ TYPE_IDS = {
     "25": "esms.zns.normal",
     "26": "esms.zalo.follower",
     "27": "esms.zns.journey",
+}
+ZNS_UID = "esms.zns.uid"
+UID_TELCOID = "9"
+"""The ``telcoid`` of eSMS's only callback for a send by Zalo user id."""
+_PHONE = re.compile(r"^(?:0|84)[0-9]{9,10}$")
+UID_DELIVERED = {
+    "error": 0,
+    "message": "Success",
+    "data": {
+        "delivery_time": None,
+        "message": "The message was delivered to the user's phone",
+        "status": 1,
+    },
 }
 
 
@@ -188,6 +208,23 @@ def _zalo_send_result(type_id: str) -> Any:
     return build
 
 
+def _zns_uid(fake: Faker, message: Message) -> Payload:
+    """A ZNS sent by Zalo user id: ``phonenumber`` is ``message['user_id']``, ``telcoid`` 9, the
+    decoded ``error_info`` carries Zalo's delivery status, ``partnerids`` last (eSMS's example)."""
+    payload = _counts(fake, message, "25")
+    failed = _failed(message)
+    result = {"data": None, **USER_INACTIVE} if failed else UID_DELIVERED
+    payload.update(
+        telcoid=UID_TELCOID,
+        phonenumber=message["user_id"],
+        error_info=encode_error_info(result, ErrorInfoEncoding.PERCENT_JSON),
+        oaid=message["oaid"],
+        tempid=message["tempid"],
+        partnerids="" if failed else message["partnerids"],
+    )
+    return payload
+
+
 KINDS: dict[str, ReceiptKind] = {
     kind.name: kind
     for kind in (
@@ -209,6 +246,13 @@ KINDS: dict[str, ReceiptKind] = {
             ErrorInfoEncoding.QUOTED_PERCENT,
         ),
         ReceiptKind(
+            ZNS_UID,
+            "Zalo ZNS sent by Zalo user id (TypeId 25, telcoid 9, phonenumber is the user id)",
+            _zns_uid,
+            "esms.error_info.uid_result",
+            ErrorInfoEncoding.PERCENT_JSON,
+        ),
+        ReceiptKind(
             "esms.zalo.follower",
             "Zalo message to an OA follower; phonenumber is a Zalo user id (TypeId 26)",
             _zalo_send_result("26"),
@@ -222,14 +266,34 @@ KINDS: dict[str, ReceiptKind] = {
             "esms.error_info.send_result",
             ErrorInfoEncoding.DOUBLE_PERCENT_TIMESTAMPED,
         ),
+        esms_voice.KIND,
+        esms_mo.KIND,
     )
 }
 
 
+def is_zns_uid(payload: Mapping[str, Any]) -> bool:
+    """Whether a TypeId 25 callback reports a send by Zalo user id rather than by phone.
+
+    eSMS says ``phonenumber`` holds the Zalo user id for those sends, and its example has
+    ``telcoid`` 9 (carriers are 1–7): either tells them apart.
+    """
+    if str(payload.get("telcoid")) == UID_TELCOID:
+        return True
+    phone = payload.get("phonenumber")
+    return isinstance(phone, str) and phone.isdigit() and not _PHONE.match(phone)
+
+
 def detect(payload: Mapping[str, Any]) -> str | None:
-    """The kind of an eSMS callback, from its ``TypeId``."""
+    """The kind of an eSMS callback: from its ``TypeId`` (25 by Zalo user id apart), else from
+    the voice callback's or the MO push's own parameters."""
     type_id = payload.get("TypeId")
-    return TYPE_IDS.get(str(type_id)) if type_id is not None else None
+    if type_id is None:
+        return esms_voice.detect(payload) or esms_mo.detect(payload)
+    kind = TYPE_IDS.get(str(type_id))
+    if kind == "esms.zns.normal" and is_zns_uid(payload):
+        return ZNS_UID
+    return kind
 
 
 def encode(
