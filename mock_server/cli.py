@@ -111,19 +111,41 @@ def validate(kind: str | None, strict: bool, as_json: bool, source: str) -> None
         problems = run_validate(payload, kind=detected, strict=strict)
     except DlrmockError as exc:
         fail(str(exc))
+    trailer = _error_info_trailer(detected, payload)
     if as_json:
         report: dict[str, Any] = {"kind": detected, "valid": not problems, "strict": strict}
         if ignored:
             report["ignored_parameters"] = ignored
         report["problems"] = [p.as_dict() for p in problems]
-        click.echo(json.dumps(report, indent=2))
+        if trailer is not None:
+            report["error_info_trailer"] = trailer
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     elif problems:
         click.echo(f"invalid {detected}: {problems[0]}")
         for problem in problems[1:]:
             click.echo(f"  also {problem}")
     else:
         click.echo(f"valid {detected}" + (" (strict)" if strict else ""))
+    if trailer is not None and not as_json:
+        click.echo(f"  note: error_info has text after its JSON, kept as the trailer: {trailer!r}")
     sys.exit(EXIT_FAILED if problems else EXIT_OK)
+
+
+def _error_info_trailer(kind: str, payload: dict[str, Any]) -> str | None:
+    """Text that trails the JSON in ``error_info`` (not a ``____`` timestamp), if any."""
+    from ._errors import ErrorInfoError
+    from ._wire import decode_error_info
+
+    value = payload.get("error_info")
+    if get_kind(kind).error_info_schema is None or not isinstance(value, str):
+        return None
+    try:
+        decoded = decode_error_info(value)
+    except ErrorInfoError:
+        return None  # already reported as a problem
+    if decoded.timestamp is not None or not (decoded.trailer or "").strip():
+        return None
+    return decoded.trailer
 
 
 @cli.command()

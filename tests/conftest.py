@@ -30,6 +30,11 @@ EXAMPLES = SCHEMAS / "examples"
 INVALID_VECTORS = Path(__file__).resolve().parent / "vectors" / "invalid"
 
 
+TEMPLATE_SUFFIX = ".template.url"
+"""A documented parameter template (names with blank or ``{{placeholder}}`` values), kept apart
+from the example payloads: it shows the shape, not a valid receipt."""
+
+
 def kind_of_example(path: Path) -> str:
     """A seed file's kind: the longest known kind its name starts with."""
     matches = [kind for kind in KINDS if path.name.startswith(kind + ".")]
@@ -38,26 +43,30 @@ def kind_of_example(path: Path) -> str:
     return max(matches, key=len)
 
 
-def _files(directory: Path, *patterns: str) -> list[Path]:
-    return sorted(p for pattern in patterns for p in directory.glob(pattern) if p.is_file())
+def _files(directory: Path, *patterns: str, templates: bool | None = None) -> list[Path]:
+    found = sorted(p for pattern in patterns for p in directory.glob(pattern) if p.is_file())
+    if templates is None:
+        return found
+    return [p for p in found if p.name.endswith(TEMPLATE_SUFFIX) is templates]
 
 
 def seed_example_files() -> list[Path]:
-    """The seed examples: NXCloud JSON bodies and eSMS callback URLs."""
-    return _files(EXAMPLES, "*.json", "*.url", "*.form")
+    """The seed examples: NXCloud JSON bodies and forms, eSMS callback URLs (templates apart)."""
+    return _files(EXAMPLES, "*.json", "*.url", "*.form", templates=False)
 
 
-_PARAMETRIZED = {
-    "schema_path": (SCHEMAS, ("*.json",)),
-    "example_path": (EXAMPLES, ("*.json", "*.url", "*.form")),
-    "invalid_vector": (INVALID_VECTORS, ("*/*.json",)),
+_PARAMETRIZED: dict[str, tuple[Path, tuple[str, ...], bool | None]] = {
+    "schema_path": (SCHEMAS, ("*.json",), None),
+    "example_path": (EXAMPLES, ("*.json", "*.url", "*.form"), False),
+    "template_path": (EXAMPLES, ("*" + TEMPLATE_SUFFIX,), True),
+    "invalid_vector": (INVALID_VECTORS, ("*/*.json",), None),
 }
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    for name, (directory, patterns) in _PARAMETRIZED.items():
+    for name, (directory, patterns, templates) in _PARAMETRIZED.items():
         if name in metafunc.fixturenames:
-            paths = _files(directory, *patterns)
+            paths = _files(directory, *patterns, templates=templates)
             ids = [p.relative_to(directory).as_posix() for p in paths]
             metafunc.parametrize(name, paths, ids=ids)
 
@@ -78,6 +87,12 @@ def examples_dir() -> Path:
 def example_kind(example_path: Path) -> str:
     """The kind of the seed example under test."""
     return kind_of_example(example_path)
+
+
+@pytest.fixture
+def template_kind(template_path: Path) -> str:
+    """The kind of the documented parameter template under test."""
+    return kind_of_example(template_path)
 
 
 @pytest.fixture(scope="session")

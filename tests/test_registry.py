@@ -17,6 +17,7 @@ from mock_server import (
     detect_kind,
     load_payload,
     parse_callback,
+    receipt,
     validate,
 )
 from mock_server._registry import validator_for
@@ -53,11 +54,50 @@ def test_every_kind_the_docs_show_has_a_seed_example(seed_examples: dict[Path, s
     # The docs show no TypeId 24 callback and only the delivered SMS report; the Viber seen /
     # expired and WhatsApp read examples are not in the shared vectors. Their invalid vectors
     # start from generated receipts.
-    without = {"esms.zns.priority", "nxcloud.viber.seen", "nxcloud.viber.expired",
-               "nxcloud.whatsapp.read"}
+    # The short-code MO push is documented only as a parameter template.
+    without = {"esms.zns.priority", "esms.mo.shortcode", "nxcloud.viber.seen",
+               "nxcloud.viber.expired", "nxcloud.whatsapp.read"}
     without |= {f"nxcloud.sms.{s}" for s in ("undelivered", "rejected", "expired", "deleted",
                                              "dnd", "invalid_number", "invalid_sender", "unknown")}
     assert set(KINDS) - set(seed_examples.values()) == without
+
+
+# ------------------------------------------------------------- documented parameter templates
+def _filled(template: str, kind: str) -> dict[str, str]:
+    """The template's parameters, in its order, valued from a generated receipt of ``kind``."""
+    generated = receipt(kind, seed=9)
+    return {name: generated[name] for name in parse_callback(template)}
+
+
+def test_every_template_is_detected_as_its_kind_and_invalid_as_it_stands(
+    template_path: Path, template_kind: str
+) -> None:
+    text = template_path.read_text("utf-8")
+    assert detect_kind(text) == template_kind
+    problems = validate(text, kind=template_kind)
+    assert problems, "a template's blanks and {{placeholders}} are no receipt"
+
+
+def test_every_template_names_the_kinds_parameters_in_the_generated_order(
+    template_path: Path, template_kind: str
+) -> None:
+    names = list(parse_callback(template_path.read_text("utf-8")))
+    assert names == list(receipt(template_kind, seed=9))
+
+
+def test_every_template_filled_with_generated_values_validates_strictly(
+    template_path: Path, template_kind: str
+) -> None:
+    payload = _filled(template_path.read_text("utf-8"), template_kind)
+    assert validate(payload, kind=template_kind, strict=True) == []
+    assert detect_kind(payload) == template_kind
+
+
+def test_templates_cover_exactly_the_voice_and_mo_callbacks(examples_dir: Path) -> None:
+    assert sorted(p.name for p in examples_dir.glob("*.template.url")) == [
+        "esms.mo.shortcode.template.url",
+        "esms.voice.call.template.url",
+    ]
 
 
 # -------------------------------------------------------------------------- invalid vectors

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -36,6 +38,23 @@ def _send_result(message_id: str) -> dict[str, Any]:
     }
 
 
+UID_DELIVERED = {
+    "error": 0,
+    "message": "Success",
+    "data": {
+        "delivery_time": None,
+        "message": "The message was delivered to the user's phone",
+        "status": 1,
+    },
+}
+# GetCallback's documented ErrorInfo (vectors/esms/GetCallback-100.json), verbatim: Zalo's JSON
+# with a .NET exception message glued on.
+GET_CALLBACK_ERROR_INFO = (
+    '{"error":-124,"message":"Access token is invalid"}'
+    "Object reference not set to an instance of an object."
+)
+DOTNET_TRAILER = "Object reference not set to an instance of an object."
+
 # seed file → (the documented object, its timestamp, the encoding the example uses)
 SEEDS: dict[str, tuple[dict[str, Any], datetime | None, ErrorInfoEncoding]] = {
     "esms.zns.normal.url": (USER_INACTIVE, None, ErrorInfoEncoding.QUOTED_PERCENT),
@@ -59,6 +78,7 @@ SEEDS: dict[str, tuple[dict[str, Any], datetime | None, ErrorInfoEncoding]] = {
         datetime(2024, 4, 24, 16, 58, 1),
         ErrorInfoEncoding.DOUBLE_PERCENT_TIMESTAMPED,
     ),
+    "esms.zns.uid.url": (UID_DELIVERED, None, ErrorInfoEncoding.PERCENT_JSON),
 }
 seeds = pytest.mark.parametrize("seed_name", sorted(SEEDS))
 
@@ -280,6 +300,36 @@ def test_a_trailer_that_is_not_a_timestamp_is_kept_as_text() -> None:
     decoded = decode_error_info('{"error":0}____not a date')
     assert decoded.data == {"error": 0}
     assert decoded.trailer == "not a date" and decoded.timestamp is None
+
+
+# ------------------------------------------------------------- text trailing the JSON object
+@pytest.mark.parametrize(
+    "form",
+    [
+        GET_CALLBACK_ERROR_INFO,
+        quote(GET_CALLBACK_ERROR_INFO, safe="{}"),
+        quote(GET_CALLBACK_ERROR_INFO, safe=""),
+        quote(quote(GET_CALLBACK_ERROR_INFO, safe=""), safe=""),
+        json.dumps(GET_CALLBACK_ERROR_INFO),
+    ],
+    ids=["as_documented", "percent_braces_raw", "percent", "double_percent", "quoted"],
+)
+def test_text_after_the_json_is_kept_as_the_trailer(form: str) -> None:
+    decoded = decode_error_info(form)
+    assert decoded.data == {"error": -124, "message": "Access token is invalid"}
+    assert decoded.trailer == DOTNET_TRAILER
+    assert decoded.timestamp is None
+
+
+def test_a_trailer_inside_a_callback_url_survives_parsing() -> None:
+    url = "https://app.example/cb?TypeId=25&error_info=" + quote(GET_CALLBACK_ERROR_INFO, safe="")
+    decoded = decode_error_info(parse_callback(url)["error_info"])
+    assert decoded.trailer == DOTNET_TRAILER
+
+
+@pytest.mark.parametrize("value", ['{"error":1}', '{"error":1}  ', '{"error":1}____'])
+def test_a_bare_object_has_no_text_trailer(value: str) -> None:
+    assert decode_error_info(value).trailer in (None, "")
 
 
 # -------------------------------------------------------------------- URLs and query strings

@@ -213,7 +213,7 @@ def _zns_uid(fake: Faker, message: Message) -> Payload:
     decoded ``error_info`` carries Zalo's delivery status, ``partnerids`` last (eSMS's example)."""
     payload = _counts(fake, message, "25")
     failed = _failed(message)
-    result = {"data": None, **USER_INACTIVE} if failed else UID_DELIVERED
+    result = {**USER_INACTIVE, "data": None} if failed else UID_DELIVERED
     payload.update(
         telcoid=UID_TELCOID,
         phonenumber=message["user_id"],
