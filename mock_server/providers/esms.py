@@ -6,11 +6,10 @@ which have parameter sets of their own, in :mod:`.esms_voice` and :mod:`.esms_mo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
-
-import re
 
 from faker import Faker
 
