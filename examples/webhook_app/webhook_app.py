@@ -27,7 +27,8 @@ Messages are keyed by NXCloud ``requestId`` (``journey:<journeyId>`` for journey
 answered with the plain text ``success``, as NXCloud requires. Stored statuses: ``success``,
 ``delivered``, ``failed``, ``journey_acknowledged``, ``journey_time_out`` (NXCloud Zalo; Viber adds
 ``seen``, ``expired``; WhatsApp ``sent``, ``read``, ``deleted``, ``inbound``; SMS the report's
-name, e.g. ``undelivered``), ``pending``, ``delivered``, ``failed`` (eSMS), and ``unknown`` for a
+name, e.g. ``undelivered``), ``pending``, ``delivered``, ``failed`` (eSMS; voice calls keyed by
+``ReferenceId``), ``received`` (an eSMS short-code MO, keyed by ``smsid``), and ``unknown`` for a
 message whose only receipts carried a status this app does not know.
 """
 
@@ -48,6 +49,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+from xml.sax.saxutils import escape as xml_escape
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -66,6 +68,8 @@ __all__ = [
     "get_store",
     "message_status",
     "parse_esms_callback",
+    "parse_esms_mo",
+    "parse_esms_voice_callback",
     "parse_nxcloud_receipt",
     "send_sms",
     "send_zns",
@@ -403,6 +407,38 @@ def parse_esms_callback(params: Mapping[str, str]) -> Receipt:
     )
 
 
+def parse_esms_voice_callback(params: Mapping[str, str]) -> Receipt:
+    """Parse eSMS's voice-call callback, keyed by ``ReferenceId`` (the SMSID MakeCall answered).
+
+    ``SendStatus`` 5 is ``delivered`` when ``SentResult`` is 1 (the call went through), else
+    ``failed``; 2 and 7 are ``pending``. eSMS resends the callback until it gets exactly HTTP 200.
+    """
+    reference = (params.get("ReferenceId") or "").strip()
+    if not reference:
+        raise MalformedReceiptError("missing parameter 'ReferenceId'")
+    send_status = _int_param(params, "SendStatus")
+    error_message: str | None = None
+    if send_status == ESMS_FINISHED:
+        answered = (params.get("SentResult") or "").strip() == "1"
+        status, rank = ("delivered" if answered else "failed"), FINAL_RANK
+        if not answered:
+            error_message = f"call not completed (CallStatus={params.get('CallStatus', '')!r})"
+    elif send_status in ESMS_PENDING_RANKS:
+        status, rank = "pending", ESMS_PENDING_RANKS[send_status]
+    else:
+        status, rank = UNKNOWN_STATUS, UNKNOWN_RANK
+    return Receipt("esms", (reference,), status, rank, dict(params), error_message=error_message)
+
+
+def parse_esms_mo(params: Mapping[str, str]) -> Receipt:
+    """Parse a short-code MO push (an SMS a customer sent), keyed by its ``smsid``; stored as
+    ``received``. (Checking ``sign`` needs the partner's private key, which this demo lacks.)"""
+    smsid = (params.get("smsid") or "").strip()
+    if not smsid or not (params.get("sender") or "").strip():
+        raise MalformedReceiptError("an MO push needs 'smsid' and 'sender'")
+    return Receipt("esms", (smsid,), "received", FINAL_RANK, dict(params))
+
+
 # --- storage -------------------------------------------------------------------------------------
 
 
@@ -691,8 +727,28 @@ def nxcloud_receipt() -> ResponseReturnValue:
 
 @webhooks.get("/esms")
 def esms_callback() -> ResponseReturnValue:
-    """eSMS callback: an HTTP GET with every value in the query string."""
-    return _acknowledge(parse_esms_callback(request.args.to_dict(flat=True)))
+    """eSMS callback: an HTTP GET with every value in the query string.
+
+    The voice-call callback (``ReferenceId``…) and the short-code MO push (``sender``…) arrive
+    here too when the app gives eSMS this URL for them.
+    """
+    params = request.args.to_dict(flat=True)
+    if "SMSID" not in params and "ReferenceId" in params:
+        return _acknowledge(parse_esms_voice_callback(params))
+    if "SMSID" not in params and "sender" in params:
+        receipt = parse_esms_mo(params)
+        get_store(current_app).record(receipt)
+        return _client_response(receipt), 200, {"Content-Type": "text/xml; charset=utf-8"}
+    return _acknowledge(parse_esms_callback(params))
+
+
+def _client_response(mo: Receipt) -> str:
+    """The reply eSMS expects to an MO: the SMS to send back, in a ``<ClientResponse>``."""
+    return (
+        "<ClientResponse><Message>Cam on quy khach</Message>"
+        f"<Smsid>{xml_escape(mo.keys[0])}</Smsid>"
+        f"<Receiver>{xml_escape(str(mo.payload.get('sender', '')))}</Receiver></ClientResponse>"
+    )
 
 
 @messages.get("/messages/<key>")

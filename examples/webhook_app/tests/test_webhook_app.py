@@ -100,6 +100,9 @@ SEED_EXPECTATIONS: dict[str, dict[str, tuple[str, int | None]]] = {
             "voice": "ABGHhhdgYFCBnwIQyrJn0a5IBKlmHZqf_uAuFw",
         }.items()
     },
+    "esms.zns.uid.url": {"5450d5579bfa466a9f2a5911c82f4037": ("delivered", None)},
+    # A voice call: keyed by ReferenceId; SentResult=0 is a call that did not go through.
+    "esms.voice.call.url": {"066107ee-6ec4-4283-b595-aa74977c65c5": ("failed", None)},
 }
 
 
@@ -144,7 +147,33 @@ def esms(send_status: int, send_success: int = 1, **params: str) -> dict[str, st
 
 
 def test_every_seed_example_has_an_expectation() -> None:
-    assert sorted(p.name for p in SEED_EXAMPLES.iterdir()) == sorted(SEED_EXPECTATIONS)
+    # Parameter templates (blank values) document a shape; they are no receipt.
+    examples = [p.name for p in SEED_EXAMPLES.iterdir() if not p.name.endswith(".template.url")]
+    assert sorted(examples) == sorted(SEED_EXPECTATIONS)
+
+
+def test_a_voice_callback_is_keyed_by_reference_id_and_answered_200(
+    app: Flask, client: FlaskClient
+) -> None:
+    answered = {"ReferenceId": "call-1", "CallDuration": "31", "CallStatus": "ANSWERED",
+                "Ivr": "1", "Price": "880.0000", "SentResult": "1", "CID": "02871002454",
+                "SendStatus": "5"}
+    assert get_esms(client, answered).status_code == 200
+    assert stored(app, "call-1")["status"] == "delivered"
+    assert get_esms(client, {**answered, "ReferenceId": ""}).status_code == 400
+
+
+def test_an_mo_push_is_answered_with_a_client_response(app: Flask, client: FlaskClient) -> None:
+    mo = {"sender": "84901888484", "content": "DK 123", "serviceNumber": "8041", "keyword": "DK",
+          "sign": "O85nc2XByOhTm8a8t2rYKA==", "cpid": "10001", "smsid": "mo-1",
+          "receiverTime": "20240424165801"}
+    response = get_esms(client, mo)
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == (
+        "<ClientResponse><Message>Cam on quy khach</Message><Smsid>mo-1</Smsid>"
+        "<Receiver>84901888484</Receiver></ClientResponse>"
+    )
+    assert stored(app, "mo-1")["status"] == "received"
 
 
 @pytest.mark.parametrize("name", sorted(SEED_EXPECTATIONS))
