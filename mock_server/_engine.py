@@ -1332,7 +1332,7 @@ def _encode(
     provider = get_provider(spec.provider)
     broken = dict(payload)
     if malformed == "missing_field":
-        broken.pop(spec.message_key or provider.message_key, None)
+        broken.pop(spec.receipt_key or spec.message_key or provider.message_key, None)
         broken.pop(spec.discriminator or provider.discriminator, None)
     elif malformed == "wrong_type":
         broken[spec.typed_field or provider.typed_field] = ["not", "a", "value"]

@@ -56,6 +56,9 @@ class ReceiptKind:
     typed_field: str | None = None
     """A field with a strict type in this family (broken by ``malformed: wrong_type``), when
     not the provider's."""
+    receipt_key: str | None = None
+    """The receipt field that carries the message key when its name differs from the message's
+    (eSMS voice: ``ReferenceId`` carries the ``SMSID``); ``malformed: missing_field`` drops it."""
 
     @property
     def provider(self) -> str:

@@ -77,6 +77,8 @@ KIND = ReceiptKind(
     MO_SHORTCODE,
     "an SMS a customer sent to a short code, pushed to the partner (signed with MD5)",
     _mo,
+    receipt_key="smsid",
+    typed_field="receiverTime",
 )
 
 

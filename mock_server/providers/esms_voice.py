@@ -67,6 +67,8 @@ KIND = ReceiptKind(
     "voice call result (MakeCallTemplate_V2 / MakeCallRecord_V2); acknowledged only by HTTP 200",
     _call,
     policy=POLICY,
+    receipt_key="ReferenceId",
+    typed_field="CallDuration",
 )
 
 
