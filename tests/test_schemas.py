@@ -182,6 +182,8 @@ def test_umbrella_rejects_a_shape_labelled_as_another_kind(
         ("nxcloud.zalo.receipt", {"code": 0, "message": "no status"}),
         ("esms.callback", {"TypeId": "99", "SMSID": "x"}),
         ("esms.callback", {"TypeId": 25, "SMSID": "x"}),
+        ("esms.callback", {"SMSID": "x", "SendStatus": "5"}),  # no TypeId, not voice nor MO
+        ("esms.callback", {"ReferenceId": "x", "SentResult": "1"}),  # a voice callback in part
     ],
 )
 def test_umbrella_rejects_unknown_or_missing_discriminators(
