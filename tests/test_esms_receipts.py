@@ -167,13 +167,14 @@ def test_a_voice_route_registered_for_post_sees_gets_answered_405_and_retried(
     assert not run.ok
 
 
-@pytest.mark.parametrize("fault", ["refused", "close", "never"])
+@pytest.mark.parametrize("fault", ["refused", "close", "never", "reset", "garbage"])
 def test_voice_transport_failures_are_retried_five_times(
     engine: Engine, make_target: MakeTarget, fault: str
 ) -> None:
     url = refused_url() if fault == "refused" else make_target(fault).url
     run = engine.play("esms.voice.call.delivered", url, policy={"timeout": 0.1}).wait(10)
-    expected = {"refused": "refused", "close": "closed", "never": "timeout"}[fault]
+    expected = {"refused": "refused", "close": "closed", "never": "timeout", "reset": "reset",
+                "garbage": "invalid_response"}[fault]
     assert [a.outcome for a in run.attempts] == [expected] * 6
 
 
