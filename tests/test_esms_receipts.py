@@ -153,6 +153,7 @@ def test_a_voice_receiver_answering_anything_but_200_gets_five_retries(
     assert {a.outcome for a in run.attempts} == {"http_error"}
     assert len(app.config["seen"]) == 6
     assert not run.ok and "not acknowledged after 6 attempt(s)" in run.failures()[0]
+    assert f"the provider wants exactly HTTP 200; it answered HTTP {status}" in run.failures()[0]
 
 
 def test_a_voice_route_registered_for_post_sees_gets_answered_405_and_retried(
