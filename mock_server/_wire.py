@@ -12,7 +12,9 @@ types only) has arrived in four encodings across the provider's doc versions:
 4. ``PERCENT_JSON``: the plain object, percent-encoded once, braces left raw.
 
 Values handled here are those a receiver sees after its web framework decoded the query string
-once (``request.args['error_info']``); :func:`decode_error_info` also accepts the raw wire text.
+once (``request.args['error_info']``); :func:`decode_error_info` also accepts the raw wire text,
+and text glued after the JSON object (eSMS's ``GetCallback`` example ends its ``ErrorInfo`` with a
+.NET exception message), which it keeps as the ``trailer``.
 """
 
 from __future__ import annotations
