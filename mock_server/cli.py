@@ -59,22 +59,24 @@ def _read_source(source: str) -> str:
     return source
 
 
-FIRST_ESMS_PARAMETER = "SMSID"
+FIRST_ESMS_PARAMETERS = ("SMSID", "ReferenceId", "sender")
+"""What eSMS puts first: message callbacks, the voice callback, the short-code MO push."""
 """eSMS appends its parameters to the callback URL, SMSID first (in every documented example)."""
 
 
 def _without_receivers_own(text: str, payload: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """A whole callback URL's parameters without the receiver's own (those before eSMS's first
-    one, e.g. ``?token=abc&SMSID=…``), and the names dropped."""
+    one, e.g. ``?token=abc&SMSID=…`` or ``?token=abc&ReferenceId=…``), and the names dropped."""
     from urllib.parse import parse_qsl, urlsplit
 
     stripped = text.strip()
     if "://" not in stripped and not stripped.startswith("/"):
         return payload, []
     names = [name for name, _ in parse_qsl(urlsplit(stripped).query, keep_blank_values=True)]
-    if FIRST_ESMS_PARAMETER not in names:
+    found = [names.index(name) for name in FIRST_ESMS_PARAMETERS if name in names]
+    if not found:
         return payload, []
-    first = names.index(FIRST_ESMS_PARAMETER)
+    first = min(found)
     own = [name for name in names[:first] if name not in names[first:]]
     return {k: v for k, v in payload.items() if k not in own}, own
 

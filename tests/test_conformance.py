@@ -362,11 +362,15 @@ TestOtp = conformance_suite(
 
 
 def test_suite_passes_a_receiver_keyed_by_its_own_request_ids(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest(REQUEST_ID_RECEIVER.format(methods='"GET"', scenarios=""))
+    # Voice callbacks and MO pushes carry no RequestId (and go to URLs of their own).
+    messages = [n for n in ESMS if not n.startswith(("esms.voice.", "esms.mo."))]
+    pytester.makeconftest(
+        REQUEST_ID_RECEIVER.format(methods='"GET"', scenarios=f"scenarios={messages!r}")
+    )
 
     result = pytester.runpytest("conftest.py")
 
-    result.assert_outcomes(passed=len(ESMS))
+    result.assert_outcomes(passed=len(messages))
 
 
 def test_without_prepare_the_receiver_refuses_and_the_failure_says_how_to_set_request_id(

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -304,3 +304,23 @@ def test_dlrmock_validate_shows_the_error_info_trailer(examples_dir: Path) -> No
     plain = json.loads(runner.invoke(cli, ["validate", "--json", url.replace(
         "Object%20reference%20not%20set%20to%20an%20instance%20of%20an%20object.", "")]).output)
     assert "error_info_trailer" not in plain
+
+
+@pytest.mark.parametrize("example", ["esms.voice.call.url", "esms.zns.uid.url"])
+def test_strict_validate_leaves_out_the_receivers_own_parameters(
+    examples_dir: Path, example: str
+) -> None:
+    url = _example(examples_dir, example).strip().replace("?", "?token=abc&", 1)
+    result = CliRunner().invoke(cli, ["validate", "--strict", "--json", url])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["ignored_parameters"] == ["token"]
+
+
+def test_strict_validate_leaves_out_the_receivers_own_parameters_before_an_mo() -> None:
+    mo = receipt("esms.mo.shortcode", seed=4)
+    url = "https://partner.example/receive_mo?key=k&" + "&".join(
+        f"{name}={quote(value, safe='')}" for name, value in mo.items()
+    )
+    result = CliRunner().invoke(cli, ["validate", "--strict", "--json", url])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["ignored_parameters"] == ["key"]

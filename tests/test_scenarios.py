@@ -253,6 +253,11 @@ def _claimed(payload: dict[str, Any], field: str) -> Any:
 
 def esms_status(payload: dict[str, Any]) -> str:
     """The README's eSMS table: what one callback means."""
+    if "ReferenceId" in payload:  # a voice call
+        if payload["SendStatus"] in ESMS_PENDING:
+            return "pending"
+        return "delivered" if payload["SendStatus"] == "5" and payload["SentResult"] == "1" else (
+            "failed")
     error = _claimed(payload, "error_info error")
     if payload["SendStatus"] in ESMS_PENDING:
         return "pending"
@@ -331,6 +336,7 @@ def test_builtin_description_and_expectation_hold_for_its_payloads(name: str) ->
         if "final" in scenario.expect and scenario.kinds[0].split(".")[:2] in (
             ["nxcloud", "zalo"], ["esms", "sms"], ["esms", "zns"], ["esms", "viber"],
             ["esms", "zalo"], ["nxcloud", "sms"], ["nxcloud", "viber"], ["nxcloud", "whatsapp"],
+            ["esms", "voice"],
         ):
             assert final_status(scenario, payloads) == scenario.expect["final"], name
 
@@ -389,3 +395,11 @@ def test_small_aliases_still_load(tmp_path: Path) -> None:
         "  - kind: esms.sms.cskh\n    set: *s\n"
     )
     assert [s.set for s in load_scenario_file(path).steps] == [{"Telco": "viettel"}] * 2
+
+
+def test_a_voice_call_is_delivered_only_when_it_went_through() -> None:
+    answered = {"ReferenceId": "r", "SendStatus": "5", "SentResult": "1", "CallStatus": "ANSWERED"}
+
+    assert esms_status(answered) == "delivered"
+    assert esms_status({**answered, "SentResult": "0", "CallStatus": ""}) == "failed"
+    assert esms_status({**answered, "SendStatus": "7"}) == "pending"
