@@ -55,7 +55,9 @@ def _mo(fake: Faker, message: Message) -> Payload:
         message.get("content")
         or f"{fake.random.choice(KEYWORDS)} {random_digits(fake, 6)}"
     )
-    received = message["sent_at"] + timedelta(seconds=fake.random.randint(0, 59))
+    late = timedelta(seconds=fake.random.randint(0, 59))
+    # A real event (``live``) happens now; generated ones a moment after the message's time.
+    received = message["sent_at"] + (timedelta(0) if message.get("live") else late)
     receiver_time = received.strftime(RECEIVER_TIME_FORMAT)
     cpid = str(message.get("cpid") or DEFAULT_CPID)
     smsid = str(message["SMSID"])
