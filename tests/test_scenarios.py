@@ -351,6 +351,14 @@ def test_campaign_counts_decide_the_status_as_the_readme_says() -> None:
     assert esms_status({**reached, "SendStatus": "4"}) == "failed"
 
 
+def test_a_voice_call_is_delivered_only_when_it_went_through() -> None:
+    answered = {"ReferenceId": "r", "SendStatus": "5", "SentResult": "1", "CallStatus": "ANSWERED"}
+
+    assert esms_status(answered) == "delivered"
+    assert esms_status({**answered, "SentResult": "0", "CallStatus": ""}) == "failed"
+    assert esms_status({**answered, "SendStatus": "7"}) == "pending"
+
+
 # --------------------------------------------------------------------- hostile scenario files
 LAUGHS = "\n".join(
     [f"l0: &l0 [{', '.join(['lol'] * 9)}]"]
@@ -395,11 +403,3 @@ def test_small_aliases_still_load(tmp_path: Path) -> None:
         "  - kind: esms.sms.cskh\n    set: *s\n"
     )
     assert [s.set for s in load_scenario_file(path).steps] == [{"Telco": "viettel"}] * 2
-
-
-def test_a_voice_call_is_delivered_only_when_it_went_through() -> None:
-    answered = {"ReferenceId": "r", "SendStatus": "5", "SentResult": "1", "CallStatus": "ANSWERED"}
-
-    assert esms_status(answered) == "delivered"
-    assert esms_status({**answered, "SentResult": "0", "CallStatus": ""}) == "failed"
-    assert esms_status({**answered, "SendStatus": "7"}) == "pending"
