@@ -371,12 +371,14 @@ def _webhook(kind: ReceiptKind, components: _Components) -> dict[str, Any]:
 def _examples(kind: str) -> dict[str, dict[str, Any]]:
     """The provider's own examples of ``kind``: ``schemas/examples/<kind>[.label].<ext>``
     (``json`` a JSON body, ``url`` a callback URL, ``form`` a form body), each file going to
-    the longest kind its name starts with."""
+    the longest kind its name starts with; ``<kind>.template.url`` parameter templates left out."""
     found: dict[str, dict[str, Any]] = {}
     folder = schema_dir() / "examples"
     if not folder.is_dir():
         return found
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".template.url"):
+            continue  # a parameter template (blank values) documents names, not a receipt
         stem, _, suffix = entry.name.rpartition(".")
         owners = [name for name in KINDS if stem == name or stem.startswith(name + ".")]
         if not owners or max(owners, key=len) != kind:

@@ -168,4 +168,5 @@ def test_every_webhook_example_is_a_valid_receipt_of_its_kind() -> None:
         for label, example in examples.items():
             assert validate(example, kind=name) == [], (name, label)
             checked += 1
-    assert checked >= len(list((Path(__file__).parents[1] / "schemas" / "examples").iterdir()))
+    examples = (Path(__file__).parents[1] / "schemas" / "examples").iterdir()
+    assert checked >= len([p for p in examples if not p.name.endswith(".template.url")])
