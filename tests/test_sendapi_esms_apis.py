@@ -52,7 +52,9 @@ class Sink:
     def wait(self, smsid: str, count: int) -> list[tuple[str, dict[str, str]]]:
         """The callbacks about ``smsid`` once there are ``count`` of them."""
         def mine() -> list[tuple[str, dict[str, str]]]:
-            return [c for c in self.calls if c[1].get("SMSID") == smsid]
+            # A voice callback names its call by ReferenceId (the SMSID MakeCall answered).
+            return [c for c in self.calls
+                    if (c[1].get("SMSID") or c[1].get("ReferenceId")) == smsid]
 
         with self.changed:
             if not self.changed.wait_for(lambda: len(mine()) >= count, DEADLINE):
