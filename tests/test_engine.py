@@ -32,8 +32,9 @@ def bodies(target: Target) -> list[dict[str, Any]]:
 
 
 def wire_source(request: ReceivedRequest) -> str | bytes:
-    """What a receiver parses: the JSON body (NXCloud) or the request target (eSMS)."""
-    return request.body if request.method == "POST" else request.path
+    """What a receiver parses: the body (NXCloud) or the request target (eSMS, and NXCloud's
+    voice / OTA POSTs, whose parameters are in the URL)."""
+    return request.body if request.method == "POST" and request.body else request.path
 
 
 def problems_of(source: str | bytes, kind: str) -> list[str]:

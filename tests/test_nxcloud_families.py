@@ -19,6 +19,7 @@ from mock_server import (
     MockProvider,
     create_app,
     detect_kind,
+    load_payload,
     receipt,
     validate,
     wire,
@@ -29,7 +30,9 @@ from pytest_plugin.conformance import ConformanceFailure, check_run
 
 MakeTarget = Callable[..., Target]
 EXAMPLES = Path(__file__).resolve().parents[1] / "schemas" / "examples"
-NEW_FAMILIES = ("nxcloud.sms", "nxcloud.viber", "nxcloud.whatsapp")
+NEW_FAMILIES = ("nxcloud.sms", "nxcloud.viber", "nxcloud.whatsapp", "nxcloud.did_sms",
+                "nxcloud.voice", "nxcloud.super_message", "nxcloud.number_check", "nxcloud.ota",
+                "nxcloud.pns")
 NEW_KINDS = sorted(k for k in KINDS if KINDS[k].family in NEW_FAMILIES)
 LEGACY_DR_URL = (
     # The docs' query-string report, raw spaces as printed (accounts from before May 2023).
@@ -37,6 +40,11 @@ LEGACY_DR_URL = (
     "&price=0.045&messageid=b308d94a73f94e6d84ae975c41f4b2a6&drtime=2021-02-26 10:01:15"
     "&currency=USD&sendtime=2021-02-26 10:01:15&status=2"
 )
+
+
+def load_example(name: str) -> dict[str, Any]:
+    """A documented example in any of its wire forms (JSON, form body, URL)."""
+    return load_payload((EXAMPLES / name).read_text("utf-8"))
 
 
 def example(name: str) -> dict[str, Any]:
@@ -217,3 +225,100 @@ def test_a_404_to_an_sms_report_hints_at_the_form_post(
     [failure] = run.failures()
     assert "hint: NXCloud posts SMS reports as a form (application/x-www-form-urlencoded)" \
         in failure
+
+
+# ------------------------------------------------------------- the other NXCloud callbacks
+def test_a_did_push_without_type_is_a_report_and_type_0_an_mo() -> None:
+    report = load_example("nxcloud.did_sms.delivered.form")
+    assert "type" not in report  # as documented
+    assert detect_kind(report) == "nxcloud.did_sms.delivered"
+    assert detect_kind({**report, "smsStatus": "UNDELIVR"}) == "nxcloud.did_sms.undelivered"
+    assert detect_kind({**report, "type": "0"}) == "nxcloud.did_sms.mo"
+    assert [p.path for p in validate({**report, "type": "0", "price": "free"})] == ["$.price"]
+
+
+def test_the_signed_did_json_push_validates_as_the_same_kind_as_the_form() -> None:
+    signed = example("nxcloud.did_sms.delivered.signed.json")
+    assert detect_kind(signed) == "nxcloud.did_sms.delivered"
+    assert validate(signed, strict=True) == []
+    assert [p.path for p in validate({**signed, "size": 1})] == ["$.size"]  # text, as the form
+
+
+def test_a_did_push_is_a_form_post_acknowledged_only_by_success(
+    engine: Engine, make_target: MakeTarget
+) -> None:
+    target = make_target(body=b"success")
+    good = engine.play("nxcloud.did_sms.mo_then_undelivered", target.url).wait(5)
+    ok_text = engine.play("nxcloud.did_sms.delivered", make_target(body=b"OK").url).wait(5)
+
+    requests = target.wait_for(2)
+    assert good.ok, good.journal_text()
+    assert {dict(r.headers)["Content-Type"] for r in requests} == {
+        "application/x-www-form-urlencoded"}
+    assert [dict(parse_qsl(r.body.decode())) for r in requests] == good.payloads
+    assert [p["type"] for p in good.payloads] == ["0", "1"]
+    assert [a.outcome for a in ok_text.attempts] == ["http_error"]
+
+
+@pytest.mark.parametrize("kind", ["nxcloud.voice.report", "nxcloud.ota.success"])
+def test_voice_and_ota_results_travel_in_the_query_string(
+    engine: Engine, make_target: MakeTarget, kind: str
+) -> None:
+    target = make_target(body=b"success")
+    run = engine.play(kind, target.url + "?acct=1").wait(5)
+
+    (request,) = target.wait_for(1)
+    assert run.ok, run.journal_text()
+    assert request.method == "POST" and request.body == b""
+    assert dict(parse_qsl(urlsplit(request.path).query))["acct"] == "1"
+    assert detect_kind(request.path) == kind
+    assert validate(request.path, strict=False) == []
+    as_form = engine.play(kind, target.url, policy={"parameters": "body"}).wait(5)
+    assert as_form.ok and target.wait_for(2)[1].body != b""
+
+
+def test_the_ota_field_table_spelling_of_drtime_validates_too() -> None:
+    payload = load_example("nxcloud.ota.success.url")
+    table = {**{k: v for k, v in payload.items() if k != "drtime"}, "drTime": payload["drtime"]}
+    assert validate(table, strict=True) == []
+    assert [p.path for p in validate({k: v for k, v in payload.items() if k != "drtime"})] \
+        == ["$"]
+
+
+@pytest.mark.parametrize("kind", ["nxcloud.number_check.hlr", "nxcloud.pns.error"])
+def test_number_check_and_pns_want_exactly_200_and_retry_every_minute(
+    engine: Engine, make_target: MakeTarget, kind: str
+) -> None:
+    policy = KINDS[kind].policy
+    assert policy is not None
+    assert (policy.acknowledge, policy.retries, policy.retry_interval) == ("200", 60, 60.0)
+    run = engine.play(kind, make_target(status=204, body=b"").url, policy={"retries": 2}).wait(5)
+    assert [a.outcome for a in run.attempts] == ["http_error"] * 3
+    assert "exactly HTTP 200" in run.failures()[0]
+    assert engine.play(kind, make_target(body=b"").url).wait(5).ok
+
+
+def test_a_super_message_report_is_never_taken_for_zalo_or_viber() -> None:
+    report = example("nxcloud.super_message.delivered.json")
+    assert detect_kind(report) == "nxcloud.super_message.delivered"
+    broken = {**report, "sendTime": "yesterday"}
+    assert detect_kind(broken) == "nxcloud.super_message.delivered"
+    assert [p.path for p in validate(broken)] == ["$.sendTime"]
+    with pytest.raises(DetectionError):
+        detect_kind({**report, "code": 11001})  # a Viber code: neither family's
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("nxcloud.number_check.basic.json", "nxcloud.number_check.basic"),
+     ("nxcloud.number_check.hlr.json", "nxcloud.number_check.hlr"),
+     ("nxcloud.number_check.call.json", "nxcloud.number_check.call"),
+     ("nxcloud.number_check.failed.json", "nxcloud.number_check.failed"),
+     ("nxcloud.pns.call_result.json", "nxcloud.pns.call_result"),
+     ("nxcloud.pns.error.json", "nxcloud.pns.error")],
+)
+def test_each_number_check_and_pns_shape_is_its_own_kind(name: str, kind: str) -> None:
+    payload = example(name)
+    others = [k for k in KINDS if KINDS[k].family == KINDS[kind].family and k != kind]
+    assert detect_kind(payload) == kind
+    assert all(validate(payload, kind=other, strict=True) for other in others)

@@ -59,6 +59,11 @@ def test_every_kind_the_docs_show_has_a_seed_example(seed_examples: dict[Path, s
                "nxcloud.viber.expired", "nxcloud.whatsapp.read"}
     without |= {f"nxcloud.sms.{s}" for s in ("undelivered", "rejected", "expired", "deleted",
                                              "dnd", "invalid_number", "invalid_sender", "unknown")}
+    # The other callbacks' docs show one example each: a DID report, a Super Message delivered
+    # report and an OTA success.
+    without |= {"nxcloud.did_sms.undelivered", "nxcloud.did_sms.mo"}
+    without |= {f"nxcloud.super_message.{s}" for s in ("failed", "undelivered", "expired")}
+    without |= {f"nxcloud.ota.{s}" for s in ("pending", "mismatch", "failure", "unknown")}
     assert set(KINDS) - set(seed_examples.values()) == without
 
 

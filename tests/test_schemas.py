@@ -15,7 +15,16 @@ from referencing.exceptions import Unresolvable
 
 from mock_server import PROVIDERS, load_payload
 from mock_server._registry import SCHEMA_BASE, _load, schema_names, validator_for
-from mock_server.providers import esms, nxcloud, nxcloud_sms, nxcloud_viber, nxcloud_whatsapp
+from mock_server.providers import (
+    esms,
+    nxcloud,
+    nxcloud_did_sms,
+    nxcloud_ota,
+    nxcloud_sms,
+    nxcloud_super_message,
+    nxcloud_viber,
+    nxcloud_whatsapp,
+)
 
 UMBRELLAS = {provider.name: provider.umbrella_schema for provider in PROVIDERS.values()}
 
@@ -102,7 +111,7 @@ def test_every_nxcloud_family_has_an_umbrella_schema() -> None:
         assert f"{family}.receipt" in schema_names()
 
 
-def _discriminators(kind: str) -> tuple[str, dict[str, str]]:
+def _discriminators(kind: str) -> tuple[str, dict[Any, str]]:
     family = ".".join(kind.split(".")[:2])
     if family == "nxcloud.zalo":
         return "status", {status: f"nxcloud.zalo.{status}" for status in nxcloud.STATUSES}
@@ -114,11 +123,24 @@ def _discriminators(kind: str) -> tuple[str, dict[str, str]]:
     if family == "nxcloud.whatsapp":
         return "statuses.0.status", {status: f"nxcloud.whatsapp.{status}"
                                      for status in nxcloud_whatsapp.STATUSES}
+    if family == "nxcloud.did_sms":
+        return "smsStatus", {status: f"nxcloud.did_sms.{suffix}"
+                             for status, (suffix, _) in nxcloud_did_sms.REPORTS.items()}
+    if family == "nxcloud.super_message":
+        return "code", {code: f"nxcloud.super_message.{suffix}"
+                        for code, (suffix, _, _) in nxcloud_super_message.CODES.items()}
+    if family == "nxcloud.ota":
+        return "status", {status: f"nxcloud.ota.{status.lower()}"
+                          for status in nxcloud_ota.STATUSES}
     return "TypeId", dict(esms.TYPE_IDS)
 
 
 SHAPED = {"nxcloud.whatsapp.inbound": "messages", "nxcloud.viber.reply": "message",
-          "nxcloud.whatsapp.template_event": "value", "nxcloud.whatsapp.account_event": "value"}
+          "nxcloud.whatsapp.template_event": "value", "nxcloud.whatsapp.account_event": "value",
+          "nxcloud.voice.report": "voice_type", "nxcloud.number_check.basic": "data",
+          "nxcloud.number_check.hlr": "data", "nxcloud.number_check.call": "data",
+          "nxcloud.number_check.failed": "code", "nxcloud.pns.call_result": "callId",
+          "nxcloud.pns.error": "data"}
 """Kinds with no status to relabel, and a field whose breaking the umbrella must notice."""
 
 

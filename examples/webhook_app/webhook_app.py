@@ -29,7 +29,9 @@ answered with the plain text ``success``, as NXCloud requires. Stored statuses: 
 ``seen``, ``expired``; WhatsApp ``sent``, ``read``, ``deleted``, ``inbound``; SMS the report's
 name, e.g. ``undelivered``), ``pending``, ``delivered``, ``failed`` (eSMS; voice calls keyed by
 ``ReferenceId``), ``received`` (an eSMS short-code MO, keyed by ``smsid``), and ``unknown`` for a
-message whose only receipts carried a status this app does not know.
+message whose only receipts carried a status this app does not know. NXCloud's other callbacks
+(DID SMS, voice, OTA, number check, PNS, Super Message) are stored under their own id with the
+status ``callback`` and acknowledged (the form ones with ``success``).
 """
 
 from __future__ import annotations
@@ -327,6 +329,28 @@ def parse_nxcloud_event(payload: Mapping[str, Any]) -> Receipt:
     key = f"template:{template}" if template else f"waba:{_required_text(value, 'wabaId')}"
     event = _optional(value, "event", str) or _optional(value, "decision", str) or "event"
     return Receipt("nxcloud", (key,), event.lower(), UNKNOWN_RANK, payload)
+
+
+CALLBACK_KEYS = ("messageId", "messageid", "requestId", "bindId")
+"""The id fields of NXCloud's other callbacks (DID SMS, voice, OTA, number check, PNS, Super
+Message), in the order this app keys them by."""
+
+
+def is_nxcloud_callback(payload: Mapping[str, Any]) -> bool:
+    """Whether ``payload`` is one of NXCloud's other callbacks rather than a message receipt."""
+    return ("smsStatus" in payload or "voice_type" in payload or "batchNo" in payload
+            or "bindId" in payload or "channel" in payload
+            or ("requestId" in payload and ("drtime" in payload or "drTime" in payload))
+            or (isinstance(payload.get("data"), dict) and "requestParams" in payload["data"]))
+
+
+def parse_nxcloud_callback(payload: Mapping[str, Any]) -> Receipt:
+    """One of NXCloud's other callbacks: recorded under its id, never changing a status."""
+    for name in CALLBACK_KEYS:
+        value = payload.get(name)
+        if isinstance(value, str) and value.strip():
+            return Receipt("nxcloud", (value,), "callback", UNKNOWN_RANK, dict(payload))
+    raise MalformedReceiptError(f"missing an id field (one of {', '.join(CALLBACK_KEYS)})")
 
 
 def _int_param(params: Mapping[str, str], name: str) -> int:
@@ -709,6 +733,11 @@ def nxcloud_receipt() -> ResponseReturnValue:
     """NXCloud receipts POSTed to the webhook URL: Zalo / Viber / WhatsApp JSON, or an SMS
     report (form body, or the query string with an empty body) answered with ``success``."""
     form_body = request.mimetype == "application/x-www-form-urlencoded"
+    params = request.form if form_body else request.args
+    if (form_body or not request.content_length) and is_nxcloud_callback(params):
+        # DID SMS, voice and OTA pushes are form fields (or URL parameters) wanting `success`.
+        get_store(current_app).record(parse_nxcloud_callback(params.to_dict(flat=True)))
+        return "success", 200, {"Content-Type": "text/plain"}
     if form_body or (not request.content_length and "messageid" in request.args):
         params = request.form if form_body else request.args
         get_store(current_app).record(parse_nxcloud_sms_report(params.to_dict(flat=True)))
@@ -722,6 +751,8 @@ def nxcloud_receipt() -> ResponseReturnValue:
             return _acknowledge(parse_whatsapp_inbound(payload))
         if isinstance(payload, dict) and ("traceRequestId" in payload or "field" in payload):
             return _acknowledge(parse_nxcloud_event(payload))
+        if isinstance(payload, dict) and "status" not in payload and is_nxcloud_callback(payload):
+            return _acknowledge(parse_nxcloud_callback(payload))
     return _acknowledge(parse_nxcloud_receipt(body))
 
 

@@ -1,20 +1,32 @@
 """NXCloud: the Zalo ZNS receipt family (JSON POSTed to ``drWebhook``) and the provider.
 
-The other families live next to it (``nxcloud_sms``, ``nxcloud_viber``, ``nxcloud_whatsapp``);
-the provider here joins their kinds, detection and transports.
+The other families live next to it (``nxcloud_sms``, ``nxcloud_viber``, ``nxcloud_whatsapp``,
+and the other callbacks: ``nxcloud_did_sms``, ``nxcloud_voice``, ``nxcloud_super_message``,
+``nxcloud_number_check``, ``nxcloud_ota``, ``nxcloud_pns``); the provider here joins their kinds,
+detection and transports.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from faker import Faker
 
 from .._wire import ErrorInfoEncoding
-from . import nxcloud_sms, nxcloud_viber, nxcloud_whatsapp
+from . import (
+    nxcloud_did_sms,
+    nxcloud_number_check,
+    nxcloud_ota,
+    nxcloud_pns,
+    nxcloud_sms,
+    nxcloud_super_message,
+    nxcloud_viber,
+    nxcloud_voice,
+    nxcloud_whatsapp,
+)
 from ._base import (
     DeliveryPolicy,
     Message,
@@ -28,7 +40,12 @@ from ._base import (
 
 STATUSES = ("success", "failed", "delivered", "journey_acknowledged", "journey_time_out")
 """The Zalo family's statuses."""
-FAMILIES = ("nxcloud.zalo", "nxcloud.sms", "nxcloud.viber", "nxcloud.whatsapp")
+FAMILIES = ("nxcloud.zalo", "nxcloud.sms", "nxcloud.viber", "nxcloud.whatsapp",
+            "nxcloud.did_sms", "nxcloud.voice", "nxcloud.super_message", "nxcloud.number_check",
+            "nxcloud.ota", "nxcloud.pns")
+OTHER_CALLBACKS = (nxcloud_did_sms, nxcloud_voice, nxcloud_super_message, nxcloud_number_check,
+                   nxcloud_ota, nxcloud_pns)
+"""The callback families with shapes of their own (no Zalo-like ``status``), detected first."""
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 SEND_TIME_ZONE = timezone(timedelta(hours=8))
 """sendTime is China time: the success example's 2024-05-01 10:12:39 is its zaloRes
@@ -222,6 +239,7 @@ KINDS: dict[str, ReceiptKind] = {
     **nxcloud_sms.KINDS,
     **nxcloud_viber.KINDS,
     **nxcloud_whatsapp.KINDS,
+    **{name: kind for family in OTHER_CALLBACKS for name, kind in family.KINDS.items()},
 }
 
 
@@ -231,7 +249,11 @@ def detect(payload: Mapping[str, Any]) -> str | None:
     A Viber, WhatsApp or SMS receipt is never taken for a Zalo one (see each family's
     ``detect``).
     """
-    for family_detect in (nxcloud_whatsapp.detect, nxcloud_sms.detect, nxcloud_viber.detect):
+    detectors: tuple[Callable[[Mapping[str, Any]], str | None], ...] = (
+        *(family.detect for family in OTHER_CALLBACKS),
+        nxcloud_whatsapp.detect, nxcloud_sms.detect, nxcloud_viber.detect,
+    )
+    for family_detect in detectors:
         kind = family_detect(payload)
         if kind is not None:
             return kind
