@@ -32,7 +32,7 @@ MakeTarget = Callable[..., Target]
 EXAMPLES = Path(__file__).resolve().parents[1] / "schemas" / "examples"
 NEW_FAMILIES = ("nxcloud.sms", "nxcloud.viber", "nxcloud.whatsapp", "nxcloud.did_sms",
                 "nxcloud.voice", "nxcloud.super_message", "nxcloud.number_check", "nxcloud.ota",
-                "nxcloud.pns")
+                "nxcloud.pns", "nxcloud.nxcc", "nxcloud.nxphone", "nxcloud.predictive")
 NEW_KINDS = sorted(k for k in KINDS if KINDS[k].family in NEW_FAMILIES)
 LEGACY_DR_URL = (
     # The docs' query-string report, raw spaces as printed (accounts from before May 2023).
@@ -322,3 +322,38 @@ def test_each_number_check_and_pns_shape_is_its_own_kind(name: str, kind: str) -
     others = [k for k in KINDS if KINDS[k].family == KINDS[kind].family and k != kind]
     assert detect_kind(payload) == kind
     assert all(validate(payload, kind=other, strict=True) for other in others)
+
+
+def test_an_nxcc_call_log_carries_the_token_header_and_wants_exactly_200(
+    engine: Engine, make_target: MakeTarget
+) -> None:
+    target = make_target(body=b"")
+    run = engine.play("nxcloud.nxcc.call_log", target.url).wait(5)
+    refused = engine.play("nxcloud.nxcc.call_log", make_target(status=202, body=b"").url).wait(5)
+
+    (request,) = target.wait_for(1)
+    assert run.ok, run.journal_text()
+    assert dict(request.headers)["token"] and json.loads(request.body) == run.payloads[0]
+    assert [a.outcome for a in refused.attempts] == ["http_error"]
+
+
+def test_nxphone_and_predictive_events_take_any_2xx(
+    engine: Engine, make_target: MakeTarget
+) -> None:
+    target = make_target(status=204, body=b"")
+    cdr = engine.play("nxcloud.nxphone.call_status_then_cdr", target.url).wait(5)
+    events = engine.play("nxcloud.predictive.answered_call", target.url).wait(5)
+
+    assert cdr.ok and events.ok, events.journal_text()
+    assert [detect_kind(p) for p in events.payloads] == [
+        f"nxcloud.predictive.{s}" for s in ("agent_ready", "call_calling", "call_answer",
+                                            "agent_answer", "call_hungup", "agent_hungup")]
+    assert len({p["callid"] for p in events.payloads}) == 1  # one call throughout
+
+
+def test_a_predictive_event_is_told_by_type_and_state() -> None:
+    answer = example("nxcloud.predictive.call_answer.json")
+    assert detect_kind({**answer, "type": 1}) == "nxcloud.predictive.agent_answer"
+    assert [p.path for p in validate({**answer, "type": 1})][:1] == ["$.agentid"]
+    with pytest.raises(DetectionError):
+        detect_kind({**answer, "state": 2})  # the customer is never "ready"

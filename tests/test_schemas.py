@@ -140,7 +140,11 @@ SHAPED = {"nxcloud.whatsapp.inbound": "messages", "nxcloud.viber.reply": "messag
           "nxcloud.voice.report": "voice_type", "nxcloud.number_check.basic": "data",
           "nxcloud.number_check.hlr": "data", "nxcloud.number_check.call": "data",
           "nxcloud.number_check.failed": "code", "nxcloud.pns.call_result": "callId",
-          "nxcloud.pns.error": "data"}
+          "nxcloud.pns.error": "data", "nxcloud.nxcc.call_log": "direction",
+          "nxcloud.nxphone.cdr": "hangup_cause", "nxcloud.nxphone.call_status": "state",
+          **{f"nxcloud.predictive.{suffix}": "state"
+             for suffix in ("agent_ready", "agent_answer", "agent_hungup", "call_calling",
+                            "call_answer", "call_hungup")}}
 """Kinds with no status to relabel, and a field whose breaking the umbrella must notice."""
 
 

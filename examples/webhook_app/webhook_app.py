@@ -30,8 +30,9 @@ answered with the plain text ``success``, as NXCloud requires. Stored statuses: 
 name, e.g. ``undelivered``), ``pending``, ``delivered``, ``failed`` (eSMS; voice calls keyed by
 ``ReferenceId``), ``received`` (an eSMS short-code MO, keyed by ``smsid``), and ``unknown`` for a
 message whose only receipts carried a status this app does not know. NXCloud's other callbacks
-(DID SMS, voice, OTA, number check, PNS, Super Message) are stored under their own id with the
-status ``callback`` and acknowledged (the form ones with ``success``).
+(DID SMS, voice, OTA, number check, PNS, Super Message, NXCC, NXPhone, predictive outbound) are
+stored under their own id with the status ``callback`` and acknowledged (the form ones with
+``success``).
 """
 
 from __future__ import annotations
@@ -331,15 +332,16 @@ def parse_nxcloud_event(payload: Mapping[str, Any]) -> Receipt:
     return Receipt("nxcloud", (key,), event.lower(), UNKNOWN_RANK, payload)
 
 
-CALLBACK_KEYS = ("messageId", "messageid", "requestId", "bindId")
+CALLBACK_KEYS = ("messageId", "messageid", "requestId", "bindId", "callId", "sessionid", "callid")
 """The id fields of NXCloud's other callbacks (DID SMS, voice, OTA, number check, PNS, Super
-Message), in the order this app keys them by."""
+Message, NXCC, NXPhone, predictive outbound), in the order this app keys them by."""
 
 
 def is_nxcloud_callback(payload: Mapping[str, Any]) -> bool:
     """Whether ``payload`` is one of NXCloud's other callbacks rather than a message receipt."""
     return ("smsStatus" in payload or "voice_type" in payload or "batchNo" in payload
-            or "bindId" in payload or "channel" in payload
+            or "bindId" in payload or "channel" in payload or "agentName" in payload
+            or "sessionid" in payload or "callid" in payload
             or ("requestId" in payload and ("drtime" in payload or "drTime" in payload))
             or (isinstance(payload.get("data"), dict) and "requestParams" in payload["data"]))
 

@@ -2,8 +2,8 @@
 
 The other families live next to it (``nxcloud_sms``, ``nxcloud_viber``, ``nxcloud_whatsapp``,
 and the other callbacks: ``nxcloud_did_sms``, ``nxcloud_voice``, ``nxcloud_super_message``,
-``nxcloud_number_check``, ``nxcloud_ota``, ``nxcloud_pns``); the provider here joins their kinds,
-detection and transports.
+``nxcloud_number_check``, ``nxcloud_ota``, ``nxcloud_pns``, ``nxcloud_nxcc``, ``nxcloud_nxphone``);
+the provider here joins their kinds, detection and transports.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from .._wire import ErrorInfoEncoding
 from . import (
     nxcloud_did_sms,
     nxcloud_number_check,
+    nxcloud_nxcc,
+    nxcloud_nxphone,
     nxcloud_ota,
     nxcloud_pns,
     nxcloud_sms,
@@ -42,9 +44,9 @@ STATUSES = ("success", "failed", "delivered", "journey_acknowledged", "journey_t
 """The Zalo family's statuses."""
 FAMILIES = ("nxcloud.zalo", "nxcloud.sms", "nxcloud.viber", "nxcloud.whatsapp",
             "nxcloud.did_sms", "nxcloud.voice", "nxcloud.super_message", "nxcloud.number_check",
-            "nxcloud.ota", "nxcloud.pns")
+            "nxcloud.ota", "nxcloud.pns", "nxcloud.nxcc", "nxcloud.nxphone", "nxcloud.predictive")
 OTHER_CALLBACKS = (nxcloud_did_sms, nxcloud_voice, nxcloud_super_message, nxcloud_number_check,
-                   nxcloud_ota, nxcloud_pns)
+                   nxcloud_ota, nxcloud_pns, nxcloud_nxcc, nxcloud_nxphone)
 """The callback families with shapes of their own (no Zalo-like ``status``), detected first."""
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 SEND_TIME_ZONE = timezone(timedelta(hours=8))

@@ -118,6 +118,12 @@ SEED_EXPECTATIONS: dict[str, dict[str, tuple[str, int | None]]] = {
             "nxcloud.pns.call_result.json": "69f1d1be1a82204c6049b4a2797ed0af",
             "nxcloud.pns.error.json": "1640920940635361280",
             "nxcloud.super_message.delivered.json": "62e6c4a55c79435aa2228ca0bd6b2671",
+            "nxcloud.nxcc.call_log.json": "b1920376-5e15-4f22-9996-6233f297685e",
+            "nxcloud.nxphone.cdr.json": "bf1b9043-cb9f-048f-cc97-0f939dc94609",
+            "nxcloud.nxphone.call_status.json": "fe5f20eb-b054-4c52-8784-636d5d626c2f",
+            **{f"nxcloud.predictive.{event}.json": "104906"
+               for event in ("agent_ready", "agent_answer", "agent_hungup", "call_calling",
+                             "call_answer", "call_hungup")},
         }.items()
     },
 }
