@@ -24,7 +24,6 @@ from werkzeug.routing import PathConverter
 
 from .._errors import DlrmockError
 from .._limits import loads_json
-from ..providers import KINDS
 from ..providers.esms import carrier_of
 from . import esms_bulk, esms_lookup, esms_multichannel, esms_status, esms_voice
 from ._esms_common import (
@@ -395,12 +394,8 @@ class _Esms:
                 raise refuse(852, f"ZaloUid is {len(uid)} characters long; at most "
                              f"{MAX_ZALO_UID}")
             # The documented UID callback: TypeId 25, telcoid 9, phonenumber = the user id.
-            if UID_KIND in KINDS:
-                return SendPlan(UID_KIND, "25", [uid], by_user=True,
-                                fields={"oaid": oaid, "tempid": tempid, "user_id": uid})
-            return SendPlan("esms.zns.normal", "25", [uid], by_user=True,
-                            fields={"oaid": oaid, "tempid": tempid, "phonenumber": uid,
-                                    "telcoid": "9"})
+            return SendPlan(UID_KIND, "25", [uid], by_user=True,
+                            fields={"oaid": oaid, "tempid": tempid, "user_id": uid})
         hashed = text(params.get("HashPhone"))
         if not _HASH.fullmatch(hashed):
             raise Reject(115, "Dữ liệu hashphone không đúng.",

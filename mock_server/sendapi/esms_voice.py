@@ -13,7 +13,6 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..providers import KINDS
 from ._esms_common import EsmsEndpoint, SendPlan, as_int, text
 from ._exchange import Answer, Exchange, Reject
 from ._messages import SentMessage
@@ -65,10 +64,6 @@ def _call(api: _Esms, endpoint: EsmsEndpoint, params: Mapping[str, Any], phone: 
     request_id = text(params.get("RequestId"))
     api.claim(endpoint, request_id)
     plan = SendPlan(VOICE_KIND, VOICE_TYPE, [phone], fields=fields)
-    notes = None
-    if VOICE_KIND not in KINDS:  # the voice receipt kind ships with another change
-        plan.callback = ""
-        notes = "accepted; this dlrmock has no esms.voice.call receipt kind, so no callback"
     try:
         answer = api.accept(endpoint, params, plan, request_id, api.choice())
     except BaseException:
@@ -77,7 +72,7 @@ def _call(api: _Esms, endpoint: EsmsEndpoint, params: Mapping[str, Any], phone: 
         raise
     # The documented answer has no CountRegenerate (voice-MakeCall-100.json).
     answer.payload = {"CodeResult": "100", "SMSID": answer.payload["SMSID"]}
-    answer.explain = "; ".join(text for text in (answer.explain, notes) if text) or None
+    answer.explain = answer.explain or None
     return answer
 
 
