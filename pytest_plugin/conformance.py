@@ -41,7 +41,8 @@ Prepare = Callable[[Mapping[str, Any]], "Mapping[str, Any] | None"]
 Send = Callable[..., Any]
 
 RULES = {
-    "acknowledge": "acknowledge every delivery with a 2xx",
+    "acknowledge": "acknowledge every delivery as its provider requires (a 2xx; eSMS voice: "
+                   "exactly 200; NXCloud SMS-style reports: the text success)",
     "malformed": "answer a malformed payload without a 5xx",
     "final": "end in the right final state",
     "order": "never regress delivered back to success when receipts arrive out of order",

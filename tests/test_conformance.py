@@ -404,7 +404,7 @@ def test_a_receiver_registered_for_post_only_fails_with_a_one_read_message(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         "E   *ConformanceFailure: esms.zns.normal.delivered: *",
-        "      - [[]acknowledge[]] acknowledge every delivery with a 2xx: step 0 "
+        "      - [[]acknowledge[]] acknowledge every delivery as its provider requires*: step 0 "
         "(esms.zns.normal): not acknowledged after 1 attempt(s); last: HTTP 405 (http_error); "
         "hint: eSMS calls back with GET (the values in the query string); does your route "
         "accept GET at this path?",
