@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -647,3 +648,143 @@ def test_price_estimates_use_the_configured_prices(esms: MockProvider) -> None:
     answer = valid("esms.lookup.summary.response", zalo.json())
     assert list(answer) == list(vector("SummaryZaloMessage_V4_post_json-100.json"))
     assert (answer["TotalPrice"], answer["TotalReceiver"]) == (330, 1)
+
+
+# ------------------------------------------------------- GetSmsSentData_V2 and the OA queries
+def fixed_up(name: str, *fixes: tuple[str, str]) -> Any:
+    """A documented example that is not valid JSON as documented, with its typos fixed
+    (the vector itself stays verbatim)."""
+    raw = (VECTORS / name).read_text("utf-8")
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(raw)
+    for old, new in fixes:
+        raw = raw.replace(old, new)
+    return json.loads(raw)
+
+
+def documented_sent_data() -> Any:
+    # As documented: no comma after CountTotal, `"SendStatus:5` unclosed, the final } missing.
+    return fixed_up("GetSmsSentData_V2-100.json", ('"CountTotal": 2\n', '"CountTotal": 2,\n'),
+                    ('"SendStatus:5', '"SendStatus": 5'), ("    ]\n", "    ]\n}\n"))
+
+
+def wcf_local(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at + 7 * 3600))
+
+
+def test_get_sms_sent_data_v2_lists_the_sent_messages_page_by_page(esms: MockProvider) -> None:
+    documented = documented_sent_data()
+    valid("esms.pull.sent_data.response", documented)
+    before = time.time() - 1
+    send = api(esms, "SendMultipleMessage_V4_post_json/")
+    body = {**KEYS, "Phone": "0901888484", "Content": "Ma OTP 1234", "SmsType": "2",
+            "Brandname": "B", "campaignid": "Chiến dịch 02/10/2023"}
+    first = requests.post(send, json=body, timeout=DEADLINE).json()["SMSID"]
+    second = requests.post(send, json={**body, "Phone": "0912345678"},
+                           timeout=DEADLINE).json()["SMSID"]
+    zns = requests.post(send, timeout=DEADLINE, json={
+        **KEYS, "Phone": "0901888484", "Content": "x", "SmsType": 25, "OAID": "1",
+        "TempID": "205644", "Sandbox": 1}).json()["SMSID"]  # free: the balance is 2000
+    settle(esms)
+    document = with_keys(vector("req-GetSmsSentData_V2.json"))
+    document.update({"From": wcf_local(before), "To": wcf_local(time.time() + 1)})
+    url = api(esms, "GetSmsSentData_V2")
+    answer = valid("esms.pull.sent_data.response",
+                   requests.post(url, json=document, timeout=DEADLINE).json())
+    assert list(answer) == list(documented)
+    assert answer["CountTotal"] == 2
+    rows = answer["SentData"]
+    assert [row["ReferenceId"] for row in rows] == [first, second]
+    assert [list(row) for row in rows] == [list(documented["SentData"][0])] * 2
+    assert rows[0]["Phone"] == "0901888484" and rows[0]["Content"] == "Ma OTP 1234"
+    assert rows[0]["Campaign"] == "Chiến dịch 02/10/2023" and rows[0]["SmsType"] == 2
+    assert rows[0]["SendResult"] == 1 and rows[0]["SendStatus"] == 5
+    assert rows[0]["SellPrice"] == 850.0 and isinstance(rows[0]["SmsId"], int)
+    ms = int(rows[0]["SentTime"][6:-7])
+    assert rows[0]["SentTime"] == f"/Date({ms}+0700)/" and before * 1000 <= ms
+    # Page 2 of pages of one, JSON numbers as the docs send them; every SmsType when empty.
+    paged = requests.post(url, timeout=DEADLINE,
+                          json={**document, "SmsType": "", "Page": 2, "PageSize": 1}).json()
+    assert paged["CountTotal"] == 3 and [r["ReferenceId"] for r in paged["SentData"]] == [second]
+    zalo = requests.post(url, json={**document, "SmsType": 25}, timeout=DEADLINE).json()
+    assert [r["ReferenceId"] for r in zalo["SentData"]] == [zns]
+    earlier = requests.post(url, json={**document, "To": wcf_local(before - 60)},
+                            timeout=DEADLINE).json()
+    assert earlier == {"CodeResult": "100", "CountTotal": 0, "SentData": []}
+    too_big = requests.post(url, json={**document, "PageSize": 501}, timeout=DEADLINE)
+    assert valid("esms.pull.sent_data.response", too_big.json())["CodeResult"] == "99"
+    assert "500" in too_big.headers[EXPLAIN]
+    bad_date = requests.post(url, json={**document, "From": "01/01/2025"}, timeout=DEADLINE)
+    assert bad_date.json()["CodeResult"] == "99" and "From" in bad_date.headers[EXPLAIN]
+    wrong = requests.post(url, json={**document, "SecretKey": "y"}, timeout=DEADLINE).json()
+    assert wrong == vector("query-101-authorize-dot.json")
+
+
+def test_zns_get_rating_and_followers_answer_in_the_documented_shapes(
+        esms: MockProvider) -> None:
+    rating = requests.post(api(esms, "ZNS/GetRating/"), timeout=DEADLINE, json={
+        **KEYS, "OAID": "4097311281936189049", "TemplateID": "205644",
+        "FromTime": "2022-08-01 00:00:00", "ToTime": "2022-08-31 23:59:59", "Offset": "0",
+        "Limit": "50"}).json()
+    assert rating == vector("ZNS-GetRating-100.json")
+    valid("esms.lookup.rating.response", rating)
+    too_many = requests.post(api(esms, "ZNS/GetRating"), timeout=DEADLINE,
+                             json={**KEYS, "OAID": "1", "Limit": 51}).json()
+    assert valid("esms.lookup.rating.response", too_many)["CodeResult"] == "99"
+    # The V2 example has a stray `{a`; its shape is checked on a fixed-up copy.
+    documented = fixed_up("ZNS-GetFollowers-100.json", ("{a\n", "{\n"))
+    valid("esms.lookup.followers.response", documented)
+    followers = requests.post(api(esms, "ZNS/GetFollowers/"), timeout=DEADLINE,
+                              json={**KEYS, "OAID": "4097311281936189049", "Offset": 0,
+                                    "Count": 2}).json()
+    valid("esms.lookup.followers.response", followers)
+    assert list(followers) == list(documented)
+    assert followers["Followers"] == documented["Followers"][:2] and followers["Total"] == 4
+    wrong = requests.post(api(esms, "ZNS/GetFollowers"), timeout=DEADLINE,
+                          json={"ApiKey": "x", "SecretKey": "y", "OAID": "1"}).json()
+    assert wrong == vector("query-101-authorize.json")
+
+
+def test_query_list_uid_answers_the_documented_example_and_its_161_162(
+        esms: MockProvider) -> None:
+    url = api(esms, "QueryListUID/")
+    document = with_keys(vector("req-QueryListUID.json"))
+    answer = requests.post(url, json=document, timeout=DEADLINE).json()
+    assert answer == vector("QueryListUID-100.json")
+    valid("esms.lookup.uid_list.response", answer)
+    # The 161 and 162 tabs each show their two messages back to back.
+    decoder = json.JSONDecoder()
+    for name in ("QueryListUID-161.json", "QueryListUID-162.json"):
+        raw = (VECTORS / name).read_text("utf-8").strip()
+        first, end = decoder.raw_decode(raw)
+        second = json.loads(raw[end:])
+        for expected in (first, second):
+            valid("esms.lookup.uid_list.response", expected)
+    for change, name, index in (({"FromDate": "2024-09-01"}, "QueryListUID-161.json", 0),
+                                ({"ToDate": "32/10/2024"}, "QueryListUID-161.json", 1),
+                                ({"Offset": 9951}, "QueryListUID-162.json", 0),
+                                ({"Count": 51}, "QueryListUID-162.json", 1),
+                                ({"Count": "0"}, "QueryListUID-162.json", 1)):
+        raw = (VECTORS / name).read_text("utf-8").strip()
+        first, end = decoder.raw_decode(raw)
+        expected = (first, json.loads(raw[end:]))[index]
+        refused = requests.post(url, json={**document, **change}, timeout=DEADLINE)
+        assert refused.json() == expected, change
+    paged = requests.post(url, json={**document, "Offset": 3, "Count": 1},
+                          timeout=DEADLINE).json()
+    assert paged["Data"] == {"Count": 1, "Offset": 3, "Total": 4,
+                             "Users": ["6559140676281540092"]}
+    wrong = requests.post(url, json={**document, "ApiKey": "x"}, timeout=DEADLINE).json()
+    assert wrong == vector("query-101-authorize.json")
+
+
+def test_query_apis_refuse_an_oa_not_configured(sink: Sink) -> None:
+    with MockProvider(time_scale=0, send={"zalo_oas": {"111": ["7"]}}) as provider:
+        for name in ("ZNS/GetRating", "ZNS/GetFollowers", "QueryListUID"):
+            ok = requests.post(api(provider, name), json={**KEYS, "OAID": "111"},
+                               timeout=DEADLINE)
+            assert ok.json()["CodeResult"] == "100", name
+            other = requests.post(api(provider, name), json={**KEYS, "OAID": 222},
+                                  timeout=DEADLINE)
+            assert other.json() == {"CodeResult": "204",
+                                    "ErrorMessage": "OAID không tồn tại trên hệ thống."}, name

@@ -132,7 +132,8 @@ _CANONICAL = {name.lower(): name for name in (
     "Channels", "Data", "ZaloUid", "HashPhone", "Payload", "User_id", "TemplateId",
     "ListRefid", "MessageId", "SmsId", "Offset", "Count", "Limit", "ReferenceId",
     "VariableListStr", "Voice", "Speed", "NumberForward", "MaxRepeat", "MaxRetry",
-    "TimeWaitToIvr", "WaitRetry", "Ivr", "Code",
+    "TimeWaitToIvr", "WaitRetry", "Ivr", "Code", "From", "To", "Page", "PageSize",
+    "FromDate", "ToDate", "FromTime", "ToTime", "IsFollower", "TagName",
 )}
 _PHONE = re.compile(r"^(?:\+?84|0)([1-9][0-9]{8,9})$")
 _BARE_PHONE = re.compile(r"^([1-9][0-9]{8,9})$")
@@ -480,7 +481,12 @@ class _Esms:
         named_callback = text(params.get("CallbackUrl")) or plan.named_callback
         sent = SentMessage(smsid, PROVIDER, endpoint.name,
                            top_sandbox if plan.sandbox is None else plan.sandbox, plan.type_id,
-                           fields={"RequestId": request_id, "CallbackUrl": named_callback or None})
+                           fields={"RequestId": request_id, "CallbackUrl": named_callback or None,
+                                   "Content": plan.content or text(params.get("Content")),
+                                   "Campaign": text(params.get("campaignid")),
+                                   "SmsType": text(params.get("SmsType")) or plan.type_id,
+                                   "Phone": plan.phones[0] if plan.phones else "",
+                                   "UnitPrice": self.price(plan, False)})
         targets = [plan.phones[0]] if plan.campaign else plan.phones
         receivers = len(plan.phones) if plan.campaign else 1
         explain: list[str] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ._esms_common import EsmsEndpoint, number, query_error, text
@@ -17,7 +18,8 @@ from ._exchange import Answer, Exchange, Reject
 if TYPE_CHECKING:
     from .esms import _Esms
 
-__all__ = ["DEFAULT_OA", "DEFAULT_ZNS_TEMPLATE", "ENDPOINTS", "sms_templates", "zns_templates"]
+__all__ = ["DEFAULT_FOLLOWERS", "DEFAULT_OA", "DEFAULT_RATING", "DEFAULT_USERS",
+           "DEFAULT_ZNS_TEMPLATE", "ENDPOINTS", "sms_templates", "zns_templates"]
 
 NETWORKS = (1, 2, 3, 4, 5, 6, 7)
 """eSMS NetworkID: Viettel, Mobifone, Vinaphone, Vietnamobile, Gtel, Itel, Reddi."""
@@ -155,6 +157,101 @@ def get_quality(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> Answe
                    "OaCurrentQuality": "HIGH"})
 
 
+DEFAULT_RATING: Mapping[str, Any] = {
+    "feedbacks": ["Nhân viên tư vấn nhiệt tình, thái độ vui vẻ, dễ thương",
+                  "Chính sách hỗ trợ rõ ràng, đầy đủ và dễ hiểu", "Chất lượng sản phẩm rất tốt",
+                  "Giao hàng nhanh", "Dịch vụ chăm sóc rất tốt"],
+    "msgId": "5dcf84fe1fd8bd85e4ca", "note": "", "rate": 5, "submitDate": "1659750276218",
+    "trackingId": "",
+}
+"""[choice] The one rating every known OA's templates have (the documented example)."""
+
+DEFAULT_FOLLOWERS = ("7800378501923859642", "4176617840488517388", "7000997455428487634",
+                     "5889364632581220929")
+"""[choice] The followers of every known OA (the documented example's four user ids)."""
+
+DEFAULT_USERS = ("7406454492343693107", "7210831021380318952", "961919545811768483",
+                 "6559140676281540092")
+"""[choice] The user ids ``QueryListUID/`` lists for every known OA (the documented example)."""
+
+MAX_RATINGS = 50
+"""``ZNS/GetRating/``: "Tối đa mỗi request giới hạn 50 đánh giá"."""
+MAX_UID_OFFSET, MAX_UID_COUNT = 9950, 50
+"""``QueryListUID/``: ``Offset`` at most 9950, ``Count`` at most 50."""
+
+
+def _whole(params: Mapping[str, Any], name: str, default: int, maximum: int,
+           code: int = 99, message: str = "") -> int:
+    """A paging number from 0 (``Count``/``Limit`` from 1) to ``maximum``."""
+    value = text(params.get(name))
+    if not value:
+        return default
+    least = 0 if name == "Offset" else 1
+    if not value.isdigit() or not least <= int(value) <= maximum:
+        explain = f"{name} {value!r}: a whole number from {least} to {maximum}"
+        raise Reject(code, message or f"Invalid request: {explain}", explain=explain)
+    return int(value)
+
+
+def _time(params: Mapping[str, Any], name: str, fmt: str, shown: str, code: int = 99,
+          message: str = "") -> None:
+    """``name`` is empty or a date in ``fmt``."""
+    value = text(params.get(name))
+    if not value:
+        return
+    try:
+        datetime.strptime(value, fmt)
+    except ValueError:
+        explain = f"{name} {value!r}: {shown} is required"
+        raise Reject(code, message or f"Invalid request: {explain}", explain=explain) from None
+
+
+def get_rating(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> Answer:
+    """``POST ZNS/GetRating/``: [choice] the documented rating for any known OA, paged."""
+    params = api.params(endpoint, exchange)
+    api.authenticate(params, body=query_error(101, "Authorize Failed"))
+    api.check(endpoint.schema, params)
+    _known_oa(api, text(params.get("OAID")))
+    for name in ("FromTime", "ToTime"):
+        _time(params, name, "%Y-%m-%d %H:%M:%S", "yyyy-mm-dd hh:mm:ss")
+    offset = _whole(params, "Offset", 0, 1_000_000)
+    limit = _whole(params, "Limit", MAX_RATINGS, MAX_RATINGS)
+    ratings = [dict(DEFAULT_RATING)]
+    return Answer({"CodeResult": "100", "Data": ratings[offset:offset + limit],
+                   "ErrorMessage": "success", "Total": len(ratings)})
+
+
+def get_followers(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> Answer:
+    """``POST ZNS/GetFollowers/``: [choice] the documented followers for any known OA."""
+    params = api.params(endpoint, exchange)
+    api.authenticate(params, body=query_error(101, "Authorize Failed"))
+    api.check(endpoint.schema, params)
+    _known_oa(api, text(params.get("OAID")))
+    offset = _whole(params, "Offset", 0, 1_000_000)
+    count = _whole(params, "Count" if text(params.get("Count")) else "Limit", 50, 50)
+    return Answer({"CodeResult": "100", "ErrorMessage": "success",
+                   "Followers": [{"User_Id": uid}
+                                 for uid in DEFAULT_FOLLOWERS[offset:offset + count]],
+                   "Total": len(DEFAULT_FOLLOWERS)})
+
+
+def query_list_uid(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> Answer:
+    """``POST QueryListUID/``: [choice] the documented user ids for any known OA; 161 for a
+    date not ``dd/MM/yyyy``, 162 for an ``Offset`` or ``Count`` out of range."""
+    params = api.params(endpoint, exchange)
+    api.authenticate(params, body=query_error(101, "Authorize Failed"))
+    api.check(endpoint.schema, params)
+    _known_oa(api, text(params.get("OAID")))
+    for name in ("FromDate", "ToDate"):
+        _time(params, name, "%d/%m/%Y", "dd/MM/yyyy", 161, f"{name} is invalid date format.")
+    offset = _whole(params, "Offset", 0, MAX_UID_OFFSET, 162, "Offset is invalid.")
+    count = _whole(params, "Count", MAX_UID_COUNT, MAX_UID_COUNT, 162, "Count is invalid.")
+    users = list(DEFAULT_USERS) if text(params.get("IsFollower")) != "0" else []
+    return Answer({"CodeResult": "100",
+                   "Data": {"Count": count, "Offset": offset, "Total": len(users),
+                            "Users": users[offset:offset + count]}})
+
+
 def get_balance(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> Answer:
     """``GetBalance_json`` (and the legacy ``GetBalance/{ApiKey}/{SecretKey}``)."""
     params = api.params(endpoint, exchange)
@@ -225,6 +322,9 @@ def _endpoints() -> tuple[EsmsEndpoint, ...]:
         lookup("ZNS/GetListZOA", "POST", "esms.lookup.keys.request", get_list_zoa),
         lookup("ZNS/GetQuota", "POST", "esms.lookup.oa.request", get_quota),
         lookup("ZNS/GetQuality", "POST", "esms.lookup.oa.request", get_quality),
+        lookup("ZNS/GetRating", "POST", "esms.lookup.rating.request", get_rating),
+        lookup("ZNS/GetFollowers", "POST", "esms.lookup.followers.request", get_followers),
+        lookup("QueryListUID", "POST", "esms.lookup.uid_list.request", query_list_uid),
         lookup("GetBalance_json", "POST", "esms.lookup.keys.request", get_balance,
                errors="status"),
         lookup("GetBalance", "GET", "esms.lookup.keys.request", get_balance, errors="status",

@@ -10,30 +10,38 @@ from __future__ import annotations
 import json
 import secrets
 import string
+import zlib
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from .._wire import decode_error_info
 from ..providers.esms import carrier_of
 from ._esms_common import EsmsEndpoint, SendPlan, as_float, as_int, refuse, text
 from ._exchange import Answer, Exchange, Reject
-from ._messages import SentMessage
+from ._messages import Part, SentMessage
 
 if TYPE_CHECKING:
     from .esms import _Esms
 
 __all__ = [
     "ENDPOINTS",
+    "MAX_PAGE_SIZE",
     "MAX_REFIDS",
     "callback_data",
     "played",
     "receiver_list",
+    "sent_data",
     "zns_status",
 ]
 
 PROVIDER = "esms"
 MAX_REFIDS = 200
 """"Giới hạn 200 RefId" per GetCallback request; the rest are ignored."""
+MAX_PAGE_SIZE = 500
+"""``GetSmsSentData_V2``: "PageSize" at most 500 rows."""
+VIETNAM = timezone(timedelta(hours=7))
+"""eSMS's clock: ``From``/``To`` are read, and ``SentTime`` written, at +0700."""
 NETWORK_NAMES = {"1": "Viettel", "2": "Mobifone", "3": "Vinaphone", "4": "Vietnamobile",
                  "5": "Gtel", "6": "Itel", "7": "Reddi", "9": "Zalo"}
 
@@ -212,6 +220,98 @@ def get_zalo_message_status(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchan
     raise refuse(854, f"no ZNS callback played with partnerids {message_id!r}")
 
 
+# ------------------------------------------------------------------------ GetSmsSentData_V2
+def _send_result(part: Part) -> int:
+    """``SendResult``: 1 sent, 0 failed, 2 not known yet."""
+    if part.played:
+        return 1 if as_int(part.played[-1].get("SendSuccess")) > 0 else 0
+    if part.run_id is None and part.state == "final" and part.final_hint != "pending":
+        return 1 if part.final_hint == "delivered" else 0
+    return 2
+
+
+def wcf_date(at: float) -> str:
+    """A .NET WCF JSON date at +0700: ``/Date(1705484048995+0700)/``."""
+    return f"/Date({int(at * 1000)}+0700)/"
+
+
+def sms_id(smsid: str) -> int:
+    """[choice] ``SmsId``: eSMS shows an int; dlrmock's SMSIDs are hex, so a stable number made
+    from it (the SMSID itself is ``ReferenceId``)."""
+    return zlib.crc32(smsid.encode("utf-8")) % 100_000_000
+
+
+def sent_data(sent: SentMessage) -> list[dict[str, Any]]:
+    """``SentData`` rows of ``sent``: one per recipient, keys sorted as eSMS writes them."""
+    rows = []
+    for part in sent.parts:
+        result = _send_result(part)
+        last = part.played[-1] if part.played else None
+        if last is not None:
+            price = as_float(last.get("TotalPrice", last.get("Totalprice")))
+            status = as_int(last.get("SendStatus")) or 5
+        else:
+            price = 0.0 if sent.sandbox or result == 0 else \
+                as_float(sent.fields.get("UnitPrice")) * part.receivers
+            status = 2 if result == 2 else 5
+        rows.append({
+            "Campaign": text(sent.fields.get("Campaign")),
+            "Content": text(sent.fields.get("Content")),
+            "Phone": part.phone or text(sent.fields.get("Phone")),
+            "ReferenceId": sent.id,
+            "SellPrice": float(price),
+            "SendResult": result,
+            "SendStatus": status,
+            "SentTime": wcf_date(sent.created_at),
+            "SmsId": sms_id(sent.id),
+            "SmsType": as_int(sent.fields.get("SmsType") or sent.type_id),
+        })
+    return rows
+
+
+def _local_time(params: Mapping[str, Any], name: str) -> float:
+    value = text(params.get(name))
+    try:
+        at = datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=VIETNAM)
+    except ValueError:
+        message = f"{name} {value!r}: a creation time yyyy-MM-dd HH:mm:ss (+0700) is required"
+        raise Reject(99, f"Invalid request: {message}", explain=message) from None
+    return at.timestamp()
+
+
+def _positive(params: Mapping[str, Any], name: str, default: int, maximum: int) -> int:
+    value = text(params.get(name))
+    if not value:
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= maximum:
+        message = f"{name} {value!r}: a whole number from 1 to {maximum}"
+        raise Reject(99, f"Invalid request: {message}", explain=message)
+    return int(value)
+
+
+def get_sent_data(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> Answer:
+    """``POST GetSmsSentData_V2``: the messages created between ``From`` and ``To``
+    (inclusive, +0700), oldest first, one row per recipient, a page at a time."""
+    params = api.params(endpoint, exchange)
+    api.authenticate(params, body={"CodeResult": "101", "ErrorMessage": "Authorize Failed."})
+    api.check(endpoint.schema, params)
+    start, end = _local_time(params, "From"), _local_time(params, "To")
+    page = _positive(params, "Page", 1, 1_000_000)
+    size = _positive(params, "PageSize", MAX_PAGE_SIZE, MAX_PAGE_SIZE)
+    sms_type = text(params.get("SmsType"))
+    rows: list[dict[str, Any]] = []
+    with api.state.messages.lock:
+        for sent in sorted(api.state.messages.all(), key=lambda s: s.created_at):
+            if sent.provider != PROVIDER or not start <= sent.created_at < end + 1:
+                continue
+            if sms_type and text(sent.fields.get("SmsType") or sent.type_id) != sms_type:
+                continue
+            rows.extend(sent_data(sent))
+    shown = rows[(page - 1) * size:page * size]
+    return Answer({"CodeResult": "100", "CountTotal": len(rows), "SentData": shown},
+                  message_ids=sorted({row["ReferenceId"] for row in shown}))
+
+
 # ------------------------------------------------------------------------------- OTP codes
 def _code(length: int, digits_only: bool) -> str:
     alphabet = string.digits if digits_only else string.digits + string.ascii_uppercase
@@ -311,6 +411,8 @@ def _endpoints() -> tuple[EsmsEndpoint, ...]:
             "esms.pull.zns_status.response"),
         api("GetZaloMessageStatus", "POST", "esms.pull.zalo_message_status.request",
             get_zalo_message_status, "esms.pull.zalo_message_status.response"),
+        api("GetSmsSentData_V2", "POST", "esms.pull.sent_data.request", get_sent_data,
+            "esms.pull.sent_data.response"),
         api("SendMessageAutoGenCode_V4_get", "GET", "esms.otp.sms.request", send_gencode_sms,
             "esms.send.response", errors="send", type_ids="2"),
         api("SendMessageAutoGenCode_V5", "POST", "esms.otp.multichannel.request",
