@@ -53,8 +53,10 @@ class Sink:
         """The callbacks about ``smsid`` once there are ``count`` of them."""
         def mine() -> list[tuple[str, dict[str, str]]]:
             # A voice callback names its call by ReferenceId (the SMSID MakeCall answered).
+            # A template registration's by ServicePreviewId.
             return [c for c in self.calls
-                    if (c[1].get("SMSID") or c[1].get("ReferenceId")) == smsid]
+                    if (c[1].get("SMSID") or c[1].get("ReferenceId")
+                        or c[1].get("ServicePreviewId")) == smsid]
 
         with self.changed:
             if not self.changed.wait_for(lambda: len(mine()) >= count, DEADLINE):
@@ -788,3 +790,95 @@ def test_query_apis_refuse_an_oa_not_configured(sink: Sink) -> None:
                                   timeout=DEADLINE)
             assert other.json() == {"CodeResult": "204",
                                     "ErrorMessage": "OAID không tồn tại trên hệ thống."}, name
+
+
+# ------------------------------------------------------------------------------ registrations
+def _sms_template(**extra: Any) -> dict[str, Any]:
+    """The documented request: upper-case keys, ServiceType and SmsType as JSON numbers."""
+    return {**KEYS, "Content": "Ma xac minh cua ban la {P1:6}", "Brandname": "DLRMOCK",
+            "ServiceType": 2, "SmsType": 2, "IsUnicode": 0, "CustomerName": "Nguyen Van A",
+            "CustomerPhone": "0901888484", "CustomerEmail": "a@example.com", **extra}
+
+
+def test_registrations_answer_the_documented_bodies(esms: MockProvider) -> None:
+    sms = requests.post(api(esms, "SubServicePreviewJson/"), json=_sms_template(),
+                        timeout=DEADLINE).json()
+    expected = vector("SubServicePreviewJson-100.json")
+    assert list(sms) == list(expected)
+    assert sms["ErrorMessage"] == expected["ErrorMessage"]
+    assert isinstance(sms["ServicePreviewId"], int)
+    zns = requests.post(api(esms, "RegisZNSTemplateJson/"), timeout=DEADLINE,
+                        json={**KEYS, "Content": "Ma OTP {{otp}}", "OAID": "4097311281936189049",
+                              "SmsType": 24, "CTA1": "https://example.com"}).json()
+    oa = requests.post(api(esms, "RegisOAPackageJson"), timeout=DEADLINE,
+                       json={**KEYS, "OAID": "4097311281936189049", "Package": 2,
+                             "Dateactive": "2026-12-01", "Duaration": 12}).json()
+    documented = vector("RegisZNSTemplateJson-RegisOAPackageJson-100.json")
+    for answer in (sms, zns, oa):
+        valid("esms.register.response", answer)
+    for answer in (zns, oa):
+        assert list(answer) == list(documented)
+        assert answer["ErrorMessage"] == documented["ErrorMessage"]
+    assert len({sms["ServicePreviewId"], zns["ServicePreviewId"], oa["ServicePreviewId"]}) == 3
+
+
+def test_the_documented_registration_answers_pass_their_schema() -> None:
+    for name in ("SubServicePreviewJson-100.json",
+                 "RegisZNSTemplateJson-RegisOAPackageJson-100.json"):
+        valid("esms.register.response", vector(name))
+
+
+def test_registration_errors(esms: MockProvider) -> None:
+    url = api(esms, "SubServicePreviewJson/")
+
+    def post(document: dict[str, Any], path: str = url) -> dict[str, Any]:
+        answer = requests.post(path, json=document, timeout=DEADLINE).json()
+        return dict(valid("esms.register.response", answer))
+
+    wrong = post({**_sms_template(), "SecretKey": "x"})
+    assert wrong == {"CodeResult": "101", "ErrorMessage": "Authorize Failed"}
+    assert post(_sms_template(ServiceType=1)) == {
+        "CodeResult": "301", "ErrorMessage": "Mã của loại dịch vụ chưa hỗ trợ."}
+    missing = _sms_template()
+    del missing["Content"]
+    assert post(missing)["CodeResult"] == "99"
+    assert post({**KEYS, "Content": "x"}, api(esms, "RegisOAPackageJson/"))["CodeResult"] == "99"
+    assert post(_sms_template())["CodeResult"] == "100"
+    again = requests.post(url, json=_sms_template(), timeout=DEADLINE)
+    assert again.json() == {"CodeResult": "199",
+                            "ErrorMessage": "Yêu cầu này đã tồn tại, đang xử lý"}
+    assert "being processed" in again.headers[EXPLAIN]
+    assert post(_sms_template(Content="another {P1:6}"))["CodeResult"] == "100"
+    zns = {**KEYS, "Content": "Ma OTP {{otp}}"}
+    assert post(zns, api(esms, "RegisZNSTemplateJson/"))["CodeResult"] == "100"
+    assert post(zns, api(esms, "RegisZNSTemplateJson/"))["CodeResult"] == "199"
+
+
+def test_template_registrations_call_back_received_then_registered(esms: MockProvider,
+                                                                     sink: Sink) -> None:
+    sms = requests.post(api(esms, "SubServicePreviewJson/"), timeout=DEADLINE,
+                        json=_sms_template(CallbackUrl=f"{sink.url}/tpl")).json()
+    preview = str(sms["ServicePreviewId"])
+    calls = sink.wait(preview, 2)
+    assert [c[0] for c in calls] == ["/tpl", "/tpl"]
+    assert [c[1] for c in calls] == [{"ServicePreviewId": preview, "Status": "1"},
+                                     {"ServicePreviewId": preview, "Status": "2"}]
+    for _, payload in calls:
+        valid("esms.template.registration", payload)
+        valid("esms.callback", payload)
+    zns = requests.post(api(esms, "RegisZNSTemplateJson/"), timeout=DEADLINE,
+                        json={**KEYS, "Content": "Ma OTP {{otp}}", "OAID": "1",
+                              "CallbackUrl": f"{sink.url}/zns"}).json()
+    assert [c[1]["Status"] for c in sink.wait(str(zns["ServicePreviewId"]), 2)] == ["1", "2"]
+
+
+def test_template_registration_outcome_follows_content_rules(sink: Sink) -> None:
+    send = {"rules": [{"match": {"content": "^REJECT"}, "outcome": "failed"}]}
+    with sink.changed:  # another provider counts ServicePreviewIds from the start again
+        sink.calls.clear()
+    with MockProvider(time_scale=0, send=send) as provider:
+        answer = requests.post(api(provider, "SubServicePreviewJson/"), timeout=DEADLINE,
+                               json=_sms_template(Content="REJECT {P1:6}",
+                                                  CallbackUrl=f"{sink.url}/tpl")).json()
+        calls = sink.wait(str(answer["ServicePreviewId"]), 2)
+    assert [c[1]["Status"] for c in calls] == ["1", "0"]

@@ -72,6 +72,7 @@ __all__ = [
     "message_status",
     "parse_esms_callback",
     "parse_esms_mo",
+    "parse_esms_template_registration",
     "parse_esms_voice_callback",
     "parse_nxcloud_receipt",
     "send_sms",
@@ -456,6 +457,23 @@ def parse_esms_voice_callback(params: Mapping[str, str]) -> Receipt:
     return Receipt("esms", (reference,), status, rank, dict(params), error_message=error_message)
 
 
+REGISTRATION_STATUSES = {"0": ("failed", FINAL_RANK), "2": ("delivered", FINAL_RANK)}
+"""eSMS template registration ``Status``: 0 failed, 2 registered (final); 1 received."""
+
+
+def parse_esms_template_registration(params: Mapping[str, str]) -> Receipt:
+    """Parse a template registration result, keyed by its ``ServicePreviewId``: ``Status`` 1
+    (received) is ``pending``, 2 (registered) ``delivered``, 0 ``failed``."""
+    preview = (params.get("ServicePreviewId") or "").strip()
+    if not preview:
+        raise MalformedReceiptError("missing parameter 'ServicePreviewId'")
+    value = (params.get("Status") or "").strip()
+    status, rank = REGISTRATION_STATUSES.get(value, ("pending", 1) if value == "1" else (
+        UNKNOWN_STATUS, UNKNOWN_RANK))
+    error = "template registration failed" if status == "failed" else None
+    return Receipt("esms", (preview,), status, rank, dict(params), error_message=error)
+
+
 def parse_esms_mo(params: Mapping[str, str]) -> Receipt:
     """Parse a short-code MO push (an SMS a customer sent), keyed by its ``smsid``; stored as
     ``received``. (Checking ``sign`` needs the partner's private key, which this demo lacks.)"""
@@ -768,6 +786,8 @@ def esms_callback() -> ResponseReturnValue:
     params = request.args.to_dict(flat=True)
     if "SMSID" not in params and "ReferenceId" in params:
         return _acknowledge(parse_esms_voice_callback(params))
+    if "SMSID" not in params and "ServicePreviewId" in params:
+        return _acknowledge(parse_esms_template_registration(params))
     if "SMSID" not in params and "sender" in params:
         receipt = parse_esms_mo(params)
         get_store(current_app).record(receipt)

@@ -62,6 +62,6 @@ def detect_provider_kind(payload: Mapping[str, Any]) -> str:
     raise DetectionError(
         "cannot tell the receipt kind: no 'status' / 'statuses' (NXCloud), 'TypeId' (eSMS), "
         "'ReferenceId' with 'CallStatus' (eSMS voice) or 'sender' with 'serviceNumber' (eSMS "
-        "short-code MO) "
+        "short-code MO), 'ServicePreviewId' with 'Status' (eSMS template registration) "
         "field; pass the kind explicitly (--kind KIND)"
     )

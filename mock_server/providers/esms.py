@@ -21,7 +21,7 @@ from .._wire import (
     encode_error_info,
     encode_query,
 )
-from . import esms_mo, esms_voice
+from . import esms_mo, esms_registration, esms_voice
 from ._base import (
     DeliveryPolicy,
     Message,
@@ -267,6 +267,7 @@ KINDS: dict[str, ReceiptKind] = {
         ),
         esms_voice.KIND,
         esms_mo.KIND,
+        esms_registration.KIND,
     )
 }
 
@@ -285,10 +286,11 @@ def is_zns_uid(payload: Mapping[str, Any]) -> bool:
 
 def detect(payload: Mapping[str, Any]) -> str | None:
     """The kind of an eSMS callback: from its ``TypeId`` (25 by Zalo user id apart), else from
-    the voice callback's or the MO push's own parameters."""
+    the voice callback's, the MO push's or the template registration's own parameters."""
     type_id = payload.get("TypeId")
     if type_id is None:
-        return esms_voice.detect(payload) or esms_mo.detect(payload)
+        return (esms_voice.detect(payload) or esms_mo.detect(payload)
+                or esms_registration.detect(payload))
     kind = TYPE_IDS.get(str(type_id))
     if kind == "esms.zns.normal" and is_zns_uid(payload):
         return ZNS_UID

@@ -206,6 +206,9 @@ def esms_scenario(kind: str, outcome: str) -> str | dict[str, Any] | None:
     """
     if outcome == "failed":
         return f"{kind}.failed"
+    if kind == "esms.template.registration" and outcome not in ("no_receipt", "duplicate",
+                                                               "lost_ack"):
+        return f"{kind}.registered"
     if outcome == "no_receipt":
         return None
     if outcome == "duplicate":

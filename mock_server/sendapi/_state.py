@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from ._messages import MessageStore
 from ._settings import DEFAULT_BALANCE, SendSettings
 
+PREVIEW_ID_START = 52352
+"""[choice] eSMS ``ServicePreviewId`` s count up from the documented 52353."""
+
 __all__ = ["Journey", "SendState"]
 
 
@@ -71,6 +74,8 @@ class SendState:
         self._zns_sent = 0
         self._spent = 0.0
         self._codes = _Bounded(self.settings.messages_limit)
+        self._registrations = _Bounded(self.settings.request_id_limit)
+        self._preview_id = PREVIEW_ID_START
 
     def clear(self) -> None:
         """Forget every RequestId, journey token, sent message and OTP code; the quota is full
@@ -81,6 +86,8 @@ class SendState:
             self._journeys.clear()
             self._zns_sent = 0
             self._spent = 0.0
+            self._registrations.clear()
+            self._preview_id = PREVIEW_ID_START
         self.messages.clear()
 
     def take_zns_quota(self) -> int:
@@ -141,6 +148,19 @@ class SendState:
         """Give ``request_id`` back (its send failed after all)."""
         with self.lock:
             self._request_ids.pop(request_id, None)
+
+    # -- eSMS registrations (SubServicePreviewJson, RegisZNSTemplateJson, RegisOAPackageJson)
+    def register(self, fingerprint: str, busy_for: float) -> int | None:
+        """A new ``ServicePreviewId`` for the request ``fingerprint``; ``None`` (199) if the
+        same request was registered less than ``busy_for`` seconds ago (still being processed)."""
+        now = self.clock()
+        with self.lock:
+            taken = self._registrations.get(fingerprint)
+            if isinstance(taken, float) and now - taken < busy_for:
+                return None
+            self._registrations.put(fingerprint, float(now))
+            self._preview_id += 1
+            return self._preview_id
 
     # -- NXCloud journey tokens
     def add_journey(self, journey: Journey) -> None:

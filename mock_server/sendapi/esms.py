@@ -25,7 +25,7 @@ from werkzeug.routing import PathConverter
 from .._errors import DlrmockError
 from .._limits import loads_json
 from ..providers.esms import carrier_of
-from . import esms_bulk, esms_lookup, esms_multichannel, esms_status, esms_voice
+from . import esms_bulk, esms_lookup, esms_multichannel, esms_register, esms_status, esms_voice
 from ._esms_common import (
     EsmsEndpoint,
     Handler,
@@ -120,6 +120,7 @@ ENDPOINTS: tuple[EsmsEndpoint, ...] = (
     *esms_lookup.ENDPOINTS,
     *esms_status.ENDPOINTS,
     *esms_voice.ENDPOINTS,
+    *esms_register.ENDPOINTS,
 )
 _BY_NAME = {endpoint.name.lower(): endpoint for endpoint in ENDPOINTS if not endpoint.root}
 _ROOT = {endpoint.name.lower(): endpoint for endpoint in ENDPOINTS if endpoint.root}
