@@ -870,6 +870,10 @@ def test_template_registrations_call_back_received_then_registered(esms: MockPro
                         json={**KEYS, "Content": "Ma OTP {{otp}}", "OAID": "1",
                               "CallbackUrl": f"{sink.url}/zns"}).json()
     assert [c[1]["Status"] for c in sink.wait(str(zns["ServicePreviewId"]), 2)] == ["1", "2"]
+    settle(esms)
+    listed = requests.post(api(esms, "GetSmsSentData_V2"), timeout=DEADLINE, json={
+        **KEYS, "From": "2000-01-01 00:00:00", "To": "2100-01-01 00:00:00"}).json()
+    assert listed["CountTotal"] == 0  # a registration is no sent message
 
 
 def test_template_registration_outcome_follows_content_rules(sink: Sink) -> None:

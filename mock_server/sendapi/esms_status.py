@@ -304,6 +304,8 @@ def get_sent_data(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> Ans
         for sent in sorted(api.state.messages.all(), key=lambda s: s.created_at):
             if sent.provider != PROVIDER or not start <= sent.created_at < end + 1:
                 continue
+            if sent.type_id == "registration":  # a template registration sends nothing
+                continue
             if sms_type and text(sent.fields.get("SmsType") or sent.type_id) != sms_type:
                 continue
             rows.extend(sent_data(sent))
