@@ -28,6 +28,7 @@ __all__ = [
     "esms_scenario",
     "final_state",
     "journey_expiry_scenario",
+    "magic_suffix",
     "nxcloud_journey_scenario",
     "outcome_for",
     "plays_journey_acknowledged",
@@ -69,12 +70,14 @@ _DAY = 86_400.0
 _ACK_DELAY = 2.0
 
 
+def magic_suffix(phone: str, table: Mapping[str, str]) -> str:
+    """The longest suffix of ``table`` that ``phone`` ends in, ``""`` when none does."""
+    return max((suffix for suffix in table if phone.endswith(suffix)), key=len, default="")
+
+
 def outcome_for(phone: str, settings: SendSettings) -> str:
     """The outcome the recipient's number asks for: the longest matching magic suffix wins."""
-    best = ""
-    for suffix in settings.magic_numbers:
-        if phone.endswith(suffix) and len(suffix) > len(best):
-            best = suffix
+    best = magic_suffix(phone, settings.magic_numbers)
     return settings.magic_numbers[best] if best else settings.default_outcome
 
 
@@ -116,11 +119,7 @@ def decide(settings: SendSettings, provider: str, choice: ScenarioChoice | None,
             delay = rule.receipt_delay if rule.receipt_delay is not None \
                 else settings.receipt_delay
             return Decision(rule.outcome, rule.scenario, draw(delay, rng), f"send.rules[{index}]")
-    phone = values.get("phone", "")
-    best = ""
-    for suffix in settings.magic_numbers:
-        if phone.endswith(suffix) and len(suffix) > len(best):
-            best = suffix
+    best = magic_suffix(values.get("phone", ""), settings.magic_numbers)
     delay = draw(settings.receipt_delay, rng)
     if best:
         return Decision(settings.magic_numbers[best], None, delay, f"number suffix {best}")

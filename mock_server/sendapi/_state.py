@@ -64,8 +64,6 @@ class SendState:
         self.settings = settings or SendSettings()
         self.clock = clock
         self.lock = threading.Lock()
-        self.journey_lock = threading.Lock()
-        """Held while one send uses a journey token (see ``nxcloud.py``)."""
         self._request_ids = _Bounded(self.settings.request_id_limit)
         self._journeys = _Bounded(self.settings.messages_limit)
         self.messages = MessageStore(self.settings.messages_limit)

@@ -50,6 +50,7 @@ from ._outcomes import (
     decide,
     esms_scenario,
     final_state,
+    magic_suffix,
 )
 from ._settings import SendSettings
 from ._state import SendState
@@ -548,7 +549,7 @@ class _Esms:
             "template": plan.template, "request_id": request_id,
         }, self.state.rng)
         table = self.settings.channel_magic_numbers.get(plan.channel, {}) if plan.channel else {}
-        best = max((suffix for suffix in table if phone.endswith(suffix)), key=len, default="")
+        best = magic_suffix(phone, table)
         if choice is None and best:
             decision = Decision(table[best], None, decision.delay,
                                 f"channel_magic_numbers {plan.channel} suffix {best}")

@@ -72,7 +72,6 @@ def _call(api: _Esms, endpoint: EsmsEndpoint, params: Mapping[str, Any], phone: 
         raise
     # The documented answer has no CountRegenerate (voice-MakeCall-100.json).
     answer.payload = {"CodeResult": "100", "SMSID": answer.payload["SMSID"]}
-    answer.explain = answer.explain or None
     return answer
 
 
