@@ -1,0 +1,467 @@
+"""The engine: plays runs from one asyncio loop in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import itertools
+import logging
+import math
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import replace as dataclass_replace
+from datetime import datetime, tzinfo
+from typing import Any
+
+from .. import _targets
+from .._errors import DlrmockError, PendingLimitError, RunError, RunNotFoundError
+from .._factory import ReceiptFactory
+from .._http import HttpClient, Response, TransportError, with_default_headers
+from .._scenarios import Scenario, resolve
+from ..providers import get_kind
+from .clock import Clock, ManualClock, ScaledClock
+from .journal import Journal
+from .outcomes import ACKNOWLEDGED, BLOCKED, CANCELLED, HTTP_ERROR, LOST_ACK
+from .plan import encode, parameters_where, plan_run
+from .policy import MAX_SECONDS, run_policy
+from .records import Attempt, Delivery
+from .run import Run
+
+log = logging.getLogger(__name__)
+
+EXCERPT = 2048
+
+
+# --------------------------------------------------------------------------------------- engine
+class Engine:
+    """Plays runs from one asyncio loop in a daemon thread; safe to call from any thread."""
+
+    def __init__(
+        self,
+        *,
+        time_scale: float = 1.0,
+        seed: int | None = None,
+        journal_limit: int = 100_000,
+        max_connections: int = 32,
+        policies: Mapping[str, Mapping[str, Any]] | None = None,
+        allow_targets: _targets.AllowList | None = None,
+        max_pending_runs: int | None = None,
+    ) -> None:
+        self.time_scale = time_scale
+        self.allow_targets = allow_targets
+        """Where runs may deliver (None: anywhere); others are journaled ``blocked``."""
+        self.max_pending_runs = max_pending_runs
+        """Runs not yet finished allowed at once (None: no cap); beyond it play() refuses."""
+        self.pending_runs = 0
+        self.rejected_runs = 0
+        """Runs refused because ``max_pending_runs`` were already pending."""
+        self.blocked_attempts = 0
+        self.seed = seed
+        self.journal = Journal(journal_limit)
+        self.max_connections = max_connections
+        self.policy_overrides = {k: dict(v) for k, v in (policies or {}).items()}
+        self.errors: list[BaseException] = []
+        self.finished_runs = threading.Condition()
+        """Notified whenever a run finishes (see :meth:`Run.wait_done`)."""
+        self.lateness: deque[float] = deque(maxlen=100_000)
+        self.on_attempt: list[Callable[[Run, Attempt], None]] = []
+        self.on_finished: list[Callable[[Run], None]] = []
+        """Called (from any thread) once when a run finishes, whatever its state."""
+        self._factory = ReceiptFactory()
+        self._seeds = random.Random(seed)
+        self._factory_lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._client: HttpClient | None = None
+        self._start_lock = threading.Lock()
+        self._unspawned: list[Run] = []
+        """Runs played but not yet started on the loop (one wake-up of the loop per batch)."""
+        self._unspawned_lock = threading.Lock()
+        self._closing = False
+
+    # -- lifecycle
+    def start(self) -> Engine:
+        """Start the loop thread (idempotent)."""
+        with self._start_lock:
+            if self._thread is not None:
+                return self
+            self._closing = False
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+
+            def main() -> None:
+                asyncio.set_event_loop(loop)
+                self._client = HttpClient(max_connections_per_host=self.max_connections)
+                loop.call_soon(ready.set)
+                loop.run_forever()
+
+            self._loop = loop
+            self._thread = threading.Thread(target=main, name="dlrmock-engine", daemon=True)
+            self._thread.start()
+            if not ready.wait(10):
+                raise RunError("the delivery engine did not start within 10 s")
+        return self
+
+    def close(self) -> None:
+        """Cancel pending runs, close connections, stop the loop thread."""
+        with self._start_lock:
+            loop, thread = self._loop, self._thread
+            if loop is None or thread is None:
+                return
+
+            async def shutdown() -> None:
+                self._closing = True  # runs whose start is still queued never start now
+                tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                if self._client is not None:
+                    await self._client.aclose()
+
+            try:
+                asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+            except (concurrent.futures.TimeoutError, RuntimeError):
+                log.warning("dlrmock engine did not shut down cleanly within 10 s")
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
+            loop.close()
+            self._loop = self._thread = None
+            with self._unspawned_lock:  # played while closing: never started, so cancelled
+                stranded, self._unspawned = self._unspawned, []
+            # Held, or released with a delay that had not run out: never started, so cancelled.
+            stranded += [run for run in self.journal.all() if not run.finished]
+            for run in stranded:
+                run.held = False
+                _settle(run)
+
+    def __enter__(self) -> Engine:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def call(self, coroutine: Any, timeout: float | None, what: str) -> Any:
+        """Run ``coroutine`` on the engine loop and wait for its result."""
+        if self._loop is None:
+            coroutine.close()
+            raise RunError("the delivery engine is not running (use it as a context manager)")
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise RunError(f"gave up {what} after {timeout} s") from None
+
+    # -- runs
+    def play(
+        self,
+        scenario: str | Scenario | Mapping[str, Any],
+        to: str,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        message: Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        time_scale: float | None = None,
+        clock: str = "scaled",
+        policy: Mapping[str, Any] | None = None,
+        error_info_encoding: int | None = None,
+        allow_invalid: bool = False,
+        start_after: float = 0.0,
+        gate: Callable[[Delivery], str | None] | None = None,
+        live_zone: tzinfo | None = None,
+        hold: bool = False,
+        any_target: bool = False,
+    ) -> Run:
+        """Start playing ``scenario`` at ``to``; returns the run at once (see ``Run.wait``).
+
+        ``fields`` override receipt fields in every receipt that has them (and the shared
+        message field of that name); ``message`` sets shared message fields only.
+        ``start_after`` delays the whole run (scaled by its clock); ``gate`` may stop it before
+        a step (see :attr:`Run.gate`); ``live_zone`` stamps event times as receipts leave;
+        ``hold`` plans the run without starting it (:meth:`release` starts it). With
+        ``any_target`` a URL that cannot be delivered to is accepted: each receipt is journaled
+        ``blocked`` with the reason (a provider accepts any callback URL at send time).
+        """
+        if not math.isfinite(start_after) or not 0 <= start_after <= MAX_SECONDS:
+            raise RunError(f"start_after must be a number of seconds >= 0, got {start_after!r}")
+        spec = resolve(scenario)
+        blocked = None
+        if not isinstance(to, str) or not to.lower().startswith(("http://", "https://")):
+            blocked = (
+                f"target URL {to!r} must be an http:// or https:// URL, "
+                "e.g. http://127.0.0.1:8000/hook"
+            )
+        else:
+            try:  # a URL the client cannot send to fails here, not inside the run
+                _targets.parse(to)
+            except _targets.AmbiguousTargetError:
+                pass  # journaled 'blocked' below, like a target outside the allow-list
+            except ValueError as exc:
+                blocked = f"bad target URL: {exc}"
+        if blocked is not None and not (any_target and isinstance(to, str)):
+            raise RunError(blocked)
+        address = None
+        if blocked is None:
+            blocked, address = _targets.decide(to, self.allow_targets)
+        first = get_kind(spec.steps[0].kind) if spec.steps else None
+        defaults = {  # the server's policies: the provider's, then the receipt family's
+            **self.policy_overrides.get(spec.provider, {}),
+            **(self.policy_overrides.get(first.family, {}) if first else {}),
+        }
+        policy_obj = run_policy(spec, defaults, policy)
+        if clock == "manual":
+            run_clock: Clock = ManualClock()
+        elif clock == "scaled":
+            try:
+                scale = self.time_scale if time_scale is None else float(time_scale)
+            except (TypeError, ValueError, OverflowError):
+                raise RunError(f"time_scale must be a number >= 0, got {time_scale!r}") from None
+            run_clock = ScaledClock(scale)
+            run_clock.lateness = self.lateness
+        else:
+            raise RunError(f"unknown clock {clock!r}; use 'scaled' (with time_scale) or 'manual'")
+        encoding = (
+            error_info_encoding if error_info_encoding is not None else spec.error_info_encoding
+        )
+        with self._factory_lock:
+            run_seed = seed if seed is not None else self._seeds.randrange(2**31)
+            self._factory.reseed(run_seed)
+            try:
+                msg, deliveries = plan_run(
+                    self._factory, spec, to, fields or {}, message or {}, encoding, allow_invalid,
+                    policy=policy_obj,
+                )
+            except DlrmockError:
+                raise
+            except (TypeError, ValueError, AttributeError, KeyError) as exc:
+                # A field of the wrong type reached a generator (e.g. sendTime given as a number).
+                raise RunError(
+                    f"cannot build the receipts of {spec.name} with the fields given "
+                    f"({type(exc).__name__}: {exc}); check the types of the 'message' and "
+                    "'fields' values against the receipt schemas"
+                ) from None
+        run = Run(
+            id=f"run-{next(self._ids)}",
+            scenario=spec,
+            target=to,
+            policy=policy_obj,
+            clock=run_clock,
+            seed=run_seed,
+            message=msg,
+            deliveries=deliveries,
+            engine=self,
+            start_after=start_after,
+            gate=gate,
+            live_zone=live_zone,
+            encoding=encoding,
+            held=hold,
+            blocked=blocked,
+            connect_to=address,
+        )
+        self.start()
+        with self.finished_runs:
+            if self.max_pending_runs is not None and self.pending_runs >= self.max_pending_runs:
+                self.rejected_runs += 1
+                raise PendingLimitError(
+                    f"{self.pending_runs} runs are already pending (max_pending_runs "
+                    f"{self.max_pending_runs}); wait for some to finish, cancel them, reset, "
+                    "or raise max_pending_runs"
+                )
+            self.pending_runs += 1
+        self.journal.add_run(run)
+        if not hold:
+            self._spawn(run)
+        return run
+
+    def release(self, run: Run, after: float = 0.0) -> None:
+        """Start a run planned with ``hold=True`` (once; later calls do nothing), ``after``
+        real seconds from now."""
+        if not run.held:
+            return
+        run.held = False
+        if after > 0 and self._loop is not None:
+            loop = self._loop
+            loop.call_soon_threadsafe(lambda: loop.call_later(after, self._spawn, run))
+        else:
+            self._spawn(run)
+
+    def _spawn(self, run: Run) -> None:
+        assert self._loop is not None
+        with self._unspawned_lock:
+            self._unspawned.append(run)
+            wake = len(self._unspawned) == 1
+        if wake:  # else the loop has a _spawn_played call queued that will take this run too
+            self._loop.call_soon_threadsafe(self._spawn_played)
+
+    def _spawn_played(self) -> None:
+        assert self._loop is not None
+        with self._unspawned_lock:
+            runs, self._unspawned = self._unspawned, []
+        for run in runs:
+            if self.journal.get(run.id) is not run or run.cancel_requested or self._closing:
+                # reset() forgot it, or it was cancelled, before it started
+                _settle(run)
+                continue
+            run.task = self._loop.create_task(self._play(run), name=run.id)
+            run.task.add_done_callback(functools.partial(_settle, run))
+
+    def _cancel_soon(self, run: Run) -> None:
+        """Cancel ``run`` from the loop, after it was spawned (call_soon callbacks run in order)."""
+        run.cancel_requested = True
+        if run.held:  # planned, never started: nothing to stop
+            run.held = False
+            _settle(run)
+            return
+        if self._loop is not None and not run.finished:
+            self._loop.call_soon_threadsafe(lambda: run.task.cancel() if run.task else None)
+
+    async def _play(self, run: Run) -> None:
+        assert self._loop is not None and self._client is not None
+        run.state = "running"
+        run.clock.start(self._loop)
+        due = run.start_after
+        stamped: dict[int, Delivery] = {}
+        try:
+            for index, delivery in enumerate(run.deliveries):
+                due += delivery.after
+                await run.clock.sleep_until(due)
+                if run.gate is not None and delivery.copy == 0:
+                    reason = run.gate(delivery)
+                    if reason is not None:
+                        run.state, run.error = "cancelled", reason
+                        return
+                if run.live_zone is not None:
+                    delivery = stamped.get(delivery.step) or self._restamp(run, delivery)
+                    stamped[delivery.step] = run.deliveries[index] = delivery
+                await self._deliver(run, delivery)
+            run.state = "done"
+        except asyncio.CancelledError:
+            run.state = "cancelled"
+            raise
+        except Exception as exc:  # a bug in dlrmock: keep it for the caller, don't lose the run
+            log.exception("run %s failed", run.id)
+            run.state, run.error = "error", f"{type(exc).__name__}: {exc}"
+            self.errors.append(exc)
+        finally:
+            run.mark_done()
+
+    def _restamp(self, run: Run, delivery: Delivery) -> Delivery:
+        """``delivery`` with its event times set to now, if its kind has any."""
+        restamp = get_kind(delivery.kind).restamp
+        if restamp is None or delivery.malformed or run.live_zone is None or run.blocked:
+            return delivery
+        now = datetime.now(run.live_zone).replace(tzinfo=None)
+        payload = restamp(dict(delivery.payload), now)
+        request, sent = encode(delivery.kind, payload, run.target, run.encoding, None)
+        request = parameters_where(run.policy, request)
+        return dataclass_replace(delivery, payload=sent, request=with_default_headers(request))
+
+    async def _deliver(self, run: Run, delivery: Delivery) -> None:
+        assert self._client is not None and self._loop is not None
+        if run.blocked is not None:  # never connected to: journaled once, never retried
+            self.blocked_attempts += 1
+            attempt = Attempt(run_id=run.id, step=delivery.step, copy=delivery.copy,
+                              kind=delivery.kind, attempt=1, request=delivery.request,
+                              offset=run.clock.now(), at=time.time(), latency_ms=0.0,
+                              outcome=BLOCKED, error=run.blocked, malformed=delivery.malformed)
+            self.journal.record(run, attempt)
+            for listener in self.on_attempt:
+                listener(run, attempt)
+            return
+        policy = run.policy
+        dropping = delivery.lost_ack
+        number = 0
+        while True:
+            number += 1
+            offset = run.clock.now()
+            wall = time.time()
+            started = self._loop.time()
+            response: Response | None = None
+            error: str | None = None
+            stopped: asyncio.CancelledError | None = None
+            try:
+                response = await self._client.send(
+                    delivery.request, policy.timeout, connect_to=run.connect_to
+                )
+                outcome = (ACKNOWLEDGED if policy.acknowledges(response.status, response.body)
+                           else HTTP_ERROR)
+            except TransportError as exc:
+                outcome, error = exc.outcome, exc.detail
+            except asyncio.CancelledError as exc:
+                # The request may have reached the webhook: journal it, then stop the run.
+                outcome, error = CANCELLED, "the run was cancelled while waiting for the answer"
+                stopped = exc
+            latency = (self._loop.time() - started) * 1000
+            if outcome == ACKNOWLEDGED and dropping != 0:
+                dropping -= 1
+                outcome = LOST_ACK
+            attempt = Attempt(
+                run_id=run.id,
+                step=delivery.step,
+                copy=delivery.copy,
+                kind=delivery.kind,
+                attempt=number,
+                request=delivery.request,
+                offset=offset,
+                at=wall,
+                latency_ms=latency,
+                outcome=outcome,
+                status=response.status if response is not None else None,
+                response_body=response.body[:EXCERPT].decode("utf-8", "replace")
+                if response is not None
+                else "",
+                error=error,
+                malformed=delivery.malformed,
+            )
+            self.journal.record(run, attempt)
+            if stopped is not None:
+                raise stopped
+            for listener in self.on_attempt:
+                listener(run, attempt)
+            seen_as = "timeout" if outcome == LOST_ACK else outcome
+            if seen_as not in policy.retry_on or number > policy.retries:
+                return
+            await run.clock.sleep_until(run.clock.now() + policy.retry_interval)
+
+    def continue_run_ids(self, after: int) -> None:
+        """Number the next runs from ``after + 1`` (run ids stay unique across a restart)."""
+        self._ids = itertools.count(max(after, 0) + 1)
+
+    def get(self, run_id: str) -> Run:
+        run = self.journal.get(run_id)
+        if run is None:
+            raise RunNotFoundError(
+                f"no run {run_id!r} (never started, reset, or evicted from the journal); "
+                "list runs with GET /_dlrmock/runs"
+            )
+        return run
+
+    def runs(self) -> list[Run]:
+        return self.journal.all()
+
+    def cancel(self, run_id: str) -> Run:
+        """Stop a pending run; what it already sent stays in the journal."""
+        run = self.get(run_id)
+        self._cancel_soon(run)
+        return run
+
+    def reset(self) -> None:
+        """Cancel every run and forget them (the journal's counters of evictions stay)."""
+        for run in self.journal.clear():
+            self._cancel_soon(run)
+        self.errors.clear()
+
+def _settle(run: Run, task: object = None) -> None:
+    """Once a run's task is done: drop it (the journal keeps runs, not their finished tasks),
+    and finish the run if the task was cancelled before ``_play`` ever ran."""
+    run.task = None
+    if run.finished:
+        return
+    run.state = "cancelled"
+    run.mark_done()
+

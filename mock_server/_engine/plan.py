@@ -1,0 +1,191 @@
+"""Planning a run: its message, each receipt with its overrides, the exact request to send."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .._errors import OverrideError, RunError, close_matches
+from .._factory import (
+    RawValue,
+    ReceiptFactory,
+    apply_overrides,
+    override_paths,
+    path_known,
+    typed,
+    wire,
+)
+from .._http import Request, with_default_headers
+from .._registry import validate
+from .._scenarios import Scenario
+from .._wire import ErrorInfoEncoding
+from ..providers import DeliveryPolicy, Payload, get_kind, get_provider
+from ..providers._base import form_to_query
+from .records import Delivery
+
+INVALID_OVERRIDE = "invalid_override"
+"""How the journal marks a receipt made invalid by a field override the caller allowed."""
+
+def _message_value(value: Any, generated: Any) -> Any:
+    """A shared message field from a caller's value (text from the CLI takes the generated
+    value's type: ``--set receivers=40`` is the number 40)."""
+    if isinstance(value, RawValue):
+        if isinstance(generated, str):
+            return str(value)
+        try:
+            return json.loads(value)
+        except ValueError:
+            return str(value)
+    return value
+
+def _planned_payloads(
+    factory: ReceiptFactory,
+    spec: Scenario,
+    message: dict[str, Any],
+    fields: Mapping[str, Any],
+    allow_invalid: bool,
+) -> tuple[list[Payload], dict[int, str]]:
+    """Each step's receipt with the overrides applied: the scenario's ``set``, the step's, then
+    the caller's ``fields`` (which win); a caller's path must exist in some receipt, and a
+    receipt it makes invalid is refused unless ``allow_invalid`` (then marked malformed)."""
+    payloads: list[Payload] = []
+    changed: list[tuple[int, str, dict[str, Any]]] = []
+    known: set[str] = set()
+    suggestions: list[str] = []
+    for index, step in enumerate(spec.steps):
+        base = factory.receipt(step.kind, message)
+        suggestions += override_paths(base)
+        here = {k: v for k, v in fields.items() if str(k).split(".", 1)[0] in base}
+        known.update(k for k in here if path_known(step.kind, base, str(k)))
+        mine = {k: typed(step.kind, str(k), v) for k, v in here.items()}
+        every = {k: v for k, v in spec.set.items() if str(k).split(".", 1)[0] in base}
+        overrides = {**every, **step.set, **mine}
+        payloads.append(apply_overrides(step.kind, base, overrides) if overrides else base)
+        if mine:
+            changed.append((index, step.kind, mine))
+    unknown = [k for k in fields if k not in known and k not in message]
+    if unknown:
+        name = str(unknown[0])
+        close = close_matches(name, set(suggestions))
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise RunError(
+            f"field {name!r} is in none of the receipts of {spec.name} "
+            f"({', '.join(dict.fromkeys(spec.kinds))}); {hint}check its spelling, or set it in "
+            "a step's 'set' of your own scenario to add it"
+        )
+    invalid: dict[int, str] = {}
+    for index, kind, mine in changed:
+        problems = validate(payloads[index], kind=kind)
+        if problems and not allow_invalid:
+            given = ", ".join(f"{k}={v!r}" for k, v in mine.items())
+            raise OverrideError(
+                f"{given} makes the {kind} receipt of step {index} invalid: {problems[0]}; fix "
+                "the value, or send it anyway with --allow-invalid (allow_invalid=True in "
+                "Python and the admin API), marked malformed"
+            )
+        if problems:
+            invalid[index] = INVALID_OVERRIDE
+    return payloads, invalid
+
+def plan_run(
+    factory: ReceiptFactory,
+    spec: Scenario,
+    url: str,
+    fields: Mapping[str, Any],
+    message_fields: Mapping[str, Any],
+    encoding: int | None,
+    allow_invalid: bool = False,
+    *,
+    policy: DeliveryPolicy | None = None,
+) -> tuple[dict[str, Any], list[Delivery]]:
+    """The message and the deliveries of one run of ``spec`` at ``url``, in sending order.
+
+    Receipts come from ``factory`` (seed it first for reproducible data); ``fields`` override
+    receipt fields wherever they appear, ``message_fields`` set shared message fields; each
+    delivery carries the exact request to send (the engine and the Locust user both send these).
+    """
+    message = factory.message(spec.provider)
+    shared = {k: _message_value(v, message[k]) for k, v in fields.items() if k in message}
+    message.update(spec.message)
+    message.update(message_fields)
+    message.update(shared)
+    payloads, invalid = _planned_payloads(
+        factory, spec, message, fields, allow_invalid
+    )
+    order = list(range(len(spec.steps)))
+    for index, step in enumerate(spec.steps):
+        if step.reorder:
+            order[index], order[index + 1] = order[index + 1], order[index]
+    deliveries: list[Delivery] = []
+    for position, source in enumerate(order):
+        timing = spec.steps[position]
+        step = spec.steps[source]
+        request, sent = encode(step.kind, payloads[source], url, encoding, step.malformed)
+        request = parameters_where(policy, request)  # ``policy`` may put a form in the URL
+        with contextlib.suppress(ValueError):  # a blocked target: shown as it would be sent
+            request = with_default_headers(request)  # the journal shows every header sent
+        for copy in range(step.duplicate + 1):
+            deliveries.append(
+                Delivery(
+                    step=source,
+                    copy=copy,
+                    kind=step.kind,
+                    after=timing.after if copy == 0 else 0.0,
+                    payload=sent,
+                    request=request,
+                    lost_ack=step.lost_ack,
+                    malformed=step.malformed or invalid.get(source),
+                )
+            )
+    return message, deliveries
+
+def parameters_where(policy: DeliveryPolicy | None, request: Request) -> Request:
+    """``request`` with a form body moved into the URL when the policy says ``query``."""
+    if policy is None or policy.parameters != "query" or request.method != "POST":
+        return request
+    is_form = any(
+        name.lower() == "content-type" and value.startswith("application/x-www-form-urlencoded")
+        for name, value in request.headers
+    )
+    return form_to_query(request) if is_form else request
+
+def encode(
+    kind: str, payload: Payload, url: str, encoding: int | None, malformed: str | None
+) -> tuple[Request, Payload]:
+    encoding_obj = ErrorInfoEncoding(encoding) if encoding is not None else None
+    if malformed is None:
+        return wire(kind, payload, url, encoding_obj), payload
+    spec = get_kind(kind)
+    provider = get_provider(spec.provider)
+    broken = dict(payload)
+    if malformed == "missing_field":
+        broken.pop(spec.receipt_key or spec.message_key or provider.message_key, None)
+        broken.pop(spec.discriminator or provider.discriminator, None)
+    elif malformed == "wrong_type":
+        broken[spec.typed_field or provider.typed_field] = ["not", "a", "value"]
+    elif malformed == "bad_error_info" and spec.error_info_encoding is not None:
+        broken["error_info"] = "%7B%22error%22%3A"
+    elif malformed == "bad_json" and provider.policy.method == "GET":
+        # Replaced below; a second error_info after the valid one would be ignored by receivers
+        # that read the first value of a repeated parameter.
+        broken.pop("error_info", None)
+    request = wire(kind, broken, url, encoding_obj)
+    if malformed == "bad_json":
+        if request.method == "POST":
+            request = Request(
+                request.method,
+                request.url,
+                request.headers,
+                request.body[: max(1, len(request.body) // 2)],
+            )
+        else:
+            request = Request(
+                request.method,
+                request.url + "&error_info=%7B%22broken",
+                request.headers,
+                request.body,
+            )
+            broken["error_info"] = '{"broken'
+    return request, broken

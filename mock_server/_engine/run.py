@@ -1,0 +1,310 @@
+"""A run: one scenario played at one target URL, with its attempts and verdict."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from .._errors import RunError
+from .._hints import hint_for
+from .._scenarios import Scenario
+from ..providers import DeliveryPolicy, Payload, get_kind, get_provider
+from .clock import Clock, ManualClock
+from .outcomes import CANCELLED
+from .records import Attempt, Delivery
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+log = logging.getLogger(__name__)
+
+@dataclass(eq=False, slots=True)
+class Run:
+    """One scenario played at one target URL."""
+
+    id: str
+    scenario: Scenario
+    target: str
+    policy: DeliveryPolicy
+    clock: Clock
+    seed: int
+    message: dict[str, Any]
+    deliveries: list[Delivery]
+    engine: Engine
+    attempts: list[Attempt] = field(default_factory=list)
+    state: str = "pending"
+    """pending → running → done | cancelled | error."""
+    error: str | None = None
+    created_at: float = field(default_factory=time.time)
+    finished_at: float | None = None
+    task: asyncio.Task[None] | None = None
+    start_after: float = 0.0
+    """Seconds (on the run's clock) before the first step's own ``after`` starts counting."""
+    gate: Callable[[Delivery], str | None] | None = None
+    """Asked just before each step is first sent; a reason stops the run there (cancelled)."""
+    live_zone: tzinfo | None = None
+    """Set for receipts of real sends: their event times are stamped as they leave."""
+    encoding: int | None = None
+    held: bool = False
+    """Planned but not started: :meth:`Engine.release` starts it."""
+    cancel_requested: bool = False
+    blocked: str | None = None
+    """Why every delivery is journaled ``blocked`` instead of sent: a URL that cannot be
+    delivered to (a send's callback URL is accepted anyway), or one the allow-list refuses."""
+    connect_to: str | None = None
+    """The address the allow-list checked the target's host name at (None: look it up)."""
+    _done: bool = False
+    _finishing: bool = False
+    _on_finish: list[Callable[[Run], None]] = field(default_factory=list)
+
+    @property
+    def provider(self) -> str:
+        return self.scenario.provider
+
+    @property
+    def message_id(self) -> str | None:
+        """The value of the provider's message key (requestId / SMSID) the receipts carry."""
+        key = get_provider(self.provider).message_key
+        if self.scenario.steps:
+            key = get_kind(self.scenario.steps[0].kind).message_key or key
+        value = self.message.get(key)
+        return None if value is None else str(value)
+
+    @property
+    def finished(self) -> bool:
+        return self._done
+
+    def wait_done(self, timeout: float | None) -> bool:
+        """Block until the run has finished or ``timeout`` passed; whether it has finished."""
+        with self.engine.finished_runs:
+            return self.engine.finished_runs.wait_for(lambda: self._done, timeout)
+
+    def when_finished(self, callback: Callable[[Run], None]) -> None:
+        """Call ``callback(run)`` once the run has finished (at once if it already has).
+
+        Callbacks run before anyone waiting for the run is woken, on the engine's loop thread
+        (or the caller's, if the run has already finished), so they must not block; e.g. one
+        may start another run with :meth:`Engine.play`.
+        """
+        with self.engine.finished_runs:
+            if not self._finishing:
+                self._on_finish.append(callback)
+                return
+        callback(self)
+
+    def mark_done(self) -> None:
+        """Record the run as finished and wake whoever waits for it (engine use)."""
+        self.finished_at = time.time()
+        with self.engine.finished_runs:
+            self._finishing = True
+            callbacks, self._on_finish = self._on_finish, []
+        for callback in callbacks:
+            try:
+                callback(self)
+            except Exception:  # a follow-up must never break the engine
+                log.exception("a when_finished callback of run %s failed", self.id)
+        with self.engine.finished_runs:
+            if not self._done:
+                self.engine.pending_runs -= 1
+            self._done = True
+            self.engine.finished_runs.notify_all()
+        if isinstance(self.clock, ManualClock):
+            self.clock.finished()
+        for listener in self.engine.on_finished:
+            try:
+                listener(self)
+            except Exception:  # a listener's bug must not stop the others
+                log.exception("on_finished listener failed for run %s", self.id)
+
+    @property
+    def payloads(self) -> list[Payload]:
+        """The receipts of the run in sending order (duplicates included)."""
+        return [d.payload for d in self.deliveries]
+
+    def failures(self) -> list[str]:
+        """Why the target did not acknowledge as the provider requires (empty when it did)."""
+        problems: list[str] = []
+        if self.state == "error":
+            problems.append(f"run failed inside dlrmock: {self.error}")
+        for delivery in self.deliveries:
+            tries = [  # an answer the cancelled run stopped waiting for says nothing of the target
+                a
+                for a in self.attempts
+                if a.step == delivery.step and a.copy == delivery.copy and a.outcome != CANCELLED
+            ]
+            label = f"step {delivery.step} ({delivery.kind}"
+            label += f", copy {delivery.copy})" if delivery.copy else ")"
+            if not tries:
+                if self.finished and self.state != "cancelled":
+                    problems.append(f"{label}: never sent")
+                continue
+            if delivery.malformed:
+                bad = [a for a in tries if a.status is None or a.status >= 500]
+                if bad:
+                    problems.append(
+                        f"{label}: a malformed payload must get a clean 4xx/2xx "
+                        f"answer, got {_describe(bad[-1])}"
+                    )
+            elif not any(a.acknowledged for a in tries):
+                last = tries[-1]
+                rule = ""
+                if self.policy.acknowledge != "2xx" and last.status is not None:
+                    answered = _clip(last.response_body, 40) if last.response_body else ""
+                    rule = (f" ({self.policy.explain()}; it answered HTTP {last.status} "
+                            f"{answered!r})")
+                problems.append(
+                    f"{label}: not acknowledged after {len(tries)} attempt(s); "
+                    f"last: {_describe(last)}{rule}{_hint(last)}"
+                )
+        return problems
+
+    @property
+    def ok(self) -> bool:
+        """Finished, and every receipt acknowledged as the provider requires."""
+        return self.finished and self.state == "done" and not self.failures()
+
+    def wait(self, timeout: float | None = 30.0) -> Run:
+        """Block until the run has finished; raise :class:`RunError` after ``timeout`` seconds."""
+        if not self.wait_done(timeout):
+            if isinstance(self.clock, ManualClock):
+                raise RunError(
+                    f"run {self.id} ({self.scenario.name}) is waiting on its manual clock with "
+                    f"{self.clock.pending} delivery(ies) pending: call run.step() or "
+                    "run.advance(seconds)"
+                )
+            raise RunError(
+                f"run {self.id} ({self.scenario.name}) still running after {timeout} s "
+                f"({len(self.attempts)} attempt(s) so far); raise the timeout or the time_scale"
+            )
+        return self
+
+    def step(self, timeout: float = 30.0) -> list[Attempt]:
+        """Manual clock: deliver the next scheduled receipt now; returns the attempts it made."""
+        return self._move(lambda clock: clock.step(), timeout)
+
+    def advance(self, seconds: float, timeout: float = 30.0) -> list[Attempt]:
+        """Manual clock: move time on by ``seconds``; returns the attempts made meanwhile."""
+        if not math.isfinite(seconds) or seconds < 0:
+            raise RunError(
+                f"cannot advance by {seconds!r} seconds: give a finite number >= 0 "
+                "(time only moves forward)"
+            )
+        return self._move(lambda clock: clock.advance(seconds), timeout)
+
+    def _move(self, action: Callable[[ManualClock], Any], timeout: float) -> list[Attempt]:
+        if not isinstance(self.clock, ManualClock):
+            raise RunError(
+                f"run {self.id} uses a {self.clock.kind} clock; start it with clock='manual' "
+                "to step it"
+            )
+        deadline = time.monotonic() + timeout
+        while self.state == "pending" and not self._done:  # not started on the loop yet
+            if time.monotonic() > deadline:
+                raise RunError(f"run {self.id} has not started (it waits for its send's "
+                               "answer, or for a release); step it once it runs")
+            time.sleep(0.002)
+        before = len(self.attempts)
+        self.engine.call(action(self.clock), timeout, f"stepping run {self.id}")
+        return self.attempts[before:]
+
+    def assert_acknowledged(self, timeout: float = 30.0) -> None:
+        """Raise ``AssertionError`` with the journal unless every receipt was acknowledged
+        (a run cancelled or still going after ``timeout`` seconds fails too)."""
+        __tracebackhide__ = True
+        assert_handled(self, timeout)
+
+    def journal_text(self) -> str:
+        """The run's attempts as a readable table."""
+        lines = [
+            f"journal of run {self.id}: {self.scenario.name} -> {self.target} "
+            f"(seed {self.seed}, {self.state})"
+        ]
+        lines.append("  " + Attempt.HEADER)
+        for a in self.attempts:
+            lines.append("  " + a.row())
+            body = a.request.body.decode("utf-8", "replace") or a.request.url
+            lines.append(f"            sent: {a.request.method} {_clip(body, 300)}")
+            if a.status is not None:
+                lines.append(f"            got:  {a.status} {_clip(a.response_body, 200)}")
+            elif a.error:
+                lines.append(f"            error: {a.error}")
+        if not self.attempts:
+            lines.append("  (no attempts yet)")
+        return "\n".join(lines)
+
+    def as_dict(self, attempts: bool = True) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "id": self.id,
+            "scenario": self.scenario.name,
+            "provider": self.provider,
+            "target": self.target,
+            "state": self.state,
+            "ok": self.ok if self.finished else None,
+            "failures": self.failures() if self.finished else [],
+            "seed": self.seed,
+            "clock": {
+                "kind": self.clock.kind,
+                "now": self.clock.now() if self.clock.kind == "manual" else None,
+                "time_scale": getattr(self.clock, "time_scale", None),
+            },
+            "message_id": self.message_id,
+            "message": {
+                k: v.isoformat(sep=" ") if isinstance(v, datetime) else v
+                for k, v in self.message.items()
+            },
+            "created_at": self.created_at,
+            "finished_at": self.finished_at,
+            "error": self.error,
+            "attempt_count": len(self.attempts),
+            "payloads": self.payloads,
+        }
+        if attempts:
+            result["attempts"] = [a.as_dict() for a in self.attempts]
+            result["journal"] = self.journal_text()
+        return result
+
+def assert_handled(run: Any, timeout: float = 30.0) -> None:
+    """Raise ``AssertionError`` with the journal unless ``run`` (local or remote) is ok.
+
+    A run that did not finish fails too: one still going after ``timeout`` seconds, or one
+    cancelled (e.g. reset by another client of a shared server) before all its receipts went.
+    """
+    __tracebackhide__ = True
+    problems: list[str] = []
+    if not run.finished:
+        try:
+            run.wait(timeout)
+        except RunError as exc:
+            problems.append(f"the run did not finish: {exc}")
+    if run.finished and run.state == "cancelled":
+        problems.append(
+            "the run was cancelled before it finished (run.cancel(), a reset of the server, "
+            "or the server stopping); receipts it had not sent were never delivered"
+        )
+    problems += run.failures()
+    if problems:
+        raise AssertionError(
+            "the target did not handle the receipts as the provider requires:\n  - "
+            + "\n  - ".join(problems)
+            + "\n"
+            + run.journal_text()
+        )
+
+def _describe(attempt: Attempt) -> str:
+    if attempt.status is not None:
+        return f"HTTP {attempt.status} ({attempt.outcome})"
+    return f"{attempt.outcome}: {attempt.error}"
+
+def _hint(attempt: Attempt) -> str:
+    hint = hint_for(attempt)
+    return f"; hint: {hint}" if hint else ""
+
+def _clip(text: str, limit: int) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
