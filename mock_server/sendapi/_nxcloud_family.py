@@ -30,7 +30,7 @@ from ._model import AcceptedMessage, SendHooks
 from ._outcomes import SCENARIO_HEADER, choose, decide
 from ._settings import SendSettings
 from ._state import SendState
-from .nxcloud_signed import nxcloud_error
+from .nxcloud_signed import Signing, nxcloud_error
 
 __all__ = [
     "Context",
@@ -73,6 +73,10 @@ class Endpoint:
     handler: Handler
     body: str = "json"
     """The request body: ``json`` or ``form`` (x-www-form-urlencoded); read by ``openapi``."""
+    answer: str | None = None
+    """The answer's schema (success and error documents alike, inside HTTP 200)."""
+    signing: Signing | None = None
+    """The signed-API headers it requires (its handler authenticates with this), or ``None``."""
 
 
 def json_object(exchange: Exchange, schema: str, *, code: int | str = 9000,

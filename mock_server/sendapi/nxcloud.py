@@ -45,6 +45,8 @@ from ._state import Journey, SendState
 from .nxcloud_signed import (
     EXPECTED_SIGN_HEADER,
     SIGNED_STRING_HEADER,
+    ZALO_SIGNING,
+    Signing,
     authenticate,
     nxcloud_error,
 )
@@ -88,8 +90,7 @@ class _Nxcloud:
 
     # -- checks shared by both APIs
     def authenticate(self, exchange: Exchange) -> None:
-        authenticate(exchange, self.settings, self.state.clock,
-                     biz_type="9", action="mt", api="Zalo APIs")
+        authenticate(exchange, self.settings, self.state.clock, ZALO_SIGNING)
 
     def document(self, exchange: Exchange, schema: str) -> dict[str, Any]:
         if not exchange.body:
@@ -286,6 +287,8 @@ class ZaloRoute:
     """Request schema (``schemas/<request>.json``)."""
     answer: str
     """Response schema."""
+    signing: Signing = ZALO_SIGNING
+    """The signed-API headers it requires."""
 
 
 ZALO_ROUTES = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ._exchange import Answer, Exchange, Reject
 from ._nxcloud_family import Context, Endpoint, json_object
 from ._outcomes import JOURNEY_LIFETIME_DAYS
-from .nxcloud_signed import authenticate, nxcloud_error
+from .nxcloud_signed import ZALO_SIGNING, authenticate, nxcloud_error
 
 __all__ = ["ENDPOINTS"]
 
@@ -19,8 +19,7 @@ _DAY_MS = 86_400_000
 
 
 def check_journey_token(context: Context, exchange: Exchange) -> Answer:
-    authenticate(exchange, context.settings, context.state.clock,
-                 biz_type="9", action="mt", api="Zalo APIs")
+    authenticate(exchange, context.settings, context.state.clock, ZALO_SIGNING)
     document = json_object(exchange, "nxcloud.zalo.check_journey_token.request")
     appkey = context.settings.appkey
     if appkey is not None and document["appkey"] != appkey:
@@ -52,5 +51,6 @@ def _error(code: int | str, message: str) -> dict[str, object]:
 ENDPOINTS = (
     Endpoint("POST", "/v1/zalo/checkJourneyToken", "nxcloud.zalo.checkJourneyToken",
              "nxcloud.zalo", "nxcloud.zalo.check_journey_token.request",
-             _error, 9000, 1002, check_journey_token),
+             _error, 9000, 1002, check_journey_token,
+             answer="nxcloud.zalo.check_journey_token.response", signing=ZALO_SIGNING),
 )

@@ -1,14 +1,16 @@
 """What every signed NXCloud API shares: the auth headers, the MD5 signature, the error document.
 
 ``authenticate`` checks ``accessKey``, ``ts``, ``bizType``, ``action`` and ``sign`` over the raw
-body, each API passing its own ``bizType`` / ``action`` (Zalo 9 / mt, SMS 3 / mtsend, Viber 7 / mt,
-WhatsApp 2 / mt).
+body, each API passing its own :class:`Signing` (Zalo 9 / mt, SMS 3 / mtsend, Viber 7 / mt,
+WhatsApp 2 / mt); the endpoint tables carry the same object, so ``dlrmock openapi`` documents
+exactly what is checked.
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import request
@@ -21,6 +23,8 @@ __all__ = [
     "AUTH_HEADERS",
     "EXPECTED_SIGN_HEADER",
     "SIGNED_STRING_HEADER",
+    "ZALO_SIGNING",
+    "Signing",
     "authenticate",
     "nxcloud_error",
 ]
@@ -35,6 +39,20 @@ _HEADER_BODY = 2048
 """Body bytes shown in the signed-string header and the 1003 message (the capture keeps 64 KiB)."""
 
 
+@dataclass(frozen=True)
+class Signing:
+    """The ``bizType`` and ``action`` headers a signed NXCloud API requires."""
+
+    biz_type: str
+    action: str
+    api: str
+    """Names the API family in error messages (``Zalo APIs``, ``the SMS APIs``)."""
+
+
+ZALO_SIGNING = Signing("9", "mt", "Zalo APIs")
+"""Every Zalo API, ``checkJourneyToken`` included: the docs write ``action`` ``mt`` for all."""
+
+
 def nxcloud_error(code: int | str, message: str) -> dict[str, Any]:
     """NXCloud's error document."""
     return {"code": int(code), "message": message, "traceId": trace_id()}
@@ -44,15 +62,10 @@ def authenticate(
     exchange: Exchange,
     settings: SendSettings,
     clock: Callable[[], float],
-    *,
-    biz_type: str,
-    action: str,
-    api: str,
+    signing: Signing,
 ) -> None:
-    """Check the signed-API headers of the current request; :class:`Reject` (1001–1005) if not.
-
-    ``api`` names the API family in messages (``Zalo APIs``, ``the SMS API``).
-    """
+    """Check the signed-API headers of the current request; :class:`Reject` (1001–1005) if not."""
+    biz_type, action, api = signing.biz_type, signing.action, signing.api
     headers = request.headers  # werkzeug matches header names case-insensitively
     missing = [name for name in AUTH_HEADERS if not headers.get(name, "").strip()]
     if missing:

@@ -30,11 +30,12 @@ from ._nxcloud_family import (
     accept,
     json_object,
 )
-from .nxcloud_signed import authenticate, nxcloud_error
+from .nxcloud_signed import Signing, authenticate, nxcloud_error
 
 __all__ = ["ENDPOINTS", "SCENARIOS", "legacy_error", "segments"]
 
 FAMILY = "nxcloud.sms"
+SIGNING = Signing("3", "mtsend", "the SMS APIs")
 SCENARIOS: Mapping[str, str | None] = {
     "delivered": "nxcloud.sms.delivered",
     "failed": "nxcloud.sms.undelivered",
@@ -202,8 +203,7 @@ _SIGNED_NAMES = {
 
 def _signed(context: Context, exchange: Exchange, codes: _Codes, api: str,
             answer: Callable[[str], dict[str, Any]]) -> Answer:
-    authenticate(exchange, context.settings, context.state.clock,
-                 biz_type="3", action="mtsend", api="the SMS APIs")
+    authenticate(exchange, context.settings, context.state.clock, SIGNING)
     document = json_object(exchange, "nxcloud.sms.mt.request", code=codes.params,
                            body_code=codes.params)
     _check_app(context, document["appKey"], None, codes)
@@ -224,9 +224,10 @@ def v1_mt(context: Context, exchange: Exchange) -> Answer:
 
 ENDPOINTS = (
     Endpoint("POST", "/api/sms/mtsend", "nxcloud.sms.mtsend", FAMILY, "nxcloud.sms.mtsend.request",
-             legacy_error, "2", "2", mtsend, body="form"),
+             legacy_error, "2", "2", mtsend, body="form", answer="nxcloud.sms.mtsend.response"),
     Endpoint("POST", "/api/sms/mtsend_v2", "nxcloud.sms.mtsend_v2", FAMILY,
-             "nxcloud.sms.mt.request", legacy_error, "2", "2", mtsend_v2),
+             "nxcloud.sms.mt.request", legacy_error, "2", "2", mtsend_v2,
+             answer="nxcloud.sms.mtsend.response", signing=SIGNING),
     Endpoint("POST", "/v1/sms/mt", "nxcloud.sms.mt", FAMILY, "nxcloud.sms.mt.request",
-             nxcloud_error, 9000, 1002, v1_mt),
+             nxcloud_error, 9000, 1002, v1_mt, answer="nxcloud.sms.mt.response", signing=SIGNING),
 )

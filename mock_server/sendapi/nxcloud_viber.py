@@ -20,11 +20,12 @@ from ._nxcloud_family import (
     accept,
     json_object,
 )
-from .nxcloud_signed import authenticate, nxcloud_error
+from .nxcloud_signed import Signing, authenticate, nxcloud_error
 
 __all__ = ["ENDPOINTS", "SCENARIOS"]
 
 FAMILY = "nxcloud.viber"
+SIGNING = Signing("7", "mt", "the Viber API")
 SCENARIOS: Mapping[str, str | None] = {
     "delivered": "nxcloud.viber.success_then_delivered",
     "failed": "nxcloud.viber.failed",
@@ -40,8 +41,7 @@ _PHONE = re.compile(r"^\+?[1-9][0-9]{7,14}$")
 
 
 def mt(context: Context, exchange: Exchange) -> Answer:
-    authenticate(exchange, context.settings, context.state.clock,
-                 biz_type="7", action="mt", api="the Viber API")
+    authenticate(exchange, context.settings, context.state.clock, SIGNING)
     document = json_object(exchange, "nxcloud.viber.mt.request")
     phone: str = document["phone"]
     if not _PHONE.fullmatch(phone):
@@ -66,5 +66,5 @@ def mt(context: Context, exchange: Exchange) -> Answer:
 
 ENDPOINTS = (
     Endpoint("POST", "/api/viber/mt", "nxcloud.viber.mt", FAMILY, "nxcloud.viber.mt.request",
-             nxcloud_error, 9000, 1002, mt),
+             nxcloud_error, 9000, 1002, mt, answer="nxcloud.viber.mt.response", signing=SIGNING),
 )

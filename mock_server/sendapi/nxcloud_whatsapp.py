@@ -22,11 +22,12 @@ from ._nxcloud_family import (
     accept,
     json_object,
 )
-from .nxcloud_signed import authenticate
+from .nxcloud_signed import Signing, authenticate
 
 __all__ = ["ENDPOINTS", "SCENARIOS", "whatsapp_error"]
 
 FAMILY = "nxcloud.whatsapp"
+SIGNING = Signing("2", "mt", "the WhatsApp API")
 SCENARIOS: Mapping[str, str | None] = {
     "delivered": "nxcloud.whatsapp.sent_then_delivered",
     "failed": "nxcloud.whatsapp.failed",
@@ -53,8 +54,7 @@ def _message_id() -> str:
 
 
 def mt(context: Context, exchange: Exchange) -> Answer:
-    authenticate(exchange, context.settings, context.state.clock,
-                 biz_type="2", action="mt", api="the WhatsApp API")
+    authenticate(exchange, context.settings, context.state.clock, SIGNING)
     document = json_object(exchange, "nxcloud.whatsapp.mt.request")
     to: str = document["to"]
     if not _PHONE.fullmatch(to):
@@ -91,5 +91,6 @@ def mt(context: Context, exchange: Exchange) -> Answer:
 
 ENDPOINTS = (
     Endpoint("POST", "/api/wa/mt", "nxcloud.whatsapp.mt", FAMILY, "nxcloud.whatsapp.mt.request",
-             whatsapp_error, 9000, 1002, mt),
+             whatsapp_error, 9000, 1002, mt, answer="nxcloud.whatsapp.mt.response",
+             signing=SIGNING),
 )
