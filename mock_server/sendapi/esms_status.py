@@ -407,7 +407,7 @@ def _endpoints() -> tuple[EsmsEndpoint, ...]:
     return (
         api("ZaloCallback/GetCallback", "POST", "esms.pull.callback.request", get_callback,
             "esms.pull.callback.response", root=True),
-        api("GetSmsReceiverStatus_get", "GET", "esms.send.status.request",
+        api("GetSmsReceiverStatus_get", "GET", "esms.pull.receivers.request",
             get_receiver_status, "esms.pull.receivers.response"),
         api("QueryZnsStatus", "POST", "esms.pull.zns_status.request", query_zns_status,
             "esms.pull.zns_status.response"),
@@ -421,7 +421,7 @@ def _endpoints() -> tuple[EsmsEndpoint, ...]:
             send_gencode_multichannel, "esms.send.response", errors="send",
             type_ids="25, then 2"),
         api("CheckCodeGen_V4_get", "GET", "esms.otp.check.request", check_code,
-            "esms.send.response", errors="send"),
+            "esms.otp.check.response", errors="send"),
     )
 
 
