@@ -20,12 +20,13 @@ from . import sendapi
 from ._errors import DlrmockError
 from ._factory import receipt, wire
 from ._registry import SCHEMA_BASE, schema, schema_dir
+from ._sendapi_examples import FOLDER, ILLUSTRATES, SendExample, send_examples
 from ._version import __version__
 from ._wire import parse_callback
 from .providers import KINDS, PROVIDERS, ReceiptKind
 from .sendapi import esms as esms_api
 from .sendapi import nxcloud as nxcloud_api
-from .sendapi.signature import SIGNED_HEADERS
+from .sendapi.nxcloud_signed import EXPECTED_SIGN_HEADER, SIGNED_STRING_HEADER, Signing
 
 __all__ = ["OPENAPI_VERSION", "bundle", "openapi_document"]
 
@@ -34,6 +35,8 @@ COMPONENTS = "#/components/schemas/"
 _SAMPLE_TARGET = "http://receiver.invalid/hook"
 """The URL a sample receipt is encoded for, to read its transport off the request."""
 _ERROR_CODE_FIELDS = ("CodeResult", "CodeResponse", "code")
+EXAMPLES_BASE = f"{SCHEMA_BASE}{FOLDER}/"
+"""Where a documented send-API example is published (the summary of its Example Object)."""
 
 
 def openapi_document(provider: str | None = None) -> dict[str, Any]:
@@ -70,7 +73,10 @@ def openapi_document(provider: str | None = None) -> dict[str, Any]:
         "tags": [{"name": name, "description": PROVIDERS[name].description} for name in names],
         "paths": paths,
         "webhooks": webhooks,
-        "components": {"schemas": components.schemas()},
+        "components": {
+            "schemas": components.schemas(),
+            **({"securitySchemes": dict(_SECURITY_SCHEMES)} if "nxcloud" in names else {}),
+        },
     }
 
 
@@ -223,18 +229,54 @@ def _answers(components: _Components, answer: str | None, provider: str) -> dict
     }
 
 
+def _example(example: SendExample, value: Any = None) -> dict[str, Any]:
+    """An Example Object of a documented example (``value``: the part of it this place shows)."""
+    shown: dict[str, Any] = {"summary": f"{EXAMPLES_BASE}{example.path}"}
+    if example.problem is None:
+        shown["value"] = example.value if value is None else value
+    else:  # kept as the docs print it, described, never repaired
+        shown["description"] = f"Documented, but {example.problem}; shown verbatim in " \
+                               "x-dlrmock-verbatim."
+        shown["x-dlrmock-verbatim"] = example.text
+    return shown
+
+
+def _attach_examples(operation: dict[str, Any], operation_id: str) -> None:
+    """The providers' documented examples of ``operation_id``, on its request and 200 answer."""
+    examples = send_examples()
+    mine = [examples[path] for path, names in ILLUSTRATES.items() if operation_id in names]
+    parameters = {parameter["name"].lower(): parameter
+                  for parameter in operation.get("parameters", ())}
+    keys = [p for p in operation.get("parameters", ()) if p["in"] == "path"]
+    for example in mine:
+        if not example.request:
+            content = operation["responses"]["200"]["content"]["application/json"]
+            content.setdefault("examples", {})[example.label] = _example(example)
+        elif "requestBody" in operation:
+            media = "application/json" if example.path.endswith(".json") \
+                else "application/x-www-form-urlencoded"
+            content = operation["requestBody"]["content"][media]
+            content.setdefault("examples", {})[example.label] = _example(example)
+        else:  # query parameters, and the keys eSMS takes as path segments
+            fields = dict(example.value)
+            if keys:
+                fields.update(zip((p["name"] for p in keys), example.segments[-len(keys):],
+                                  strict=True))
+            for name, value in fields.items():
+                parameter = parameters.get(name.lower())
+                if parameter is None:
+                    raise DlrmockError(f"example {example.path!r} of {operation_id} has the "
+                                       f"parameter {name!r}, which its schema does not list")
+                parameter.setdefault("examples", {})[example.label] = _example(example, value)
+
+
 def _esms_paths(components: _Components) -> dict[str, Any]:
     paths: dict[str, Any] = {}
     base = esms_api.SERVICE_PATHS[0]
     for endpoint in esms_api.ENDPOINTS:
-        keys: tuple[str, ...] = tuple(getattr(endpoint, "path_keys", ()))
-        prefix = "" if getattr(endpoint, "root", False) else base
+        keys = endpoint.path_keys
+        prefix = "" if endpoint.root else base
         path = f"{prefix}/{endpoint.name}" + "".join(f"/{{{key}}}" for key in keys)
-        body = getattr(endpoint, "body", "query" if endpoint.method == "GET" else "json")
-        default_answer = (
-            "esms.send.status.response" if endpoint.family == "status" else "esms.send.response"
-        )
-        answer: str = getattr(endpoint, "answer", default_answer)
         operation: dict[str, Any] = {
             "operationId": f"esms.{endpoint.name}",
             "tags": ["esms"],
@@ -243,62 +285,106 @@ def _esms_paths(components: _Components) -> dict[str, Any]:
                 {"name": key, "in": "path", "required": True, "schema": {"type": "string"}}
                 for key in keys
             ],
-            "responses": _answers(components, answer, "esms"),
+            "responses": _answers(components, endpoint.answer, "esms"),
         }
-        if body == "query":
+        if endpoint.body == "query":
             operation["parameters"] += _parameters(components, endpoint.schema, "query", keys)
         else:
             content = _json(components, endpoint.schema)
-            if body == "form":
+            if endpoint.body == "form":
                 content["application/x-www-form-urlencoded"] = {
                     "schema": components.ref(endpoint.schema)
                 }
             operation["requestBody"] = {"required": True, "content": content}
+        _attach_examples(operation, operation["operationId"])
         if not operation["parameters"]:
             del operation["parameters"]
         paths.setdefault(path, {})[endpoint.method.lower()] = operation
     return paths
 
 
+_SECURITY_SCHEMES = {
+    "nxcloudAccessKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "accessKey",
+        "description": "The account's access key (dlrmock: the access_key setting, by default "
+                       "`dlrmock-access-key`); an unknown one is answered with code 1005.",
+    },
+    "nxcloudSign": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "sign",
+        "description": "Lower-case hex MD5 of `accessKey=<accessKey>&action=<action>&bizType="
+                       "<bizType>&ts=<ts>&body=<the raw body, byte for byte>&accessSecret="
+                       "<secret>` (the four headers sorted by name; `&body=…` left out when the "
+                       "body is empty). dlrmock's secret is the access_secret setting. A wrong "
+                       "one is answered with code 1003, and the string dlrmock signed (secret "
+                       f"masked) in the {SIGNED_STRING_HEADER} response header.",
+    },
+}
+"""NXCloud's signed-API credentials, for ``components/securitySchemes``."""
+_SIGNED_ANSWER_HEADERS = {
+    SIGNED_STRING_HEADER: {
+        "description": "On a 1003 (bad signature) answer: the string dlrmock signed, the secret "
+                       "masked, percent-encoded as UTF-8.",
+        "schema": {"type": "string"},
+    },
+    EXPECTED_SIGN_HEADER: {
+        "description": "On a 1003 (bad signature) answer: the sign dlrmock expected.",
+        "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+    },
+}
+
+
+def _signed(operation: dict[str, Any], signing: Signing) -> None:
+    """Document NXCloud's signed-API headers on ``operation``."""
+    operation["security"] = [{name: [] for name in _SECURITY_SCHEMES}]
+    operation["parameters"] = [
+        {"name": "ts", "in": "header", "required": True,
+         "description": "Milliseconds since the epoch; more than the max_skew_ms setting (60 s) "
+                        "away from dlrmock's clock is answered with code 1004.",
+         "schema": {"type": "string", "pattern": "^[0-9]{1,19}$"}},
+        {"name": "bizType", "in": "header", "required": True,
+         "description": "The API family; another value is answered with code 1002.",
+         "schema": {"type": "string", "enum": [signing.biz_type]}},
+        {"name": "action", "in": "header", "required": True,
+         "description": "The API; another value is answered with code 1002.",
+         "schema": {"type": "string", "enum": [signing.action]}},
+    ]
+    operation["responses"]["200"]["headers"] = dict(_SIGNED_ANSWER_HEADERS)
+    operation["description"] = (
+        f"Signed (bizType {signing.biz_type}, action {signing.action}): the headers accessKey, "
+        "ts, bizType, action and sign are required (1001 when one is missing); see the "
+        "nxcloudSign security scheme for the signature."
+    )
+
+
 def _nxcloud_paths(components: _Components) -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    headers = [
-        {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
-        for name in (*SIGNED_HEADERS, "sign")
-    ]
-    for route in nxcloud_api.ZALO_ROUTES:
-        paths[route.path] = {
-            "post": {
-                "operationId": route.name,
-                "tags": ["nxcloud"],
-                "summary": schema(route.request).get("title", route.name),
-                "description": "Signed: `sign` is the MD5 of the headers, the body's MD5 and the "
-                "access secret (see the README's NXCloud signature section).",
-                "parameters": headers,
-                "requestBody": {"required": True, "content": _json(components, route.request)},
-                "responses": _answers(components, route.answer, "nxcloud"),
-            }
-        }
-    # Endpoint tables of further NXCloud families, where the package has them.
-    for endpoint in getattr(sendapi, "NXCLOUD_ENDPOINTS", ()):
-        request_schema = getattr(endpoint, "request_schema", None)
+    routes: list[tuple[str, str, str, str | None, str | None, str, Signing | None]] = [
+        ("POST", route.path, route.name, route.request, route.answer, "json", route.signing)
+        for route in nxcloud_api.ZALO_ROUTES]
+    routes += [(e.method, e.path, e.name, e.request_schema, e.answer, e.body, e.signing)
+               for e in sendapi.NXCLOUD_ENDPOINTS]
+    for method, path, name, request_schema, answer, body, signing in routes:
         operation: dict[str, Any] = {
-            "operationId": endpoint.name,
+            "operationId": name,
             "tags": ["nxcloud"],
-            "summary": schema(request_schema).get("title", endpoint.name)
-            if request_schema else endpoint.name,
-            "responses": _answers(components, getattr(endpoint, "answer", None), "nxcloud"),
+            "summary": schema(request_schema).get("title", name) if request_schema else name,
+            "responses": _answers(components, answer, "nxcloud"),
         }
-        if request_schema and endpoint.method != "GET":
-            form = getattr(endpoint, "body", "json") == "form"
-            content = (
-                {"application/x-www-form-urlencoded": {"schema": components.ref(request_schema)}}
-                if form else _json(components, request_schema)
-            )
-            operation["requestBody"] = {"required": True, "content": content}
+        if signing is not None:
+            _signed(operation, signing)
+        if request_schema and method != "GET":
+            media = "application/x-www-form-urlencoded" if body == "form" else "application/json"
+            operation["requestBody"] = {
+                "required": True, "content": {media: {"schema": components.ref(request_schema)}}
+            }
         elif request_schema:
             operation["parameters"] = _parameters(components, request_schema, "query")
-        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation
+        _attach_examples(operation, name)
+        paths.setdefault(path, {})[method.lower()] = operation
     return paths
 
 

@@ -42,10 +42,12 @@ CHECKS = [
 ]
 DEFAULTS = SendSettings()
 SIGNED = {
-    "/v1/zalo/": ("9", "mt"), "/v1/sms/": ("3", "mtsend"), "/api/sms/mtsend_v2": ("3", "mtsend"),
-    "/api/viber/": ("7", "mt"), "/api/wa/": ("2", "mt"),
+    path: {p["name"]: p["schema"]["enum"][0] for p in operation["parameters"]
+           if p["in"] == "header" and "enum" in p["schema"]}
+    for path, item in openapi_document("nxcloud")["paths"].items()
+    for operation in item.values() if "security" in operation
 }
-"""bizType and action of the signed NXCloud APIs, by path."""
+"""The documented bizType and action of each signed NXCloud API, by path."""
 
 
 def _credentials(case: Any) -> dict[str, Any]:
@@ -58,14 +60,13 @@ def _credentials(case: Any) -> dict[str, Any]:
     if case.path == "/api/sms/mtsend" and isinstance(case.body, dict):  # the legacy form API
         case.body.update(appkey="app-1", secretkey="secret-1")
         return {}
-    signed = next((values for prefix, values in SIGNED.items() if case.path.startswith(prefix)),
-                  None)
+    signed = SIGNED.get(case.path)
     if signed is not None and isinstance(case.body, dict):
         if "appkey" in case.body:
             case.body["appkey"] = "app-1"
         body = json.dumps(case.body).encode()
         headers = {"accessKey": DEFAULTS.access_key, "ts": str(int(time.time() * 1000)),
-                   "bizType": signed[0], "action": signed[1], "Content-Type": "application/json"}
+                   **signed, "Content-Type": "application/json"}
         headers["sign"] = sign(headers, body, DEFAULTS.access_secret)
         return {"headers": headers, "data": body}
     keys = {"ApiKey": DEFAULTS.api_key, "SecretKey": DEFAULTS.secret_key}

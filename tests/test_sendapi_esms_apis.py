@@ -3,7 +3,7 @@
 A :class:`MockProvider` at time scale 0 serves on a real 127.0.0.1 socket and a small Werkzeug
 sink records the callbacks; ``requests`` plays the app: upper-case form keys, JSON numbers where
 the docs show strings, with and without the trailing slash. The docs' examples
-(``tests/vectors/esms-api/``) are sent and checked verbatim.
+(``schemas/sendapi-examples/esms/``) are sent and checked verbatim.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from werkzeug.wrappers import Request, Response
 from mock_server import MockProvider
 from mock_server._registry import validator_for
 
-VECTORS = Path(__file__).resolve().parent / "vectors" / "esms-api"
+VECTORS = Path(__file__).resolve().parents[1] / "schemas" / "sendapi-examples" / "esms"
 API_KEY = "dlrmock-api-key"
 SECRET_KEY = "dlrmock-secret-key"
 KEYS = {"ApiKey": API_KEY, "SecretKey": SECRET_KEY}

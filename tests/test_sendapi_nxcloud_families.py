@@ -15,7 +15,7 @@ from mock_server import create_app
 from mock_server._registry import schema_problems
 from mock_server.sendapi import EXPLAIN_HEADER, SCENARIO_HEADER, SendSettings
 
-SPEC_VECTORS = Path(__file__).resolve().parent / "vectors" / "nxcloud"
+SPEC_VECTORS = Path(__file__).resolve().parents[1] / "schemas" / "sendapi-examples" / "nxcloud"
 """The docs' examples, verbatim."""
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 DEFAULT = "http://127.0.0.1:9/default"

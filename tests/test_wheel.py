@@ -104,6 +104,9 @@ def test_the_wheel_ships_every_schema_and_seed_example(installed: tuple[Path, Pa
         f"mock_server/schemas/examples/{p.name}" for p in (ROOT / "schemas/examples").iterdir()
     }
     assert schemas and schemas <= shipped, sorted(schemas - shipped)
+    send_examples = {f"mock_server/{p.relative_to(ROOT).as_posix()}"
+                     for p in (ROOT / "schemas/sendapi-examples").rglob("*") if p.is_file()}
+    assert len(send_examples) > 100 and send_examples <= shipped, sorted(send_examples - shipped)
     assert examples <= shipped, sorted(examples - shipped)
     assert "mock_server/__init__.py" in shipped and "pytest_plugin/plugin.py" in shipped
     ui = ROOT / "mock_server" / "ui"
