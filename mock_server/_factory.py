@@ -6,7 +6,7 @@ import copy
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from faker import Faker
 
@@ -14,13 +14,24 @@ from ._errors import ErrorInfoError, OverrideError
 from ._limits import loads_json
 from ._registry import resolve_subschema
 from ._wire import ErrorInfoEncoding, decode_error_info, encode_error_info
-from .providers import Message, Payload, WireRequest, get_kind, get_provider
+from .providers import (
+    Message,
+    PackedField,
+    Payload,
+    Provider,
+    ReceiptKind,
+    WireRequest,
+    get_kind,
+    get_provider,
+)
+from .providers._base import form_to_query
 
 __all__ = [
     "RawValue",
     "ReceiptFactory",
     "apply_overrides",
     "coerce_value",
+    "delivery_request",
     "parse_assignment",
     "receipt",
     "wire",
@@ -41,16 +52,20 @@ class ReceiptFactory:
         """Restart the sequence of generated values from ``seed``."""
         self.fake.seed_instance(seed)
 
-    def message(self, provider: str, fields: Mapping[str, Any] | None = None) -> Message:
+    def message(
+        self, provider: str | Provider, fields: Mapping[str, Any] | None = None
+    ) -> Message:
         """The fields shared by every receipt about one message, with ``fields`` applied."""
-        message = get_provider(provider).new_message(self.fake)
+        if not isinstance(provider, Provider):
+            provider = get_provider(provider)
+        message = provider.new_message(self.fake)
         if fields:
             message.update(fields)
         return message
 
     def receipt(
         self,
-        kind: str,
+        kind: str | ReceiptKind,
         message: Message | None = None,
         overrides: Mapping[str, Any] | None = None,
     ) -> Payload:
@@ -59,11 +74,11 @@ class ReceiptFactory:
         if message is None:
             message = self.message(spec.provider)
         payload = spec.build(self.fake, message)
-        return apply_overrides(kind, payload, overrides) if overrides else payload
+        return apply_overrides(spec, payload, overrides) if overrides else payload
 
 
 def receipt(
-    kind: str,
+    kind: str | ReceiptKind,
     *,
     seed: int | None = None,
     message: Mapping[str, Any] | None = None,
@@ -79,57 +94,103 @@ def receipt(
     factory = ReceiptFactory(seed)
     spec = get_kind(kind)
     msg = factory.message(spec.provider, message)
-    return factory.receipt(kind, msg, {**fields, **(overrides or {})})
+    return factory.receipt(spec, msg, {**fields, **(overrides or {})})
 
 
 def wire(
-    kind: str,
+    kind: str | ReceiptKind,
     payload: Mapping[str, Any],
     url: str = "http://127.0.0.1/",
     error_info_encoding: ErrorInfoEncoding | int | None = None,
 ) -> WireRequest:
     """Exactly what the provider sends for ``payload`` to ``url``."""
-    spec = get_kind(kind)
     encoding = ErrorInfoEncoding(error_info_encoding) if error_info_encoding is not None else None
-    return get_provider(spec.provider).encode(spec, dict(payload), url, encoding)
+    return get_kind(kind).wire(dict(payload), url, encoding)
 
 
-def apply_overrides(kind: str, payload: Payload, overrides: Mapping[str, Any]) -> Payload:
+def delivery_request(
+    kind: str | ReceiptKind,
+    payload: Payload,
+    url: str,
+    encoding: ErrorInfoEncoding | int | None = None,
+    malformed: str | None = None,
+    parameters: Literal["body", "query"] = "body",
+) -> tuple[WireRequest, Payload]:
+    """The request that delivers ``payload`` to ``url`` and the payload it carries, broken
+    the way a scenario step's ``malformed`` asks; ``parameters`` (the delivery policy's) puts
+    a form in the URL.
+
+    ``missing_field`` drops the message key and the discriminator, ``wrong_type`` gives the
+    typed field a list, ``bad_error_info`` sends the packed field's broken value, and
+    ``bad_json`` cuts the body in half (a transport without a body: a second, truncated packed
+    field replaces the first).
+    """
+    spec = get_kind(kind)
+    encoding_obj = ErrorInfoEncoding(encoding) if encoding is not None else None
+    broken = dict(payload) if malformed else payload
+    packed = spec.packed
+    has_body = spec.transport.body != "none"
+    if malformed == "missing_field":
+        broken.pop(spec.key_field, None)
+        broken.pop(spec.discriminator, None)
+    elif malformed == "wrong_type":
+        broken[spec.typed_field] = ["not", "a", "value"]
+    elif malformed == "bad_error_info" and packed is not None:
+        broken[packed.name] = packed.broken
+    elif malformed == "bad_json" and not has_body and packed is not None:
+        # Appended below; a second value after the valid one would be ignored by receivers
+        # that read the first value of a repeated parameter.
+        broken.pop(packed.name, None)
+    request = spec.wire(broken, url, encoding_obj)
+    if malformed == "bad_json":
+        if has_body:
+            request = WireRequest(request.method, request.url, request.headers,
+                                  request.body[: max(1, len(request.body) // 2)])
+        elif packed is not None:
+            request = WireRequest(request.method, f"{request.url}&{packed.name}=%7B%22broken",
+                                  request.headers, request.body)
+            broken[packed.name] = '{"broken'
+    if parameters == "query" and spec.transport.body == "form":
+        request = form_to_query(request)
+    return request, broken
+
+
+def apply_overrides(
+    kind: str | ReceiptKind, payload: Payload, overrides: Mapping[str, Any]
+) -> Payload:
     """``payload`` with ``overrides`` applied; keys may be dotted paths into nested objects.
 
-    ``error_info`` (eSMS) takes an object, encoded the way the kind encodes it, and
-    ``error_info.FIELD`` edits the decoded object in place.
+    A packed field (eSMS ``error_info``) takes an object, encoded the way the kind encodes
+    it, and ``error_info.FIELD`` edits the decoded object in place.
     """
     result = copy.deepcopy(payload)
-    spec = get_kind(kind)
+    packed = get_kind(kind).packed
     for key, value in overrides.items():
         head, _, rest = str(key).partition(".")
-        if head == "error_info" and spec.error_info_encoding is not None:
-            _set_error_info(result, spec.error_info_encoding, rest, value)
+        if packed is not None and head == packed.name:
+            _set_packed(result, packed, rest, value)
             continue
         _set_path(result, str(key), value)
     return result
 
 
-def _set_error_info(
-    payload: Payload, encoding: ErrorInfoEncoding, subpath: str, value: Any
-) -> None:
+def _set_packed(payload: Payload, packed: PackedField, subpath: str, value: Any) -> None:
     if not subpath and not isinstance(value, Mapping):
-        _set_path(payload, "error_info", value)  # a raw string: sent as given
+        _set_path(payload, packed.name, value)  # a raw string: sent as given
         return
     timestamp = None
     if subpath:
-        current = payload.get("error_info", "{}")
+        current = payload.get(packed.name, "{}")
         try:
             decoded = decode_error_info(current)
         except ErrorInfoError as exc:
-            raise OverrideError(f"cannot set error_info.{subpath}: {exc}") from None
+            raise OverrideError(f"cannot set {packed.name}.{subpath}: {exc}") from None
         obj: dict[str, Any] = copy.deepcopy(decoded.data)
         timestamp = decoded.timestamp
         _set_path(obj, subpath, value)
     else:
         obj = dict(value)
-    payload["error_info"] = encode_error_info(obj, encoding, timestamp=timestamp)
+    payload[packed.name] = encode_error_info(obj, packed.encoding, timestamp=timestamp)
 
 
 def _set_path(target: dict[str, Any], path: str, value: Any) -> None:
@@ -159,24 +220,26 @@ def parse_assignment(text: str) -> tuple[str, str]:
     return name.strip(), value
 
 
-def coerce_value(kind: str, path: str, raw: str) -> Any:
+def coerce_value(kind: str | ReceiptKind, path: str, raw: str) -> Any:
     """``raw`` converted to the JSON type the kind's schema declares for ``path``.
 
     Fields declared as strings keep the text as typed (``--set code=0`` gives the number 0 for
     NXCloud, ``--set TypeId=25`` the string for eSMS). Undeclared fields take JSON when the text
-    parses as JSON, else the text; eSMS values are always text.
+    parses as JSON, else the text; a family whose transport carries text (a query string, a
+    form) keeps every value as text, except inside a packed field (eSMS ``error_info``).
     """
     spec = get_kind(kind)
     parts = path.split(".")
-    if parts[0] == "error_info" and spec.error_info_schema is not None:
+    packed = spec.packed is not None and parts[0] == spec.packed.name
+    if spec.packed is not None and packed:
         if len(parts) == 1:
             return _parse_json_object(path, raw) if raw.lstrip().startswith("{") else raw
-        node = resolve_subschema(spec.error_info_schema, parts[1:])
+        node = resolve_subschema(spec.packed.schema, parts[1:])
     else:
-        node = resolve_subschema(kind, parts)
+        node = resolve_subschema(spec.name, parts)
     declared = _declared_types(node)
-    if get_provider(spec.provider).policy.method == "GET" and parts[0] != "error_info":
-        return raw  # a query string carries only text
+    if spec.transport.text_values and not packed:
+        return raw  # a query string or a form carries only text
     if declared is not None and "string" in declared:
         return raw
     try:
@@ -185,7 +248,7 @@ def coerce_value(kind: str, path: str, raw: str) -> Any:
         if declared is None:
             return raw
         raise OverrideError(
-            f"{path}={raw!r}: {kind} declares {path} as {' or '.join(sorted(declared))}; "
+            f"{path}={raw!r}: {spec.name} declares {path} as {' or '.join(sorted(declared))}; "
             'give a JSON value (e.g. 42, 4.5, true, null, {"a": 1})'
         ) from None
     return value
@@ -261,23 +324,24 @@ def override_paths(payload: Mapping[str, Any], prefix: str = "") -> list[str]:
     return paths
 
 
-def path_known(kind: str, payload: Mapping[str, Any], path: str) -> bool:
+def path_known(kind: str | ReceiptKind, payload: Mapping[str, Any], path: str) -> bool:
     """Whether ``path`` names a field of ``kind``: in ``payload`` or declared by its schema
-    (``error_info.FIELD``: in the decoded object or its schema)."""
+    (``error_info.FIELD``: in the decoded packed object or its schema)."""
     spec = get_kind(kind)
     parts = path.split(".")
-    if parts[0] == "error_info" and len(parts) > 1 and spec.error_info_schema is not None:
+    packed = spec.packed
+    if packed is not None and parts[0] == packed.name and len(parts) > 1:
         try:
-            decoded = decode_error_info(str(payload.get("error_info", "")))
+            decoded = decode_error_info(str(payload.get(packed.name, "")))
         except ErrorInfoError:
             decoded = None
         if decoded is not None and _present(decoded.data, parts[1:]):
             return True
-        return resolve_subschema(spec.error_info_schema, parts[1:]) is not None
-    return _present(payload, parts) or resolve_subschema(kind, parts) is not None
+        return resolve_subschema(packed.schema, parts[1:]) is not None
+    return _present(payload, parts) or resolve_subschema(spec.name, parts) is not None
 
 
-def typed(kind: str, path: str, value: Any) -> Any:
+def typed(kind: str | ReceiptKind, path: str, value: Any) -> Any:
     """``value`` for ``path`` of ``kind``: a :class:`RawValue` typed by the kind's schema."""
     if isinstance(value, RawValue):
         value = coerce_value(kind, path, str(value))

@@ -24,7 +24,7 @@ from referencing.jsonschema import DRAFT202012
 from ._errors import ErrorInfoError, PayloadError, UnknownKindError
 from ._limits import loads_json
 from ._wire import decode_error_info, parse_callback
-from .providers import KINDS, detect_provider_kind, get_kind
+from .providers import KINDS, PackedField, ReceiptKind, detect_provider_kind, get_kind
 
 if TYPE_CHECKING:
     from importlib.abc import Traversable
@@ -41,7 +41,6 @@ __all__ = [
 ]
 
 SCHEMA_BASE = "https://dlrmock.dev/schemas/"
-_UNEXPECTED = re.compile(r"\((.*) (?:was|were) unexpected\)")
 
 
 def schema_dir() -> Traversable:
@@ -129,25 +128,85 @@ def _json_path(parts: Any) -> str:
     return path
 
 
-def _problem(error: ValidationError, prefix: str = "$") -> Problem:
+def unexpected_fields(error: ValidationError, validator: Any = None) -> list[str]:
+    """The fields an ``additionalProperties`` / ``unevaluatedProperties`` error refuses, from
+    its instance and schema (not its message), sorted as jsonschema lists them.
+
+    ``unevaluatedProperties`` needs the ``validator`` that raised ``error``: a field is
+    unexpected when the schema, with every other field of the instance declared, still
+    refuses the object.
+    """
+    instance, schema = error.instance, error.schema
+    if not isinstance(instance, Mapping) or not isinstance(schema, Mapping):
+        return []
+    declared = schema.get("properties", {})
+    patterns = schema.get("patternProperties", {})
+    if error.validator == "additionalProperties":
+        found = [k for k in instance
+                 if k not in declared and not any(re.search(p, k) for p in patterns)]
+        return sorted(found, key=str)
+    if error.validator != "unevaluatedProperties" or validator is None:
+        return []
+    found = []
+    for key in instance:
+        probe = {**schema, "properties": {**{k: True for k in instance if k != key}, **declared}}
+        checker = (
+            Draft202012Validator(probe, registry=_load()[0])
+            if "$id" in probe
+            else validator.evolve(schema=probe)
+        )
+        if any(e.validator == "unevaluatedProperties" and not e.path
+               for e in checker.iter_errors(instance)):
+            found.append(key)
+    return sorted(found, key=str)
+
+
+def _missing_fields(errors: list[ValidationError]) -> dict[int, str]:
+    """The field each ``required`` error is about, by ``id(error)``.
+
+    jsonschema raises one error per missing field, in the order of the schema's list; errors
+    of one ``required`` keyword (same instance, same schema path) are matched to the missing
+    fields in that order.
+    """
+    fields: dict[int, str] = {}
+    seen: dict[tuple[int, tuple[Any, ...]], int] = {}
+
+    def visit(error: ValidationError) -> None:
+        required: Any = error.validator_value
+        if error.validator == "required" and isinstance(error.instance, Mapping):
+            missing = [f for f in required if f not in error.instance]
+            group = (id(error.instance), tuple(error.schema_path))
+            index = seen[group] = seen.get(group, -1) + 1
+            if index < len(missing):
+                fields[id(error)] = missing[index]
+        for child in error.context or ():
+            visit(child)
+
+    for error in errors:
+        visit(error)
+    return fields
+
+
+def _problem(
+    error: ValidationError,
+    prefix: str = "$",
+    missing: Mapping[int, str] | None = None,
+    validator: Any = None,
+) -> Problem:
     parts = list(error.absolute_path)
     message = error.message
     expected: Any = error.validator_value
-    if error.validator == "required" and isinstance(error.instance, Mapping):
-        # One error per missing field; the message starts with that field's repr.
-        missing = [
-            f for f in expected if f not in error.instance and error.message.startswith(repr(f))
-        ]
-        if missing:
-            parts.append(missing[0])
-            message = f"required field {missing[0]!r} is missing"
+    if error.validator == "required" and missing and id(error) in missing:
+        field = missing[id(error)]
+        parts.append(field)
+        message = f"required field {field!r} is missing"
     elif error.validator in ("unevaluatedProperties", "additionalProperties"):
-        found = _UNEXPECTED.search(error.message)
-        if found:
-            names = found.group(1)
-            message = f"undocumented field {names} (the provider does not document it)"
-            if "," not in names:
-                parts.append(names.strip("'"))
+        names = unexpected_fields(error, validator)
+        if names:
+            message = (f"undocumented field {', '.join(map(repr, names))} "
+                       "(the provider does not document it)")
+            if len(names) == 1:
+                parts.append(names[0])
     elif error.validator in ("const", "enum"):
         message = f"{error.instance!r} is not a documented value (expected " + (
             f"{expected!r})"
@@ -166,6 +225,13 @@ def _problem(error: ValidationError, prefix: str = "$") -> Problem:
     if prefix != "$":
         path = prefix + path[1:]
     return Problem(path, message, str(error.validator))
+
+
+def _problems(validator: Any, instance: Any, prefix: str = "$") -> list[Problem]:
+    """Every way ``instance`` breaks ``validator``'s schema, the most relevant first."""
+    errors = list(validator.iter_errors(instance))
+    missing = _missing_fields(errors)
+    return [_problem(e, prefix, missing, validator) for e in _ordered(errors)]
 
 
 def _ordered(errors: list[ValidationError]) -> list[ValidationError]:
@@ -213,40 +279,39 @@ def detect_kind(payload: str | bytes | Mapping[str, Any]) -> str:
 
 
 def validate(
-    payload: str | bytes | Mapping[str, Any], kind: str | None = None, strict: bool = False
+    payload: str | bytes | Mapping[str, Any],
+    kind: str | ReceiptKind | None = None,
+    strict: bool = False,
 ) -> list[Problem]:
     """The problems ``payload`` has as a receipt of ``kind`` (detected when ``None``).
 
-    Empty when valid; the most relevant problem first. eSMS ``error_info`` is decoded and checked
-    against its own schema, with paths like ``$.error_info.error``.
+    Empty when valid; the most relevant problem first. A packed field (eSMS ``error_info``) is
+    decoded and checked against its own schema, with paths like ``$.error_info.error``.
     """
     data = payload if type(payload) is dict else load_payload(payload)
     receipt_kind = get_kind(kind) if kind is not None else KINDS[detect_provider_kind(data)]
-    validator = validator_for(receipt_kind.name, strict)
-    errors = list(validator.iter_errors(data))
-    problems = [_problem(e) for e in _ordered(errors)]
-    if receipt_kind.error_info_schema is not None:
-        value = data.get("error_info")
-        if isinstance(value, str) and not any(p.path == "$.error_info" for p in problems):
-            problems.extend(_error_info_problems(value, receipt_kind.error_info_schema, strict))
+    problems = _problems(validator_for(receipt_kind.name, strict), data)
+    packed = receipt_kind.packed
+    if packed is not None:
+        value = data.get(packed.name)
+        where = f"$.{packed.name}"
+        if isinstance(value, str) and not any(p.path == where for p in problems):
+            problems.extend(_packed_problems(value, packed, strict))
     return problems
 
 
 def schema_problems(name: str, instance: Any, strict: bool = False) -> list[Problem]:
     """The problems of ``instance`` against any shipped schema ``name``, most relevant first."""
-    errors = list(validator_for(name, strict).iter_errors(instance))
-    return [_problem(e) for e in _ordered(errors)]
+    return _problems(validator_for(name, strict), instance)
 
 
-def _error_info_problems(value: str, schema_name: str, strict: bool) -> list[Problem]:
+def _packed_problems(value: str, packed: PackedField, strict: bool) -> list[Problem]:
+    where = f"$.{packed.name}"
     try:
         decoded = decode_error_info(value)
     except ErrorInfoError as exc:
-        return [Problem("$.error_info", str(exc), "error_info")]
-    validator = validator_for(schema_name, strict)
-    return [
-        _problem(e, "$.error_info") for e in _ordered(list(validator.iter_errors(decoded.data)))
-    ]
+        return [Problem(where, str(exc), "error_info")]
+    return _problems(validator_for(packed.schema, strict), decoded.data, where)
 
 
 def resolve_subschema(name: str, path: list[str]) -> dict[str, Any] | None:

@@ -13,8 +13,8 @@ import yaml
 
 from ._errors import ScenarioError, UnknownKindError, UnknownScenarioError, close_matches
 from ._limits import MAX_DEPTH
-from ._registry import validator_for
-from .providers import KINDS, get_provider
+from ._registry import unexpected_fields, validator_for
+from .providers import KINDS, ReceiptKind, get_kind
 
 __all__ = ["Scenario", "Step", "builtin_scenarios", "load_scenario", "parse_scenario", "resolve"]
 
@@ -33,6 +33,11 @@ class Step:
     """How many of this receipt's answers the provider treats as timeouts (-1: all)."""
     reorder: bool = False
     malformed: str | None = None
+    spec: ReceiptKind = field(init=False, repr=False, compare=False)
+    """The receipt kind ``kind`` names, resolved once."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "spec", get_kind(self.kind))
 
 
 @dataclass(frozen=True)
@@ -50,8 +55,13 @@ class Scenario:
     source: str = "<built-in>"
 
     @property
+    def first_kind(self) -> ReceiptKind:
+        """The first step's receipt kind: its family's policy and message key rule the run."""
+        return self.steps[0].spec
+
+    @property
     def provider(self) -> str:
-        return self.steps[0].kind.split(".", 1)[0]
+        return self.first_kind.provider.name
 
     @property
     def kinds(self) -> list[str]:
@@ -148,7 +158,7 @@ def parse_scenario(
         lost = raw.get("lost_ack", False)
         malformed = raw.get("malformed", False)
         if malformed in ("bad_error_info", "bad_json"):
-            _check_malformed(raw["kind"], malformed, error, ("steps", index, "malformed"))
+            _check_malformed(KINDS[raw["kind"]], malformed, error, ("steps", index, "malformed"))
         steps.append(
             Step(
                 kind=raw["kind"],
@@ -160,7 +170,7 @@ def parse_scenario(
                 malformed=("missing_field" if malformed is True else malformed) or None,
             )
         )
-    providers = {step.kind.split(".", 1)[0] for step in steps}
+    providers = {step.spec.provider.name for step in steps}
     if len(providers) > 1:
         raise error(
             f"all steps must be receipts of one provider, got {', '.join(sorted(providers))}",
@@ -185,23 +195,24 @@ def parse_scenario(
 
 
 def _check_malformed(
-    kind: str,
+    kind: ReceiptKind,
     mode: str,
     error: Callable[[str, tuple[Any, ...]], ScenarioError],
     path: tuple[Any, ...],
 ) -> None:
     """Refuse a malformed mode the kind has nothing to break with (it would send a valid one)."""
-    has_error_info = KINDS[kind].error_info_schema is not None
-    has_json_body = get_provider(KINDS[kind].provider).policy.method == "POST"
+    has_error_info = kind.packed is not None
+    has_json_body = kind.transport.body != "none"
     if mode == "bad_error_info" and not has_error_info:
         raise error(
-            f"malformed: bad_error_info needs a kind with error_info, and {kind!r} has none; "
+            f"malformed: bad_error_info needs a kind with error_info, and {kind.name!r} has none; "
             "use missing_field or wrong_type",
             path,
         )
     if mode == "bad_json" and not (has_json_body or has_error_info):
         raise error(
-            f"malformed: bad_json needs a JSON body or an error_info, and {kind!r} has neither; "
+            f"malformed: bad_json needs a JSON body or an error_info, and {kind.name!r} has "
+            "neither; "
             "use missing_field or wrong_type",
             path,
         )
@@ -209,13 +220,19 @@ def _check_malformed(
 
 def _explain(error: Any) -> str:
     if error.validator == "required":
-        return str(error.message).replace("is a required property", "is required")
+        # The first error of a ``required`` keyword is about its first missing field.
+        missing = [f for f in error.validator_value if f not in error.instance]
+        return f"{missing[0]!r} is required"
     if error.validator == "additionalProperties":
         allowed = error.schema.get("properties", {})
-        unexpected = [k for k in error.instance if k not in allowed][:1]
+        unexpected = unexpected_fields(error)
         close = close_matches(str(unexpected[0]), allowed) if unexpected else []
         hint = f"did you mean {close[0]!r}? " if close else "check the spelling "
-        return f"{error.message}; {hint}(allowed: " + ", ".join(sorted(allowed)) + ")"
+        verb = "was" if len(unexpected) == 1 else "were"
+        return (
+            f"Additional properties are not allowed ({', '.join(map(repr, unexpected))} "
+            f"{verb} unexpected); {hint}(allowed: " + ", ".join(sorted(allowed)) + ")"
+        )
     field_name = error.absolute_path[-1] if error.absolute_path else None
     if error.validator == "anyOf" and field_name == "malformed":
         return f"bad malformed mode {error.instance!r}; use true or one of " + ", ".join(

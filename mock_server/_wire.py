@@ -94,8 +94,8 @@ def encode_error_info(
     return quote(text + TIMESTAMP_SEPARATOR + stamp, safe=":,/")
 
 
-def _wire_value(name: str, value: str, raw_error_info: bool) -> str:
-    if name == "error_info":
+def _wire_value(name: str, value: str, packed: str | None, raw_error_info: bool) -> str:
+    if name == packed:
         if raw_error_info:
             return _UNSAFE_RAW.sub(lambda m: quote(m.group(0), safe=""), value)
         return quote(value, safe="{}")
@@ -106,11 +106,15 @@ def encode_query(
     params: Mapping[str, str],
     *,
     error_info_encoding: ErrorInfoEncoding | int | None = None,
+    packed: str | None = "error_info",
 ) -> str:
-    """The query string for ``params``, in their order, as eSMS puts it on the wire."""
+    """The query string for ``params``, in their order, as eSMS puts it on the wire.
+
+    ``packed`` names the field written in ``error_info_encoding`` (its outer layer of
+    percent-encoding); every other value is percent-encoded once."""
     raw = error_info_encoding is not None and int(error_info_encoding) == 1
     return "&".join(
-        f"{quote(name, safe='')}={_wire_value(name, str(value), raw)}"
+        f"{quote(name, safe='')}={_wire_value(name, str(value), packed, raw)}"
         for name, value in params.items()
     )
 

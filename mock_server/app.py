@@ -28,7 +28,7 @@ from ._scenarios import builtin_scenarios
 from ._targets import AllowList, policy_for
 from ._version import __version__
 from .openapi import openapi_document
-from .providers import KINDS, PROVIDERS
+from .providers import FAMILIES, KINDS, PROVIDERS
 from .sendapi import (
     PLAYABLE_OUTCOMES,
     CapturedSend,
@@ -135,7 +135,7 @@ class Config:
                 raise DlrmockError(
                     f"config {name!r} must be a mapping, got {getattr(self, name)!r}"
                 )
-        families = sorted({kind.family for kind in KINDS.values()})
+        families = sorted(FAMILIES)
         for provider, overrides in self.policies.items():
             if provider not in PROVIDERS and provider not in families:
                 raise DlrmockError(

@@ -55,7 +55,7 @@ def openapi_document(provider: str | None = None) -> dict[str, Any]:
     webhooks = {
         kind.name: _webhook(kind, components)
         for kind in KINDS.values()
-        if kind.provider in names
+        if kind.provider.name in names
     }
     title = "dlrmock: " + " and ".join(_TITLES.get(name, name) for name in names)
     return {
@@ -389,29 +389,21 @@ def _nxcloud_paths(components: _Components) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------- webhooks
-_ACKNOWLEDGE = {
-    "2xx": "any 2xx answer",
-    "200": "exactly HTTP 200",
-    "success": "a 2xx answer whose body is the text `success`",
-}
-
-
 def _webhook(kind: ReceiptKind, components: _Components) -> dict[str, Any]:
-    provider = PROVIDERS[kind.provider]
-    policy = kind.policy or provider.policy
-    sample = wire(kind.name, receipt(kind.name, seed=0), _SAMPLE_TARGET)
+    provider, policy = kind.provider, kind.policy
+    sample = wire(kind, receipt(kind, seed=0), _SAMPLE_TARGET)
     content_type = next(
         (value for name, value in sample.headers if name.lower() == "content-type"), None
     )
     media = (content_type or "").split(";")[0].strip().lower()
-    acknowledged = _ACKNOWLEDGE.get(policy.acknowledge, policy.acknowledge)
+    acknowledged = policy.rule.wants
     retried = (
         f"retried {policy.retries} times ({', '.join(sorted(policy.retry_on))}) every "
         f"{policy.retry_interval:g} s" if policy.retries else "sent once"
     )
     operation: dict[str, Any] = {
         "operationId": f"receipt.{kind.name}",
-        "tags": [kind.provider],
+        "tags": [provider.name],
         "summary": kind.description,
         "description": (
             f"{provider.description}. Acknowledged by {acknowledged}; the provider waits "

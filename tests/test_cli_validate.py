@@ -214,7 +214,7 @@ def test_example_wire_output_piped_into_validate_passes(kind: str) -> None:
         produced = run("example", kind, "--seed", seed, "--wire")
         assert produced.exit_code == 0, produced.output
         wire_text = produced.output
-        if KINDS[kind].provider == "esms":
+        if KINDS[kind].provider.name == "esms":
             first = next(iter(json.loads(run("example", kind, "--seed", seed).output)))
             assert wire_text.startswith(f"{first}=") and "\n" not in wire_text.strip()
         result = run("validate", "--strict", "-", stdin=wire_text)

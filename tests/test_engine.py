@@ -307,7 +307,7 @@ def test_malformed_step_is_marked_and_needs_a_clean_answer(
 def _malformed_modes(kind: str) -> list[str]:
     modes = ["missing_field", "wrong_type"]
     has_error_info = KINDS[kind].error_info_schema is not None
-    if has_error_info or get_provider(KINDS[kind].provider).policy.method == "POST":
+    if has_error_info or KINDS[kind].transport.body != "none":
         modes.append("bad_json")
     if has_error_info:
         modes.append("bad_error_info")

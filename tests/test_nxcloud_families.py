@@ -33,7 +33,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "schemas" / "examples"
 NEW_FAMILIES = ("nxcloud.sms", "nxcloud.viber", "nxcloud.whatsapp", "nxcloud.did_sms",
                 "nxcloud.voice", "nxcloud.super_message", "nxcloud.number_check", "nxcloud.ota",
                 "nxcloud.pns", "nxcloud.nxcc", "nxcloud.nxphone", "nxcloud.predictive")
-NEW_KINDS = sorted(k for k in KINDS if KINDS[k].family in NEW_FAMILIES)
+NEW_KINDS = sorted(k for k in KINDS if KINDS[k].family_name in NEW_FAMILIES)
 LEGACY_DR_URL = (
     # The docs' query-string report, raw spaces as printed (accounts from before May 2023).
     "http://106.15.34.94:8080/sms/testDr?result=DELIVRD&size=1&phone=6282167624806&rate=6.4845"
@@ -319,7 +319,7 @@ def test_a_super_message_report_is_never_taken_for_zalo_or_viber() -> None:
 )
 def test_each_number_check_and_pns_shape_is_its_own_kind(name: str, kind: str) -> None:
     payload = example(name)
-    others = [k for k in KINDS if KINDS[k].family == KINDS[kind].family and k != kind]
+    others = [k for k in KINDS if KINDS[k].family is KINDS[kind].family and k != kind]
     assert detect_kind(payload) == kind
     assert all(validate(payload, kind=other, strict=True) for other in others)
 

@@ -12,12 +12,13 @@ requests) and :mod:`.engine` (the loop that plays runs).
 
 from __future__ import annotations
 
+from ..providers import ACKNOWLEDGE_RULES
 from .clock import Clock, ManualClock, ScaledClock
 from .engine import Engine
 from .journal import Journal
 from .outcomes import ACKNOWLEDGED, BLOCKED, CANCELLED, HTTP_ERROR, LOST_ACK, OUTCOMES
 from .plan import INVALID_OVERRIDE, plan_run
-from .policy import ACKNOWLEDGE_RULES, MAX_SECONDS, POLICY_SETTINGS, check_policy, run_policy
+from .policy import MAX_SECONDS, POLICY_SETTINGS, check_policy, run_policy
 from .records import Attempt, Delivery
 from .run import Run, assert_handled
 

@@ -19,14 +19,13 @@ from typing import Any
 
 from .. import _targets
 from .._errors import DlrmockError, PendingLimitError, RunError, RunNotFoundError
-from .._factory import ReceiptFactory
+from .._factory import ReceiptFactory, delivery_request
 from .._http import HttpClient, Response, TransportError, with_default_headers
 from .._scenarios import Scenario, resolve
-from ..providers import get_kind
 from .clock import Clock, ManualClock, ScaledClock
 from .journal import Journal
 from .outcomes import ACKNOWLEDGED, BLOCKED, CANCELLED, HTTP_ERROR, LOST_ACK
-from .plan import encode, parameters_where, plan_run
+from .plan import plan_run
 from .policy import MAX_SECONDS, run_policy
 from .records import Attempt, Delivery
 from .run import Run
@@ -208,10 +207,9 @@ class Engine:
         address = None
         if blocked is None:
             blocked, address = _targets.decide(to, self.allow_targets)
-        first = get_kind(spec.steps[0].kind) if spec.steps else None
         defaults = {  # the server's policies: the provider's, then the receipt family's
             **self.policy_overrides.get(spec.provider, {}),
-            **(self.policy_overrides.get(first.family, {}) if first else {}),
+            **self.policy_overrides.get(spec.first_kind.family_name, {}),
         }
         policy_obj = run_policy(spec, defaults, policy)
         if clock == "manual":
@@ -352,13 +350,14 @@ class Engine:
 
     def _restamp(self, run: Run, delivery: Delivery) -> Delivery:
         """``delivery`` with its event times set to now, if its kind has any."""
-        restamp = get_kind(delivery.kind).restamp
-        if restamp is None or delivery.malformed or run.live_zone is None or run.blocked:
+        kind = run.scenario.steps[delivery.step].spec
+        if kind.restamp is None or delivery.malformed or run.live_zone is None or run.blocked:
             return delivery
         now = datetime.now(run.live_zone).replace(tzinfo=None)
-        payload = restamp(dict(delivery.payload), now)
-        request, sent = encode(delivery.kind, payload, run.target, run.encoding, None)
-        request = parameters_where(run.policy, request)
+        payload = kind.restamp(dict(delivery.payload), now)
+        request, sent = delivery_request(
+            kind, payload, run.target, run.encoding, parameters=run.policy.parameters
+        )
         return dataclass_replace(delivery, payload=sent, request=with_default_headers(request))
 
     async def _deliver(self, run: Run, delivery: Delivery) -> None:

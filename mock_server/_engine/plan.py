@@ -12,17 +12,15 @@ from .._factory import (
     RawValue,
     ReceiptFactory,
     apply_overrides,
+    delivery_request,
     override_paths,
     path_known,
     typed,
-    wire,
 )
-from .._http import Request, with_default_headers
+from .._http import with_default_headers
 from .._registry import validate
 from .._scenarios import Scenario
-from .._wire import ErrorInfoEncoding
-from ..providers import DeliveryPolicy, Payload, get_kind, get_provider
-from ..providers._base import form_to_query
+from ..providers import DeliveryPolicy, Payload, ReceiptKind
 from .records import Delivery
 
 INVALID_OVERRIDE = "invalid_override"
@@ -51,20 +49,20 @@ def _planned_payloads(
     the caller's ``fields`` (which win); a caller's path must exist in some receipt, and a
     receipt it makes invalid is refused unless ``allow_invalid`` (then marked malformed)."""
     payloads: list[Payload] = []
-    changed: list[tuple[int, str, dict[str, Any]]] = []
+    changed: list[tuple[int, ReceiptKind, dict[str, Any]]] = []
     known: set[str] = set()
     suggestions: list[str] = []
     for index, step in enumerate(spec.steps):
-        base = factory.receipt(step.kind, message)
+        base = factory.receipt(step.spec, message)
         suggestions += override_paths(base)
         here = {k: v for k, v in fields.items() if str(k).split(".", 1)[0] in base}
-        known.update(k for k in here if path_known(step.kind, base, str(k)))
-        mine = {k: typed(step.kind, str(k), v) for k, v in here.items()}
+        known.update(k for k in here if path_known(step.spec, base, str(k)))
+        mine = {k: typed(step.spec, str(k), v) for k, v in here.items()}
         every = {k: v for k, v in spec.set.items() if str(k).split(".", 1)[0] in base}
         overrides = {**every, **step.set, **mine}
-        payloads.append(apply_overrides(step.kind, base, overrides) if overrides else base)
+        payloads.append(apply_overrides(step.spec, base, overrides) if overrides else base)
         if mine:
-            changed.append((index, step.kind, mine))
+            changed.append((index, step.spec, mine))
     unknown = [k for k in fields if k not in known and k not in message]
     if unknown:
         name = str(unknown[0])
@@ -81,8 +79,8 @@ def _planned_payloads(
         if problems and not allow_invalid:
             given = ", ".join(f"{k}={v!r}" for k, v in mine.items())
             raise OverrideError(
-                f"{given} makes the {kind} receipt of step {index} invalid: {problems[0]}; fix "
-                "the value, or send it anyway with --allow-invalid (allow_invalid=True in "
+                f"{given} makes the {kind.name} receipt of step {index} invalid: {problems[0]}; "
+                "fix the value, or send it anyway with --allow-invalid (allow_invalid=True in "
                 "Python and the admin API), marked malformed"
             )
         if problems:
@@ -106,7 +104,7 @@ def plan_run(
     receipt fields wherever they appear, ``message_fields`` set shared message fields; each
     delivery carries the exact request to send (the engine and the Locust user both send these).
     """
-    message = factory.message(spec.provider)
+    message = factory.message(spec.first_kind.provider)
     shared = {k: _message_value(v, message[k]) for k, v in fields.items() if k in message}
     message.update(spec.message)
     message.update(message_fields)
@@ -122,8 +120,10 @@ def plan_run(
     for position, source in enumerate(order):
         timing = spec.steps[position]
         step = spec.steps[source]
-        request, sent = encode(step.kind, payloads[source], url, encoding, step.malformed)
-        request = parameters_where(policy, request)  # ``policy`` may put a form in the URL
+        request, sent = delivery_request(  # the policy may put a form in the URL
+            step.spec, payloads[source], url, encoding, step.malformed,
+            policy.parameters if policy is not None else "body",
+        )
         with contextlib.suppress(ValueError):  # a blocked target: shown as it would be sent
             request = with_default_headers(request)  # the journal shows every header sent
         for copy in range(step.duplicate + 1):
@@ -140,52 +140,3 @@ def plan_run(
                 )
             )
     return message, deliveries
-
-def parameters_where(policy: DeliveryPolicy | None, request: Request) -> Request:
-    """``request`` with a form body moved into the URL when the policy says ``query``."""
-    if policy is None or policy.parameters != "query" or request.method != "POST":
-        return request
-    is_form = any(
-        name.lower() == "content-type" and value.startswith("application/x-www-form-urlencoded")
-        for name, value in request.headers
-    )
-    return form_to_query(request) if is_form else request
-
-def encode(
-    kind: str, payload: Payload, url: str, encoding: int | None, malformed: str | None
-) -> tuple[Request, Payload]:
-    encoding_obj = ErrorInfoEncoding(encoding) if encoding is not None else None
-    if malformed is None:
-        return wire(kind, payload, url, encoding_obj), payload
-    spec = get_kind(kind)
-    provider = get_provider(spec.provider)
-    broken = dict(payload)
-    if malformed == "missing_field":
-        broken.pop(spec.receipt_key or spec.message_key or provider.message_key, None)
-        broken.pop(spec.discriminator or provider.discriminator, None)
-    elif malformed == "wrong_type":
-        broken[spec.typed_field or provider.typed_field] = ["not", "a", "value"]
-    elif malformed == "bad_error_info" and spec.error_info_encoding is not None:
-        broken["error_info"] = "%7B%22error%22%3A"
-    elif malformed == "bad_json" and provider.policy.method == "GET":
-        # Replaced below; a second error_info after the valid one would be ignored by receivers
-        # that read the first value of a repeated parameter.
-        broken.pop("error_info", None)
-    request = wire(kind, broken, url, encoding_obj)
-    if malformed == "bad_json":
-        if request.method == "POST":
-            request = Request(
-                request.method,
-                request.url,
-                request.headers,
-                request.body[: max(1, len(request.body) // 2)],
-            )
-        else:
-            request = Request(
-                request.method,
-                request.url + "&error_info=%7B%22broken",
-                request.headers,
-                request.body,
-            )
-            broken["error_info"] = '{"broken'
-    return request, broken

@@ -8,14 +8,13 @@ from typing import Any
 
 from .._errors import RunError
 from .._scenarios import Scenario
-from ..providers import DeliveryPolicy, get_kind, get_provider
+from ..providers import ACKNOWLEDGE_RULES, DeliveryPolicy
 from .outcomes import ACKNOWLEDGED, BLOCKED, CANCELLED, LOST_ACK, OUTCOMES
 
 _RETRYABLE = frozenset(OUTCOMES) - {ACKNOWLEDGED, LOST_ACK, CANCELLED, BLOCKED}
 
 
 POLICY_SETTINGS = ("timeout", "retries", "retry_interval", "retry_on", "acknowledge", "parameters")
-ACKNOWLEDGE_RULES = ("2xx", "200", "success")
 """What a run, a scenario or the server config may override of a provider's policy."""
 MAX_SECONDS = 31_536_000.0
 
@@ -84,9 +83,7 @@ def run_policy(
     """The delivery policy of a run of ``spec``: its first kind's family policy (else its
     provider's), with ``defaults`` (e.g. the server's config), the scenario's own ``policy`` and
     the run's ``overrides`` applied in that order."""
-    provider = get_provider(spec.provider)
-    base = get_kind(spec.steps[0].kind).policy if spec.steps else None
-    base = base or provider.policy
+    base = spec.first_kind.policy
     merged = {**(defaults or {}), **spec.policy, **(overrides or {})}
     try:
         check_policy(merged)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import RunError
 from .._hints import hint_for
 from .._scenarios import Scenario
-from ..providers import DeliveryPolicy, Payload, get_kind, get_provider
+from ..providers import DeliveryPolicy, Payload
 from .clock import Clock, ManualClock
 from .outcomes import CANCELLED
 from .records import Attempt, Delivery
@@ -70,10 +70,7 @@ class Run:
     @property
     def message_id(self) -> str | None:
         """The value of the provider's message key (requestId / SMSID) the receipts carry."""
-        key = get_provider(self.provider).message_key
-        if self.scenario.steps:
-            key = get_kind(self.scenario.steps[0].kind).message_key or key
-        value = self.message.get(key)
+        value = self.message.get(self.scenario.first_kind.message_key)
         return None if value is None else str(value)
 
     @property

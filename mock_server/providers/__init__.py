@@ -7,16 +7,34 @@ from typing import Any
 
 from .._errors import DetectionError, UnknownKindError, UnknownProviderError
 from . import esms, nxcloud
-from ._base import DeliveryPolicy, Message, Payload, Provider, ReceiptKind, WireRequest
+from ._base import (
+    ACKNOWLEDGE_RULES,
+    AcknowledgeRule,
+    DeliveryPolicy,
+    Family,
+    Message,
+    PackedField,
+    Payload,
+    Provider,
+    ReceiptKind,
+    Transport,
+    WireRequest,
+)
 
 __all__ = [
+    "ACKNOWLEDGE_RULES",
+    "FAMILIES",
     "KINDS",
     "PROVIDERS",
+    "AcknowledgeRule",
     "DeliveryPolicy",
+    "Family",
     "Message",
+    "PackedField",
     "Payload",
     "Provider",
     "ReceiptKind",
+    "Transport",
     "WireRequest",
     "detect_provider_kind",
     "get_kind",
@@ -27,10 +45,16 @@ PROVIDERS: dict[str, Provider] = {p.name: p for p in (nxcloud.PROVIDER, esms.PRO
 KINDS: dict[str, ReceiptKind] = {
     name: kind for provider in PROVIDERS.values() for name, kind in provider.kinds.items()
 }
+FAMILIES: dict[str, Family] = {
+    name: family for provider in PROVIDERS.values() for name, family in provider.families.items()
+}
 
 
-def get_kind(name: str) -> ReceiptKind:
-    """The receipt kind called ``name``; an unknown name lists the kinds, closest first."""
+def get_kind(name: str | ReceiptKind) -> ReceiptKind:
+    """The receipt kind called ``name`` (a kind is returned as it is); an unknown name lists
+    the kinds, closest first."""
+    if isinstance(name, ReceiptKind):
+        return name
     try:
         return KINDS[name]
     except (KeyError, TypeError):

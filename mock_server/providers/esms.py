@@ -13,22 +13,16 @@ from typing import Any
 
 from faker import Faker
 
-from .._errors import ErrorInfoError
-from .._wire import (
-    ErrorInfoEncoding,
-    append_query,
-    decode_error_info,
-    encode_error_info,
-    encode_query,
-)
+from .._wire import ErrorInfoEncoding, encode_error_info
 from . import esms_mo, esms_registration, esms_voice
 from ._base import (
+    GET_QUERY,
     DeliveryPolicy,
     Message,
+    PackedField,
     Payload,
     Provider,
     ReceiptKind,
-    WireRequest,
     random_digits,
     random_hex,
 )
@@ -224,6 +218,17 @@ def _zns_uid(fake: Faker, message: Message) -> Payload:
     return payload
 
 
+ZNS_ERROR_INFO = PackedField("error_info", "esms.error_info.zns", ErrorInfoEncoding.QUOTED_PERCENT)
+"""``error_info`` of ZNS callbacks: Zalo's answer, quoted then percent-encoded (the docs' ZNS
+example)."""
+UID_ERROR_INFO = PackedField(
+    "error_info", "esms.error_info.uid_result", ErrorInfoEncoding.PERCENT_JSON
+)
+SEND_RESULT_ERROR_INFO = PackedField(
+    "error_info", "esms.error_info.send_result", ErrorInfoEncoding.DOUBLE_PERCENT_TIMESTAMPED
+)
+"""``error_info`` of follower and journey callbacks: the send result, timestamped."""
+
 KINDS: dict[str, ReceiptKind] = {
     kind.name: kind
     for kind in (
@@ -234,36 +239,31 @@ KINDS: dict[str, ReceiptKind] = {
             "esms.zns.priority",
             "Zalo ZNS, priority / OTP (TypeId 24)",
             _zns("24"),
-            "esms.error_info.zns",
-            ErrorInfoEncoding.QUOTED_PERCENT,
+            packed=ZNS_ERROR_INFO,
         ),
         ReceiptKind(
             "esms.zns.normal",
             "Zalo ZNS, normal (TypeId 25)",
             _zns("25"),
-            "esms.error_info.zns",
-            ErrorInfoEncoding.QUOTED_PERCENT,
+            packed=ZNS_ERROR_INFO,
         ),
         ReceiptKind(
             ZNS_UID,
             "Zalo ZNS sent by Zalo user id (TypeId 25, telcoid 9, phonenumber is the user id)",
             _zns_uid,
-            "esms.error_info.uid_result",
-            ErrorInfoEncoding.PERCENT_JSON,
+            packed=UID_ERROR_INFO,
         ),
         ReceiptKind(
             "esms.zalo.follower",
             "Zalo message to an OA follower; phonenumber is a Zalo user id (TypeId 26)",
             _zalo_send_result("26"),
-            "esms.error_info.send_result",
-            ErrorInfoEncoding.DOUBLE_PERCENT_TIMESTAMPED,
+            packed=SEND_RESULT_ERROR_INFO,
         ),
         ReceiptKind(
             "esms.zns.journey",
             "Zalo ZNS journey message (TypeId 27)",
             _zalo_send_result("27"),
-            "esms.error_info.send_result",
-            ErrorInfoEncoding.DOUBLE_PERCENT_TIMESTAMPED,
+            packed=SEND_RESULT_ERROR_INFO,
         ),
         esms_voice.KIND,
         esms_mo.KIND,
@@ -297,44 +297,17 @@ def detect(payload: Mapping[str, Any]) -> str | None:
     return kind
 
 
-def encode(
-    kind: ReceiptKind,
-    payload: Payload,
-    url: str,
-    error_info: ErrorInfoEncoding | None = None,
-) -> WireRequest:
-    """GET ``url`` with the callback appended to its query string."""
-    params = {name: "" if value is None else str(value) for name, value in payload.items()}
-    encoding = kind.error_info_encoding
-    if error_info is not None and "error_info" in params and error_info != encoding:
-        try:
-            decoded = decode_error_info(params["error_info"])
-        except ErrorInfoError:  # deliberately broken (a malformed step): sent as it is
-            return WireRequest(
-                "GET",
-                append_query(url, encode_query(params, error_info_encoding=encoding)),
-                (),
-                b"",
-            )
-        params["error_info"] = encode_error_info(
-            decoded.data, error_info, timestamp=decoded.timestamp
-        )
-        encoding = error_info
-    query = encode_query(params, error_info_encoding=encoding)
-    return WireRequest("GET", append_query(url, query), (), b"")
-
-
 PROVIDER = Provider(
     name="esms",
     description="eSMS.vn: SMS, Viber and Zalo callbacks as an HTTP GET query string",
     kinds=KINDS,
     # [doc] retried 5 times when the customer's URL times out. [choice] 10 s timeout, 10 s
     # between attempts, only timeouts retried, any 2xx acknowledges.
-    policy=DeliveryPolicy(method="GET", timeout=10.0, retries=5, retry_interval=10.0),
+    policy=DeliveryPolicy(timeout=10.0, retries=5, retry_interval=10.0),
+    transport=GET_QUERY,
     message_key="SMSID",
     new_message=new_message,
     detect=detect,
-    encode=encode,
     discriminator="TypeId",
     typed_field="SendSuccess",
     umbrella_schema="esms.callback",

@@ -13,9 +13,10 @@ from typing import Any
 from faker import Faker
 
 from .._http import OUTCOMES as TRANSPORT_OUTCOMES
-from ._base import DeliveryPolicy, Message, Payload, ReceiptKind
+from ._base import DeliveryPolicy, Family, Message, Payload, ReceiptKind
 
-VOICE_CALL = "esms.voice.call"
+FAMILY = "esms.voice"
+VOICE_CALL = f"{FAMILY}.call"
 FIELDS = ("ReferenceId", "CallDuration", "CallStatus", "Ivr", "Price", "SentResult", "CID",
           "SendStatus")
 """The callback's parameters, in the order of eSMS's template and example."""
@@ -26,7 +27,6 @@ PRICE_PER_MINUTE = 880
 """[choice] What an answered call costs per started minute (eSMS publishes no price here)."""
 
 POLICY = DeliveryPolicy(
-    method="GET",
     timeout=10.0,
     retries=5,
     retry_interval=10.0,
@@ -36,6 +36,7 @@ POLICY = DeliveryPolicy(
 """[doc] acknowledged by exactly HTTP 200, resent up to 5 times otherwise. [choice] the 10 s
 timeout and interval of the other eSMS callbacks; a timeout or a broken connection counts as
 "no 200" and is retried too."""
+RECEIPT_FAMILY = Family(FAMILY, POLICY)
 
 
 def _call(fake: Faker, message: Message) -> Payload:
@@ -66,7 +67,7 @@ KIND = ReceiptKind(
     VOICE_CALL,
     "voice call result (MakeCallTemplate_V2 / MakeCallRecord_V2); acknowledged only by HTTP 200",
     _call,
-    policy=POLICY,
+    family=RECEIPT_FAMILY,
     receipt_key="ReferenceId",
     typed_field="CallDuration",
 )

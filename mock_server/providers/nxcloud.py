@@ -8,14 +8,12 @@ the provider here joins their kinds, detection and transports.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from faker import Faker
 
-from .._wire import ErrorInfoEncoding
 from . import (
     nxcloud_did_sms,
     nxcloud_number_check,
@@ -30,12 +28,12 @@ from . import (
     nxcloud_whatsapp,
 )
 from ._base import (
+    POST_JSON,
     DeliveryPolicy,
     Message,
     Payload,
     Provider,
     ReceiptKind,
-    WireRequest,
     random_digits,
     random_hex,
 )
@@ -287,27 +285,17 @@ def unknown_status_hint(payload: Mapping[str, Any]) -> str:
     )
 
 
-def encode(
-    kind: ReceiptKind, payload: Payload, url: str, error_info: ErrorInfoEncoding | None = None
-) -> WireRequest:
-    """The kind's family transport; by default POST the receipt as a JSON body."""
-    if kind.encode is not None:
-        return kind.encode(kind, payload, url, error_info)
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    return WireRequest("POST", url, (("Content-Type", "application/json"),), body)
-
-
 PROVIDER = Provider(
     name="nxcloud",
     description="NXCloud: Zalo ZNS, Viber and WhatsApp JSON receipts, SMS form reports",
     kinds=KINDS,
     # [choice] NXCloud documents no timeout, retry or expected answer: any 2xx acknowledges,
     # 10 s timeout, pushed once (like its sibling SMS/voice callbacks).
-    policy=DeliveryPolicy(method="POST", timeout=10.0, retries=0, retry_interval=10.0),
+    policy=DeliveryPolicy(timeout=10.0, retries=0, retry_interval=10.0),
+    transport=POST_JSON,
     message_key="requestId",
     new_message=new_message,
     detect=detect,
-    encode=encode,
     discriminator="status",
     typed_field="code",
     umbrella_schema="nxcloud.zalo.receipt",

@@ -16,8 +16,16 @@ from typing import Any
 
 from faker import Faker
 
-from ._base import Builder, DeliveryPolicy, Message, Payload, ReceiptKind, random_hex
-from .nxcloud_sms import encode
+from ._base import (
+    POST_FORM,
+    Builder,
+    DeliveryPolicy,
+    Family,
+    Message,
+    Payload,
+    ReceiptKind,
+    random_hex,
+)
 
 FAMILY = "nxcloud.did_sms"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -31,9 +39,10 @@ REPORTS: Mapping[str, tuple[str, str]] = {
 """The documented ``smsStatus`` values of a DID report."""
 
 POLICY = DeliveryPolicy(
-    method="POST", timeout=10.0, retries=0, retry_interval=10.0, acknowledge="success"
+    timeout=10.0, retries=0, retry_interval=10.0, acknowledge="success"
 )
 """[doc] the receiver answers ``success`` (``error`` otherwise). [choice] pushed once, 10 s."""
+RECEIPT_FAMILY = Family(FAMILY, POLICY, transport=POST_FORM)
 
 
 def _did_phone(fake: Faker) -> str:
@@ -72,14 +81,14 @@ KINDS: dict[str, ReceiptKind] = {
         f"{FAMILY}.{suffix}": ReceiptKind(
             f"{FAMILY}.{suffix}",
             f"DID SMS report: {description} (type 1, smsStatus {status})",
-            _builder(status), policy=POLICY, encode=encode, message_key=MESSAGE_KEY,
+            _builder(status), family=RECEIPT_FAMILY, message_key=MESSAGE_KEY,
             discriminator="smsStatus", typed_field="size",
         )
         for status, (suffix, description) in REPORTS.items()
     },
     f"{FAMILY}.mo": ReceiptKind(
         f"{FAMILY}.mo", "an SMS a user sent to the DID number (type 0)", _builder(None),
-        policy=POLICY, encode=encode, message_key=MESSAGE_KEY, discriminator="type",
+        family=RECEIPT_FAMILY, message_key=MESSAGE_KEY, discriminator="type",
         typed_field="size",
     ),
 }

@@ -12,19 +12,20 @@ from typing import Any
 
 from faker import Faker
 
-from ._base import Builder, DeliveryPolicy, Message, Payload, ReceiptKind, random_digits
+from ._base import Builder, DeliveryPolicy, Family, Message, Payload, ReceiptKind, random_digits
 
 FAMILY = "nxcloud.number_check"
 MESSAGE_KEY = "messageId"
 
 POLICY = DeliveryPolicy(
-    method="POST", timeout=10.0, retries=60, retry_interval=60.0,
+    timeout=10.0, retries=60, retry_interval=60.0,
     retry_on=frozenset({"http_error", "timeout", "refused", "reset", "closed",
                         "invalid_response"}),
     acknowledge="200",
 )
 """[doc] HTTP 200 accepts; "HTTP ERROR" is retried every minute for up to 60 minutes.
 [choice] connection failures and timeouts count as HTTP errors; 10 s timeout."""
+RECEIPT_FAMILY = Family(FAMILY, POLICY)
 
 ERRORS: Mapping[int, str] = {
     # [choice] a few of the documented 103-122 codes, with the documented 114 text.
@@ -101,13 +102,14 @@ KINDS: dict[str, ReceiptKind] = {
     **{
         f"{FAMILY}.{suffix}": ReceiptKind(
             f"{FAMILY}.{suffix}", f"number check result, {description}", _builder(part),
-            policy=POLICY, message_key=MESSAGE_KEY, discriminator="data", typed_field="code",
+            family=RECEIPT_FAMILY, message_key=MESSAGE_KEY, discriminator="data",
+            typed_field="code",
         )
         for suffix, (part, description) in _SHAPES.items()
     },
     f"{FAMILY}.failed": ReceiptKind(
         f"{FAMILY}.failed", "number check not done: an error code (103-122), no data",
-        _build_failed, policy=POLICY, message_key=MESSAGE_KEY, discriminator="code",
+        _build_failed, family=RECEIPT_FAMILY, message_key=MESSAGE_KEY, discriminator="code",
         typed_field="code",
     ),
 }

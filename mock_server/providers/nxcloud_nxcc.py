@@ -6,36 +6,31 @@ documented.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from faker import Faker
 
-from .._wire import ErrorInfoEncoding
-from ._base import DeliveryPolicy, Message, Payload, ReceiptKind, WireRequest, random_digits
+from ._base import POST_JSON, DeliveryPolicy, Family, Message, Payload, ReceiptKind, random_digits
 
 FAMILY = "nxcloud.nxcc"
 TOKEN = "dlrmock-nxcc-token"
 """[choice] the ``token`` header's value: the docs show a placeholder, set per account."""
 
-POLICY = DeliveryPolicy(method="POST", timeout=10.0, retries=0, retry_interval=10.0,
+POLICY = DeliveryPolicy(timeout=10.0, retries=0, retry_interval=10.0,
                         acknowledge="200")
 """[doc] HTTP 200 is success, anything else a failure. [choice] no retry, 10 s timeout."""
+RECEIPT_FAMILY = Family(
+    FAMILY,
+    POLICY,
+    transport=replace(POST_JSON, name="POST JSON with token", headers=(("token", TOKEN),)),
+)
+"""The call log as JSON with the account's ``token`` header."""
 
 INTENTS = ("转人工-成功", "转人工-失败", "已挂机", "")
 """[choice] the example's intent and a few like it."""
-
-
-def encode(
-    kind: ReceiptKind, payload: Payload, url: str, error_info: ErrorInfoEncoding | None = None
-) -> WireRequest:
-    """POST the call log as JSON with the account's ``token`` header."""
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    return WireRequest(
-        "POST", url, (("Content-Type", "application/json"), ("token", TOKEN)), body
-    )
 
 
 def _ms(moment: datetime) -> int:
@@ -69,7 +64,7 @@ def _build_call_log(fake: Faker, message: Message) -> Payload:
 KINDS: dict[str, ReceiptKind] = {
     f"{FAMILY}.call_log": ReceiptKind(
         f"{FAMILY}.call_log", "a call-centre call ended: its log (agent, times, direction)",
-        _build_call_log, policy=POLICY, encode=encode, message_key="callId",
+        _build_call_log, family=RECEIPT_FAMILY, message_key="callId",
         discriminator="direction", typed_field="answerTime",
     ),
 }

@@ -13,8 +13,16 @@ from typing import Any
 
 from faker import Faker
 
-from ._base import Builder, DeliveryPolicy, Message, Payload, ReceiptKind, random_hex
-from .nxcloud_sms import encode
+from ._base import (
+    POST_FORM,
+    Builder,
+    DeliveryPolicy,
+    Family,
+    Message,
+    Payload,
+    ReceiptKind,
+    random_hex,
+)
 
 FAMILY = "nxcloud.ota"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -28,11 +36,12 @@ STATUSES: Mapping[str, str] = {
     "UNKNOWN": "the result is unknown",
 }
 POLICY = DeliveryPolicy(
-    method="POST", timeout=10.0, retries=0, retry_interval=10.0, acknowledge="success",
+    timeout=10.0, retries=0, retry_interval=10.0, acknowledge="success",
     parameters="query",
 )
 """[doc] answered by ``success`` (``error`` otherwise); "params in URL" (``parameters: body``
 sends a form body instead). [choice] pushed once, 10 s timeout."""
+RECEIPT_FAMILY = Family(FAMILY, POLICY, transport=POST_FORM)
 
 
 def _builder(status: str) -> Builder:
@@ -54,7 +63,7 @@ def _builder(status: str) -> Builder:
 KINDS: dict[str, ReceiptKind] = {
     f"{FAMILY}.{status.lower()}": ReceiptKind(
         f"{FAMILY}.{status.lower()}", f"OTA login status {status}: {description}",
-        _builder(status), policy=POLICY, encode=encode, message_key=MESSAGE_KEY,
+        _builder(status), family=RECEIPT_FAMILY, message_key=MESSAGE_KEY,
         discriminator="status", typed_field="drtime",
     )
     for status, description in STATUSES.items()

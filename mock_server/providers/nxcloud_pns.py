@@ -11,10 +11,12 @@ from typing import Any
 
 from faker import Faker
 
-from ._base import Message, Payload, ReceiptKind, random_digits, random_hex
+from ._base import Family, Message, Payload, ReceiptKind, random_digits, random_hex
 from .nxcloud_number_check import POLICY
 
 FAMILY = "nxcloud.pns"
+RECEIPT_FAMILY = Family(FAMILY, POLICY)
+"""Number check's delivery policy: acknowledged by HTTP 200, retried."""
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -78,12 +80,12 @@ def _build_error(fake: Faker, message: Message) -> Payload:
 KINDS: dict[str, ReceiptKind] = {
     f"{FAMILY}.call_result": ReceiptKind(
         f"{FAMILY}.call_result", "a call through a bound virtual number ended",
-        _build_call_result, policy=POLICY, message_key="bindId", discriminator="callId",
+        _build_call_result, family=RECEIPT_FAMILY, message_key="bindId", discriminator="callId",
         typed_field="duration",
     ),
     f"{FAMILY}.error": ReceiptKind(
         f"{FAMILY}.error", "a call reached a virtual number with no binding (code 10013)",
-        _build_error, policy=POLICY, message_key="requestId", discriminator="data",
+        _build_error, family=RECEIPT_FAMILY, message_key="requestId", discriminator="data",
         typed_field="code",
     ),
 }

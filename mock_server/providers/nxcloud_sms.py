@@ -10,18 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from faker import Faker
 
-from .._wire import ErrorInfoEncoding
 from ._base import (
+    POST_FORM,
     Builder,
     DeliveryPolicy,
+    Family,
     Message,
     Payload,
     ReceiptKind,
-    WireRequest,
     random_hex,
 )
 
@@ -51,9 +50,10 @@ FIELDS = (
 """The documented fields, in the order of the documented example (``ext`` last: [choice])."""
 
 POLICY = DeliveryPolicy(
-    method="POST", timeout=10.0, retries=0, retry_interval=10.0, acknowledge="success"
+    timeout=10.0, retries=0, retry_interval=10.0, acknowledge="success"
 )
 """[doc] the receiver answers the text ``success``; pushed once. [choice] 10 s timeout."""
+RECEIPT_FAMILY = Family(FAMILY, POLICY, transport=POST_FORM)
 
 
 def message_id(fake: Faker, message: Message) -> str:
@@ -98,23 +98,12 @@ def _builder(status: str) -> Builder:
     return build
 
 
-def encode(
-    kind: ReceiptKind, payload: Payload, url: str, error_info: ErrorInfoEncoding | None = None
-) -> WireRequest:
-    """POST the report as ``application/x-www-form-urlencoded`` (spaces as ``+``)."""
-    body = urlencode({name: str(value) for name, value in payload.items()}).encode("ascii")
-    return WireRequest(
-        "POST", url, (("Content-Type", "application/x-www-form-urlencoded"),), body
-    )
-
-
 KINDS: dict[str, ReceiptKind] = {
     f"{FAMILY}.{suffix}": ReceiptKind(
         f"{FAMILY}.{suffix}",
         f"SMS report: {description} (status {status}, {result})",
         _builder(status),
-        policy=POLICY,
-        encode=encode,
+        family=RECEIPT_FAMILY,
         message_key=MESSAGE_KEY,
         discriminator="status",
         typed_field="status",

@@ -14,19 +14,28 @@ from typing import Any
 
 from faker import Faker
 
-from ._base import DeliveryPolicy, Message, Payload, ReceiptKind, random_digits, random_hex
-from .nxcloud_sms import encode
+from ._base import (
+    POST_FORM,
+    DeliveryPolicy,
+    Family,
+    Message,
+    Payload,
+    ReceiptKind,
+    random_digits,
+    random_hex,
+)
 
 FAMILY = "nxcloud.voice"
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 MESSAGE_KEY = "messageid"
 
 POLICY = DeliveryPolicy(
-    method="POST", timeout=10.0, retries=0, retry_interval=10.0, acknowledge="success",
+    timeout=10.0, retries=0, retry_interval=10.0, acknowledge="success",
     parameters="query",
 )
 """[doc] answered by ``success`` (``error`` otherwise), pushed once; parameters in the URL
 (the example). [choice] 10 s timeout."""
+RECEIPT_FAMILY = Family(FAMILY, POLICY, transport=POST_FORM)
 
 
 def _build_report(fake: Faker, message: Message) -> Payload:
@@ -65,7 +74,7 @@ KINDS: dict[str, ReceiptKind] = {
     f"{FAMILY}.report": ReceiptKind(
         f"{FAMILY}.report",
         "voice call report (group call, verification code or notification): a connected call",
-        _build_report, policy=POLICY, encode=encode, message_key=MESSAGE_KEY,
+        _build_report, family=RECEIPT_FAMILY, message_key=MESSAGE_KEY,
         discriminator="voice_type", typed_field="duration",
     ),
 }

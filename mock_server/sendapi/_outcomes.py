@@ -13,6 +13,7 @@ from typing import Any
 
 from .._errors import close_matches
 from .._scenarios import builtin_scenarios
+from ..providers import PROVIDERS
 from ._settings import OUTCOMES, Delay, SendSettings
 
 __all__ = [
@@ -173,8 +174,8 @@ def choose(header: str | None, provider: str) -> ScenarioChoice | None:
                 f"({', '.join(OUTCOMES)})"
             )
         return ScenarioChoice(scenario=value)
-    other = "esms" if provider == "nxcloud" else "nxcloud"
-    if value.startswith(f"{other}."):
+    other = value.split(".", 1)[0]
+    if other != provider and other in PROVIDERS:
         raise ValueError(
             f"{SCENARIO_HEADER}: {value!r} is an {other} scenario; this is the {provider} API "
             f"(name a '{provider}.…' scenario or an outcome: {', '.join(OUTCOMES)})"
