@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
+
+if TYPE_CHECKING:
+    from .providers import ReceiptKind
 
 __all__ = ["hint_for", "request_line"]
 
@@ -27,21 +30,14 @@ def request_line(attempt: Any, limit: int = 300) -> str:
     return f"{request.method} {text}"
 
 
-def hint_for(attempt: Any) -> str | None:
-    """A one-line hint when ``attempt``'s failure matches a known pattern, else ``None``."""
+def hint_for(attempt: Any, kind: ReceiptKind) -> str | None:
+    """A one-line hint when ``attempt`` (a receipt of ``kind``) failed in a known way, else
+    ``None``; a wrong route is explained by the kind's transport."""
     method = attempt.request.method
     status = attempt.status
-    if method == "GET" and status in (404, 405):
-        return (
-            "eSMS calls back with GET (the values in the query string); does your route "
-            "accept GET at this path?"
-        )
-    if method == "POST" and status in (404, 405):
-        headers = {name.lower(): value for name, value in attempt.request.headers}
-        if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            return ("NXCloud posts SMS reports as a form (application/x-www-form-urlencoded); "
-                    "does your route accept POST at this path?")
-        return "NXCloud posts JSON; does your route accept POST at this path?"
+    if status in (404, 405):
+        does = kind.transport.route_hint.format(family=kind.family_name)
+        return f"{kind.provider.title} {does}; does your route accept {method} at this path?"
     if method == "GET" and status == 400:
         params = dict(parse_qsl(urlsplit(attempt.request.url).query, keep_blank_values=True))
         if params.get("RequestId") == "":

@@ -223,8 +223,8 @@ def test_a_404_to_an_sms_report_hints_at_the_form_post(
 ) -> None:
     run = engine.play("nxcloud.sms.delivered", make_target(status=404, body=b"").url).wait(5)
     [failure] = run.failures()
-    assert "hint: NXCloud posts SMS reports as a form (application/x-www-form-urlencoded)" \
-        in failure
+    assert ("hint: NXCloud posts nxcloud.sms receipts as a form "
+            "(application/x-www-form-urlencoded)") in failure
 
 
 # ------------------------------------------------------------- the other NXCloud callbacks

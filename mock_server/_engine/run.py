@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import RunError
 from .._hints import hint_for
 from .._scenarios import Scenario
-from ..providers import DeliveryPolicy, Payload
+from ..providers import DeliveryPolicy, Payload, ReceiptKind
 from .clock import Clock, ManualClock
 from .outcomes import CANCELLED
 from .records import Attempt, Delivery
@@ -157,7 +157,8 @@ class Run:
                             f"{answered!r})")
                 problems.append(
                     f"{label}: not acknowledged after {len(tries)} attempt(s); "
-                    f"last: {_describe(last)}{rule}{_hint(last)}"
+                    f"last: {_describe(last)}{rule}"
+                    f"{_hint(last, self.scenario.steps[delivery.step].spec)}"
                 )
         return problems
 
@@ -298,8 +299,8 @@ def _describe(attempt: Attempt) -> str:
         return f"HTTP {attempt.status} ({attempt.outcome})"
     return f"{attempt.outcome}: {attempt.error}"
 
-def _hint(attempt: Attempt) -> str:
-    hint = hint_for(attempt)
+def _hint(attempt: Attempt, kind: ReceiptKind) -> str:
+    hint = hint_for(attempt, kind)
     return f"; hint: {hint}" if hint else ""
 
 def _clip(text: str, limit: int) -> str:

@@ -120,12 +120,16 @@ class Transport:
     name: str
     """``GET query``, ``POST JSON``, ``POST form``."""
     method: Literal["GET", "POST"]
-    body: Literal["json", "form", "none"]
-    """What the request body holds: the receipt as JSON, as a form, or nothing (query)."""
+    body: str
+    """What the request body holds: ``json``, ``form``, another format's name, or ``none``
+    (the values travel in the URL's query string)."""
     text_values: bool
     """Every value reaches the receiver as text (a query string or a form), so ``--set K=V``
     keeps ``V`` as typed."""
     encode: Encoder
+    route_hint: str
+    """What a 404/405 hint says the provider does ("{provider} {route_hint}; does your route
+    accept {method} at this path?"); ``{family}`` names the receipt family."""
     headers: tuple[tuple[str, str], ...] = ()
     """Headers the family adds to every receipt (e.g. NXCC's ``token``)."""
 
@@ -245,6 +249,8 @@ class Provider:
     """A messaging provider: its receipt kinds and the defaults its families share."""
 
     name: str
+    title: str
+    """The provider's own spelling of its name (``NXCloud``, ``eSMS``), for messages."""
     description: str
     kinds: Mapping[str, ReceiptKind] = field(repr=False)
     """Declared by the family modules; bound to this provider on construction."""
@@ -340,11 +346,19 @@ def _query(
     return WireRequest("GET", append_query(url, query), kind.transport.headers, b"")
 
 
-POST_JSON = Transport("POST JSON", "POST", "json", text_values=False, encode=_json_body)
+POST_JSON = Transport(
+    "POST JSON", "POST", "json", text_values=False, encode=_json_body, route_hint="posts JSON"
+)
 """The receipt as a compact UTF-8 JSON body."""
-POST_FORM = Transport("POST form", "POST", "form", text_values=True, encode=_form_body)
+POST_FORM = Transport(
+    "POST form", "POST", "form", text_values=True, encode=_form_body,
+    route_hint="posts {family} receipts as a form (application/x-www-form-urlencoded)",
+)
 """The receipt as ``application/x-www-form-urlencoded`` (spaces as ``+``); every value text."""
-GET_QUERY = Transport("GET query", "GET", "none", text_values=True, encode=_query)
+GET_QUERY = Transport(
+    "GET query", "GET", "none", text_values=True, encode=_query,
+    route_hint="calls back with GET (the values in the query string)",
+)
 """The receipt appended to the URL's query string, in the payload's order; every value text.
 A packed field is written in the kind's encoding unless the run asks for another."""
 

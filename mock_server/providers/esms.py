@@ -299,6 +299,7 @@ def detect(payload: Mapping[str, Any]) -> str | None:
 
 PROVIDER = Provider(
     name="esms",
+    title="eSMS",
     description="eSMS.vn: SMS, Viber and Zalo callbacks as an HTTP GET query string",
     kinds=KINDS,
     # [doc] retried 5 times when the customer's URL times out. [choice] 10 s timeout, 10 s

@@ -40,9 +40,6 @@ from ._base import (
 
 STATUSES = ("success", "failed", "delivered", "journey_acknowledged", "journey_time_out")
 """The Zalo family's statuses."""
-FAMILIES = ("nxcloud.zalo", "nxcloud.sms", "nxcloud.viber", "nxcloud.whatsapp",
-            "nxcloud.did_sms", "nxcloud.voice", "nxcloud.super_message", "nxcloud.number_check",
-            "nxcloud.ota", "nxcloud.pns", "nxcloud.nxcc", "nxcloud.nxphone", "nxcloud.predictive")
 OTHER_CALLBACKS = (nxcloud_did_sms, nxcloud_voice, nxcloud_super_message, nxcloud_number_check,
                    nxcloud_ota, nxcloud_pns, nxcloud_nxcc, nxcloud_nxphone)
 """The callback families with shapes of their own (no Zalo-like ``status``), detected first."""
@@ -287,6 +284,7 @@ def unknown_status_hint(payload: Mapping[str, Any]) -> str:
 
 PROVIDER = Provider(
     name="nxcloud",
+    title="NXCloud",
     description="NXCloud: Zalo ZNS, Viber and WhatsApp JSON receipts, SMS form reports",
     kinds=KINDS,
     # [choice] NXCloud documents no timeout, retry or expected answer: any 2xx acknowledges,
@@ -301,3 +299,5 @@ PROVIDER = Provider(
     umbrella_schema="nxcloud.zalo.receipt",
     time_zone=SEND_TIME_ZONE,
 )
+FAMILIES = tuple(PROVIDER.families)
+"""The receipt families' names, Zalo first."""

@@ -177,7 +177,7 @@ def choose(header: str | None, provider: str) -> ScenarioChoice | None:
     other = value.split(".", 1)[0]
     if other != provider and other in PROVIDERS:
         raise ValueError(
-            f"{SCENARIO_HEADER}: {value!r} is an {other} scenario; this is the {provider} API "
+            f"{SCENARIO_HEADER}: {value!r} is a scenario of {other}; this is the {provider} API "
             f"(name a '{provider}.…' scenario or an outcome: {', '.join(OUTCOMES)})"
         )
     raise ValueError(
