@@ -128,6 +128,14 @@ def _json_path(parts: Any) -> str:
     return path
 
 
+_EVALUATING = frozenset({
+    "properties", "patternProperties", "additionalProperties", "unevaluatedProperties",
+    "dependentSchemas", "allOf", "anyOf", "oneOf", "if", "then", "else",
+})
+"""The keywords that decide which fields ``unevaluatedProperties`` counts as evaluated (plus
+``$ref`` and the other ``$`` keywords, kept for references to resolve)."""
+
+
 def unexpected_fields(error: ValidationError, validator: Any = None) -> list[str]:
     """The fields an ``additionalProperties`` / ``unevaluatedProperties`` error refuses, from
     its instance and schema (not its message), sorted as jsonschema lists them.
@@ -147,17 +155,20 @@ def unexpected_fields(error: ValidationError, validator: Any = None) -> list[str
         return sorted(found, key=str)
     if error.validator != "unevaluatedProperties" or validator is None:
         return []
+    # Only what decides which fields count as evaluated; every declared field is evaluated
+    # whatever its value, so its subschema need not be checked again.
+    kept = {k: v for k, v in schema.items() if k in _EVALUATING or k.startswith("$")}
     found = []
     for key in instance:
-        probe = {**schema, "properties": {**{k: True for k in instance if k != key}, **declared}}
-        checker = (
-            Draft202012Validator(probe, registry=_load()[0])
-            if "$id" in probe
-            else validator.evolve(schema=probe)
-        )
-        if any(e.validator == "unevaluatedProperties" and not e.path
-               for e in checker.iter_errors(instance)):
-            found.append(key)
+        names = (set(declared) | set(instance)) - ({key} - set(declared))
+        probe = {**kept, "properties": dict.fromkeys(names, True)}
+        try:
+            # descend() resolves the probe's references where the schema stands.
+            errors = validator.descend(instance, probe)
+            if any(e.validator == "unevaluatedProperties" and not e.path for e in errors):
+                found.append(key)
+        except Unresolvable:  # a reference the probe cannot reach: leave jsonschema's message
+            return []
     return sorted(found, key=str)
 
 

@@ -12,7 +12,6 @@ from faker import Faker
 
 from mock_server import Engine
 from mock_server.providers import (
-    ACKNOWLEDGE_RULES,
     FAMILIES,
     KINDS,
     PROVIDERS,
@@ -30,27 +29,7 @@ from tests.targets import Target
 MakeTarget = Callable[..., Target]
 
 
-# ------------------------------------------------------------------ acknowledgement rules
-@pytest.mark.parametrize(
-    ("rule", "status", "body", "acknowledges"),
-    [
-        ("2xx", 200, b"", True),
-        ("2xx", 204, b"anything", True),
-        ("2xx", 302, b"success", False),
-        ("200", 200, b"", True),
-        ("200", 201, b"", False),
-        ("success", 200, b" success\n", True),
-        ("success", 200, b"OK", False),
-        ("success", 500, b"success", False),
-    ],
-)
-def test_an_acknowledgement_rule_looks_at_status_and_body(
-    rule: str, status: int, body: bytes, acknowledges: bool
-) -> None:
-    assert ACKNOWLEDGE_RULES[rule].accepts(status, body) is acknowledges
-    assert DeliveryPolicy(acknowledge=rule).acknowledges(status, body) is acknowledges  # type: ignore[arg-type]
-
-
+# ------------------------------------------------------- what the shipped families declare
 @pytest.mark.parametrize(
     ("family", "rule", "transport", "retried_on_http_error"),
     [

@@ -11,6 +11,7 @@ import pytest
 from mock_server import (
     KINDS,
     DetectionError,
+    DlrmockError,
     PayloadError,
     Problem,
     UnknownKindError,
@@ -272,3 +273,55 @@ def test_validators_are_built_once(kind: str) -> None:
     assert validator_for(kind) is validator_for(kind)
     assert validator_for(kind, True) is validator_for(kind, True)
     assert validator_for(kind) is not validator_for(kind, True)
+
+
+# ----------------------------------------------------- problems from structured error fields
+def _reworded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """jsonschema's messages replaced by other words: problems must not depend on them."""
+    from jsonschema import exceptions
+
+    original = exceptions._Error.__init__
+
+    def init(self: Any, message: str, *args: Any, **kwargs: Any) -> None:
+        original(self, "reworded by a later jsonschema", *args, **kwargs)
+
+    monkeypatch.setattr(exceptions._Error, "__init__", init)
+
+
+def test_each_missing_field_is_named_without_reading_jsonschemas_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    payload = receipt("nxcloud.zalo.failed", seed=3)
+    del payload["requestId"], payload["code"]
+    _reworded(monkeypatch)
+
+    missing = {p.path: p.message for p in validate(payload, kind="nxcloud.zalo.failed")
+               if p.validator == "required"}
+
+    assert missing == {"$.requestId": "required field 'requestId' is missing",
+                       "$.code": "required field 'code' is missing"}
+
+
+@pytest.mark.parametrize("kind", ["nxcloud.zalo.success", "esms.zns.normal",
+                                  "nxcloud.sms.delivered", "nxcloud.number_check.basic"])
+def test_undocumented_fields_are_named_without_reading_jsonschemas_message(
+    monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    one = {**receipt(kind, seed=3), "zzz": "1"}
+    two = {**one, "aaa": "2"}
+    _reworded(monkeypatch)
+
+    assert [str(p) for p in validate(one, kind=kind, strict=True)] == [
+        "$.zzz: undocumented field 'zzz' (the provider does not document it)"]
+    assert [str(p) for p in validate(two, kind=kind, strict=True)] == [
+        "$: undocumented field 'aaa', 'zzz' (the provider does not document it)"]
+
+
+def test_a_closed_object_names_its_extra_field_without_reading_jsonschemas_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mock_server._scenarios import parse_scenario
+
+    _reworded(monkeypatch)
+    with pytest.raises(DlrmockError, match=r"\('stpes' was unexpected\); did you mean 'steps'"):
+        parse_scenario({"steps": [{"kind": "nxcloud.zalo.success"}], "stpes": []})
