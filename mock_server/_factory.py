@@ -13,7 +13,7 @@ from faker import Faker
 from ._errors import ErrorInfoError, OverrideError
 from ._limits import loads_json
 from ._registry import resolve_subschema
-from ._wire import ErrorInfoEncoding, decode_error_info, encode_error_info
+from ._wire import ErrorInfoEncoding
 from .providers import (
     Message,
     PackedField,
@@ -182,7 +182,7 @@ def _set_packed(payload: Payload, packed: PackedField, subpath: str, value: Any)
     if subpath:
         current = payload.get(packed.name, "{}")
         try:
-            decoded = decode_error_info(current)
+            decoded = packed.decode(current)
         except ErrorInfoError as exc:
             raise OverrideError(f"cannot set {packed.name}.{subpath}: {exc}") from None
         obj: dict[str, Any] = copy.deepcopy(decoded.data)
@@ -190,7 +190,7 @@ def _set_packed(payload: Payload, packed: PackedField, subpath: str, value: Any)
         _set_path(obj, subpath, value)
     else:
         obj = dict(value)
-    payload[packed.name] = encode_error_info(obj, packed.encoding, timestamp=timestamp)
+    payload[packed.name] = packed.encode(obj, timestamp=timestamp)
 
 
 def _set_path(target: dict[str, Any], path: str, value: Any) -> None:
@@ -332,7 +332,7 @@ def path_known(kind: str | ReceiptKind, payload: Mapping[str, Any], path: str) -
     packed = spec.packed
     if packed is not None and parts[0] == packed.name and len(parts) > 1:
         try:
-            decoded = decode_error_info(str(payload.get(packed.name, "")))
+            decoded = packed.decode(str(payload.get(packed.name, "")))
         except ErrorInfoError:
             decoded = None
         if decoded is not None and _present(decoded.data, parts[1:]):

@@ -23,7 +23,7 @@ from referencing.jsonschema import DRAFT202012
 
 from ._errors import ErrorInfoError, PayloadError, UnknownKindError
 from ._limits import loads_json
-from ._wire import decode_error_info, parse_callback
+from ._wire import parse_callback
 from .providers import KINDS, PackedField, ReceiptKind, detect_provider_kind, get_kind
 
 if TYPE_CHECKING:
@@ -319,7 +319,7 @@ def schema_problems(name: str, instance: Any, strict: bool = False) -> list[Prob
 def _packed_problems(value: str, packed: PackedField, strict: bool) -> list[Problem]:
     where = f"$.{packed.name}"
     try:
-        decoded = decode_error_info(value)
+        decoded = packed.decode(value)
     except ErrorInfoError as exc:
         return [Problem(where, str(exc), "error_info")]
     return _problems(validator_for(packed.schema, strict), decoded.data, where)

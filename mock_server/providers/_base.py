@@ -14,6 +14,7 @@ from faker import Faker
 from .._errors import ErrorInfoError
 from .._http import Request as WireRequest
 from .._wire import (
+    DecodedErrorInfo,
     ErrorInfoEncoding,
     append_query,
     decode_error_info,
@@ -147,6 +148,19 @@ class PackedField:
     """How the provider's own example encodes it; generators do the same."""
     broken: str = "%7B%22error%22%3A"
     """What ``malformed: bad_error_info`` sends instead: a truncated, encoded object."""
+
+    def decode(self, value: str) -> DecodedErrorInfo:
+        """The object in ``value``, in any of the encodings (``ErrorInfoError`` if none)."""
+        return decode_error_info(value)
+
+    def encode(
+        self,
+        obj: Mapping[str, Any],
+        encoding: ErrorInfoEncoding | None = None,
+        timestamp: datetime | None = None,
+    ) -> str:
+        """``obj`` as the field's value, in ``encoding`` (the field's own by default)."""
+        return encode_error_info(obj, encoding or self.encoding, timestamp=timestamp)
 
 
 @dataclass(frozen=True)
@@ -334,13 +348,11 @@ def _query(
     if packed is not None and encoding is not None and packed.name in params \
             and encoding != used:
         try:
-            decoded = decode_error_info(params[packed.name])
+            decoded = packed.decode(params[packed.name])
         except ErrorInfoError:  # deliberately broken (a malformed step): sent as it is
             pass
         else:
-            params[packed.name] = encode_error_info(
-                decoded.data, encoding, timestamp=decoded.timestamp
-            )
+            params[packed.name] = packed.encode(decoded.data, encoding, decoded.timestamp)
             used = encoding
     query = encode_query(params, error_info_encoding=used, packed=packed.name if packed else None)
     return WireRequest("GET", append_query(url, query), kind.transport.headers, b"")
