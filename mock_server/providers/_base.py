@@ -88,6 +88,15 @@ class DeliveryPolicy:
     """Where a form-encoded receipt carries its parameters: the POST body, or the URL's query
     string with an empty body (NXCloud SMS reports of accounts registered before May 2023)."""
 
+    def __post_init__(self) -> None:
+        if self.acknowledge not in ACKNOWLEDGE_RULES:
+            raise ValueError(
+                f"unknown acknowledgement rule {self.acknowledge!r}; known: "
+                f"{', '.join(ACKNOWLEDGE_RULES)}"
+            )
+        # Looked up once: acknowledges() runs for every answer.
+        object.__setattr__(self, "_accepts", ACKNOWLEDGE_RULES[self.acknowledge].accepts)
+
     @property
     def rule(self) -> AcknowledgeRule:
         return ACKNOWLEDGE_RULES[self.acknowledge]
@@ -98,7 +107,8 @@ class DeliveryPolicy:
 
     def acknowledges(self, status: int, body: bytes) -> bool:
         """Whether an answer with ``status`` and ``body`` acknowledges the receipt."""
-        return self.rule.accepts(status, body)
+        accepts: Callable[[int, bytes], bool] = self._accepts  # type: ignore[attr-defined]
+        return accepts(status, body)
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> DeliveryPolicy:
         """A copy with ``overrides`` applied; unknown names raise ``ValueError``."""
