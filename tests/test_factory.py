@@ -403,6 +403,9 @@ def test_unknown_kind_raises_with_the_closest_first() -> None:
          {"error": 0, "message": "ok"}),
         ("esms.zns.normal", "error_info", "raw text", "raw text"),
         ("esms.zalo.follower", "error_info.data.user_id", "123", "123"),
+        # A form carries text too: an undocumented value stays as typed.
+        ("nxcloud.sms.delivered", "undocumented", "true", "true"),
+        ("nxcloud.did_sms.delivered", "size", "2", "2"),
     ],
 )  # fmt: skip
 def test_coerce_value_gives_the_declared_json_type(
