@@ -22,6 +22,7 @@ from typing import Any
 __all__ = [
     "ATTEMPT",
     "EVENT_KINDS",
+    "JOURNEY",
     "RELEASED",
     "RESET",
     "RUN",
@@ -48,7 +49,9 @@ RUN = "run"
 """A run ended (played out, cancelled, stopped), acknowledged or not."""
 RESET = "reset"
 """Everything was forgotten (``POST /_dlrmock/reset``)."""
-EVENT_KINDS = (SEND, SCHEDULED, RELEASED, ATTEMPT, RUN, RESET)
+JOURNEY = "journey"
+"""An NXCloud journey token given out, used or expired (what the history keeps of it)."""
+EVENT_KINDS = (SEND, SCHEDULED, RELEASED, ATTEMPT, RUN, RESET, JOURNEY)
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,9 @@ def message_record(message: Any) -> dict[str, Any]:
     record: dict[str, Any] = message.as_dict()
     record["type_id"] = message.type_id
     record["fields"] = dict(message.fields)
+    for data, part in zip(record["parts"], message.parts, strict=True):
+        if part.recipe is not None and part.state == "held":  # how to release it
+            data["recipe"] = part.recipe
     return record
 
 

@@ -12,6 +12,8 @@ every attempt of runs started through the admin API, and the receipts still sche
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import itertools
 import json
 import logging
 import re
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._errors import DlrmockError
-from ._events import ATTEMPT, RELEASED, RESET, RUN, SCHEDULED, SEND, Event
+from ._events import ATTEMPT, JOURNEY, RELEASED, RESET, RUN, SCHEDULED, SEND, Event
 
 if TYPE_CHECKING:
     from .app import State
@@ -92,6 +94,9 @@ class History:
         elif event.kind == RESET:
             self.clear()
             return
+        elif event.kind == JOURNEY:
+            self._journey(dict(data["journey"]))
+            return
         message = data.get("message")
         if isinstance(message, Mapping):
             self._set_message(message)
@@ -120,6 +125,9 @@ class History:
                          sent_step: int | None = None, done: bool = False) -> None:
         raise NotImplementedError
 
+    def _journey(self, journey: dict[str, Any]) -> None:
+        raise NotImplementedError
+
     def clear(self) -> None:
         """Forget everything (``POST /_dlrmock/reset``)."""
         raise NotImplementedError
@@ -144,6 +152,11 @@ class History:
 
     def unfinished(self) -> list[dict[str, Any]]:
         """Schedules whose run had not ended, oldest first."""
+        raise NotImplementedError
+
+    def journeys(self) -> list[dict[str, Any]]:
+        """The NXCloud journey tokens given out (as :class:`~mock_server.sendapi._state.Journey`
+        fields), oldest first."""
         raise NotImplementedError
 
     def last_run_number(self) -> int:
@@ -176,6 +189,7 @@ class MemoryHistory(History):
         self._timelines: dict[str | None, list[dict[str, Any]]] = {}
         self._schedules: dict[str, dict[str, Any]] = {}
         self._orphans: OrderedDict[str | None, list[dict[str, Any]]] = OrderedDict()
+        self._journeys: dict[str, dict[str, Any]] = {}
         self._last_run = 0
 
     def _saw_run(self, number: int) -> None:
@@ -194,6 +208,8 @@ class MemoryHistory(History):
                 for run_id in [r for r, s in self._schedules.items()
                                if s.get("message_id") == old]:
                     del self._schedules[run_id]
+                for token in [t for t, j in self._journeys.items() if j["journey_id"] == old]:
+                    del self._journeys[token]
 
     def _set_message(self, message: Mapping[str, Any]) -> None:
         with self._lock:
@@ -231,12 +247,17 @@ class MemoryHistory(History):
             if done:
                 del self._schedules[run_id]
 
+    def _journey(self, journey: dict[str, Any]) -> None:
+        with self._lock:
+            self._journeys[journey["token"]] = journey
+
     def clear(self) -> None:
         with self._lock:
             self._records.clear()
             self._timelines.clear()
             self._schedules.clear()
             self._orphans.clear()
+            self._journeys.clear()
 
     def page(self, *, query: str = "", provider: str = "", state: str = "",
              limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
@@ -263,6 +284,10 @@ class MemoryHistory(History):
         with self._lock:
             return [dict(s, run_id=r) for r, s in self._schedules.items()]
 
+    def journeys(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(j) for j in self._journeys.values()]
+
     def last_run_number(self) -> int:
         return self._last_run
 
@@ -287,6 +312,12 @@ CREATE TABLE IF NOT EXISTS schedules (
     run_id TEXT PRIMARY KEY,
     message_id TEXT,
     schedule TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS journeys (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    token TEXT NOT NULL UNIQUE,
+    journey_id TEXT NOT NULL,
+    journey TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -412,6 +443,7 @@ class SqliteHistory(History):
         old = "(SELECT id FROM messages WHERE seq <= ?)"
         self._db.execute(f"DELETE FROM timeline WHERE message_id IN {old}", cutoff)
         self._db.execute(f"DELETE FROM schedules WHERE message_id IN {old}", cutoff)
+        self._db.execute(f"DELETE FROM journeys WHERE journey_id IN {old}", cutoff)
         self._db.execute("DELETE FROM messages WHERE seq <= ?", cutoff)
 
     def _set_message(self, message: Mapping[str, Any]) -> None:
@@ -445,9 +477,19 @@ class SqliteHistory(History):
             self._db.execute("UPDATE schedules SET schedule = ? WHERE run_id = ?",
                              (json.dumps(schedule, default=str), run_id))
 
+    def _journey(self, journey: dict[str, Any]) -> None:
+        with self._lock:
+            updated = self._db.execute(
+                "UPDATE journeys SET journey = ? WHERE token = ?",
+                (json.dumps(journey, default=str), journey["token"])).rowcount
+            if not updated:
+                self._db.execute(
+                    "INSERT INTO journeys (token, journey_id, journey) VALUES (?, ?, ?)",
+                    (journey["token"], journey["journey_id"], json.dumps(journey, default=str)))
+
     def clear(self) -> None:
         with self._lock:  # inside the writer's transaction (a reset event)
-            for table in ("messages", "timeline", "schedules"):
+            for table in ("messages", "timeline", "schedules", "journeys"):
                 self._db.execute(f"DELETE FROM {table}")
 
     def page(self, *, query: str = "", provider: str = "", state: str = "",
@@ -499,6 +541,12 @@ class SqliteHistory(History):
             rows = self._db.execute("SELECT run_id, schedule FROM schedules").fetchall()
         return [dict(json.loads(row[1]), run_id=row[0]) for row in rows]
 
+    def journeys(self) -> list[dict[str, Any]]:
+        self.sync()
+        with self._lock:
+            rows = self._db.execute("SELECT journey FROM journeys ORDER BY seq").fetchall()
+        return [json.loads(row[0]) for row in rows]
+
     def last_run_number(self) -> int:
         return self._last_run
 
@@ -520,13 +568,22 @@ def _joined(record: str, message: str, state: str) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------- restore
 def restore(state: State, history: History) -> dict[str, int]:
-    """Rebuild the sent messages and captured sends of ``history`` into ``state`` and resume
-    the receipts still scheduled; counts of what was restored."""
+    """Rebuild the sent messages, captured sends and journey tokens of ``history`` into
+    ``state`` and resume the receipts still scheduled (of sends, journey expiries and runs
+    started through the admin API); counts of what was restored."""
     from .sendapi import CapturedSend
     from .sendapi._messages import Part, SentMessage
+    from .sendapi._state import Journey
 
     state.engine.continue_run_ids(history.last_run_number())
-    messages = state.send_state.messages
+    send_state = state.send_state
+    journey_fields = {f.name for f in fields(Journey)}
+    journeys: dict[str, Journey] = {}
+    for data in history.journeys():
+        journey = Journey(**{k: v for k, v in data.items() if k in journey_fields})
+        send_state.add_journey(journey, tell=False)
+        journeys[journey.journey_id] = journey
+    messages = send_state.messages
     by_run: dict[str, tuple[SentMessage, Part]] = {}
     restored = 0
     for record in history.records():
@@ -539,9 +596,9 @@ def restore(state: State, history: History) -> dict[str, int]:
             part = Part(data["phone"], int(data.get("receivers", 1)), data["state"],
                         data.get("outcome"), data.get("scenario"), run_id=data.get("run_id"),
                         to_come=list(data.get("receipts_to_come") or []),
-                        played=list(data.get("played") or []))
+                        played=list(data.get("played") or []), recipe=data.get("recipe"))
             if part.state == "held":
-                part.start = _cannot_release(message.id)
+                messages.rebuild(message, part)  # released by its send API's starter
             elif part.state != "final":
                 part.state = "final"  # unless its schedule resumes below
                 part.to_come = []
@@ -557,49 +614,106 @@ def restore(state: State, history: History) -> dict[str, int]:
         restored += 1
     resumed = 0
     for schedule in history.unfinished():
-        found = by_run.get(schedule["run_id"])
         history._update_schedule(schedule["run_id"], done=True)  # replaced by the resumed run
-        if found is None or schedule.get("clock") == "manual":
-            continue  # a message pruned, or a journey expiry (its token is not kept)
         try:
-            if _resume(state, schedule, *found):
-                resumed += 1
+            if schedule.get("origin") == "admin":
+                run_id = _resume_admin(state, schedule)
+            else:
+                found = by_run.get(schedule["run_id"])
+                if found is None:
+                    continue  # its message was pruned
+                run_id = _resume_send(state, schedule, *found, journeys)
         except Exception as exc:  # one schedule that cannot resume must not stop the start
-            log.warning("cannot resume the receipts of %s: %s", schedule.get("message_id"), exc)
+            log.warning("cannot resume run %s (of %s): %s", schedule["run_id"],
+                        schedule.get("message_id"), exc)
+            continue
+        if run_id is not None:
+            log.info("resumed run %s as %s", schedule["run_id"], run_id)
+            resumed += 1
     return {"messages": restored, "resumed": resumed}
 
 
-def _cannot_release(message_id: str) -> Any:
-    def start(*_: Any) -> str | None:
-        raise DlrmockError(
-            f"message {message_id!r} was held when dlrmock restarted; how to play it was not "
-            "kept, so it cannot be released: send it again")
-    return start
-
-
-def _resume(state: State, schedule: Mapping[str, Any], message: Any, part: Any) -> bool:
-    """Play the receipts of ``schedule`` not sent yet, each at the time it was due."""
+def _resume_send(state: State, schedule: Mapping[str, Any], message: Any, part: Any,
+                 journeys: Mapping[str, Any]) -> str | None:
+    """Play the receipts of a send's ``schedule`` not sent yet, each at the time it was due;
+    a journey token's expiry only while the token is unused (its gate is rebuilt)."""
     from ._scenarios import resolve
     from .sendapi import AcceptedMessage
-    from .sendapi._outcomes import delivery_kinds
+    from .sendapi._outcomes import JOURNEY_EXPIRY_SCENARIO, delivery_kinds
 
     spec = resolve(schedule["scenario"])
+    gate = None
+    journey = None
+    if spec.name == JOURNEY_EXPIRY_SCENARIO:
+        journey = journeys.get(str(schedule["message_id"]))
+        if journey is None or journey.state != "unused":
+            return None  # used (its expiry was cancelled) or expired already, or forgotten
+        token = journey.token
+        gate = lambda: state.send_state.expire_journey(token)  # noqa: E731
     sent = len(schedule.get("sent_steps") or [])
-    steps = spec.as_dict()["steps"][sent:]
+    every = spec.as_dict()["steps"]
+    steps = every[sent:]
     if not steps:
-        return False
-    scale = float(schedule.get("time_scale") or 0)
-    started = schedule.get("released_at") or schedule.get("created") or time.time()
-    offset = float(schedule.get("delay") or 0) + sum(
-        float(s.get("after", 0)) for s in spec.as_dict()["steps"][: sent + 1])
-    wait_real = max(0.0, started + offset * scale - time.time())
-    steps[0]["after"] = 0
+        return None
+    delay = float(schedule.get("delay") or 0) if not sent else 0.0
+    if schedule.get("clock") != "manual":  # a manual clock keeps waiting for the caller
+        scale = float(schedule.get("time_scale") or 0)
+        started = schedule.get("released_at") or schedule.get("created") or time.time()
+        offset = float(schedule.get("delay") or 0) + sum(
+            float(s.get("after", 0)) for s in every[: sent + 1])
+        wait_real = max(0.0, started + offset * scale - time.time())
+        steps[0]["after"] = 0
+        delay = wait_real / scale if scale else 0.0
     scenario = {**spec.as_dict(), "steps": steps}
     run_id = state.hooks.deliver(AcceptedMessage(
         schedule["provider"], str(schedule["message_id"]), schedule["target"], scenario,
-        dict(schedule.get("fields") or {}), delay=wait_real / scale if scale else 0.0))
+        dict(schedule.get("fields") or {}), delay=delay, gate=gate))
     if run_id is None:
-        return False
+        return None
     state.send_state.messages.bind(run_id, message, part, delivery_kinds(resolve(scenario)))
+    if journey is not None:
+        state.send_state.set_expiry_run(journey.token, run_id)
     state.hooks.release([run_id])
-    return True
+    return run_id
+
+
+def _resume_admin(state: State, schedule: Mapping[str, Any]) -> str | None:
+    """Play again a run started through the admin API, with the same seed (the same data),
+    from its first receipt not sent yet, each at the time it was due."""
+    from ._scenarios import resolve
+
+    first = schedule.get("resumed") or {}  # a run resumed before: what it continued
+    sent = {*first.get("sent_steps", []), *(schedule.get("sent_steps") or [])}
+    if not set(range(len(resolve(schedule["scenario"]).steps))) - sent:
+        return None  # every receipt went out (retries of the last are not resumed)
+    created = float(first.get("created", schedule["created"]))
+    start_after = float(first.get("start_after", schedule.get("start_after") or 0))
+
+    run = state.hooks.play(
+        schedule["scenario"], schedule["target"],
+        prepare=lambda run: _skip_sent(run, sent, created, start_after),
+        resumed={"from": schedule["run_id"], "created": created, "sent_steps": sorted(sent),
+                 "start_after": start_after},
+        **dict(schedule.get("options") or {}))
+    return str(run.id)
+
+
+def _skip_sent(run: Any, sent: set[int], created: float, start_after: float) -> None:
+    """Drop the deliveries of ``run`` whose step was sent before a restart; the first one left
+    waits until it was due (a scaled clock counts from ``created``, a manual clock from the
+    last receipt sent)."""
+    deliveries = run.deliveries
+    dues = list(itertools.accumulate(float(d.after) for d in deliveries))
+    left = [i for i, d in enumerate(deliveries) if d.step not in sent]
+    first = left[0]
+    if run.clock.kind == "manual":
+        before = [dues[i] for i, d in enumerate(deliveries) if d.step in sent]
+        after = dues[first] - max(before) if before else deliveries[first].after
+        run.start_after = 0.0 if before else start_after
+    else:
+        scale = float(run.clock.time_scale)
+        wait = created + (start_after + dues[first]) * scale - time.time()
+        after = 0.0
+        run.start_after = max(0.0, wait / scale) if scale else 0.0
+    run.deliveries[:] = [dataclasses.replace(deliveries[first], after=after),
+                         *(deliveries[i] for i in left[1:])]

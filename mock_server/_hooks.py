@@ -79,6 +79,27 @@ class EngineHooks:
             run.when_finished(lambda done: self._follow_up(then, done))
         return run.id
 
+    def play(self, scenario: str | Mapping[str, Any], to: str, *,
+             prepare: Callable[[Run], None] | None = None,
+             resumed: Mapping[str, Any] | None = None, **options: Any) -> Run:
+        """Start a run the way the admin API does (``options`` as :meth:`Engine.play`'s, JSON
+        values only), published as scheduled so that a ``--db`` history can resume it after a
+        restart; ``prepare`` may change the planned run before it starts (a resumed run skips
+        what was sent), ``resumed`` says what it continues (see
+        :func:`mock_server._history.restore`)."""
+        run = self.engine.play(scenario, to, hold=True, **options)
+        if prepare is not None:
+            prepare(run)
+        self.events.publish(SCHEDULED, {
+            "run_id": run.id, "message_id": run.message_id, "provider": run.provider,
+            "target": to, "scenario": scenario, "origin": "admin", "resumed": resumed,
+            "options": {**options, "seed": run.seed}, "clock": run.clock.kind,
+            "time_scale": getattr(run.clock, "time_scale", None), "start_after": run.start_after,
+            "kinds": [d.kind for d in run.deliveries],
+        })
+        self.engine.release(run)
+        return run
+
     def release(self, run_ids: Iterable[str]) -> None:
         for run_id in run_ids:
             run = self.engine.journal.get(run_id)

@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from ._engine import Engine, Run, check_policy
 from ._errors import DlrmockError, PendingLimitError, RunNotFoundError
-from ._events import RESET, Counters, EventBus
+from ._events import JOURNEY, RESET, Counters, EventBus
 from ._history import History, MemoryHistory, SqliteHistory, restore
 from ._hooks import EngineHooks
 from ._limits import MAX_DEPTH, loads_json, nesting_depth
@@ -191,6 +191,8 @@ class State:
             SqliteHistory(config.db, config.keep) if config.db is not None
             else MemoryHistory(config.keep or 100_000))
         self._unsubscribe_history = self.events.subscribe(self.history)
+        self.send_state.on_journey = lambda journey: self.events.publish(
+            JOURNEY, {"message_id": journey.journey_id, "journey": asdict(journey)})
         self.hooks = EngineHooks(self.engine, self._capture, self.send_state.messages,
                                  answer_margin=self.send_settings.answer_margin,
                                  events=self.events)

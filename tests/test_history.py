@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from click.testing import CliRunner
-from live import HELD_PHONE, send_esms
+from live import HELD_PHONE, send_esms, send_nxcloud
 from targets import Target
 
 from mock_server import MockProvider
@@ -111,17 +112,68 @@ def test_the_history_and_pending_receipts_survive_a_restart(
     assert total == 2 and rows[0]["state"] == "final"
 
 
-def test_a_message_held_before_a_restart_says_why_it_cannot_be_released(
+def _wait_for(what: Callable[[], object], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not what():
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.02)
+
+
+def test_messages_held_before_a_restart_are_listed_and_released_after_it(
+        start: Start, tmp_path: Path, target: Target) -> None:
+    db = str(tmp_path / "dlrmock.sqlite")
+    config = {"db": db, "send": {"nxcloud_default_webhook": target.url, "answer_margin": 0}}
+    first = start(**config)
+    esms = send_esms(first.url, HELD_PHONE, target.url)["SMSID"]
+    sms = send_nxcloud(first.url, "/v1/sms/mt", {"appKey": "a", "phone": "84912346666",
+                                                  "content": "hi"},
+                       biz_type="3", action="mtsend")["data"]["messageid"]
+    zalo = send_nxcloud(first.url, "/v1/zalo/mt", {
+        "appkey": "a", "phone": "84912346666", "functionType": "template",
+        "messageData": {"templateId": "1", "templateData": {"otp": "4821"}},
+        "drWebhook": target.url})["data"]["requestId"]
+    first.stop()
+    assert target.requests == []
+
+    second = start(**config)
+    listed = requests.get(second.url + "/_dlrmock/messages", params={"state": "held"},
+                          timeout=5).json()["messages"]
+    assert {m["id"] for m in listed} == {esms, sms, zalo}
+    # The admin API, the plugin's (and MockProvider's) release, the dashboard's button route.
+    answer = requests.post(f"{second.url}/_dlrmock/messages/{esms}/release",
+                           json={"outcome": "failed"}, timeout=5)
+    assert answer.status_code == 200, answer.text
+    second.release(sms, "delivered")
+    answer = requests.post(f"{second.url}/_dlrmock/ui/messages/{zalo}/release",
+                           json={"outcome": "delivered"}, headers={"X-Dlrmock-UI": "1"},
+                           timeout=5)
+    assert answer.status_code == 200, answer.text
+    for message_id in (esms, sms, zalo):
+        assert second.message(message_id).wait("final", 10).state == "final"
+    assert second.message(esms).parts[0]["outcome"] == "failed"
+    got = [r.path + r.body.decode() for r in target.requests]
+    assert any(esms in g and "SendFailed=1" in g for g in got), got
+    assert any(sms in g for g in got) and any(zalo in g for g in got), got
+    again = requests.post(f"{second.url}/_dlrmock/messages/{esms}/release",
+                          json={"outcome": "delivered"}, timeout=5)
+    assert again.status_code == 409  # released once
+
+
+def test_a_message_held_by_an_older_dlrmock_says_why_it_cannot_be_released(
         start: Start, tmp_path: Path, target: Target) -> None:
     db = str(tmp_path / "dlrmock.sqlite")
     first = start(db=db)
     held = send_esms(first.url, HELD_PHONE, target.url)
     first.stop()
+    with sqlite3.connect(db) as connection:  # as an earlier dlrmock wrote it: no recipe
+        connection.execute("UPDATE messages SET message = replace(message, '\"recipe\"', "
+                           "'\"was\"')")
     second = start(db=db)
     assert second.message(held["SMSID"]).state == "held"
     answer = requests.post(f"{second.url}/_dlrmock/messages/{held['SMSID']}/release",
                            json={"outcome": "delivered"}, timeout=5)
     assert answer.status_code == 400 and "send it again" in answer.json()["message"]
+    assert second.message(held["SMSID"]).state == "held"
 
 
 def test_a_file_that_is_no_database_is_a_clear_error(tmp_path: Path) -> None:

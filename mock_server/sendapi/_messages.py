@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,10 +21,12 @@ from ._model import AcceptedMessage
 from ._outcomes import delivery_kinds
 
 __all__ = ["MessageNotFoundError", "MessageNotHeldError", "MessageStore", "Part", "SentMessage",
-           "Starter"]
+           "Starter", "StarterFactory"]
 
 Starter = Callable[["Part", "str | None", "str | None"], "str | None"]
 """(part, outcome, scenario) → the id of the run that plays the part's receipts, or ``None``."""
+StarterFactory = Callable[["SentMessage", Mapping[str, Any]], Starter]
+"""(message, recipe) → the :data:`Starter` of a held part (a send API registers one)."""
 
 
 class MessageNotFoundError(DlrmockError):
@@ -53,6 +55,10 @@ class Part:
     """Receipt payloads sent (first attempt of each), oldest first."""
     start: Starter | None = field(default=None, repr=False)
     """How a held part is released (set by its send API)."""
+    recipe: dict[str, Any] | None = field(default=None, repr=False)
+    """:attr:`start` as plain JSON data (``{"kind": …}`` and what that kind's factory needs),
+    so that a history database can rebuild it after a restart (see
+    :meth:`MessageStore.hold`)."""
     channels: int = 1
     """Channels that call back about this part (eSMS multichannel: a fallback channel's run
     follows a failed one's, bound to the same part); it is final only after the last."""
@@ -125,6 +131,30 @@ class MessageStore:
         self.lock = threading.RLock()
         self._messages: OrderedDict[str, SentMessage] = OrderedDict()
         self._by_run: dict[str, tuple[SentMessage, Part]] = {}
+        self.starters: dict[str, StarterFactory] = {}
+        """How each send API starts a held part, by recipe kind (registered by its blueprint)."""
+
+    def hold(self, sent: SentMessage, part: Part, kind: str, recipe: Mapping[str, Any]) -> None:
+        """Hold ``part`` until it is released; ``recipe`` (JSON data) is what the ``kind``
+        starter factory needs to play it then, now or after a restart."""
+        part.state, part.outcome = "held", "hold"
+        part.recipe = {**recipe, "kind": kind}
+        part.start = self.starters[kind](sent, recipe)
+
+    def rebuild(self, sent: SentMessage, part: Part) -> None:
+        """Give a held ``part`` read back from a history its starter again: its recipe, played
+        by the starter factory of its kind when it is released."""
+        recipe = part.recipe
+
+        def start(held: Part, outcome: str | None, scenario: str | None) -> str | None:
+            factory = self.starters.get(str((recipe or {}).get("kind")))
+            if recipe is None or factory is None:
+                raise DlrmockError(
+                    f"message {sent.id!r} was held when an earlier dlrmock stopped, and how to "
+                    "play it was not kept, so it cannot be released: send it again")
+            return factory(sent, recipe)(held, outcome, scenario)
+
+        part.start = start
 
     def add(self, message: SentMessage) -> None:
         with self.lock:

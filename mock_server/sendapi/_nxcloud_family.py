@@ -25,7 +25,7 @@ from ._exchange import (
     first_problem,
     serve,
 )
-from ._messages import Part, SentMessage, Starter
+from ._messages import Part, SentMessage, Starter, StarterFactory
 from ._model import AcceptedMessage, SendHooks
 from ._outcomes import SCENARIO_HEADER, choose, decide
 from ._settings import SendSettings
@@ -147,18 +147,35 @@ def accept(
     for recipient, decision in zip(recipients, decisions, strict=True):
         part = Part(recipient.phone)
         sent.parts.append(part)
-        start = _starter(context, sent, recipient, callback, scenarios, decision.delay,
-                         reject_code)
         if decision.outcome == "hold":
-            part.state, part.outcome, part.start = "held", "hold", start
+            context.state.messages.hold(sent, part, HELD, {
+                "phone": recipient.phone, "message_id": recipient.message_id,
+                "fields": recipient.fields, "callback": callback, "scenarios": dict(scenarios),
+                "delay": decision.delay, "reject_code": reject_code})
         else:
-            run_id = start(part, decision.outcome, decision.scenario)
+            run_id = _starter(context, sent, recipient, callback, scenarios, decision.delay,
+                              reject_code)(part, decision.outcome, decision.scenario)
             if run_id is not None:
                 run_ids.append(run_id)
     context.state.messages.add(sent)
     explain = "; ".join(dict.fromkeys(f"{d.outcome or d.scenario} ({d.because})"
                                       for d in decisions))
     return run_ids, explain
+
+
+HELD = "nxcloud.family"
+"""The recipe kind of a held NXCloud SMS / Viber / WhatsApp recipient (see
+:meth:`~mock_server.sendapi._messages.MessageStore.hold`)."""
+
+
+def _starter_factory(context: Context) -> StarterFactory:
+    """The starter factory of these families: a recipe (what :func:`accept` holds) →
+    :func:`_starter`."""
+    def factory(sent: SentMessage, recipe: Mapping[str, Any]) -> Starter:
+        recipient = Recipient(recipe["phone"], recipe["message_id"], dict(recipe["fields"]))
+        return _starter(context, sent, recipient, recipe["callback"], recipe["scenarios"],
+                        float(recipe["delay"]), recipe["reject_code"])
+    return factory
 
 
 def _starter(context: Context, sent: SentMessage, recipient: Recipient, callback: str | None,
@@ -232,6 +249,7 @@ def families_blueprint(
     unknown-path message.
     """
     blueprint = Blueprint("dlrmock_send_nxcloud_families", __name__)
+    context.state.messages.starters[HELD] = _starter_factory(context)
     for endpoint in endpoints:
         def view(endpoint: Endpoint = endpoint) -> Response:
             return _respond(context, endpoint, (endpoint.method,))

@@ -11,7 +11,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ._messages import MessageStore
 from ._settings import DEFAULT_BALANCE, SendSettings
@@ -74,6 +74,13 @@ class SendState:
         self._codes = _Bounded(self.settings.messages_limit)
         self._registrations = _Bounded(self.settings.request_id_limit)
         self._preview_id = PREVIEW_ID_START
+        self.on_journey: Callable[[Journey], None] | None = None
+        """Told of each journey token given out and of each change of its state, outside the
+        lock, with a copy (a ``--db`` history keeps them across a restart)."""
+
+    def _tell(self, journey: Journey | None) -> None:
+        if journey is not None and self.on_journey is not None:
+            self.on_journey(journey)
 
     def clear(self) -> None:
         """Forget every RequestId, journey token, sent message and OTP code; the quota is full
@@ -161,9 +168,24 @@ class SendState:
             return self._preview_id
 
     # -- NXCloud journey tokens
-    def add_journey(self, journey: Journey) -> None:
+    def add_journey(self, journey: Journey, *, tell: bool = True) -> None:
+        """Remember ``journey`` (``tell=False``: one read back from a history)."""
         with self.lock:
             self._journeys.put(journey.token, journey)
+            copy = replace(journey)
+        if tell:
+            self._tell(copy)
+
+    def set_expiry_run(self, token: str, run_id: str | None) -> None:
+        """The run that sends the token's journey_time_out is now ``run_id`` (resumed after a
+        restart)."""
+        with self.lock:
+            found = self._journeys.get(token)
+            if not isinstance(found, Journey):
+                return
+            found.expiry_run_id = run_id
+            copy = replace(found)
+        self._tell(copy)
 
     def journey(self, token: str) -> Journey | None:
         with self.lock:
@@ -176,6 +198,7 @@ class SendState:
         With ``use``, an unused token becomes used in the same step, so a journey expiry in
         flight (see :meth:`expire_journey`) can no longer fire.
         """
+        changed = None
         with self.lock:
             found = self._journeys.get(token)
             if not isinstance(found, Journey):
@@ -183,16 +206,21 @@ class SendState:
             before = found.state
             if use and before == "unused":
                 found.state = "used"
-            return before
+                changed = replace(found)
+        self._tell(changed)
+        return before
 
     def expire_journey(self, token: str) -> str | None:
         """Called by the expiry run just before it sends journey_time_out: ``None`` to send
         it (the token is now expired), else why not (it was used first)."""
+        changed = None
         with self.lock:
             found = self._journeys.get(token)
             if isinstance(found, Journey) and found.state == "used":
                 return f"journey {found.journey_id} was used before it expired"
-            if isinstance(found, Journey):
+            if isinstance(found, Journey) and found.state != "expired":
                 found.state = "expired"
-            return None
+                changed = replace(found)
+        self._tell(changed)
+        return None
 

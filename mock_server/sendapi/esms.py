@@ -14,7 +14,7 @@ import functools
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -501,7 +501,7 @@ class _Esms:
                                        choice if index == 0 else None, first=index == 0)
                 sandbox = top_sandbox if step.sandbox is None else step.sandbox
                 callback = top_callback if step.callback is None else step.callback or None
-                legs.append(_Leg(step, self.fields(smsid, phone, step, request_id, sandbox),
+                legs.append(_Leg(step.kind, self.fields(smsid, phone, step, request_id, sandbox),
                                  callback, sandbox, decision.delay, decision.outcome,
                                  decision.scenario))
                 channel = f"{step.channel}: " if step.channel else ""
@@ -525,8 +525,9 @@ class _Esms:
                 sent.parts.append(part)
                 first = legs[0]
                 if first.outcome == "hold":
-                    part.state, part.outcome, part.final_hint = "held", "hold", "pending"
-                    part.start = self._starter(sent, legs)
+                    self.state.messages.hold(sent, part, HELD,
+                                             {"legs": [asdict(leg) for leg in legs]})
+                    part.final_hint = "pending"
                     continue
                 run_id = self._starter(sent, legs)(part, first.outcome, first.scenario)
                 if run_id is not None:
@@ -572,6 +573,10 @@ class _Esms:
         message.update(plan.fields)
         return message
 
+    def _held_starter(self, sent: SentMessage, recipe: Mapping[str, Any]) -> Starter:
+        """The starter of a held part from its recipe (see :meth:`accept`)."""
+        return self._starter(sent, [_Leg(**leg) for leg in recipe["legs"]])
+
     def _starter(self, sent: SentMessage, legs: list[_Leg], index: int = 0,
                  later: bool = False) -> Starter:
         """How a part of ``sent`` starts playing channel ``index`` of ``legs`` — now, when
@@ -583,7 +588,7 @@ class _Esms:
                 outcome = outcome or self.settings.default_outcome
                 # A named scenario's own message decides the outcome.
                 fields["outcome"] = "failed" if outcome == "failed" else "delivered"
-            scenario = named or esms_scenario(leg.plan.kind, outcome or "delivered")
+            scenario = named or esms_scenario(leg.kind, outcome or "delivered")
             part.outcome, part.scenario = outcome, named
             part.final_hint = final_state(None if named else outcome, named)
             follow: Callable[[], str | None] | None = None
@@ -623,11 +628,18 @@ class _Esms:
         return Answer(answer, message_ids=[smsid])
 
 
+HELD = "esms"
+"""The recipe kind of a held eSMS part (see
+:meth:`~mock_server.sendapi._messages.MessageStore.hold`)."""
+
+
 @dataclass(frozen=True)
 class _Leg:
-    """One channel of one recipient, as accepted: what it plays, where, and how it ends."""
+    """One channel of one recipient, as accepted: what it plays, where, and how it ends (plain
+    data: a held part's recipe)."""
 
-    plan: SendPlan
+    kind: str
+    """The :class:`SendPlan`'s kind (what :func:`esms_scenario` plays)."""
     fields: dict[str, Any]
     callback: str | None
     sandbox: bool
@@ -690,6 +702,7 @@ def esms_blueprint(settings: SendSettings, hooks: SendHooks, state: SendState) -
     """The eSMS routes: every API under both spellings of the base path, trailing slash optional,
     the API name matched case-insensitively."""
     api = _Esms(settings, hooks, state)
+    state.messages.starters[HELD] = api._held_starter
     blueprint = Blueprint("dlrmock_send_esms", __name__)
     # Any path under the base is eSMS's to answer, control characters included.
     def converter(setup: BlueprintSetupState) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,6 @@ from ._outcomes import (
     JOURNEY_LIFETIME_DAYS,
     NXCLOUD_SCENARIOS,
     SCENARIO_HEADER,
-    Decision,
     choose,
     decide,
     journey_expiry_scenario,
@@ -171,12 +171,14 @@ class _Nxcloud:
         sent = SentMessage(request_id, PROVIDER, "zalo.mt")
         part = Part(phone)
         sent.parts.append(part)
-        starter = self._starter(sent, message, token, callback, decision)
         run_ids: list[str] = []
         if decision.outcome == "hold":
-            part.state, part.outcome, part.start = "held", "hold", starter
+            self.state.messages.hold(sent, part, HELD_ZALO, {
+                "message": message, "token": token, "callback": callback,
+                "delay": decision.delay})
         else:
-            run_id = starter(part, decision.outcome, decision.scenario)
+            run_id = self._starter(sent, message, token, callback, decision.delay)(
+                part, decision.outcome, decision.scenario)
             if run_id is not None:
                 run_ids.append(run_id)
         self.state.messages.add(sent)
@@ -187,8 +189,13 @@ class _Nxcloud:
             explain=f"{decision.outcome or decision.scenario} ({decision.because})",
         )
 
+    def _held_starter(self, sent: SentMessage, recipe: Mapping[str, Any]) -> Starter:
+        """The starter of a held Zalo message from its recipe (see :meth:`mt`)."""
+        return self._starter(sent, dict(recipe["message"]), recipe["token"], recipe["callback"],
+                             float(recipe["delay"]))
+
     def _starter(self, sent: SentMessage, message: dict[str, Any], token: str | None,
-                 callback: str | None, decision: Decision) -> Starter:
+                 callback: str | None, delay: float) -> Starter:
         """How the message starts playing, now or when released."""
         def start(part: Part, outcome: str | None, named: str | None) -> str | None:
             outcome = outcome or self.settings.default_outcome
@@ -213,7 +220,7 @@ class _Nxcloud:
                 return None
             try:
                 return self.state.messages.play(self.hooks.deliver, sent, part, AcceptedMessage(
-                    PROVIDER, sent.id, callback, scenario, message, delay=decision.delay))
+                    PROVIDER, sent.id, callback, scenario, message, delay=delay))
             except (DlrmockError, ValueError) as exc:
                 raise Reject(9000, f"request parameter error: cannot play the receipts: {exc}") \
                     from None
@@ -276,6 +283,11 @@ class _Nxcloud:
         )
 
 
+HELD_ZALO = "nxcloud.zalo.mt"
+"""The recipe kind of a held Zalo message (see
+:meth:`~mock_server.sendapi._messages.MessageStore.hold`)."""
+
+
 @dataclass(frozen=True)
 class ZaloRoute:
     """One Zalo API the blueprint below serves (``POST``, signed: the auth headers required)."""
@@ -303,6 +315,7 @@ ZALO_ROUTES = (
 def nxcloud_blueprint(settings: SendSettings, hooks: SendHooks, state: SendState) -> Blueprint:
     """The NXCloud routes (trailing slash optional)."""
     api = _Nxcloud(settings, hooks, state)
+    state.messages.starters[HELD_ZALO] = api._held_starter
     blueprint = Blueprint("dlrmock_send_nxcloud", __name__)
 
     @blueprint.route("/v1/zalo/mt", strict_slashes=False, methods=ALL_METHODS)
