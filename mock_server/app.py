@@ -447,7 +447,7 @@ def start_run() -> Any:
     allow_invalid = data.get("allow_invalid", False)
     if not isinstance(allow_invalid, bool):
         raise BadRequest(f"'allow_invalid' must be true or false, got {allow_invalid!r}")
-    run = get_state().engine.play(
+    run = get_state().hooks.play(  # journaled: a --db history resumes it after a restart
         scenario,
         target,
         fields=data.get("fields"),

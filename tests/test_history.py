@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -174,6 +175,102 @@ def test_a_message_held_by_an_older_dlrmock_says_why_it_cannot_be_released(
                            json={"outcome": "delivered"}, timeout=5)
     assert answer.status_code == 400 and "send it again" in answer.json()["message"]
     assert second.message(held["SMSID"]).state == "held"
+
+
+def _journey_statuses(target: Target, journey_id: str) -> list[str]:
+    bodies = [json.loads(r.body) for r in target.requests if r.body.startswith(b"{")]
+    return [b["status"] for b in bodies if b.get("journeyId") == journey_id]
+
+
+def _use_token(url: str, token: str, hook: str) -> Any:
+    return send_nxcloud(url, "/v1/zalo/mt", {
+        "appkey": "a", "phone": "84912345678", "functionType": "template",
+        "messageData": {"templateId": "1", "templateData": {}, "journeyToken": token},
+        "drWebhook": hook})
+
+
+def test_an_unused_journey_token_is_usable_exactly_once_after_a_restart(
+        start: Start, tmp_path: Path, target: Target) -> None:
+    config = {"db": str(tmp_path / "dlrmock.sqlite"),
+              "send": {"nxcloud_default_webhook": target.url, "answer_margin": 0}}
+    first = start(**config)  # time scale 0: the expiry waits on a manual clock
+    token = send_nxcloud(first.url, "/v1/zalo/initJourneyToken", {
+        "appkey": "a", "phone": "84912345678", "tokenType": "token_logistics_7"})["data"]
+    first.stop()
+
+    second = start(**config)
+    assert second.state.restored == {"messages": 1, "resumed": 1}  # the token's expiry
+    check = send_nxcloud(second.url, "/v1/zalo/checkJourneyToken",
+                         {"appkey": "a", "journeyToken": token["token"]})
+    assert check["code"] == 0 and check["data"]["tokenType"] == "token_logistics_7"
+    [expiry] = second.message(token["journeyId"]).run_ids
+    used = _use_token(second.url, token["token"], target.url)["data"]["requestId"]
+    second.message(used).wait("final", 10)
+    assert second.state.engine.get(expiry).wait(5).state == "cancelled"
+    assert _journey_statuses(target, token["journeyId"]) == ["journey_acknowledged"]
+    again = _use_token(second.url, token["token"], target.url)["data"]["requestId"]
+    second.message(again).wait("final", 10)
+    assert _journey_statuses(target, token["journeyId"]).count("journey_acknowledged") == 1
+    second.stop()
+
+    third = start(**config)  # used stays used, and its expiry is not resumed
+    assert third.state.restored == {"messages": 3, "resumed": 0}
+    once_more = _use_token(third.url, token["token"], target.url)["data"]["requestId"]
+    third.message(once_more).wait("final", 10)
+    assert _journey_statuses(target, token["journeyId"]).count("journey_acknowledged") == 1
+    assert "journey_time_out" not in _journey_statuses(target, token["journeyId"])
+
+
+def test_a_journey_token_expires_on_its_original_schedule_across_a_restart(
+        start: Start, tmp_path: Path, target: Target) -> None:
+    scale = 3.0 / (7 * 86400)  # the 7-day token expires 3 s after it is given out
+    config = {"db": str(tmp_path / "dlrmock.sqlite"), "time_scale": scale,
+              "send": {"nxcloud_default_webhook": target.url, "answer_margin": 0}}
+    first = start(**config)
+    given = time.monotonic()
+    token = send_nxcloud(first.url, "/v1/zalo/initJourneyToken", {
+        "appkey": "a", "phone": "84912345678", "tokenType": "token_logistics_7"})["data"]
+    first.stop()
+    time.sleep(1.5)  # down for a while: a new 3 s from the restart would end at 4.5 s or later
+
+    second = start(**config)
+    _wait_for(lambda: _journey_statuses(target, token["journeyId"]))
+    assert time.monotonic() - given < 4.2
+    assert _journey_statuses(target, token["journeyId"]) == ["journey_time_out"]
+    refused = _use_token(second.url, token["token"], target.url)
+    assert refused["code"] == 9000 and "expired" in refused["message"]
+    second.stop()
+
+    third = start(**config)  # expired stays expired, and journey_time_out is not sent again
+    assert third.state.restored["resumed"] == 0
+    refused = _use_token(third.url, token["token"], target.url)
+    assert refused["code"] == 9000 and "expired" in refused["message"]
+    assert _journey_statuses(target, token["journeyId"]) == ["journey_time_out"]
+
+
+def test_a_run_started_through_the_admin_api_resumes_on_schedule_after_a_restart(
+        start: Start, tmp_path: Path, target: Target) -> None:
+    db = str(tmp_path / "dlrmock.sqlite")
+    first = start(db=db, time_scale=1)
+    started = time.monotonic()
+    run = requests.post(first.url + "/_dlrmock/runs", json={
+        "scenario": "nxcloud.zalo.success_then_delivered", "to": target.url,
+        "fields": {"ext": "order-77"}}, timeout=5).json()
+    _wait_for(lambda: target.requests)  # success at once; delivered is due 2 s later
+    first.stop()
+    time.sleep(0.5)
+
+    second = start(db=db, time_scale=1)
+    assert second.state.restored == {"messages": 0, "resumed": 1}
+    _wait_for(lambda: len(target.requests) >= 2)
+    assert 1.8 < time.monotonic() - started < 2.8  # when it was due, not 2 s after the restart
+    time.sleep(0.3)
+    bodies = [json.loads(r.body) for r in target.requests]
+    assert [b["status"] for b in bodies] == ["success", "delivered"]
+    assert bodies[1]["requestId"] == bodies[0]["requestId"]  # the same seed: the same message
+    assert bodies[1]["ext"] == "order-77"
+    runs = requests.get(second.url + "/_dlrmock/runs", timeout=5).json()["runs"]
+    assert [r["id"] for r in runs] != [run["id"]] and runs[0]["state"] == "done"
 
 
 def test_a_file_that_is_no_database_is_a_clear_error(tmp_path: Path) -> None:

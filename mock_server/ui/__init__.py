@@ -238,7 +238,7 @@ def create_ui_blueprint() -> Blueprint:
             return _json_error("give the webhook URL to play at, e.g. "
                                "http://127.0.0.1:8000/hook")
         try:
-            run = _state().engine.play(scenario, target)
+            run = _state().hooks.play(scenario, target)
         except DlrmockError as exc:
             return _json_error(str(exc))
         return {"run_id": run.id, "scenario": scenario, "to": target,
