@@ -39,6 +39,7 @@ from .sendapi import (
     SentMessage,
     create_send_blueprints,
 )
+from .sendapi._state import Journey
 
 __all__ = ["ADMIN_PREFIX", "Config", "State", "create_app", "get_state", "release_message"]
 
@@ -191,8 +192,7 @@ class State:
             SqliteHistory(config.db, config.keep) if config.db is not None
             else MemoryHistory(config.keep or 100_000))
         self._unsubscribe_history = self.events.subscribe(self.history)
-        self.send_state.on_journey = lambda journey: self.events.publish(
-            JOURNEY, {"message_id": journey.journey_id, "journey": asdict(journey)})
+        self.send_state.on_journey = self._journey_changed
         self.hooks = EngineHooks(self.engine, self._capture, self.send_state.messages,
                                  answer_margin=self.send_settings.answer_margin,
                                  events=self.events)
@@ -200,6 +200,9 @@ class State:
         """What ``--db`` brought back: messages and resumed schedules."""
         self.stopping = threading.Event()
         """Set when the server stops: the dashboard's event streams end."""
+
+    def _journey_changed(self, journey: Journey) -> None:
+        self.events.publish(JOURNEY, {"message_id": journey.journey_id, "journey": asdict(journey)})
 
     def bind(self, host: str) -> None:
         """Apply the allow-list that binding ``host`` calls for (every target on loopback)."""
