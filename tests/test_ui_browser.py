@@ -81,3 +81,24 @@ def test_a_send_appears_live_and_a_held_message_is_released_from_the_page(
         if shots:
             page.screenshot(path=str(Path(shots) / "dashboard-message.png"), full_page=True)
         page.close()
+
+
+def test_a_message_held_before_a_restart_is_released_from_the_page_after_it(
+        browser: Any, target: Target, tmp_path: Path) -> None:
+    db = str(tmp_path / "dlrmock.sqlite")
+    with MockProvider(time_scale=0, db=db, send={"answer_margin": 0}) as provider:
+        held = send_esms(provider.url, HELD_PHONE, target.url, RequestId="order-2001")["SMSID"]
+    with MockProvider(time_scale=0, db=db, send={"answer_margin": 0}) as provider:
+        page = browser.new_page()
+        page.set_default_timeout(10_000)
+        page.goto(f"{provider.url}/_dlrmock/ui/?q=order-2001")
+        assert "held" in page.wait_for_selector(f'tr[data-id="{held}"]').inner_text()
+        page.click(f'tr[data-id="{held}"] a.id')
+        page.wait_for_selector("#live.on")
+        page.select_option("#release select[name=outcome]", "delivered")
+        page.click("#release button")
+        attempt = page.wait_for_selector(".entry.attempt.outcome-acknowledged")
+        assert f"GET {target.url}?SMSID={held}" in attempt.inner_text()
+        page.wait_for_selector("#message-state:text('final')")
+        assert [r.path for r in target.requests if held in r.path]
+        page.close()
