@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import requests
+from live import send_esms
 from targets import Target
 
 STARTUP = 30.0
@@ -201,3 +202,23 @@ def test_serve_on_ipv6_loopback(serve: Callable[..., Served]) -> None:
         pytest.skip(f"cannot serve on ::1: {exc}")
     assert served.url.startswith("http://[::1]:")
     assert requests.get(served.url + "/_dlrmock/health", timeout=5).status_code == 200
+
+
+def test_dashboard_events_leave_waitress_as_they_happen(serve: Callable[..., Served]) -> None:
+    """Each server-sent event is flushed by the thread that writes it (waitress's send_bytes
+    is 1 since 3.0; a larger one left small events waiting for the next main-loop pass, or
+    for 18 000 bytes)."""
+    served = serve("--time-scale", "0")
+    lags = []
+    with socket.create_connection(("127.0.0.1", served.port), timeout=5) as stream:
+        stream.sendall(b"GET /_dlrmock/ui/events HTTP/1.1\r\nHost: dlrmock\r\n\r\n")
+        received = b""
+        while b"retry:" not in received:
+            received += stream.recv(65536)
+        for n in range(5):
+            answer = send_esms(served.url, f"09123{n:05d}", None)
+            answered = time.monotonic()
+            while answer["SMSID"].encode() not in received:
+                received += stream.recv(65536)  # times out after 5 s
+            lags.append(time.monotonic() - answered)
+    assert sorted(lags)[2] < 0.2, lags
