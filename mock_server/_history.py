@@ -324,6 +324,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 _FORMAT = "2"
 SYNC_SECONDS = 5.0
 """How long a read waits for the events published before it to be written."""
+LOCK_WAIT_SECONDS = 30.0
+"""How long a server started on a history file another dlrmock holds waits for it to stop (it
+may be finishing its runs during its ``--grace`` period)."""
 
 
 class SqliteHistory(History):
@@ -342,7 +345,12 @@ class SqliteHistory(History):
         try:
             # One connection shared by the server's threads, every use under the lock.
             self._db = sqlite3.connect(self.path, check_same_thread=False,
-                                       isolation_level=None)
+                                       isolation_level=None, timeout=0)
+        except sqlite3.Error as exc:
+            raise HistoryError(f"cannot open {str(self.path)!r} as the history database: {exc} "
+                               "(point --db at a file in a directory you can write)") from None
+        try:
+            self._take(self._db)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
@@ -354,7 +362,11 @@ class SqliteHistory(History):
                                    f"{found[0]!r}, this dlrmock reads {_FORMAT!r}; "
                                    "point --db at a new file")
             row = self._db.execute("SELECT value FROM meta WHERE key='last_run'").fetchone()
+        except HistoryError:
+            self._db.close()
+            raise
         except sqlite3.Error as exc:
+            self._db.close()
             raise HistoryError(f"cannot use {str(self.path)!r} as the history database: {exc} "
                                "(point --db at a new file or an earlier dlrmock database)"
                                ) from None
@@ -366,6 +378,30 @@ class SqliteHistory(History):
         self._writer = threading.Thread(target=self._write_batches, name="dlrmock-history",
                                         daemon=True)
         self._writer.start()
+
+    def _take(self, db: sqlite3.Connection) -> None:
+        """Hold the file for this server alone until :meth:`close`: a second dlrmock started on
+        it (while the first still finishes its runs during its grace period) waits up to
+        :data:`LOCK_WAIT_SECONDS` for it, so both never play the same scheduled receipts."""
+        db.execute("PRAGMA locking_mode=EXCLUSIVE")  # the lock, once taken, is kept
+        try:
+            db.execute("BEGIN EXCLUSIVE")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            log.warning("%s is in use by another dlrmock; waiting up to %g s for it to stop",
+                        self.path, LOCK_WAIT_SECONDS)
+            db.execute(f"PRAGMA busy_timeout = {int(LOCK_WAIT_SECONDS * 1000)}")
+            try:
+                db.execute("BEGIN EXCLUSIVE")
+            except sqlite3.OperationalError as again:
+                if "locked" not in str(again):
+                    raise
+                raise HistoryError(
+                    f"{str(self.path)!r} is in use by another dlrmock (still running, or still "
+                    f"stopping after {LOCK_WAIT_SECONDS:g} s); stop it, or point --db at "
+                    "another file") from None
+        db.execute("COMMIT")
 
     def __call__(self, event: Event) -> None:
         with self._changed:

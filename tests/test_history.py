@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from click.testing import CliRunner
 from live import HELD_PHONE, send_esms, send_nxcloud
 from targets import Target
 
-from mock_server import MockProvider
+from mock_server import MockProvider, _history
 from mock_server._errors import DlrmockError
 from mock_server._history import MemoryHistory, SqliteHistory
 from mock_server.cli import cli
@@ -166,9 +167,11 @@ def test_a_message_held_by_an_older_dlrmock_says_why_it_cannot_be_released(
     first = start(db=db)
     held = send_esms(first.url, HELD_PHONE, target.url)
     first.stop()
-    with sqlite3.connect(db) as connection:  # as an earlier dlrmock wrote it: no recipe
+    connection = sqlite3.connect(db)  # as an earlier dlrmock wrote it: no recipe
+    with connection:
         connection.execute("UPDATE messages SET message = replace(message, '\"recipe\"', "
                            "'\"was\"')")
+    connection.close()
     second = start(db=db)
     assert second.message(held["SMSID"]).state == "held"
     answer = requests.post(f"{second.url}/_dlrmock/messages/{held['SMSID']}/release",
@@ -347,6 +350,40 @@ def test_dlrmock_serve_with_db_keeps_history_and_schedule_across_a_stop(
             time.sleep(0.05)
     finally:
         _stop(second)
+
+
+def test_a_history_file_in_use_is_waited_for_then_refused_by_name(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "busy.sqlite"
+    first = SqliteHistory(path)
+    monkeypatch.setattr(_history, "LOCK_WAIT_SECONDS", 0.2)
+    with pytest.raises(DlrmockError, match=r"busy\.sqlite.*in use by another dlrmock"):
+        SqliteHistory(path)
+    monkeypatch.setattr(_history, "LOCK_WAIT_SECONDS", 10)
+    threading.Timer(0.3, first.close).start()
+    SqliteHistory(path).close()  # waited for the first to close
+
+
+def test_a_server_started_while_the_last_one_finishes_its_runs_waits_for_it(
+        tmp_path: Path, target: Target) -> None:
+    db = str(tmp_path / "dlrmock.sqlite")
+    config = tmp_path / "dlrmock.yaml"
+    config.write_text("send:\n  receipt_delay: 3\n  answer_margin: 0\n", "utf-8")
+    args = ["--db", db, "--config", str(config), "--time-scale", "1", "--grace", "10"]
+    first, url = _serve(args)
+    answer = send_esms(url, "0912345678", target.url)
+    first.send_signal(signal.SIGTERM)  # it sends the receipt within its grace, then stops
+    second, url = _serve(args)  # the port is free at once; the history when the first is done
+    try:
+        assert first.wait(1) == 0  # it had stopped before the second was serving
+        time.sleep(0.5)
+        assert [r.path for r in target.requests if answer["SMSID"] in r.path] != []
+        assert len(target.requests) == 1  # sent once: not again by the second
+        assert requests.get(f"{url}/_dlrmock/messages/{answer['SMSID']}",
+                            timeout=5).json()["state"] == "final"
+    finally:
+        _stop(second)
+        _stop(first)
 
 
 def test_keep_also_prunes_old_attempts_of_runs_that_belong_to_no_message(
