@@ -21,7 +21,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -603,10 +603,14 @@ def _joined(record: str, message: str, state: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------- restore
-def restore(state: State, history: History) -> dict[str, int]:
+def restore(state: State, history: History,
+            later: list[Callable[[], None]] | None = None) -> dict[str, int]:
     """Rebuild the sent messages, captured sends and journey tokens of ``history`` into
-    ``state`` and resume the receipts still scheduled (of sends, journey expiries and runs
-    started through the admin API); counts of what was restored."""
+    ``state`` and plan again the receipts still scheduled (of sends, journey expiries and runs
+    started through the admin API); counts of what was restored.
+
+    The planned runs start at once, or, given ``later``, when its callables are called (after
+    the console is listening: a receipt already due goes out the moment its run starts)."""
     from .sendapi import CapturedSend
     from .sendapi._messages import Part, SentMessage
     from .sendapi._state import Journey
@@ -653,26 +657,30 @@ def restore(state: State, history: History) -> dict[str, int]:
         history._update_schedule(schedule["run_id"], done=True)  # replaced by the resumed run
         try:
             if schedule.get("origin") == "admin":
-                run_id = _resume_admin(state, schedule)
+                start = _resume_admin(state, schedule)
             else:
                 found = by_run.get(schedule["run_id"])
                 if found is None:
                     continue  # its message was pruned
-                run_id = _resume_send(state, schedule, *found, journeys)
+                start = _resume_send(state, schedule, *found, journeys)
         except Exception as exc:  # one schedule that cannot resume must not stop the start
             log.warning("cannot resume run %s (of %s): %s", schedule["run_id"],
                         schedule.get("message_id"), exc)
             continue
-        if run_id is not None:
-            log.info("resumed run %s as %s", schedule["run_id"], run_id)
+        if start is not None:
             resumed += 1
+            if later is None:
+                start()
+            else:
+                later.append(start)
     return {"messages": restored, "resumed": resumed}
 
 
 def _resume_send(state: State, schedule: Mapping[str, Any], message: Any, part: Any,
-                 journeys: Mapping[str, Any]) -> str | None:
-    """Play the receipts of a send's ``schedule`` not sent yet, each at the time it was due;
-    a journey token's expiry only while the token is unused (its gate is rebuilt)."""
+                 journeys: Mapping[str, Any]) -> Callable[[], None] | None:
+    """Plan the receipts of a send's ``schedule`` not sent yet, each at the time it was due
+    (a journey token's expiry only while the token is unused, its gate rebuilt); what starts
+    them, or ``None`` when nothing is left to play."""
     from ._scenarios import resolve
     from .sendapi import AcceptedMessage
     from .sendapi._outcomes import JOURNEY_EXPIRY_SCENARIO, delivery_kinds
@@ -709,13 +717,12 @@ def _resume_send(state: State, schedule: Mapping[str, Any], message: Any, part: 
     state.send_state.messages.bind(run_id, message, part, delivery_kinds(resolve(scenario)))
     if journey is not None:
         state.send_state.set_expiry_run(journey.token, run_id)
-    state.hooks.release([run_id])
-    return run_id
+    return lambda: state.hooks.release([run_id])
 
 
-def _resume_admin(state: State, schedule: Mapping[str, Any]) -> str | None:
-    """Play again a run started through the admin API, with the same seed (the same data),
-    from its first receipt not sent yet, each at the time it was due."""
+def _resume_admin(state: State, schedule: Mapping[str, Any]) -> Callable[[], None] | None:
+    """Plan again a run started through the admin API, with the same seed (the same data),
+    from its first receipt not sent yet, each at the time it was due; what starts it."""
     from ._scenarios import resolve
 
     first = schedule.get("resumed") or {}  # a run resumed before: what it continued
@@ -726,12 +733,12 @@ def _resume_admin(state: State, schedule: Mapping[str, Any]) -> str | None:
     start_after = float(first.get("start_after", schedule.get("start_after") or 0))
 
     run = state.hooks.play(
-        schedule["scenario"], schedule["target"],
+        schedule["scenario"], schedule["target"], hold=True,
         prepare=lambda run: _skip_sent(run, sent, created, start_after),
         resumed={"from": schedule["run_id"], "created": created, "sent_steps": sorted(sent),
                  "start_after": start_after},
         **dict(schedule.get("options") or {}))
-    return str(run.id)
+    return lambda: state.engine.release(run)
 
 
 def _skip_sent(run: Any, sent: set[int], created: float, start_after: float) -> None:

@@ -80,13 +80,14 @@ class EngineHooks:
         return run.id
 
     def play(self, scenario: str | Mapping[str, Any], to: str, *,
-             prepare: Callable[[Run], None] | None = None,
+             prepare: Callable[[Run], None] | None = None, hold: bool = False,
              resumed: Mapping[str, Any] | None = None, **options: Any) -> Run:
         """Start a run the way the admin API does (``options`` as :meth:`Engine.play`'s, JSON
         values only), published as scheduled so that a ``--db`` history can resume it after a
         restart; ``prepare`` may change the planned run before it starts (a resumed run skips
         what was sent), ``resumed`` says what it continues (see
-        :func:`mock_server._history.restore`)."""
+        :func:`mock_server._history.restore`); with ``hold`` it waits for
+        :meth:`Engine.release`."""
         run = self.engine.play(scenario, to, hold=True, **options)
         if prepare is not None:
             prepare(run)
@@ -97,7 +98,8 @@ class EngineHooks:
             "time_scale": getattr(run.clock, "time_scale", None), "start_after": run.start_after,
             "kinds": [d.kind for d in run.deliveries],
         })
-        self.engine.release(run)
+        if not hold:
+            self.engine.release(run)
         return run
 
     def release(self, run_ids: Iterable[str]) -> None:

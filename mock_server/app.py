@@ -9,7 +9,7 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -196,13 +196,23 @@ class State:
         self.hooks = EngineHooks(self.engine, self._capture, self.send_state.messages,
                                  answer_margin=self.send_settings.answer_margin,
                                  events=self.events)
-        self.restored = restore(self, self.history) if config.db is not None else None
-        """What ``--db`` brought back: messages and resumed schedules."""
+        self._resumes: list[Callable[[], None]] = []
+        self.restored = (restore(self, self.history, later=self._resumes)
+                         if config.db is not None else None)
+        """What ``--db`` brought back: messages and resumed schedules (started by
+        :meth:`resume`)."""
         self.stopping = threading.Event()
         """Set when the server stops: the dashboard's event streams end."""
 
     def _journey_changed(self, journey: Journey) -> None:
         self.events.publish(JOURNEY, {"message_id": journey.journey_id, "journey": asdict(journey)})
+
+    def resume(self) -> None:
+        """Start the receipts a ``--db`` history planned again (once; ``create_app`` does it
+        unless told not to, so that a console can listen first)."""
+        starts, self._resumes = self._resumes, []
+        for start in starts:
+            start()
 
     def bind(self, host: str) -> None:
         """Apply the allow-list that binding ``host`` calls for (every target on loopback)."""
@@ -609,8 +619,12 @@ def release(message_id: str) -> Any:
 
 
 # ---------------------------------------------------------------------------------- the factory
-def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
-    """The fake provider as a WSGI app. Its engine thread starts with the first run."""
+def create_app(config: Config | Mapping[str, Any] | None = None, *,
+               resume: bool = True) -> Flask:
+    """The fake provider as a WSGI app. Its engine thread starts with the first run.
+
+    With ``resume=False`` the receipts a ``--db`` history planned again wait for
+    ``get_state(app).resume()`` (``dlrmock serve`` subscribes its console first)."""
     if config is None:
         config = Config()
     elif not isinstance(config, Config):
@@ -626,6 +640,8 @@ def create_app(config: Config | Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(create_ui_blueprint(), url_prefix=f"{ADMIN_PREFIX}/ui")
     _register_send_apis(app, state)
+    if resume:
+        state.resume()
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:

@@ -557,7 +557,7 @@ def serve(
             "pass --admin-token TOKEN (or bind 127.0.0.1)"
         )
     try:
-        app = create_app(Config.from_mapping(values))
+        app = create_app(Config.from_mapping(values), resume=False)
         state = get_state(app)
         state.bind(host)
         server = ProductionServer(app, host, port, threads=threads)
@@ -585,6 +585,7 @@ def serve(
                                "restored": state.restored}))
     sys.stdout.flush()
     state.events.subscribe(ConsolePrinter(sys.stdout, log_format=log_format, quiet=quiet))
+    state.resume()  # receipts a --db history planned again: the console sees them leave
     try:
         how = server.run()
         started = _time.monotonic()

@@ -352,6 +352,38 @@ def test_dlrmock_serve_with_db_keeps_history_and_schedule_across_a_stop(
         _stop(second)
 
 
+def test_the_console_shows_a_receipt_that_was_due_while_the_server_was_down(
+        tmp_path: Path, target: Target) -> None:
+    db = str(tmp_path / "dlrmock.sqlite")
+    config = tmp_path / "dlrmock.yaml"
+    config.write_text("send:\n  receipt_delay: 0.5\n  answer_margin: 0\n", "utf-8")
+    args = ["--db", db, "--config", str(config), "--time-scale", "1", "--grace", "0"]
+    first, url = _serve(args)
+    try:
+        answer = send_esms(url, "0912345678", target.url)
+    finally:
+        _stop(first)  # stopped before the receipt was due
+    time.sleep(0.6)
+    second, url = _serve(args)  # the receipt is overdue: it leaves as the server starts
+    lines: list[dict[str, Any]] = []
+
+    def read() -> None:
+        assert second.stdout is not None
+        for line in second.stdout:
+            lines.append(json.loads(line))
+            if lines[-1].get("event") == "attempt":
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        reader.join(10)
+        assert lines and lines[-1]["event"] == "attempt", lines
+        assert answer["SMSID"] in lines[-1]["url"] and lines[-1]["outcome"] == "acknowledged"
+    finally:
+        _stop(second)
+
+
 def test_a_history_file_in_use_is_waited_for_then_refused_by_name(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "busy.sqlite"
