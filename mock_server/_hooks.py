@@ -3,6 +3,7 @@ report back to the sent messages they play."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
@@ -10,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from ._engine import Attempt, Delivery, Engine, Run
+from ._errors import RunNotFoundError
 from ._events import ATTEMPT, RELEASED, RUN, SCHEDULED, SEND, EventBus, message_record, send_summary
 from .providers import get_provider
 from .sendapi import AcceptedMessage, CapturedSend
@@ -109,7 +111,7 @@ class EngineHooks:
                 # Published first: at time scale 0 the run's first attempt may follow at once.
                 self.events.publish(RELEASED, {
                     "run_id": run.id, "message_id": run.message_id,
-                    "message": self._snapshot(run.message_id),
+                    "message": self._snapshot_of(run),
                 })
                 self.engine.release(run, self.answer_margin)
 
@@ -123,7 +125,10 @@ class EngineHooks:
             log.warning("the follow-up of run %s could not be played", run.id, exc_info=True)
 
     def cancel(self, run_id: str) -> None:
-        self.engine.cancel(run_id)
+        """Stop ``run_id``; one the journal no longer knows (evicted, or planned by a server
+        before a restart) has nothing left to stop."""
+        with contextlib.suppress(RunNotFoundError):
+            self.engine.cancel(run_id)
 
     def capture(self, sent: CapturedSend) -> None:
         self._capture(sent)
@@ -143,6 +148,15 @@ class EngineHooks:
         with self.messages.lock:
             return message_record(found)
 
+    def _snapshot_of(self, run: Run) -> dict[str, Any] | None:
+        """The message ``run`` plays the receipts of: the one it is bound to (a journey
+        expiry's receipt carries another id than its message), else by its receipts' id."""
+        found = self.messages.of_run(run.id)
+        if found is None:
+            return self._snapshot(run.message_id)
+        with self.messages.lock:
+            return message_record(found)
+
     def _attempted(self, run: Run, attempt: Attempt) -> None:
         if attempt.attempt == 1:
             delivery: Delivery | None = next(
@@ -157,13 +171,19 @@ class EngineHooks:
             "attempt": attempt.as_dict(), "run_id": run.id, "message_id": run.message_id,
             "provider": run.provider, "scenario": run.scenario.name,
             "acknowledged": attempt.acknowledged,
-            "message": self._snapshot(run.message_id),
+            "message": self._snapshot_of(run),
         })
 
     def _finished(self, run: Run) -> None:
+        bound = self.messages.of_run(run.id)
         self.messages.finished(run.id)
         if not self.events.subscribed:
             return
+        if bound is not None:
+            with self.messages.lock:
+                snapshot: dict[str, Any] | None = message_record(bound)
+        else:
+            snapshot = self._snapshot(run.message_id)
         failures = run.failures()
         self.events.publish(RUN, {
             # A cancelled run (a journey token used in time, a reset) is no delivery failure.
@@ -171,5 +191,5 @@ class EngineHooks:
             "run_id": run.id, "message_id": run.message_id, "provider": run.provider,
             "scenario": run.scenario.name, "target": run.target, "state": run.state,
             "ok": run.ok, "failures": failures, "attempts": len(run.attempts),
-            "message": self._snapshot(run.message_id),
+            "message": snapshot,
         })

@@ -200,6 +200,10 @@ def test_an_unused_journey_token_is_usable_exactly_once_after_a_restart(
     token = send_nxcloud(first.url, "/v1/zalo/initJourneyToken", {
         "appkey": "a", "phone": "84912345678", "tokenType": "token_logistics_7"})["data"]
     first.stop()
+    for _ in range(2):  # its expiry is planned again at each restart
+        between = start(**config)
+        assert between.state.restored == {"messages": 1, "resumed": 1}
+        between.stop()
 
     second = start(**config)
     assert second.state.restored == {"messages": 1, "resumed": 1}  # the token's expiry

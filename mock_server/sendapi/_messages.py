@@ -179,6 +179,12 @@ class MessageStore:
         with self.lock:
             return self._messages.get(message_id)
 
+    def of_run(self, run_id: str) -> SentMessage | None:
+        """The message whose receipts ``run_id`` plays (until the run ends)."""
+        with self.lock:
+            found = self._by_run.get(run_id)
+            return None if found is None else found[0]
+
     def all(self) -> list[SentMessage]:
         with self.lock:
             return list(self._messages.values())
