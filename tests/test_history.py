@@ -356,6 +356,28 @@ def test_dlrmock_serve_with_db_keeps_history_and_schedule_across_a_stop(
         _stop(second)
 
 
+def test_a_manual_clock_run_comes_back_waiting_for_its_next_step(
+        start: Start, tmp_path: Path, target: Target) -> None:
+    db = str(tmp_path / "dlrmock.sqlite")
+    first = start(db=db)
+    run = requests.post(first.url + "/_dlrmock/runs", json={
+        "scenario": "nxcloud.zalo.success_then_delivered", "to": target.url,
+        "clock": "manual"}, timeout=5).json()
+    requests.post(f"{first.url}/_dlrmock/runs/{run['id']}/step", timeout=5)
+    first.stop()
+
+    second = start(db=db)
+    [resumed] = requests.get(second.url + "/_dlrmock/runs", timeout=5).json()["runs"]
+    time.sleep(0.2)
+    assert resumed["state"] in ("pending", "running") and len(target.requests) == 1
+    stepped = requests.post(f"{second.url}/_dlrmock/runs/{resumed['id']}/step",
+                            timeout=5).json()
+    assert [a["kind"] for a in stepped["attempts"]] == ["nxcloud.zalo.delivered"]
+    bodies = [json.loads(r.body) for r in target.requests]
+    assert [b["status"] for b in bodies] == ["success", "delivered"]
+    assert bodies[1]["requestId"] == bodies[0]["requestId"]
+
+
 def test_the_console_shows_a_receipt_that_was_due_while_the_server_was_down(
         tmp_path: Path, target: Target) -> None:
     db = str(tmp_path / "dlrmock.sqlite")
