@@ -326,12 +326,18 @@ def _stop(process: subprocess.Popen[str]) -> None:
             process.stdout.close()
 
 
+def _serve_args(tmp_path: Path, *, receipt_delay: float, grace: float) -> list[str]:
+    """`dlrmock serve` arguments: a history in ``tmp_path``, receipts ``receipt_delay`` real
+    seconds after their send's answer."""
+    config = tmp_path / "dlrmock.yaml"
+    config.write_text(f"send:\n  receipt_delay: {receipt_delay}\n  answer_margin: 0\n", "utf-8")
+    return ["--db", str(tmp_path / "dlrmock.sqlite"), "--config", str(config), "--time-scale",
+            "1", "--grace", str(grace)]
+
+
 def test_dlrmock_serve_with_db_keeps_history_and_schedule_across_a_stop(
         tmp_path: Path, target: Target) -> None:
-    db = str(tmp_path / "dlrmock.sqlite")
-    config = tmp_path / "dlrmock.yaml"
-    config.write_text("send:\n  receipt_delay: 3\n  answer_margin: 0\n", "utf-8")
-    args = ["--db", db, "--config", str(config), "--time-scale", "1", "--grace", "0"]
+    args = _serve_args(tmp_path, receipt_delay=3, grace=0)
     first, url = _serve(args)
     try:
         answer = send_esms(url, "0912345678", target.url, RequestId="order-9")
@@ -380,10 +386,7 @@ def test_a_manual_clock_run_comes_back_waiting_for_its_next_step(
 
 def test_the_console_shows_a_receipt_that_was_due_while_the_server_was_down(
         tmp_path: Path, target: Target) -> None:
-    db = str(tmp_path / "dlrmock.sqlite")
-    config = tmp_path / "dlrmock.yaml"
-    config.write_text("send:\n  receipt_delay: 0.5\n  answer_margin: 0\n", "utf-8")
-    args = ["--db", db, "--config", str(config), "--time-scale", "1", "--grace", "0"]
+    args = _serve_args(tmp_path, receipt_delay=0.5, grace=0)
     first, url = _serve(args)
     try:
         answer = send_esms(url, "0912345678", target.url)
@@ -424,10 +427,7 @@ def test_a_history_file_in_use_is_waited_for_then_refused_by_name(
 
 def test_a_server_started_while_the_last_one_finishes_its_runs_waits_for_it(
         tmp_path: Path, target: Target) -> None:
-    db = str(tmp_path / "dlrmock.sqlite")
-    config = tmp_path / "dlrmock.yaml"
-    config.write_text("send:\n  receipt_delay: 3\n  answer_margin: 0\n", "utf-8")
-    args = ["--db", db, "--config", str(config), "--time-scale", "1", "--grace", "10"]
+    args = _serve_args(tmp_path, receipt_delay=3, grace=10)
     first, url = _serve(args)
     answer = send_esms(url, "0912345678", target.url)
     first.send_signal(signal.SIGTERM)  # it sends the receipt within its grace, then stops
