@@ -16,6 +16,8 @@ OUTCOMES = (
     HTTP_ERROR,
     LOST_ACK,
     "timeout",
+    "connect_timeout",
+    "pool_timeout",
     "refused",
     "unresolved",
     "reset",
@@ -25,3 +27,6 @@ OUTCOMES = (
     CANCELLED,
     BLOCKED,
 )
+SEEN_AS_TIMEOUT = frozenset({LOST_ACK, "connect_timeout", "pool_timeout"})
+"""Outcomes the provider's retry rule treats as a timeout: no answer arrived in time (the last
+two never reached the webhook: no connection came within the timeout)."""
