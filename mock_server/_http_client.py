@@ -48,6 +48,10 @@ _SKIPPED_DEFAULTS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 them, see :func:`~mock_server._http.with_default_headers`)."""
 _UNWRITTEN = "Cannot write to closing transport"
 """aiohttp's message (``StreamWriter._write``) when a connection was closed before the write."""
+_UNKNOWN_ISSUER = frozenset({2, 18, 19, 20, 21})
+"""OpenSSL's verify codes for a certificate no trusted CA signed (X509_V_ERR_...: unable to get
+issuer cert, self-signed, self-signed in chain, unable to get issuer locally, unable to verify
+leaf): trusting its CA (--cacert) is the fix."""
 _BODIES = frozenset({"POST", "PUT", "PATCH"})
 """Methods whose request always has a body (Content-Length: 0 when empty)."""
 _LINE_BREAK = re.compile(r"[\r\n\x00]")
@@ -371,10 +375,12 @@ def _failure(exc: BaseException, address: URL) -> TransportError:
     where = f"{address.host}:{address.port}"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         cert = exc.certificate_error
-        reason = getattr(cert, "verify_message", None) or str(cert)
+        reason = (getattr(cert, "verify_message", None) or str(cert)).rstrip(".")
+        unknown_ca = getattr(cert, "verify_code", None) in _UNKNOWN_ISSUER
         return TransportError(
             "tls_error",
-            f"TLS handshake with {where} failed: certificate verify failed: {reason}; {TLS_HINT}",
+            f"TLS handshake with {where} failed: certificate verify failed: {reason}; "
+            + (TLS_HINT if unknown_ca else "--insecure skips verification"),
         )
     tls = _find(exc, ssl.SSLError)
     if tls is not None:
