@@ -275,7 +275,10 @@ class HttpClient:
         if slots is None:
             slots = self._slots[origin] = asyncio.Semaphore(self.max_connections_per_host)
         try:
-            await _within(timeout, slots.acquire())
+            if slots.locked():  # all busy: wait, with a deadline
+                await _within(timeout, slots.acquire())
+            else:
+                await slots.acquire()
         except asyncio.TimeoutError:
             raise TransportError(
                 "pool_timeout",

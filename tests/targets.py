@@ -471,10 +471,12 @@ class Sink:
     An asyncio server in its own thread; counts requests in ``received``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self._sock = socket.create_server((HOST, 0), backlog=1024)
         self.port: int = self._sock.getsockname()[1]
-        self.url = f"http://{HOST}:{self.port}/hook"
+        self.tls = tls
+        """Serve HTTPS with this server context (``url`` is then https://)."""
+        self.url = f"{'https' if tls else 'http'}://{HOST}:{self.port}/hook"
         self.received = 0
         self._transports: set[asyncio.Transport] = set()
         self._server = _LoopThread(f"sink-{self.port}")
@@ -497,7 +499,9 @@ class Sink:
     def start(self) -> Sink:
         """Serve from a daemon thread; returns self once the server runs."""
         self._server.start(
-            lambda loop: loop.create_server(lambda: _SinkProtocol(self), sock=self._sock),
+            lambda loop: loop.create_server(
+                lambda: _SinkProtocol(self), sock=self._sock, ssl=self.tls
+            ),
             self._transports,
         )
         return self
