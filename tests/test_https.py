@@ -4,6 +4,7 @@ engine's connection pools, one per origin. (The CLI's options: test_cli_play.py.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +14,8 @@ import trustme
 from targets import Target
 
 from mock_server import Config, DlrmockError, Engine, MockProvider
+from mock_server._http import Request, Response, TransportError, tls_context
+from mock_server._http_client import HttpClient
 
 NXCLOUD = "nxcloud.zalo.success_never_delivered"
 ESMS = "esms.sms.cskh.delivered"
@@ -135,3 +138,23 @@ def test_two_hundred_callback_paths_on_one_host_share_its_connections(target: Ta
 
     assert {r.path for r in target.wait_for(200)} == {f"/hook/{n}" for n in range(200)}
     assert target.connections <= 4 and target.max_open <= 4
+
+
+def test_a_pinned_https_target_is_verified_against_its_url_host(
+    webhook_ca: trustme.CA, ca_file: Path, make_target: MakeTarget
+) -> None:
+    # The allow-list resolves a name once and connects to the address it checked: TLS must
+    # still verify the URL's name, and the request still names it.
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    webhook_ca.issue_cert("hooks.example").configure_cert(context)
+    webhook = make_target("ok", tls=context)
+    url = f"https://hooks.example:{webhook.port}/hook"
+
+    async def send(tls: ssl.SSLContext) -> Response:
+        async with HttpClient(tls=tls) as client:
+            return await client.send(Request("GET", url), 5.0, connect_to="127.0.0.1")
+
+    assert asyncio.run(send(tls_context(ca_file))).status == 200
+    assert webhook.wait_for(1)[0].header("Host") == f"hooks.example:{webhook.port}"
+    with pytest.raises(TransportError, match="certificate verify failed"):
+        asyncio.run(send(ssl.create_default_context()))  # the system's store: unknown CA
