@@ -9,7 +9,7 @@ import json
 import math
 import ssl
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -32,6 +32,20 @@ class InputError(click.ClickException):
 
 def fail(message: str) -> NoReturn:
     raise InputError(message)
+
+
+def _tls_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--cacert FILE`` and ``--insecure`` (curl's names): how https:// webhooks are verified."""
+    command = click.option(
+        "--insecure", is_flag=True, help="Deliver to https:// webhooks without verifying them."
+    )(command)
+    return click.option(
+        "--cacert",
+        metavar="FILE",
+        default=None,
+        help="Verify https:// webhooks against the CA certificate(s) in this PEM file instead of "
+        "the system's trust store.",
+    )(command)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -296,16 +310,7 @@ def _parse_time_scale(value: float | None) -> float | None:
     default=None,
     help="eSMS: force one of the four error_info encodings.",
 )
-@click.option(
-    "--cacert",
-    metavar="FILE",
-    default=None,
-    help="Verify https:// webhooks against the CA certificate(s) in this PEM file instead of "
-    "the system's trust store.",
-)
-@click.option(
-    "--insecure", is_flag=True, help="Deliver to https:// webhooks without verifying them."
-)
+@_tls_flags
 @click.option("--json", "as_json", is_flag=True, help='Print {"attempts": [...]} as JSON.')
 def play(
     scenario: str,
@@ -526,16 +531,7 @@ def _print_rows(run: Any, shown: int) -> int:
     show_default=True,
     help="The console: one line per send and per delivery attempt, or one JSON object each.",
 )
-@click.option(
-    "--cacert",
-    metavar="FILE",
-    default=None,
-    help="Verify https:// webhooks against the CA certificate(s) in this PEM file instead of "
-    "the system's trust store.",
-)
-@click.option(
-    "--insecure", is_flag=True, help="Deliver to https:// webhooks without verifying them."
-)
+@_tls_flags
 @click.option("--quiet", is_flag=True, help="Print errors only (rejected sends, receipts "
               "not acknowledged).")
 def serve(

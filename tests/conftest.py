@@ -160,9 +160,22 @@ def ca_file(webhook_ca: trustme.CA, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def tls_target(webhook_ca: trustme.CA, make_target: Callable[..., Target]) -> Target:
-    """An https:// webhook answering 200 'success', its certificate (for 127.0.0.1 and
-    localhost) signed by ``webhook_ca``."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    webhook_ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-    return make_target("ok", tls=context)
+def make_tls_target(
+    webhook_ca: trustme.CA, make_target: Callable[..., Target]
+) -> Callable[..., Target]:
+    """Start https:// webhooks answering 200 'success' on 127.0.0.1, with a certificate for
+    the given names signed by ``webhook_ca``: ``make_tls_target("hooks.example")``."""
+
+    def make(*names: str) -> Target:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        webhook_ca.issue_cert(*names).configure_cert(context)
+        return make_target("ok", tls=context)
+
+    return make
+
+
+@pytest.fixture
+def tls_target(make_tls_target: Callable[..., Target]) -> Target:
+    """An https:// webhook whose certificate (for 127.0.0.1 and localhost) ``webhook_ca``
+    signed."""
+    return make_tls_target("127.0.0.1", "localhost")

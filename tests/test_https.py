@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import trustme
 from targets import Target
 
 from mock_server import Config, DlrmockError, Engine, MockProvider
@@ -55,11 +54,9 @@ def test_by_default_an_unknown_ca_is_a_tls_error_with_the_reason_in_the_journal(
 
 
 def test_a_certificate_for_another_name_is_a_tls_error_even_with_its_ca(
-    webhook_ca: trustme.CA, ca_file: Path, make_target: MakeTarget
+    ca_file: Path, make_tls_target: MakeTarget
 ) -> None:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    webhook_ca.issue_cert("hooks.example").configure_cert(context)
-    elsewhere = make_target("ok", tls=context)
+    elsewhere = make_tls_target("hooks.example")
     with MockProvider({"time_scale": 0, "cacert": str(ca_file)}) as provider:
         (attempt,) = provider.play(NXCLOUD, elsewhere.url).wait(10).attempts
 
@@ -141,13 +138,11 @@ def test_two_hundred_callback_paths_on_one_host_share_its_connections(target: Ta
 
 
 def test_a_pinned_https_target_is_verified_against_its_url_host(
-    webhook_ca: trustme.CA, ca_file: Path, make_target: MakeTarget
+    ca_file: Path, make_tls_target: MakeTarget
 ) -> None:
     # The allow-list resolves a name once and connects to the address it checked: TLS must
     # still verify the URL's name, and the request still names it.
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    webhook_ca.issue_cert("hooks.example").configure_cert(context)
-    webhook = make_target("ok", tls=context)
+    webhook = make_tls_target("hooks.example")
     url = f"https://hooks.example:{webhook.port}/hook"
 
     async def send(tls: ssl.SSLContext) -> Response:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .._http import OUTCOMES as TRANSPORT_OUTCOMES
+
 ACKNOWLEDGED = "acknowledged"
 HTTP_ERROR = "http_error"
 LOST_ACK = "lost_ack"
@@ -15,15 +17,7 @@ OUTCOMES = (
     ACKNOWLEDGED,
     HTTP_ERROR,
     LOST_ACK,
-    "timeout",
-    "connect_timeout",
-    "pool_timeout",
-    "refused",
-    "unresolved",
-    "reset",
-    "closed",
-    "invalid_response",
-    "tls_error",
+    *TRANSPORT_OUTCOMES,
     CANCELLED,
     BLOCKED,
 )
