@@ -11,6 +11,8 @@ may cost and what its failure is called:
   The one exception is a request that was never written: a pooled connection the server closed
   just before the write (aiohttp refuses the write: "Cannot write to closing transport") is
   replaced by a fresh one, since nothing reached the webhook.
+- **Timeouts** bound the exchange; one that runs out before the request was written (connecting
+  took too long) is ``connect_timeout``: nothing was sent.
 - **Pools per origin** (scheme, host, port): at most ``max_connections_per_host`` requests are
   in flight per origin, so a webhook host gets at most that many connections, whatever its paths.
   Waiting for one has the request's timeout as its deadline (outcome ``pool_timeout``).
@@ -54,9 +56,14 @@ issuer cert, self-signed, self-signed in chain, unable to get issuer locally, un
 leaf): trusting its CA (--cacert) is the fix."""
 _BODIES = frozenset({"POST", "PUT", "PATCH"})
 """Methods whose request always has a body (Content-Length: 0 when empty)."""
+
+
+def _has_body(request: Request) -> bool:
+    return bool(request.body) or request.method in _BODIES
 _LINE_BREAK = re.compile(r"[\r\n\x00]")
 _MAX_UNWRITTEN = 4
 """Connections found closed at the write, at most, before a send gives up (``refused``)."""
+
 
 class _Progress:
     """How far one try of a send got; aiohttp's hooks below fill it in."""
@@ -292,7 +299,7 @@ class HttpClient:
             )
         except asyncio.TimeoutError:
             where = f"{address.host}:{address.port}"
-            if progress.written or (progress.connected and request.method not in _BODIES):
+            if progress.written or (progress.connected and not _has_body(request)):
                 raise TransportError(
                     "timeout", f"no response within {float(timeout)} s"
                 ) from None
@@ -323,7 +330,7 @@ class HttpClient:
         try:
             for _ in range(_MAX_UNWRITTEN):
                 progress.reset()  # a fresh try
-                body = _Body(request.body, progress) if request.method in _BODIES else None
+                body = _Body(request.body, progress) if _has_body(request) else None
                 try:
                     async with session.request(
                         request.method,

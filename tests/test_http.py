@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import pickle
+import socket
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
@@ -390,6 +391,24 @@ def test_waiting_for_a_connection_has_the_timeout_as_deadline() -> None:
     assert 0.15 < waited < 0.9
     assert response.status == 200
     assert target.count() == 1  # the second request never reached the wire
+
+
+def test_a_timeout_before_the_request_was_written_is_connect_timeout() -> None:
+    # A listener whose accept queue is full drops new handshakes: the connection never comes.
+    with socket.create_server(("127.0.0.1", 0), backlog=0) as listener:
+        port = listener.getsockname()[1]
+        queued = [socket.socket() for _ in range(3)]
+        for sock in queued:
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", port))
+        try:
+            error = failure(post(f"http://127.0.0.1:{port}/hook"), 0.3)
+        finally:
+            for sock in queued:
+                sock.close()
+
+    assert error.outcome == "connect_timeout"
+    assert error.detail == f"not sent: no connection to 127.0.0.1:{port} within 0.3 s"
 
 
 def test_two_hundred_paths_on_one_host_share_one_pool(target: Target) -> None:
