@@ -182,6 +182,23 @@ def test_thousand_runs_to_mixed_targets_lose_nothing(
         assert engine.errors == []
 
 
+def test_a_run_that_gets_no_connection_in_time_is_journaled_pool_timeout_and_retried(
+    make_target: MakeTarget,
+) -> None:
+    stuck = make_target("never")
+    with Engine(time_scale=0, max_connections=1) as engine:
+        holder = engine.play(NXCLOUD, stuck.url, policy={"timeout": 5})
+        stuck.wait_for(1)  # the one connection to the origin is now busy
+        started = time.monotonic()
+        run = engine.play(ESMS, stuck.url + "?other=path", policy={"timeout": 0.1}).wait(5)
+
+        assert [a.outcome for a in run.attempts] == ["pool_timeout"] * 6  # retried as a timeout
+        assert time.monotonic() - started < 4
+        assert (run.attempts[0].error or "").startswith("not sent: no connection to http://")
+        assert stuck.count() == 1 and not holder.finished
+        engine.cancel(holder.id)
+
+
 # ------------------------------------------------------------------ journal == wire, exactly
 NOT_ON_THE_WIRE = frozenset({"connect_timeout", "pool_timeout", "refused", "unresolved", "blocked"})
 """Attempts whose request never left dlrmock (the error says why)."""
