@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import ssl
 import subprocess
 import sys
 import threading
@@ -27,21 +28,27 @@ if TYPE_CHECKING:
     from mock_server import Engine, Run, Scenario
 
 SINK_CHILD = """
-import sys
+import ssl, sys
 sys.path.insert(0, sys.argv[1])
 from targets import Sink
-with Sink() as sink:
+tls = None
+if len(sys.argv) > 2:  # serve HTTPS with this certificate chain and key
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(sys.argv[2], sys.argv[3])
+with Sink(tls) as sink:
     print(sink.port, flush=True)
     sys.stdin.read()
 """
 
 
 class SinkProcess:
-    """A ``Sink`` in a child process, so it does not share the GIL; ``url`` once it listens."""
+    """A ``Sink`` in a child process, so it does not share the GIL; ``url`` once it listens.
 
-    def __init__(self) -> None:
+    With ``tls`` (certificate chain file, key file) it serves HTTPS."""
+
+    def __init__(self, tls: tuple[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", SINK_CHILD, str(ROOT / "tests")],
+            [sys.executable, "-c", SINK_CHILD, str(ROOT / "tests"), *(tls or ())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )
         assert self.proc.stdout is not None
@@ -49,7 +56,7 @@ class SinkProcess:
         if not line:
             raise RuntimeError("the sink process did not start")
         self.port = int(line)
-        self.url = f"http://127.0.0.1:{self.port}/hook"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/hook"
 
     def stop(self) -> None:
         assert self.proc.stdin is not None
@@ -64,13 +71,45 @@ def add_sink_thread_option(parser: argparse.ArgumentParser) -> None:
 
 
 @contextlib.contextmanager
-def running_sink(in_thread: bool) -> Iterator[Sink | SinkProcess]:
-    """A listening sink (``port``, ``url``): a ``Sink`` thread here, or a ``SinkProcess``."""
-    sink: Sink | SinkProcess = Sink().start() if in_thread else SinkProcess()
+def running_sink(
+    in_thread: bool, tls: TlsFiles | None = None
+) -> Iterator[Sink | SinkProcess]:
+    """A listening sink (``port``, ``url``): a ``Sink`` thread here, or a ``SinkProcess``;
+    serving HTTPS with ``tls``'s certificate."""
+    if in_thread:
+        sink: Sink | SinkProcess = Sink(tls.server_context() if tls else None).start()
+    else:
+        sink = SinkProcess((tls.chain, tls.key) if tls else None)
     try:
         yield sink
     finally:
         sink.stop()
+
+
+class TlsFiles:
+    """A throwaway CA (trustme) and a certificate for 127.0.0.1 it signed, as PEM files."""
+
+    def __init__(self, folder: Path) -> None:
+        import trustme
+
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1")
+        self.ca = str(folder / "ca.pem")
+        self.chain = str(folder / "chain.pem")
+        self.key = str(folder / "key.pem")
+        ca.cert_pem.write_to_path(self.ca)
+        cert.private_key_pem.write_to_path(self.key)
+        with open(self.chain, "wb") as chain:
+            for blob in cert.cert_chain_pems:
+                chain.write(blob.bytes())
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.chain, self.key)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca)
 
 
 def post_keep_alive(
@@ -80,9 +119,10 @@ def post_keep_alive(
     *,
     timeout: float | None = None,
     senders: str = "thread(s)",
+    tls: ssl.SSLContext | None = None,
 ) -> tuple[float, float]:
     """POST every share's bodies to ``/hook`` from a thread of its own, over one keep-alive
-    ``http.client`` connection each, expecting 200s.
+    ``http.client`` connection each (HTTPS with ``tls``), expecting 200s.
 
     Returns (wall seconds, CPU seconds of this process), both from when every connection is open
     until every thread has finished; raises if any thread failed (``senders`` names them).
@@ -91,7 +131,11 @@ def post_keep_alive(
     failures: list[BaseException] = []
 
     def worker(share: Sequence[bytes]) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        conn = (
+            http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=tls)
+            if tls is not None
+            else http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        )
         try:
             conn.connect()
             barrier.wait()

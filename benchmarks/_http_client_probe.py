@@ -19,7 +19,8 @@ import time
 
 from _common import post_keep_alive, running_sink
 
-from mock_server._http import HttpClient, Request
+from mock_server._http import Request
+from mock_server._http_client import HttpClient
 
 BODY = json.dumps(
     {

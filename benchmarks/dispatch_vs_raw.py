@@ -1,7 +1,7 @@
 """The delivery engine against a bare http.client keep-alive loop, to the same sink, same run.
 
     .venv/bin/python benchmarks/dispatch_vs_raw.py [--runs 5000] [--concurrency 32]
-        [--rounds 5] [--sink-thread]
+        [--rounds 5] [--sink-thread] [--https]
 
 engine: ``--runs`` runs of a one-receipt NXCloud scenario (``nxcloud.zalo.success_never_delivered``)
         played at time scale 0 by an ``Engine(max_connections=--concurrency)``, timed from the
@@ -16,18 +16,27 @@ does not share the GIL with the side being measured (``--sink-thread`` runs it i
 this process instead). Rounds alternate which side goes first; each round's ratio is engine
 receipts/s over raw requests/s, and the result is the median over rounds.
 
-Prints ``dispatch_vs_raw: <ratio>`` last; the bar is >= 0.8.
+``--https``: both sides over TLS (keep-alive, so mostly record encryption, few handshakes) to
+a sink whose certificate a throwaway CA signed (the engine trusts it through
+``tls_context(cacert)``, http.client through an ``ssl`` context).
+
+Prints ``dispatch_vs_raw: <ratio>`` (``dispatch_vs_raw_https`` with ``--https``) last; the bar is
+>= 0.8.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import ssl
 import statistics
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from _common import (
+    TlsFiles,
     add_sink_thread_option,
     play_all,
     post_keep_alive,
@@ -37,6 +46,7 @@ from _common import (
 )
 
 from mock_server import Engine
+from mock_server._http import tls_context
 
 SCENARIO = "nxcloud.zalo.success_never_delivered"
 
@@ -56,11 +66,13 @@ def engine_round(engine: Engine, url: str, runs: int) -> tuple[float, float, lis
 
 
 def raw_round(
-    port: int, bodies: list[bytes], headers: dict[str, str], threads: int
+    port: int, bodies: list[bytes], headers: dict[str, str], threads: int,
+    tls: ssl.SSLContext | None = None,
 ) -> tuple[float, float]:
     """Requests/s and CPU µs per request: ``threads`` keep-alive connections sending ``bodies``."""
     shares = [bodies[i::threads] for i in range(threads)]
-    elapsed, cpu = post_keep_alive(port, shares, headers, timeout=30, senders="raw sender(s)")
+    elapsed, cpu = post_keep_alive(port, shares, headers, timeout=30, senders="raw sender(s)",
+                                   tls=tls)
     return len(bodies) / elapsed, cpu / len(bodies) * 1e6
 
 
@@ -69,30 +81,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5000, help="runs (= receipts) per round")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--https", action="store_true", help="both sides over TLS")
     add_sink_thread_option(parser)
     args = parser.parse_args(argv)
 
-    with running_sink(args.sink_thread) as sink:
+    with tempfile.TemporaryDirectory() as folder:
+        files = TlsFiles(Path(folder)) if args.https else None
+        return measure(args, files)
+
+
+def measure(args: argparse.Namespace, files: TlsFiles | None) -> int:
+    client_tls = files.client_context() if files else None
+    with running_sink(args.sink_thread, files) as sink:
         print(f"{args.runs} one-receipt runs per round, concurrency {args.concurrency}, sink "
-              f"{'in a thread' if args.sink_thread else 'in a child process'}")
+              f"{'in a thread' if args.sink_thread else 'in a child process'}"
+              f"{', HTTPS' if files else ''}")
         with Engine(time_scale=0, seed=1, max_connections=args.concurrency,
-                    journal_limit=10 * args.runs) as engine:
+                    journal_limit=10 * args.runs,
+                    tls=tls_context(files.ca) if files else None) as engine:
             # Warm-up: connections, imports, caches; and the bodies and headers raw will send.
             _, _, bodies = engine_round(engine, sink.url, min(args.runs, 1000))
             probe = engine.play(SCENARIO, sink.url).wait(10)
             headers = {k: v for k, v in probe.attempts[0].request.headers
                        if k.lower() != "content-length"}
             engine.reset()
-            raw_round(sink.port, bodies, headers, args.concurrency)
+            raw_round(sink.port, bodies, headers, args.concurrency, client_tls)
             ratios, cpu_ratios = [], []
             for round_ in range(1, args.rounds + 1):
                 if round_ % 2:
                     engine_rate, engine_cpu, bodies = engine_round(engine, sink.url, args.runs)
-                    raw_rate, raw_cpu = raw_round(sink.port, bodies, headers, args.concurrency)
+                    raw_rate, raw_cpu = raw_round(sink.port, bodies, headers, args.concurrency,
+                                                  client_tls)
                 else:
                     raw_rate, raw_cpu = raw_round(
                         sink.port, bodies * (args.runs // len(bodies) or 1), headers,
-                        args.concurrency,
+                        args.concurrency, client_tls,
                     )
                     engine_rate, engine_cpu, bodies = engine_round(engine, sink.url, args.runs)
                 ratios.append(engine_rate / raw_rate)
@@ -105,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"median of {len(ratios)} rounds: ratio {statistics.median(ratios):.3f} "
           f"(min {min(ratios):.3f}, max {max(ratios):.3f}); CPU per receipt, engine / "
           f"http.client: {statistics.median(cpu_ratios):.2f}")
-    print(f"dispatch_vs_raw: {statistics.median(ratios):.3f}")
+    name = "dispatch_vs_raw_https" if files else "dispatch_vs_raw"
+    print(f"{name}: {statistics.median(ratios):.3f}")
     return 0
 
 

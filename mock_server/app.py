@@ -6,6 +6,7 @@ from __future__ import annotations
 import hmac
 import logging
 import math
+import ssl
 import threading
 import time
 from collections import deque
@@ -23,6 +24,7 @@ from ._errors import DlrmockError, PendingLimitError, RunNotFoundError
 from ._events import JOURNEY, RESET, Counters, EventBus
 from ._history import History, MemoryHistory, SqliteHistory, restore
 from ._hooks import EngineHooks
+from ._http import TlsConfigError, tls_context
 from ._limits import MAX_DEPTH, loads_json, nesting_depth
 from ._scenarios import builtin_scenarios
 from ._targets import AllowList, policy_for
@@ -59,7 +61,8 @@ class Config:
     journal_limit: int = 100_000
     """Attempts kept before the oldest finished runs are evicted (counted in /health)."""
     max_connections: int = 32
-    """Open connections per webhook (host, port and path); more requests queue."""
+    """Open connections per webhook origin (scheme, host, port), whatever the paths; more
+    requests wait their turn (up to their timeout: ``pool_timeout``)."""
     admin_token: str | None = None
     """When set, admin requests need ``Authorization: Bearer <token>``."""
     policies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -81,6 +84,11 @@ class Config:
     across restarts; ``None`` keeps it in memory."""
     keep: int | None = None
     """Messages the history keeps (the oldest are pruned); ``None``: all (memory: 100 000)."""
+    cacert: str | None = None
+    """A PEM file of the CA certificate(s) that https:// webhooks are verified against, instead
+    of the system's trust store (curl's ``--cacert``)."""
+    insecure: bool = False
+    """Deliver to https:// webhooks without verifying their certificates (curl's ``--insecure``)."""
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Config:
@@ -131,6 +139,19 @@ class Config:
             raise DlrmockError(
                 f"config 'admin_token' must be a non-empty string, got {self.admin_token!r}"
             )
+        if not isinstance(self.insecure, bool):
+            raise DlrmockError(f"config 'insecure' must be true or false, got {self.insecure!r}")
+        if self.cacert is not None and (not isinstance(self.cacert, str) or not self.cacert):
+            raise DlrmockError(f"config 'cacert' must be a file path, got {self.cacert!r}")
+        if self.cacert is not None and self.insecure:
+            raise DlrmockError(
+                "config 'cacert' and 'insecure' together: insecure verifies no certificate, so "
+                "the CA file would be ignored; keep one of them"
+            )
+        try:
+            self.tls()
+        except TlsConfigError as exc:
+            raise DlrmockError(f"config 'cacert': {exc}") from None
         for name in ("policies", "send"):
             if not isinstance(getattr(self, name), Mapping):
                 raise DlrmockError(
@@ -153,6 +174,13 @@ class Config:
                 raise DlrmockError(f"config 'policies.{provider}': {exc}") from None
 
 
+    def tls(self) -> ssl.SSLContext | None:
+        """How https:// webhooks are verified; None: the system's trust store."""
+        if self.cacert is None and not self.insecure:
+            return None
+        return tls_context(self.cacert, insecure=self.insecure)
+
+
 def _finite(value: float) -> bool:
     """``math.isfinite`` that says False, not ``OverflowError``, for an int of 400 digits."""
     try:
@@ -173,6 +201,7 @@ class State:
             max_connections=config.max_connections,
             policies=config.policies,
             max_pending_runs=config.max_pending_runs,
+            tls=config.tls(),
         )
         self.sent: deque[CapturedSend] = deque(maxlen=config.captured_limit)
         self.errors: list[BaseException] = []

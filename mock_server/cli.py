@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import math
+import ssl
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -31,6 +32,20 @@ class InputError(click.ClickException):
 
 def fail(message: str) -> NoReturn:
     raise InputError(message)
+
+
+def _tls_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--cacert FILE`` and ``--insecure`` (curl's names): how https:// webhooks are verified."""
+    command = click.option(
+        "--insecure", is_flag=True, help="Deliver to https:// webhooks without verifying them."
+    )(command)
+    return click.option(
+        "--cacert",
+        metavar="FILE",
+        default=None,
+        help="Verify https:// webhooks against the CA certificate(s) in this PEM file instead of "
+        "the system's trust store.",
+    )(command)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -295,6 +310,7 @@ def _parse_time_scale(value: float | None) -> float | None:
     default=None,
     help="eSMS: force one of the four error_info encodings.",
 )
+@_tls_flags
 @click.option("--json", "as_json", is_flag=True, help='Print {"attempts": [...]} as JSON.')
 def play(
     scenario: str,
@@ -305,6 +321,8 @@ def play(
     assignments: Sequence[str],
     allow_invalid: bool,
     error_info_encoding: int | None,
+    cacert: str | None,
+    insecure: bool,
     as_json: bool,
 ) -> None:
     """Play a scenario once at a webhook and print the journal.
@@ -329,7 +347,8 @@ def play(
     except DlrmockError as exc:
         fail(str(exc))
     policy = {"timeout": timeout} if timeout is not None else None
-    with Engine(time_scale=time_scale) as engine:
+    tls = _tls_options(cacert, insecure)
+    with Engine(time_scale=time_scale, tls=tls) as engine:
         try:
             run = engine.play(
                 spec,
@@ -384,6 +403,21 @@ def play(
                     f"ok: {len(run.attempts)} attempt(s), every receipt acknowledged{dropped}"
                 )
         sys.exit(EXIT_OK if run.ok else EXIT_FAILED)
+
+
+def _tls_options(cacert: str | None, insecure: bool) -> ssl.SSLContext | None:
+    """The TLS context ``--cacert`` / ``--insecure`` ask for (None: the system's trust store)."""
+    from ._http import TlsConfigError, tls_context
+
+    if cacert is not None and insecure:
+        fail("--cacert and --insecure together: --insecure verifies no certificate, so the CA "
+             "file would be ignored; pass one of them")
+    if cacert is None and not insecure:
+        return None
+    try:
+        return tls_context(cacert, insecure=insecure)
+    except TlsConfigError as exc:
+        fail(f"--cacert {exc}")
 
 
 def _evidence(run: Any, problem: str) -> list[str]:
@@ -497,6 +531,7 @@ def _print_rows(run: Any, shown: int) -> int:
     show_default=True,
     help="The console: one line per send and per delivery attempt, or one JSON object each.",
 )
+@_tls_flags
 @click.option("--quiet", is_flag=True, help="Print errors only (rejected sends, receipts "
               "not acknowledged).")
 def serve(
@@ -513,6 +548,8 @@ def serve(
     db: str | None,
     keep: int | None,
     log_format: str,
+    cacert: str | None,
+    insecure: bool,
     quiet: bool,
 ) -> None:
     """Run the fake provider: send APIs at the providers' paths, admin API at /_dlrmock/,
@@ -549,6 +586,10 @@ def serve(
         values["db"] = db
     if keep is not None:
         values["keep"] = keep
+    if cacert is not None or insecure:
+        _tls_options(cacert, insecure)  # named as the options, not as config keys
+        values.pop("cacert" if insecure else "insecure", None)  # the command line wins
+        values.update({"cacert": cacert} if cacert is not None else {"insecure": True})
     if not (math.isfinite(grace) and 0 <= grace <= 3600):
         fail(f"--grace must be a number of seconds from 0 to 3600, got {grace!r}")
     if not is_loopback_host(host) and not values.get("admin_token"):

@@ -13,7 +13,7 @@ Fixtures:
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -54,6 +54,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "runs and sends); by default each test sees what happened since it started",
     )
     group.addoption(
+        "--dlrmock-cacert",
+        metavar="FILE",
+        default=None,
+        help="verify https:// webhooks against the CA certificate(s) in this PEM file instead "
+        "of the system's trust store (ini: dlrmock_cacert)",
+    )
+    group.addoption(
+        "--dlrmock-insecure",
+        action="store_true",
+        default=None,
+        help="deliver to https:// webhooks without verifying them (ini: dlrmock_insecure)",
+    )
+    parser.addini("dlrmock_cacert", "PEM file of the CA that https:// webhooks are verified "
+                  "against (relative to the ini file)", default=None)
+    parser.addini("dlrmock_insecure", "deliver to https:// webhooks without verifying them",
+                  type="bool", default=False)
+    group.addoption(
         "--dlrmock-seed",
         metavar="N",
         type=int,
@@ -81,6 +98,11 @@ def dlrmock_server(
 
     url = pytestconfig.getoption("dlrmock_url")
     problem = None
+    if url and (pytestconfig.getoption("dlrmock_cacert") or pytestconfig.getoption(
+            "dlrmock_insecure")):
+        pytest.fail("--dlrmock-cacert/--dlrmock-insecure set how this session's own server "
+                    "verifies webhooks; the server at --dlrmock-url has its own settings "
+                    "(dlrmock serve --cacert FILE / --insecure)", pytrace=False)
     if url:
         remote = RemoteProvider(url, token=pytestconfig.getoption("dlrmock_token"))
         try:
@@ -92,7 +114,11 @@ def dlrmock_server(
         yield remote
         return
     try:
-        provider = MockProvider(dlrmock_config).start()
+        settings = _with_tls(pytestconfig, dlrmock_config)
+    except ValueError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        provider = MockProvider(settings).start()
     except (DlrmockError, TypeError) as exc:
         problem = f"dlrmock_config: {exc}"
     if problem is not None:
@@ -101,6 +127,41 @@ def dlrmock_server(
         yield provider
     finally:
         provider.stop()
+
+
+def _with_tls(pytestconfig: pytest.Config, dlrmock_config: Any) -> Any:
+    """``dlrmock_config`` with the ``cacert`` / ``insecure`` keys the command line gives (they
+    win), or the ini file (unless ``dlrmock_config`` sets them)."""
+    from mock_server import Config
+    from mock_server._http import TlsConfigError, tls_context
+
+    if not isinstance(dlrmock_config, Config | Mapping):
+        return dlrmock_config  # MockProvider says what is wrong with it
+    base = dict(vars(dlrmock_config) if isinstance(dlrmock_config, Config) else dlrmock_config)
+    cacert = pytestconfig.getoption("dlrmock_cacert")
+    insecure = pytestconfig.getoption("dlrmock_insecure")
+    option = "--dlrmock-cacert"
+    if cacert is None and insecure is None:
+        if "cacert" in base or "insecure" in base:
+            return dlrmock_config
+        option = "dlrmock_cacert (ini)"
+        cacert = pytestconfig.getini("dlrmock_cacert") or None
+        insecure = bool(pytestconfig.getini("dlrmock_insecure"))
+        if cacert is not None and pytestconfig.inipath is not None:
+            cacert = str(pytestconfig.inipath.parent / cacert)
+    if cacert is not None and insecure:
+        raise ValueError("dlrmock: a CA file (cacert) and insecure together: insecure verifies "
+                         "no certificate, so the CA file would be ignored; set one of them")
+    if cacert is None and not insecure:
+        return dlrmock_config
+    if cacert is not None:
+        try:
+            tls_context(cacert)
+        except TlsConfigError as exc:
+            raise ValueError(f"{option} {exc}") from None
+    base.pop("cacert", None)
+    base.pop("insecure", None)
+    return {**base, **({"cacert": cacert} if cacert is not None else {"insecure": True})}
 
 
 @pytest.fixture

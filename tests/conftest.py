@@ -8,11 +8,13 @@ modules of their own.
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from hypothesis import settings
 from targets import Sink, Target
 
@@ -141,3 +143,39 @@ def sink() -> Iterator[Sink]:
     """The fast counting sink."""
     with Sink() as sink:
         yield sink
+
+
+@pytest.fixture(scope="session")
+def webhook_ca() -> trustme.CA:
+    """A certificate authority no system trust store knows."""
+    return trustme.CA()
+
+
+@pytest.fixture
+def ca_file(webhook_ca: trustme.CA, tmp_path: Path) -> Path:
+    """``webhook_ca``'s certificate as a PEM file (what ``--cacert`` takes)."""
+    path = tmp_path / "ca.pem"
+    webhook_ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture
+def make_tls_target(
+    webhook_ca: trustme.CA, make_target: Callable[..., Target]
+) -> Callable[..., Target]:
+    """Start https:// webhooks answering 200 'success' on 127.0.0.1, with a certificate for
+    the given names signed by ``webhook_ca``: ``make_tls_target("hooks.example")``."""
+
+    def make(*names: str) -> Target:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        webhook_ca.issue_cert(*names).configure_cert(context)
+        return make_target("ok", tls=context)
+
+    return make
+
+
+@pytest.fixture
+def tls_target(make_tls_target: Callable[..., Target]) -> Target:
+    """An https:// webhook whose certificate (for 127.0.0.1 and localhost) ``webhook_ca``
+    signed."""
+    return make_tls_target("127.0.0.1", "localhost")

@@ -10,11 +10,14 @@ import asyncio
 import atexit
 import contextlib
 import http
+import random
 import selectors
 import socket
+import ssl
 import struct
 import threading
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import BinaryIO
@@ -33,8 +36,8 @@ MODES = {
     "never": "record, then never answer (until stopped)",
     "chunked": "answer `status` with `body` in chunked transfer coding, keep-alive",
     "raw": "record, send `body` verbatim as the whole response, then close",
-    "stale": "answer the first request on each connection as 'ok'; on the next one close the "
-    "connection without recording or answering it (an idle timeout racing the client)",
+    "stale": "answer the first request on each connection as 'ok'; read and record the next "
+    "one, then close the connection without answering it (an idle timeout racing the client)",
 }
 """Every Target mode and what it does with each request."""
 
@@ -169,7 +172,13 @@ class Target:
     """
 
     def __init__(
-        self, mode: str = "ok", *, status: int = 200, body: bytes = b"success", delay: float = 0.0
+        self,
+        mode: str = "ok",
+        *,
+        status: int = 200,
+        body: bytes = b"success",
+        delay: float = 0.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown Target mode {mode!r}; expected one of {', '.join(MODES)}")
@@ -183,6 +192,10 @@ class Target:
         self.connections = 0
         self.max_open = 0
         """The most connections open at once."""
+        self.tls = tls
+        """Serve HTTPS with this server context (``url`` is then https://)."""
+        self.handshake_failures: list[str] = []
+        """TLS handshakes that failed (the client rejected the certificate, say)."""
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._stopping = threading.Event()
@@ -192,7 +205,7 @@ class Target:
         self._listener.setblocking(False)
         self._wake_read, self._wake_write = socket.socketpair()
         self.port: int = self._listener.getsockname()[1]
-        self.url = f"http://{HOST}:{self.port}/hook"
+        self.url = f"{'https' if tls else 'http'}://{HOST}:{self.port}/hook"
         self._acceptor: threading.Thread | None = None
         self._stopped = False
 
@@ -315,7 +328,30 @@ class Target:
             self.requests.append(request)
             self._arrived.notify_all()
 
+    def _handshake(self, conn: socket.socket) -> socket.socket | None:
+        """``conn`` wrapped in TLS (tracked in place of it), or None when the handshake failed."""
+        assert self.tls is not None
+        try:
+            secure = self.tls.wrap_socket(conn, server_side=True)
+        except OSError as exc:  # ssl.SSLError included
+            with self._arrived:
+                self.handshake_failures.append(str(exc))
+                self._open.discard(conn)
+                self._threads.discard(threading.current_thread())
+                self._arrived.notify_all()
+            conn.close()
+            return None
+        with self._lock:
+            self._open.discard(conn)
+            self._open.add(secure)
+        return secure
+
     def _serve_connection(self, conn: socket.socket) -> None:
+        if self.tls is not None:
+            secure = self._handshake(conn)
+            if secure is None:
+                return
+            conn = secure
         reader = conn.makefile("rb")
         served = 0
         try:
@@ -348,9 +384,9 @@ class Target:
     def _answer(self, conn: socket.socket, request: ReceivedRequest, served: int) -> bool:
         """Act on ``request`` per the current mode; True to keep the connection for another."""
         mode = self.mode
+        self._record(request)  # complete before any answer, so wait_for() never races the reply
         if mode == "stale" and served > 1:
             return False
-        self._record(request)  # complete before any answer, so wait_for() never races the reply
         keep_alive = _wants_keep_alive(request)
         if mode == "slow":
             if self._stopping.wait(self.delay):
@@ -435,17 +471,15 @@ class Sink:
     An asyncio server in its own thread; counts requests in ``received``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self._sock = socket.create_server((HOST, 0), backlog=1024)
         self.port: int = self._sock.getsockname()[1]
-        self.url = f"http://{HOST}:{self.port}/hook"
+        self.tls = tls
+        """Serve HTTPS with this server context (``url`` is then https://)."""
+        self.url = f"{'https' if tls else 'http'}://{HOST}:{self.port}/hook"
         self.received = 0
         self._transports: set[asyncio.Transport] = set()
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
-        self._failure: BaseException | None = None
+        self._server = _LoopThread(f"sink-{self.port}")
 
     def __enter__(self) -> Sink:
         return self.start()
@@ -464,50 +498,239 @@ class Sink:
 
     def start(self) -> Sink:
         """Serve from a daemon thread; returns self once the server runs."""
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._run, name=f"sink-{self.port}", daemon=True
-            )
-            self._thread.start()
-            if not self._ready.wait(STOP_TIMEOUT):
-                raise RuntimeError(
-                    f"sink on port {self.port} did not start within {STOP_TIMEOUT} s"
-                )
-            if self._failure is not None:
-                raise RuntimeError(f"sink on port {self.port} failed to start") from self._failure
+        self._server.start(
+            lambda loop: loop.create_server(
+                lambda: _SinkProtocol(self), sock=self._sock, ssl=self.tls
+            ),
+            self._transports,
+        )
         return self
 
     def stop(self) -> None:
         """Close every connection and the server, and join its thread."""
-        if self._thread is None:
+        if not self._server.started:
             self._sock.close()
+            return
+        self._server.stop()
+
+
+class _LoopThread:
+    """An asyncio server in a daemon thread of its own; ``start()`` returns once it listens."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.started = False
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+
+    def start(
+        self,
+        make_server: Callable[[asyncio.AbstractEventLoop], Awaitable[asyncio.Server]],
+        transports: set[asyncio.Transport],
+    ) -> None:
+        """Run ``make_server(loop)``; ``transports`` (kept by the protocols) close on stop."""
+        if self._thread is not None:
+            return
+        self.started = True
+        self._thread = threading.Thread(
+            target=self._run, args=(make_server, transports), name=self.name, daemon=True
+        )
+        self._thread.start()
+        if not self._ready.wait(STOP_TIMEOUT):
+            raise RuntimeError(f"{self.name} did not start within {STOP_TIMEOUT} s")
+        if self._failure is not None:
+            raise RuntimeError(f"{self.name} failed to start") from self._failure
+
+    def stop(self) -> None:
+        """Close every connection and the server, and join the thread."""
+        if self._thread is None:
             return
         if self._loop is not None and self._stop is not None:
             with contextlib.suppress(RuntimeError):  # the loop has already finished
                 self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(STOP_TIMEOUT)
         if self._thread.is_alive():
-            raise RuntimeError(f"sink on port {self.port} did not stop within {STOP_TIMEOUT} s")
+            raise RuntimeError(f"{self.name} did not stop within {STOP_TIMEOUT} s")
 
-    def _run(self) -> None:
+    def _run(
+        self,
+        make_server: Callable[[asyncio.AbstractEventLoop], Awaitable[asyncio.Server]],
+        transports: set[asyncio.Transport],
+    ) -> None:
         try:
-            asyncio.run(self._serve())
+            asyncio.run(self._serve(make_server, transports))
         except BaseException as exc:
             self._failure = exc
         finally:
             self._ready.set()
 
-    async def _serve(self) -> None:
+    async def _serve(
+        self,
+        make_server: Callable[[asyncio.AbstractEventLoop], Awaitable[asyncio.Server]],
+        transports: set[asyncio.Transport],
+    ) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        server = await self._loop.create_server(lambda: _SinkProtocol(self), sock=self._sock)
+        server = await make_server(self._loop)
         self._ready.set()
         try:
             await self._stop.wait()
         finally:
             server.close()
-            for transport in list(self._transports):
+            for transport in list(transports):
                 transport.close()
             await server.wait_closed()
             for _ in range(3):  # let connection_lost callbacks close the sockets
                 await asyncio.sleep(0)
+
+FLAKY_ACTIONS = {
+    "ok": "answer 200 'success', keep-alive",
+    "error": "answer 500, keep-alive",
+    "reset": "reset the connection (RST) without answering",
+    "close": "close the connection without answering",
+    "garbage": "answer b'garbage\\r\\n\\r\\n', then close",
+    "slow": "answer 200 after `delay` seconds (make it longer than the client's timeout)",
+    "answer_close": "answer 200 keep-alive, then close the connection for writing: a request the "
+    "client writes on it before it notices is read and counted, never answered",
+}
+"""What a FlakyReceiver may do with each request it reads."""
+_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nConnection: keep-alive\r\n\r\nsuccess"
+_ERROR = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 14\r\n\r\ninternal error"
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """One request as a FlakyReceiver read it: method, request target, body."""
+
+    method: str
+    target: str
+    body: bytes
+
+
+class _FlakyProtocol(asyncio.Protocol):
+    def __init__(self, receiver: FlakyReceiver) -> None:
+        self.receiver = receiver
+        self.buffer = b""
+        self.served = 0
+        self.answering = True
+        """False once the connection was closed for writing: requests are only counted."""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.receiver.connections += 1
+        self.receiver._transports.add(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.receiver._transports.discard(self.transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end].decode("latin-1").split("\r\n")
+            length = 0
+            for line in head[1:]:
+                name, _, value = line.partition(":")
+                if name.strip().lower() == "content-length":
+                    length = int(value)
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = self.buffer[end + 4 : end + 4 + length]
+            self.buffer = self.buffer[end + 4 + length :]
+            method, target, _ = head[0].split(" ", 2)
+            self.served += 1
+            self.receiver.seen.append(SeenRequest(method, target, body))
+            if self.answering:
+                self._act(self.receiver.choose(self.served))
+
+    def _act(self, action: str) -> None:
+        transport = self.transport
+        assert transport is not None
+        if action == "ok":
+            transport.write(_OK)
+        elif action == "error":
+            transport.write(_ERROR)
+        elif action == "reset":
+            sock = transport.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+        elif action == "close":
+            transport.close()
+        elif action == "garbage":
+            transport.write(b"garbage\r\n\r\n")
+            transport.close()
+        elif action == "slow":
+
+            def answer() -> None:
+                if not transport.is_closing():
+                    transport.write(_OK)
+
+            asyncio.get_running_loop().call_later(self.receiver.delay, answer)
+        elif action == "answer_close":
+            transport.write(_OK)
+            transport.write_eof()
+            self.answering = False
+        else:
+            raise ValueError(f"unknown FlakyReceiver action {action!r}")
+
+
+class FlakyReceiver:
+    """A loopback webhook over a raw asyncio socket that misbehaves per request and counts every
+    request it reads, answered or not (``seen``), to check a client's accounting against.
+
+    ``actions``: a list of :data:`FLAKY_ACTIONS` names to pick from at random (seeded), or a
+    function of the request's number on its connection (1, 2, ...) returning one.
+    """
+
+    def __init__(
+        self,
+        actions: Sequence[str] | Callable[[int], str],
+        *,
+        seed: int = 0,
+        delay: float = 1.0,
+    ) -> None:
+        if callable(actions):
+            self.choose = actions
+        else:
+            unknown = set(actions) - set(FLAKY_ACTIONS)
+            if unknown:
+                raise ValueError(f"unknown FlakyReceiver action(s) {sorted(unknown)}")
+            pick = random.Random(seed).choice
+            choices = list(actions)
+            self.choose = lambda _number: pick(choices)
+        self.delay = delay
+        self.seen: list[SeenRequest] = []
+        self.connections = 0
+        self._sock = socket.create_server((HOST, 0), backlog=1024)
+        self.port: int = self._sock.getsockname()[1]
+        self.url = f"http://{HOST}:{self.port}/hook"
+        self._transports: set[asyncio.Transport] = set()
+        self._server = _LoopThread(f"flaky-{self.port}")
+
+    def __enter__(self) -> FlakyReceiver:
+        self._server.start(
+            lambda loop: loop.create_server(lambda: _FlakyProtocol(self), sock=self._sock),
+            self._transports,
+        )
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.stop()
+        self._sock.close()
+
+    def wait_seen(self, expected: int, timeout: float = 5.0) -> int:
+        """How many requests were read, once at least ``expected`` were (or ``timeout`` ran
+        out), and a moment later: a request arriving late would still be counted."""
+        deadline = time.monotonic() + timeout
+        while len(self.seen) < expected and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.05)
+        return len(self.seen)

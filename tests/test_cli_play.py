@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import select
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -220,11 +222,11 @@ def _first_line(proc: subprocess.Popen[str], timeout: float) -> str:
     return proc.stdout.readline()
 
 
-@pytest.fixture
-def served() -> Iterator[tuple[subprocess.Popen[str], str]]:
+@contextlib.contextmanager
+def serving(*options: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """`dlrmock serve --port 0 ...` in a process of its own, and its URL once it listens."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", "--time-scale", "0",
-         "--seed", "3"],
+        [sys.executable, "-m", "mock_server.cli", "serve", "--port", "0", *options],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -244,6 +246,12 @@ def served() -> Iterator[tuple[subprocess.Popen[str], str]]:
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    with serving("--time-scale", "0", "--seed", "3") as started:
+        yield started
 
 
 def test_serve_prints_its_url_and_plays_runs_over_the_admin_api(
@@ -426,3 +434,92 @@ def test_serve_refuses_a_config_file_of_yaml_aliases_quickly(tmp_path: Any) -> N
     result = dlrmock("serve", "--port", "0", "--config", str(config))
     assert result.exit_code == 2 and time.monotonic() - started < 5
     assert "expands to more than 10000 values" in result.stderr
+
+
+# ------------------------------------------------------------------------------ https webhooks
+def test_play_delivers_to_an_https_webhook_trusting_the_ca_given_with_cacert(
+    tls_target: Target, ca_file: Path
+) -> None:
+    result = play("nxcloud.zalo.success_then_delivered", "--to", tls_target.url,
+                  "--cacert", str(ca_file))
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "ok: 2 attempt(s), every receipt acknowledged"
+    assert [json.loads(r.body)["status"] for r in tls_target.wait_for(2)] == [
+        "success", "delivered"]
+
+
+def test_play_to_an_https_webhook_of_an_unknown_ca_is_a_tls_error_saying_what_to_pass(
+    tls_target: Target,
+) -> None:
+    code, data = play_json("nxcloud.zalo.success_never_delivered", "--to", tls_target.url)
+
+    assert code == 1
+    (attempt,) = data["attempts"]
+    assert attempt["outcome"] == "tls_error" and attempt["status"] is None
+    assert "certificate verify failed: unable to get local issuer certificate" in attempt["error"]
+    assert "--cacert FILE" in attempt["error"] and "--insecure" in attempt["error"]
+    assert tls_target.count() == 0 and tls_target.handshake_failures
+
+
+def test_play_insecure_delivers_without_verifying(tls_target: Target) -> None:
+    result = play("esms.sms.cskh.delivered", "--to", tls_target.url + "?token=1", "--insecure")
+
+    assert result.exit_code == 0, result.output
+    assert tls_target.wait_for(1)[0].path.startswith("/hook?token=1&")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "cannot read it (No such file or directory)"),
+     ("not a certificate\n", "it holds no PEM CA certificate")],
+    ids=["missing", "not-pem"],
+)
+def test_a_bad_cacert_exits_2_with_one_line(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    path = tmp_path / "ca.pem"
+    if content is not None:
+        path.write_text(content)
+
+    for command in (["play", "nxcloud.zalo.failed", "--to", "https://127.0.0.1:1/hook"],
+                    ["serve", "--port", "0"]):
+        result = dlrmock(*command, "--cacert", str(path))
+
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"dlrmock: error: --cacert {str(path)!r}: {message}")
+        assert result.stderr.endswith("give the PEM file of the CA certificate that signed the "
+                                      "webhook's certificate\n")
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_cacert_and_insecure_together_exit_2() -> None:
+    result = dlrmock("play", "nxcloud.zalo.failed", "--to", "https://127.0.0.1:1/hook",
+                     "--cacert", "ca.pem", "--insecure")
+
+    assert result.exit_code == 2
+    assert "--cacert and --insecure together" in result.stderr
+
+
+def test_serve_delivers_to_an_https_webhook_with_cacert(
+    tls_target: Target, ca_file: Path
+) -> None:
+    with serving("--time-scale", "0", "--cacert", str(ca_file)) as (_, url):
+        created = requests.post(url + "/_dlrmock/runs", timeout=5, json={
+            "scenario": "esms.sms.cskh.delivered", "to": tls_target.url})
+        done = requests.get(f"{url}/_dlrmock/runs/{created.json()['id']}/wait",
+                            params={"timeout": 10}, timeout=15).json()
+
+    assert done["ok"] is True, done
+    assert tls_target.count() == 1
+
+
+def test_serve_names_a_bad_cacert_of_the_config_file(tmp_path: Path) -> None:
+    config, missing = tmp_path / "dlrmock.yaml", tmp_path / "missing.pem"
+    config.write_text(f"cacert: {missing}\n")
+
+    result = dlrmock("serve", "--port", "0", "--config", str(config))
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"dlrmock: error: config 'cacert': {str(missing)!r}: cannot read it")

@@ -1,17 +1,20 @@
-"""The delivery engine's HTTP client against loopback targets that misbehave on purpose."""
+"""The delivery engine's HTTP client (aiohttp underneath) against loopback targets that misbehave
+on purpose: what goes on the wire, what each failure is called, one attempt per request written."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import pickle
+import socket
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 import pytest
-from targets import Sink, Target, refused_url
+from targets import FlakyReceiver, Sink, Target, refused_url
 
-from mock_server._http import HttpClient, Request, Response, TransportError
+from mock_server._http import Request, Response, TransportError, with_default_headers
+from mock_server._http_client import HttpClient
 
 T = TypeVar("T")
 
@@ -50,15 +53,13 @@ def target() -> Iterator[Target]:
     target.check()
 
 
-def test_post_sends_exact_bytes_and_returns_the_response(target: Target) -> None:
+def test_post_sends_exactly_the_headers_the_journal_shows_and_returns_the_response(
+    target: Target,
+) -> None:
     request = post(target.url)
-    captured: dict[str, bytes] = {}
+    shown = with_default_headers(request)  # what the engine journals
 
-    async def go(client: HttpClient) -> Response:
-        captured["sent"] = client.request_bytes(request)
-        return await client.send(request, 5.0)
-
-    response = run(go)
+    response = send_one(request)
 
     assert (response.status, response.reason, response.body) == (200, "OK", b"success")
     assert response.header("content-length") == "7"
@@ -69,7 +70,8 @@ def test_post_sends_exact_bytes_and_returns_the_response(target: Target) -> None
     assert received.header("Host") == f"127.0.0.1:{target.port}"
     assert received.header("User-Agent") == "dlrmock/0.1"
     assert received.header("Connection") == "keep-alive"
-    assert received.raw == captured["sent"]
+    head = "".join(f"{name}: {value}\r\n" for name, value in shown.headers)
+    assert received.raw == f"POST /hook HTTP/1.1\r\n{head}\r\n".encode() + BODY
 
 
 def test_get_sends_query_string_and_no_body(target: Target) -> None:
@@ -198,7 +200,9 @@ def test_failure_details_say_what_happened() -> None:
     with Target("close") as target:
         assert failure(post(target.url)).detail == "server closed the connection before answering"
     with Target("garbage") as target:
-        assert failure(post(target.url)).detail == "invalid status line b'garbage'"
+        detail = failure(post(target.url)).detail
+        assert detail.startswith("not an HTTP response: Bad status line") and "garbage" in detail
+        assert "\n" not in detail
     url = refused_url()
     error = failure(post(url))
     assert error.detail == f"connection refused by 127.0.0.1:{url.split(':')[2].split('/')[0]}"
@@ -262,21 +266,50 @@ def test_connection_close_in_the_response_closes_the_connection(target: Target) 
     assert target.connections == 3
 
 
-def test_stale_keep_alive_connection_is_retried_transparently() -> None:
+async def outcomes(client: HttpClient, request: Request, count: int) -> list[int | str]:
+    """Send ``request`` ``count`` times in turn: each answer's status, or its failure's outcome."""
+    seen: list[int | str] = []
+    for _ in range(count):
+        try:
+            seen.append((await client.send(request, 5.0)).status)
+        except TransportError as exc:
+            seen.append(exc.outcome)
+    return seen
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_a_reused_connection_closed_after_reading_the_request_is_one_attempt(
+    method: str,
+) -> None:
+    # The webhook answers the first request on each connection, then reads the second and
+    # closes. aiohttp on its own would send a GET again on a new connection, unseen.
     with Target("stale") as target:
+        request = Request(method, target.url + "?SMSID=1", (), BODY if method == "POST" else b"")
 
-        async def go(client: HttpClient) -> list[int]:
-            return [(await client.send(post(target.url), 5.0)).status for _ in range(5)]
+        assert run(lambda client: outcomes(client, request, 6)) == [200, "closed"] * 3
+        assert target.count() == 6  # every request it read was one attempt, no more
+        assert target.connections == 3
 
-        assert run(go) == [200] * 5
-        assert target.count() == 5
-        assert target.connections == 5  # each reuse met a closed connection and opened a new one
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_a_connection_closed_right_after_its_answer_costs_no_unseen_request(method: str) -> None:
+    # The close often lands between taking the pooled connection and writing on it: aiohttp
+    # then refuses the write, nothing is sent, and a fresh connection carries the request.
+    # When the write went first, the webhook read the request: one attempt, 'closed'.
+    with FlakyReceiver(["answer_close"]) as receiver:
+        request = Request(method, receiver.url, (), BODY if method == "POST" else b"")
+
+        seen = run(lambda client: outcomes(client, request, 40))
+
+        assert set(seen) <= {200, "closed"}
+        assert receiver.wait_seen(len(seen)) == len(seen)
 
 
 def test_idle_connection_dropped_by_the_server_is_replaced(target: Target) -> None:
     async def go(client: HttpClient) -> int:
         await client.send(post(target.url), 5.0)
         target.drop_connections()
+        await asyncio.sleep(0.1)  # the client sees the close before it sends again
         return (await client.send(post(target.url), 5.0)).status
 
     assert run(go) == 200
@@ -284,16 +317,17 @@ def test_idle_connection_dropped_by_the_server_is_replaced(target: Target) -> No
     assert target.connections == 2
 
 
-def test_reset_on_a_reused_connection_is_retried_once_then_reported(target: Target) -> None:
-    async def go(client: HttpClient) -> TransportError:
-        await client.send(post(target.url), 5.0)
-        target.mode = "reset"
-        with pytest.raises(TransportError) as info:
-            await client.send(post(target.url), 5.0)
-        return info.value
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_reset_on_a_reused_connection_is_reported_not_resent(target: Target, method: str) -> None:
+    request = Request(method, target.url, (), BODY if method == "POST" else b"")
 
-    assert run(go).outcome == "reset"
-    assert target.count() == 3  # the first send, the reused attempt, the fresh attempt
+    async def go(client: HttpClient) -> list[int | str]:
+        first = await outcomes(client, request, 1)
+        target.mode = "reset"
+        return first + await outcomes(client, request, 1)
+
+    assert run(go) == [200, "reset"]
+    assert target.count() == 2  # the first send and the reused attempt: nothing sent again
 
 
 def test_fresh_connection_closing_is_reported_not_retried() -> None:
@@ -333,6 +367,80 @@ def test_waiting_for_a_free_connection_does_not_count_against_the_timeout() -> N
         assert [r.status for r in responses] == [200, 200]
         assert elapsed > 0.45  # longer than its timeout in all, yet not a timeout
         assert target.count() == 2
+
+
+def test_waiting_for_a_connection_has_the_timeout_as_deadline() -> None:
+    with Target("slow", delay=1.0) as target:
+
+        async def go(client: HttpClient) -> tuple[TransportError, float, Response]:
+            loop = asyncio.get_running_loop()
+            first = asyncio.ensure_future(client.send(post(target.url), 5.0))
+            await asyncio.sleep(0.05)
+            started = loop.time()
+            with pytest.raises(TransportError) as info:
+                await client.send(post(target.url), 0.2)  # the one connection stays busy 1 s
+            return info.value, loop.time() - started, await first
+
+        error, waited, response = run(go, max_connections_per_host=1)
+
+    assert error.outcome == "pool_timeout"
+    assert error.detail == (
+        f"not sent: no connection to http://127.0.0.1:{target.port} came free within 0.2 s "
+        "(all 1 busy)"
+    )
+    assert 0.15 < waited < 0.9
+    assert response.status == 200
+    assert target.count() == 1  # the second request never reached the wire
+
+
+def test_a_timeout_before_the_request_was_written_is_connect_timeout() -> None:
+    # A listener whose accept queue is full drops new handshakes: the connection never comes.
+    with socket.create_server(("127.0.0.1", 0), backlog=0) as listener:
+        port = listener.getsockname()[1]
+        queued = [socket.socket() for _ in range(3)]
+        for sock in queued:
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", port))
+        try:
+            error = failure(post(f"http://127.0.0.1:{port}/hook"), 0.3)
+        finally:
+            for sock in queued:
+                sock.close()
+
+    assert error.outcome == "connect_timeout"
+    assert error.detail == f"not sent: no connection to 127.0.0.1:{port} within 0.3 s"
+
+
+def test_two_hundred_paths_on_one_host_share_one_pool(target: Target) -> None:
+    async def go(client: HttpClient) -> list[Response]:
+        return await asyncio.gather(
+            *(client.send(post(f"{target.url}/{n}?x={n}"), 10.0) for n in range(200))
+        )
+
+    responses = run(go, max_connections_per_host=4)
+
+    assert [r.status for r in responses] == [200] * 200
+    assert sorted(r.path for r in target.wait_for(200)) == sorted(
+        f"/hook/{n}?x={n}" for n in range(200)
+    )
+    assert target.connections <= 4
+
+
+def test_a_busy_origin_does_not_hold_up_another() -> None:
+    with Target("never") as busy, Target() as free:
+
+        async def go(client: HttpClient) -> tuple[int, float]:
+            loop = asyncio.get_running_loop()
+            stuck = asyncio.ensure_future(client.send(post(busy.url), 5.0))
+            await asyncio.sleep(0.05)
+            started = loop.time()
+            status = (await client.send(post(free.url), 5.0)).status
+            stuck.cancel()
+            return status, loop.time() - started
+
+        status, took = run(go, max_connections_per_host=1)
+
+    assert status == 200 and took < 1.0
 
 
 def test_thousand_concurrent_sends_all_arrive(target: Target) -> None:

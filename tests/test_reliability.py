@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
 
 import pytest
 import requests
-from targets import Sink, Target, refused_url
+from targets import FLAKY_ACTIONS, FlakyReceiver, SeenRequest, Sink, Target, refused_url
 
-from mock_server import Engine, MockProvider, Run
+from mock_server import Attempt, Engine, MockProvider, Run
 
 FAST = {"timeout": 0.2}
 MakeTarget = Callable[..., Target]
@@ -53,7 +54,7 @@ FAULTS = [
     ("error", "http_error", 500, "HTTP 500 (http_error)"),
     ("reset", "reset", None, "reset: connection reset by the server"),
     ("close", "closed", None, "closed: server closed the connection before answering"),
-    ("garbage", "invalid_response", None, "invalid_response: invalid status line"),
+    ("garbage", "invalid_response", None, "invalid_response: not an HTTP response: Bad status"),
 ]
 
 
@@ -179,6 +180,124 @@ def test_thousand_runs_to_mixed_targets_lose_nothing(
         assert failing.count() == 200
         assert sum(bool(run.failures()) for run in runs) == 400
         assert engine.errors == []
+
+
+def test_a_run_that_gets_no_connection_in_time_is_journaled_pool_timeout_and_retried(
+    make_target: MakeTarget,
+) -> None:
+    stuck = make_target("never")
+    with Engine(time_scale=0, max_connections=1) as engine:
+        holder = engine.play(NXCLOUD, stuck.url, policy={"timeout": 5})
+        stuck.wait_for(1)  # the one connection to the origin is now busy
+        started = time.monotonic()
+        run = engine.play(ESMS, stuck.url + "?other=path", policy={"timeout": 0.1}).wait(5)
+
+        assert [a.outcome for a in run.attempts] == ["pool_timeout"] * 6  # retried as a timeout
+        assert time.monotonic() - started < 4
+        assert (run.attempts[0].error or "").startswith("not sent: no connection to http://")
+        assert stuck.count() == 1 and not holder.finished
+        engine.cancel(holder.id)
+
+
+# ------------------------------------------------------------------ journal == wire, exactly
+NOT_ON_THE_WIRE = frozenset({"connect_timeout", "pool_timeout", "refused", "unresolved", "blocked"})
+"""Attempts whose request never left dlrmock (the error says why)."""
+ACTION_OUTCOMES = {
+    "ok": {"acknowledged"},
+    "error": {"http_error"},
+    "reset": {"reset"},
+    "close": {"closed"},
+    "garbage": {"invalid_response"},
+    "slow": {"timeout"},
+    "answer_close": {"acknowledged"},  # and 'closed' when a request beat the close to the wire
+}
+
+
+def on_the_wire(attempt: Attempt) -> SeenRequest:
+    """The attempt's request as a webhook reads it."""
+    url = urlsplit(attempt.request.url)
+    target = url.path + (f"?{url.query}" if url.query else "")
+    return SeenRequest(attempt.request.method, target, attempt.request.body)
+
+
+def assert_journal_is_the_wire(runs: Sequence[Run], receiver: FlakyReceiver) -> Counter[str]:
+    """Every request the receiver read is one journaled attempt and the other way round;
+    attempts are numbered 1, 2, ... per receipt. Returns the outcomes."""
+    attempts = [attempt for run in runs for attempt in run.attempts]
+    sent = [a for a in attempts if a.outcome not in NOT_ON_THE_WIRE]
+    assert receiver.wait_seen(len(sent)) == len(sent)
+    assert Counter(receiver.seen) == Counter(on_the_wire(a) for a in sent)
+    for run in runs:
+        numbers: dict[tuple[int, int], list[int]] = {}
+        for attempt in run.attempts:
+            numbers.setdefault((attempt.step, attempt.copy), []).append(attempt.attempt)
+        assert all(got == list(range(1, len(got) + 1)) for got in numbers.values()), numbers
+    return Counter(a.outcome for a in attempts)
+
+
+def play_and_wait(engine: Engine, scenarios: Sequence[str], url: str, policy: dict[str, float],
+                  *, together: int, timeout: float = 30) -> list[Run]:
+    """Play the scenarios at ``url``, ``together`` at a time (fewer than the engine's
+    connections: the next ones reuse them), and wait for all."""
+    runs: list[Run] = []
+    for start in range(0, len(scenarios), together):
+        batch = [engine.play(scenario, url, policy=policy)
+                 for scenario in scenarios[start:start + together]]
+        for run in batch:
+            run.wait(timeout)
+        runs += batch
+    assert all(run.finished for run in runs)
+    return runs
+
+
+@pytest.mark.parametrize("scenario", [NXCLOUD, ESMS], ids=["nxcloud-post-json", "esms-get"])
+@pytest.mark.parametrize("action", sorted(set(FLAKY_ACTIONS) - {"ok"}))
+def test_every_request_a_faulty_webhook_reads_is_one_journaled_attempt(
+    engine: Engine, scenario: str, action: str
+) -> None:
+    # Half the requests meet the fault, on fresh and on reused keep-alive connections alike.
+    policy = {"timeout": 0.25 if action == "slow" else 5.0}
+    with FlakyReceiver(["ok", action], seed=7, delay=0.6) as receiver:
+        runs = play_and_wait(engine, [scenario] * 30, receiver.url, policy, together=5)
+
+        outcomes = assert_journal_is_the_wire(runs, receiver)
+
+    assert ACTION_OUTCOMES[action] <= set(outcomes), outcomes
+    expected = {"acknowledged"} | ACTION_OUTCOMES[action] | NOT_ON_THE_WIRE  # a loaded machine
+    if action == "answer_close":
+        expected.add("closed")
+    assert set(outcomes) <= expected, outcomes
+
+
+@pytest.mark.parametrize("scenario", [NXCLOUD, ESMS], ids=["nxcloud-post-json", "esms-get"])
+def test_a_webhook_closing_after_one_answer_per_connection_sees_what_the_journal_says(
+    engine: Engine, scenario: str
+) -> None:
+    # The issue's reproduction: the first request on each connection is answered, the second
+    # is read and the connection closed without an answer.
+    with FlakyReceiver(lambda number: "ok" if number == 1 else "close") as receiver:
+        runs = [engine.play(scenario, receiver.url, policy={"timeout": 2}).wait(10)
+                for _ in range(6)]
+
+        outcomes = assert_journal_is_the_wire(runs, receiver)
+
+    assert outcomes == {"acknowledged": 3, "closed": 3}
+    assert receiver.connections == 3
+
+
+def test_thousand_runs_at_a_webhook_that_misbehaves_at_random_journal_the_wire_exactly() -> None:
+    actions = ["ok"] * 6 + sorted(set(FLAKY_ACTIONS) - {"ok"})
+    scenarios = [NXCLOUD, ESMS] * 500
+    with FlakyReceiver(actions, seed=12, delay=0.7) as receiver, \
+            Engine(time_scale=0, seed=3, max_connections=128) as engine:
+        runs = play_and_wait(engine, scenarios, receiver.url, {"timeout": 0.5},
+                             together=len(scenarios), timeout=60)
+
+        outcomes = assert_journal_is_the_wire(runs, receiver)
+        assert engine.errors == []
+
+    faults = {outcome for action in actions for outcome in ACTION_OUTCOMES[action]}
+    assert faults <= set(outcomes), outcomes
 
 
 # ----------------------------------------------------------------------------------- journal

@@ -9,26 +9,30 @@ import itertools
 import logging
 import math
 import random
+import ssl
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace as dataclass_replace
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _targets
 from .._errors import DlrmockError, PendingLimitError, RunError, RunNotFoundError
 from .._factory import ReceiptFactory, delivery_request
-from .._http import HttpClient, Response, TransportError, with_default_headers
+from .._http import Response, TransportError, with_default_headers
 from .._scenarios import Scenario, resolve
 from .clock import Clock, ManualClock, ScaledClock
 from .journal import Journal
-from .outcomes import ACKNOWLEDGED, BLOCKED, CANCELLED, HTTP_ERROR, LOST_ACK
+from .outcomes import ACKNOWLEDGED, BLOCKED, CANCELLED, HTTP_ERROR, LOST_ACK, SEEN_AS_TIMEOUT
 from .plan import plan_run
 from .policy import MAX_SECONDS, run_policy
 from .records import Attempt, Delivery
 from .run import Run
+
+if TYPE_CHECKING:
+    from .._http_client import HttpClient  # imported when the engine starts (it loads aiohttp)
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +53,12 @@ class Engine:
         policies: Mapping[str, Mapping[str, Any]] | None = None,
         allow_targets: _targets.AllowList | None = None,
         max_pending_runs: int | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.time_scale = time_scale
+        self.tls = tls
+        """How https:// targets are verified (None: the system's trust store; see
+        :func:`mock_server._http.tls_context`)."""
         self.allow_targets = allow_targets
         """Where runs may deliver (None: anywhere); others are journaled ``blocked``."""
         self.max_pending_runs = max_pending_runs
@@ -94,8 +102,11 @@ class Engine:
             ready = threading.Event()
 
             def main() -> None:
+                from .._http_client import HttpClient
+
                 asyncio.set_event_loop(loop)
-                self._client = HttpClient(max_connections_per_host=self.max_connections)
+                self._client = HttpClient(max_connections_per_host=self.max_connections,
+                                          tls=self.tls)
                 loop.call_soon(ready.set)
                 loop.run_forever()
 
@@ -422,7 +433,7 @@ class Engine:
                 raise stopped
             for listener in self.on_attempt:
                 listener(run, attempt)
-            seen_as = "timeout" if outcome == LOST_ACK else outcome
+            seen_as = "timeout" if outcome in SEEN_AS_TIMEOUT else outcome
             if seen_as not in policy.retry_on or number > policy.retries:
                 return
             await run.clock.sleep_until(run.clock.now() + policy.retry_interval)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .._http import OUTCOMES as TRANSPORT_OUTCOMES
+
 ACKNOWLEDGED = "acknowledged"
 HTTP_ERROR = "http_error"
 LOST_ACK = "lost_ack"
@@ -15,13 +17,10 @@ OUTCOMES = (
     ACKNOWLEDGED,
     HTTP_ERROR,
     LOST_ACK,
-    "timeout",
-    "refused",
-    "unresolved",
-    "reset",
-    "closed",
-    "invalid_response",
-    "tls_error",
+    *TRANSPORT_OUTCOMES,
     CANCELLED,
     BLOCKED,
 )
+SEEN_AS_TIMEOUT = frozenset({LOST_ACK, "connect_timeout", "pool_timeout"})
+"""Outcomes the provider's retry rule treats as a timeout: no answer arrived in time (the last
+two never reached the webhook: no connection came within the timeout)."""
