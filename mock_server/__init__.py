@@ -6,6 +6,7 @@ from ._engine import Attempt, Engine, Run
 from ._errors import (
     DetectionError,
     DlrmockError,
+    EngineClosedError,
     ErrorInfoError,
     OverrideError,
     PayloadError,
@@ -46,6 +47,7 @@ __all__ = [
     "DetectionError",
     "DlrmockError",
     "Engine",
+    "EngineClosedError",
     "ErrorInfoEncoding",
     "ErrorInfoError",
     "Message",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 
 
 class DlrmockError(Exception):
@@ -126,9 +127,46 @@ class RunNotFoundError(RunError, LookupError):
     """A run id the server does not know (never started, or evicted from the journal)."""
 
 
+class EngineClosedError(RunError):
+    """A run played (or the engine started) after the engine was closed: a closed engine,
+    like a stopped :class:`MockProvider`, never plays again."""
+
+
 class PendingLimitError(RunError):
     """A run refused because the engine already holds ``max_pending_runs`` unfinished runs."""
 
 
 class ServerError(DlrmockError):
     """An error raised inside the fake provider's server thread, re-raised in the caller."""
+
+
+class ErrorLog:
+    """Errors raised inside dlrmock's own threads (a bug of dlrmock, not of the target), kept
+    until the caller takes them to re-raise; safe to use from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._errors: list[BaseException] = []
+
+    def append(self, error: BaseException) -> None:
+        with self._lock:
+            self._errors.append(error)
+
+    def take(self) -> list[BaseException]:
+        """Every error kept so far, forgetting them in the same step (none can slip between)."""
+        with self._lock:
+            errors, self._errors = self._errors, []
+        return errors
+
+    def clear(self) -> None:
+        self.take()
+
+    def __len__(self) -> int:
+        return len(self._errors)
+
+    def __iter__(self) -> Iterator[BaseException]:
+        with self._lock:
+            return iter(list(self._errors))
+
+    def __repr__(self) -> str:
+        return f"ErrorLog({list(self)!r})"

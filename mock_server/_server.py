@@ -250,10 +250,7 @@ class MockProvider:
 
     def check(self) -> None:
         """Re-raise, as :class:`ServerError`, the first error raised inside the server."""
-        with self.state.lock:
-            errors = [*self.state.errors, *self.state.engine.errors]
-            self.state.errors.clear()
-            self.state.engine.errors.clear()
+        errors = self.state.errors.take() + self.state.engine.errors.take()
         if errors:
             first = errors[0]
             raise ServerError(

@@ -20,7 +20,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ._engine import Engine, Run, check_policy
-from ._errors import DlrmockError, PendingLimitError, RunNotFoundError
+from ._errors import DlrmockError, ErrorLog, PendingLimitError, RunNotFoundError
 from ._events import JOURNEY, RESET, Counters, EventBus
 from ._history import History, MemoryHistory, SqliteHistory, restore
 from ._hooks import EngineHooks
@@ -204,7 +204,7 @@ class State:
             tls=config.tls(),
         )
         self.sent: deque[CapturedSend] = deque(maxlen=config.captured_limit)
-        self.errors: list[BaseException] = []
+        self.errors = ErrorLog()
         self.rejected_sends = 0
         """Send requests answered with a provider error (unknown paths included)."""
         self.lock = threading.Lock()
@@ -258,9 +258,9 @@ class State:
     def reset(self) -> None:
         self.engine.reset()
         self.send_state.clear()
+        self.errors.clear()
         with self.lock:
             self.sent.clear()
-            self.errors.clear()
             self.rejected_sends = 0
         self.events.publish(RESET, {})
 
@@ -682,8 +682,7 @@ def create_app(config: Config | Mapping[str, Any] | None = None, *,
     def _unexpected(exc: Exception) -> Any:
         # A bug in dlrmock: keep it so MockProvider.check() re-raises it in the caller.
         log.exception("unexpected error in %s %s", request.method, request.path)
-        with state.lock:
-            state.errors.append(exc)
+        state.errors.append(exc)
         return _error("internal_error", f"dlrmock failed on this request: {exc!r}", 500)
 
     return app

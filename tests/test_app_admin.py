@@ -24,7 +24,7 @@ def app() -> Iterator[Flask]:
     yield app
     state = get_state(app)
     state.engine.close()
-    assert state.errors == [] and state.engine.errors == []
+    assert list(state.errors) == [] and list(state.engine.errors) == []
 
 
 @pytest.fixture
@@ -307,7 +307,7 @@ def guarded() -> Iterator[FlaskClient]:
     app = create_app(Config(time_scale=0, admin_token="s3cret"))
     yield app.test_client()
     get_state(app).engine.close()
-    assert get_state(app).errors == []
+    assert list(get_state(app).errors) == []
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ def app() -> Iterator[Flask]:
     yield app
     state = get_state(app)
     state.engine.close()
-    assert state.errors == [], state.errors
+    assert list(state.errors) == [], state.errors
 
 
 @pytest.fixture
@@ -292,4 +292,4 @@ def test_no_route_answers_5xx_to_any_input(
         path, method=method, data=body, headers={"Content-Type": "application/json", **headers}
     )
     assert response.status_code < 500, (method, path, headers, body[:200], response.get_data())
-    assert state.errors == [] and state.engine.errors == []
+    assert list(state.errors) == [] and list(state.engine.errors) == []

@@ -689,4 +689,4 @@ def test_closing_the_engine_cancels_a_run_whose_delayed_start_is_pending(
 
     assert run.finished and run.state == "cancelled"
     time.sleep(0.4)
-    assert target.count() == 0 and engine.errors == []
+    assert target.count() == 0 and list(engine.errors) == []

@@ -81,7 +81,7 @@ def _credentials(case: Any) -> dict[str, Any]:
 def _nothing_delivered() -> Any:
     yield
     state = get_state(APP)
-    assert state.errors == []
+    assert list(state.errors) == []
     assert state.engine.journal.stats()["attempts"] == 0, "a generated callback was called"
 
 

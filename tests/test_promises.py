@@ -165,7 +165,7 @@ def test_engine_reset_forgets_the_errors_raised_inside_the_engine(target: Target
 
         engine.reset()
 
-        assert engine.errors == []
+        assert list(engine.errors) == []
 
 
 def test_provider_reset_forgets_errors_of_the_engine_and_of_the_app(target: Target) -> None:
@@ -184,7 +184,7 @@ def test_provider_reset_forgets_errors_of_the_engine_and_of_the_app(target: Targ
         provider.reset()
 
         provider.check()  # nothing left to re-raise
-        assert provider.state.errors == [] and provider.state.engine.errors == []
+        assert list(provider.state.errors) == [] and list(provider.state.engine.errors) == []
 
 
 def test_the_dlrmock_fixture_fails_the_test_on_an_error_inside_the_server(

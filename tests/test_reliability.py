@@ -115,7 +115,7 @@ def test_engine_keeps_working_after_every_kind_of_fault(
 
     assert all(run.state == "done" and run.failures() for run in runs)
     assert engine.play(NXCLOUD, target.url).wait(5).ok
-    assert engine.errors == []
+    assert list(engine.errors) == []
 
 
 def test_server_survives_faulty_targets_and_reports_them_over_http(
@@ -159,7 +159,7 @@ def test_thousand_concurrent_runs_journal_every_attempt_the_sink_saw(sink: Sink)
         journaled = sum(len(run.attempts) for run in runs)
         assert journaled == stats["attempts"] == stats["total_attempts"] == 2000
         assert wait_received(sink, journaled) == journaled
-        assert engine.errors == []
+        assert list(engine.errors) == []
 
 
 def test_thousand_runs_to_mixed_targets_lose_nothing(
@@ -179,7 +179,7 @@ def test_thousand_runs_to_mixed_targets_lose_nothing(
         assert wait_received(sink, 600) == 600
         assert failing.count() == 200
         assert sum(bool(run.failures()) for run in runs) == 400
-        assert engine.errors == []
+        assert list(engine.errors) == []
 
 
 def test_a_run_that_gets_no_connection_in_time_is_journaled_pool_timeout_and_retried(

@@ -19,7 +19,14 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from .. import _targets
-from .._errors import DlrmockError, PendingLimitError, RunError, RunNotFoundError
+from .._errors import (
+    DlrmockError,
+    EngineClosedError,
+    ErrorLog,
+    PendingLimitError,
+    RunError,
+    RunNotFoundError,
+)
 from .._factory import ReceiptFactory, delivery_request
 from .._http import Response, TransportError, with_default_headers
 from .._scenarios import Scenario, resolve
@@ -71,7 +78,8 @@ class Engine:
         self.journal = Journal(journal_limit)
         self.max_connections = max_connections
         self.policy_overrides = {k: dict(v) for k, v in (policies or {}).items()}
-        self.errors: list[BaseException] = []
+        self.errors = ErrorLog()
+        """Errors raised inside the engine (dlrmock bugs); ``take()`` them to re-raise."""
         self.finished_runs = threading.Condition()
         """Notified whenever a run finishes (see :meth:`Run.wait_done`)."""
         self.lateness: deque[float] = deque(maxlen=100_000)
@@ -85,7 +93,12 @@ class Engine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._client: HttpClient | None = None
-        self._start_lock = threading.Lock()
+        self._lifecycle = threading.Lock()
+        """Held while the state changes and while a run is handed to the loop: a run is either
+        handed over before ``close()`` begins, or refused."""
+        self._state = "new"
+        """new → running → closing → closed; a closed engine never plays again."""
+        self._closer = threading.Lock()
         self._unspawned: list[Run] = []
         """Runs played but not yet started on the loop (one wake-up of the loop per batch)."""
         self._unspawned_lock = threading.Lock()
@@ -93,36 +106,55 @@ class Engine:
 
     # -- lifecycle
     def start(self) -> Engine:
-        """Start the loop thread (idempotent)."""
-        with self._start_lock:
-            if self._thread is not None:
-                return self
-            self._closing = False
-            loop = asyncio.new_event_loop()
-            ready = threading.Event()
-
-            def main() -> None:
-                from .._http_client import HttpClient
-
-                asyncio.set_event_loop(loop)
-                self._client = HttpClient(max_connections_per_host=self.max_connections,
-                                          tls=self.tls)
-                loop.call_soon(ready.set)
-                loop.run_forever()
-
-            self._loop = loop
-            self._thread = threading.Thread(target=main, name="dlrmock-engine", daemon=True)
-            self._thread.start()
-            if not ready.wait(10):
-                raise RunError("the delivery engine did not start within 10 s")
+        """Start the loop thread (idempotent); :class:`EngineClosedError` once closed."""
+        with self._lifecycle:
+            self._start_locked()
         return self
 
+    def _start_locked(self) -> None:
+        if self._state == "running":
+            return
+        if self._state != "new":
+            raise EngineClosedError(
+                "the delivery engine is closed (Engine.close(), MockProvider.stop() or the end "
+                "of its `with` block) and plays no more runs; create a new Engine or "
+                "MockProvider to play again"
+            )
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def main() -> None:
+            from .._http_client import HttpClient
+
+            asyncio.set_event_loop(loop)
+            self._client = HttpClient(max_connections_per_host=self.max_connections,
+                                      tls=self.tls)
+            loop.call_soon(ready.set)
+            loop.run_forever()
+
+        thread = threading.Thread(target=main, name="dlrmock-engine", daemon=True)
+        thread.start()
+        if not ready.wait(10):
+            loop.call_soon_threadsafe(loop.stop)
+            raise RunError("the delivery engine did not start within 10 s")
+        self._loop, self._thread = loop, thread
+        self._state = "running"
+
     def close(self) -> None:
-        """Cancel pending runs, close connections, stop the loop thread."""
-        with self._start_lock:
-            loop, thread = self._loop, self._thread
-            if loop is None or thread is None:
-                return
+        """Cancel pending runs, close connections, stop the loop thread (idempotent).
+
+        Runs played from now on are refused (:class:`EngineClosedError`), also those a
+        ``when_finished`` callback of a run being cancelled tries to start.
+        """
+        with self._closer:  # a second caller returns once the engine is closed
+            with self._lifecycle:
+                if self._state in ("new", "closed"):
+                    self._state = "closed"
+                    return
+                self._state = "closing"
+                loop, thread = self._loop, self._thread
+            assert loop is not None and thread is not None
+            # Not under the lifecycle lock: runs finishing now call back into the engine.
 
             async def shutdown() -> None:
                 self._closing = True  # runs whose start is still queued never start now
@@ -139,12 +171,14 @@ class Engine:
                 log.warning("dlrmock engine did not shut down cleanly within 10 s")
             loop.call_soon_threadsafe(loop.stop)
             thread.join(10)
-            loop.close()
-            self._loop = self._thread = None
-            with self._unspawned_lock:  # played while closing: never started, so cancelled
-                stranded, self._unspawned = self._unspawned, []
-            # Held, or released with a delay that had not run out: never started, so cancelled.
-            stranded += [run for run in self.journal.all() if not run.finished]
+            with self._lifecycle:
+                loop.close()
+                self._loop = self._thread = None
+                self._state = "closed"
+                with self._unspawned_lock:  # played while closing: never started, so cancelled
+                    stranded, self._unspawned = self._unspawned, []
+                # Held, or released with a delay that had not run out: never started.
+                stranded += [run for run in self.journal.all() if not run.finished]
             for run in stranded:
                 run.held = False
                 _settle(run)
@@ -157,10 +191,12 @@ class Engine:
 
     def call(self, coroutine: Any, timeout: float | None, what: str) -> Any:
         """Run ``coroutine`` on the engine loop and wait for its result."""
-        if self._loop is None:
-            coroutine.close()
-            raise RunError("the delivery engine is not running (use it as a context manager)")
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        with self._lifecycle:
+            if self._state != "running":
+                coroutine.close()
+                raise RunError("the delivery engine is not running (use it as a context manager)")
+            assert self._loop is not None
+            future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         try:
             return future.result(timeout)
         except concurrent.futures.TimeoutError:
@@ -272,34 +308,45 @@ class Engine:
             blocked=blocked,
             connect_to=address,
         )
-        self.start()
-        with self.finished_runs:
-            if self.max_pending_runs is not None and self.pending_runs >= self.max_pending_runs:
-                self.rejected_runs += 1
-                raise PendingLimitError(
-                    f"{self.pending_runs} runs are already pending (max_pending_runs "
-                    f"{self.max_pending_runs}); wait for some to finish, cancel them, reset, "
-                    "or raise max_pending_runs"
-                )
-            self.pending_runs += 1
-        self.journal.add_run(run)
-        if not hold:
-            self._spawn(run)
+        with self._lifecycle:  # close() cannot begin between the start and the hand-off
+            self._start_locked()
+            with self.finished_runs:
+                if (self.max_pending_runs is not None
+                        and self.pending_runs >= self.max_pending_runs):
+                    self.rejected_runs += 1
+                    raise PendingLimitError(
+                        f"{self.pending_runs} runs are already pending (max_pending_runs "
+                        f"{self.max_pending_runs}); wait for some to finish, cancel them, reset, "
+                        "or raise max_pending_runs"
+                    )
+                self.pending_runs += 1
+            self.journal.add_run(run)
+            if not hold:
+                self._spawn(run)
         return run
 
     def release(self, run: Run, after: float = 0.0) -> None:
         """Start a run planned with ``hold=True`` (once; later calls do nothing), ``after``
         real seconds from now."""
-        if not run.held:
-            return
-        run.held = False
-        if after > 0 and self._loop is not None:
-            loop = self._loop
-            loop.call_soon_threadsafe(lambda: loop.call_later(after, self._spawn, run))
-        else:
-            self._spawn(run)
+        with self._lifecycle:
+            if not run.held or self._state != "running":
+                return  # closing: close() cancels the runs still held
+            run.held = False
+            assert self._loop is not None
+            if after > 0:
+                loop = self._loop
+                loop.call_soon_threadsafe(lambda: loop.call_later(after, self._spawn_later, run))
+            else:
+                self._spawn(run)
+
+    def _spawn_later(self, run: Run) -> None:
+        with self._lifecycle:
+            if self._state == "running":
+                self._spawn(run)
+            # else closing: close() cancels the runs that never started
 
     def _spawn(self, run: Run) -> None:
+        """Queue ``run`` to start on the loop (the lifecycle lock held, the engine running)."""
         assert self._loop is not None
         with self._unspawned_lock:
             self._unspawned.append(run)
@@ -321,13 +368,17 @@ class Engine:
 
     def _cancel_soon(self, run: Run) -> None:
         """Cancel ``run`` from the loop, after it was spawned (call_soon callbacks run in order)."""
-        run.cancel_requested = True
-        if run.held:  # planned, never started: nothing to stop
-            run.held = False
-            _settle(run)
-            return
-        if self._loop is not None and not run.finished:
-            self._loop.call_soon_threadsafe(lambda: run.task.cancel() if run.task else None)
+        run.cancel_requested = True  # read by _spawn_played: a run not started yet never starts
+        with self._lifecycle:
+            if run.held:  # planned, never started: nothing to stop
+                run.held = False
+            elif self._state == "running" and not run.finished:
+                assert self._loop is not None
+                self._loop.call_soon_threadsafe(lambda: run.task.cancel() if run.task else None)
+                return
+            else:
+                return  # finished, or close() is cancelling every run
+        _settle(run)
 
     async def _play(self, run: Run) -> None:
         assert self._loop is not None and self._client is not None
