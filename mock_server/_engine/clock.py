@@ -15,6 +15,7 @@ class ScaledClock:
     """Real time scaled by ``time_scale``: 0 means no waiting (order kept), 2 twice as slow."""
 
     kind = "scaled"
+    __slots__ = ("_loop", "_origin", "_virtual", "lateness", "time_scale")
 
     def __init__(self, time_scale: float = 1.0) -> None:
         if not math.isfinite(time_scale) or time_scale < 0:
@@ -51,6 +52,7 @@ class ManualClock:
     """A clock the caller moves: nothing is delivered until ``step()`` or ``advance()``."""
 
     kind = "manual"
+    __slots__ = ("_idle", "_lock", "_now", "_seq", "_timers")
 
     def __init__(self) -> None:
         self._now = 0.0

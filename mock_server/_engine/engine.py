@@ -14,7 +14,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import replace as dataclass_replace
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -28,11 +27,12 @@ from .._errors import (
     RunNotFoundError,
 )
 from .._factory import ReceiptFactory, delivery_request
-from .._http import Response, TransportError, with_default_headers
+from .._http import Response, TransportError
 from .._scenarios import Scenario, resolve
 from .clock import Clock, ManualClock, ScaledClock
 from .journal import Journal
 from .outcomes import ACKNOWLEDGED, BLOCKED, CANCELLED, HTTP_ERROR, LOST_ACK, SEEN_AS_TIMEOUT
+from .packed import pack
 from .plan import plan_run
 from .policy import MAX_SECONDS, run_policy
 from .records import Attempt, Delivery
@@ -44,6 +44,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXCERPT = 2048
+"""How much of an answer's body the journal keeps (bytes)."""
+_SHORT = 64
+_common_answers: dict[bytes, str] = {}
+"""Short answers already seen ("success", "OK", "{}"), kept once for every attempt they end."""
+
+
+def excerpt(body: bytes) -> str:
+    """The start of an answer's body, as text; a short answer seen before is shared."""
+    if len(body) > _SHORT:
+        return body[:EXCERPT].decode("utf-8", "replace")
+    text = _common_answers.get(body)
+    if text is None:
+        text = body.decode("utf-8", "replace")
+        if len(_common_answers) < 1024:
+            _common_answers[body] = text
+    return text
 
 
 # --------------------------------------------------------------------------------------- engine
@@ -297,7 +313,7 @@ class Engine:
             policy=policy_obj,
             clock=run_clock,
             seed=run_seed,
-            message=msg,
+            packed_message=pack(msg),
             deliveries=deliveries,
             engine=self,
             start_after=start_after,
@@ -420,14 +436,14 @@ class Engine:
         request, sent = delivery_request(
             kind, payload, run.target, run.encoding, parameters=run.policy.parameters
         )
-        return dataclass_replace(delivery, payload=sent, request=with_default_headers(request))
+        return delivery.replace(payload=sent, request=request)
 
     async def _deliver(self, run: Run, delivery: Delivery) -> None:
         assert self._client is not None and self._loop is not None
         if run.blocked is not None:  # never connected to: journaled once, never retried
             self.blocked_attempts += 1
             attempt = Attempt(run_id=run.id, step=delivery.step, copy=delivery.copy,
-                              kind=delivery.kind, attempt=1, request=delivery.request,
+                              kind=delivery.kind, attempt=1, request=delivery,
                               offset=run.clock.now(), at=time.time(), latency_ms=0.0,
                               outcome=BLOCKED, error=run.blocked, malformed=delivery.malformed)
             self.journal.record(run, attempt)
@@ -467,15 +483,13 @@ class Engine:
                 copy=delivery.copy,
                 kind=delivery.kind,
                 attempt=number,
-                request=delivery.request,
+                request=delivery,
                 offset=offset,
                 at=wall,
                 latency_ms=latency,
                 outcome=outcome,
                 status=response.status if response is not None else None,
-                response_body=response.body[:EXCERPT].decode("utf-8", "replace")
-                if response is not None
-                else "",
+                response_body=excerpt(response.body) if response is not None else "",
                 error=error,
                 malformed=delivery.malformed,
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 
 from .records import Attempt
 from .run import Run
@@ -17,7 +16,7 @@ class Journal:
 
     def __init__(self, limit: int = 100_000) -> None:
         self.limit = limit
-        self.runs: OrderedDict[str, Run] = OrderedDict()
+        self.runs: dict[str, Run] = {}  # in the order the runs were added
         self.attempt_count = 0
         self.total_attempts = 0
         self.evicted_runs = 0

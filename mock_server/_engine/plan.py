@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -17,7 +16,6 @@ from .._factory import (
     path_known,
     typed,
 )
-from .._http import with_default_headers
 from .._registry import validate
 from .._scenarios import Scenario
 from ..providers import DeliveryPolicy, Payload, ReceiptKind
@@ -124,19 +122,16 @@ def plan_run(
             step.spec, payloads[source], url, encoding, step.malformed,
             policy.parameters if policy is not None else "body",
         )
-        with contextlib.suppress(ValueError):  # a blocked target: shown as it would be sent
-            request = with_default_headers(request)  # the journal shows every header sent
-        for copy in range(step.duplicate + 1):
-            deliveries.append(
-                Delivery(
-                    step=source,
-                    copy=copy,
-                    kind=step.kind,
-                    after=timing.after if copy == 0 else 0.0,
-                    payload=sent,
-                    request=request,
-                    lost_ack=step.lost_ack,
-                    malformed=step.malformed or invalid.get(source),
-                )
-            )
+        first = Delivery(
+            step=source,
+            copy=0,
+            kind=step.kind,
+            after=timing.after,
+            payload=sent,
+            request=request,
+            lost_ack=step.lost_ack,
+            malformed=step.malformed or invalid.get(source),
+        )
+        deliveries.append(first)
+        deliveries += (first.replace(copy=copy, after=0.0) for copy in range(1, step.duplicate + 1))
     return message, deliveries

@@ -3,47 +3,134 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from .._http import Request
+from .._http import Request, with_default_headers
 from ..providers import Payload
 from .outcomes import ACKNOWLEDGED, LOST_ACK
+from .packed import Squeezed, expand, pack, squeeze, squeeze_packed, unpack
 
 
-@dataclass(frozen=True, slots=True)
 class Delivery:
-    """One receipt the run will send (a step, or a duplicate copy of one)."""
+    """One receipt the run will send (a step, or a duplicate copy of one).
 
-    step: int
-    copy: int
-    kind: str
-    after: float
-    payload: Payload
-    request: Request
-    lost_ack: int = 0
-    malformed: str | None = None
+    The receipt is kept packed (:mod:`.packed`): as the request's own body when that is its
+    compact JSON, so what is sent is stored once; :meth:`squeeze` deflates both once the run
+    has finished.
+    """
 
-@dataclass(slots=True)
+    __slots__ = ("_payload", "_request", "after", "copy", "kind", "lost_ack", "malformed", "step")
+    _FIELDS = ("step", "copy", "kind", "after", "payload", "request", "lost_ack", "malformed")
+
+    def __init__(self, step: int, copy: int, kind: str, after: float, payload: Payload,
+                 request: Request, lost_ack: int = 0, malformed: str | None = None) -> None:
+        self.step = step
+        self.copy = copy
+        self.kind = kind
+        self.after = after
+        self._payload = pack(payload, request.body)
+        self._request = request
+        self.lost_ack = lost_ack
+        self.malformed = malformed
+
+    @property
+    def request(self) -> Request:
+        """The exact request to send (as the receipt's family encodes it)."""
+        request = self._request
+        if isinstance(request.body, Squeezed):
+            return Request(request.method, request.url, request.headers, expand(request.body))
+        return request
+
+    def squeeze(self) -> None:
+        """Deflate the request body and the receipt (sharing them when they are the same)."""
+        request = self._request
+        body = squeeze(request.body, self.kind)
+        if body is not request.body:
+            self._request = Request(request.method, request.url, request.headers, body)
+        self._payload = (body if self._payload is request.body
+                         else squeeze_packed(self._payload, self.kind))
+
+    @property
+    def payload(self) -> Payload:
+        """The receipt sent (a fresh dict each time)."""
+        return unpack(self._payload)
+
+    def replace(self, **changes: Any) -> Delivery:
+        """A delivery like this one with ``changes`` (fields, ``payload``, ``request``); what
+        is not changed is shared, not copied."""
+        twin = object.__new__(Delivery)
+        for name in self.__slots__:
+            setattr(twin, name, getattr(self, name))
+        if "payload" in changes or "request" in changes:
+            twin._request = changes.pop("request", self.request)
+            twin._payload = pack(changes.pop("payload", self.payload), twin._request.body)
+        for name, value in changes.items():
+            setattr(twin, name, value)
+        return twin
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Delivery):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self._FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._FIELDS)
+        return f"Delivery({shown})"
+
+
 class Attempt:
     """One HTTP request sent to the target and what came of it."""
 
-    run_id: str
-    step: int
-    copy: int
-    kind: str
-    attempt: int
-    request: Request
-    offset: float
-    """Seconds of scenario time since the run started."""
-    at: float
-    """Wall-clock time the request was sent (epoch seconds)."""
-    latency_ms: float
-    outcome: str
-    status: int | None = None
-    response_body: str = ""
-    error: str | None = None
-    malformed: str | None = None
+    __slots__ = ("_request", "at", "attempt", "copy", "error", "kind", "latency_ms", "malformed",
+                 "offset", "outcome", "response_body", "run_id", "status", "step")
+    _FIELDS = ("run_id", "step", "copy", "kind", "attempt", "request", "offset", "at",
+               "latency_ms", "outcome", "status", "response_body", "error", "malformed")
+
+    def __init__(self, run_id: str, step: int, copy: int, kind: str, attempt: int,
+                 request: Request | Delivery, offset: float, at: float, latency_ms: float,
+                 outcome: str, status: int | None = None, response_body: str = "",
+                 error: str | None = None, malformed: str | None = None) -> None:
+        self.run_id = run_id
+        self.step = step
+        self.copy = copy
+        self.kind = kind
+        self.attempt = attempt
+        self._request = request
+        """The request, or the delivery whose request this was (kept once, packed with it)."""
+        self.offset = offset
+        """Seconds of scenario time since the run started."""
+        self.at = at
+        """Wall-clock time the request was sent (epoch seconds)."""
+        self.latency_ms = latency_ms
+        self.outcome = outcome
+        self.status = status
+        self.response_body = response_body
+        self.error = error
+        self.malformed = malformed
+
+    @property
+    def request(self) -> Request:
+        """The request sent, with every header the client adds spelled out (the journal keeps
+        the request only as the receipt's family encoded it, and derives these)."""
+        source = self._request
+        request = source.request if isinstance(source, Delivery) else source
+        try:
+            return with_default_headers(request)
+        except ValueError:  # a blocked target: shown as it would be sent
+            return request
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Attempt):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self._FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._FIELDS)
+        return f"Attempt({shown})"
 
     @property
     def acknowledged(self) -> bool:

@@ -17,6 +17,7 @@ from .._scenarios import Scenario
 from ..providers import DeliveryPolicy, Payload, ReceiptKind
 from .clock import Clock, ManualClock
 from .outcomes import CANCELLED
+from .packed import Packed, squeeze_packed, unpack
 from .records import Attempt, Delivery
 
 if TYPE_CHECKING:
@@ -34,7 +35,8 @@ class Run:
     policy: DeliveryPolicy
     clock: Clock
     seed: int
-    message: dict[str, Any]
+    packed_message: Packed
+    """The run's message, kept packed (see :attr:`message`)."""
     deliveries: list[Delivery]
     engine: Engine
     attempts: list[Attempt] = field(default_factory=list)
@@ -61,11 +63,16 @@ class Run:
     """The address the allow-list checked the target's host name at (None: look it up)."""
     _done: bool = False
     _finishing: bool = False
-    _on_finish: list[Callable[[Run], None]] = field(default_factory=list)
+    _on_finish: list[Callable[[Run], None]] | None = None
 
     @property
     def provider(self) -> str:
         return self.scenario.provider
+
+    @property
+    def message(self) -> dict[str, Any]:
+        """The message the receipts share (ids, phone, send time); a fresh dict each time."""
+        return unpack(self.packed_message)
 
     @property
     def message_id(self) -> str | None:
@@ -91,7 +98,7 @@ class Run:
         """
         with self.engine.finished_runs:
             if not self._finishing:
-                self._on_finish.append(callback)
+                self._on_finish = [*(self._on_finish or ()), callback]
                 return
         callback(self)
 
@@ -100,7 +107,7 @@ class Run:
         self.finished_at = time.time()
         with self.engine.finished_runs:
             self._finishing = True
-            callbacks, self._on_finish = self._on_finish, []
+            callbacks, self._on_finish = self._on_finish or [], None
         for callback in callbacks:
             try:
                 callback(self)
@@ -118,6 +125,19 @@ class Run:
                 listener(self)
             except Exception:  # a listener's bug must not stop the others
                 log.exception("on_finished listener failed for run %s", self.id)
+        self._squeeze()
+
+    def _squeeze(self) -> None:
+        """Deflate what the journal keeps of the finished run (readers see either form)."""
+        self.packed_message = squeeze_packed(self.packed_message, f"message:{self.provider}")
+        self.attempts = list(self.attempts)  # no room kept for more
+        done: dict[int, Delivery] = {}
+        for delivery in self.deliveries:  # duplicate copies share their request: squeeze once
+            first = done.setdefault(id(delivery._request), delivery)
+            if first is delivery:
+                delivery.squeeze()
+            else:
+                delivery._request, delivery._payload = first._request, first._payload
 
     @property
     def payloads(self) -> list[Payload]:

@@ -1,0 +1,115 @@
+"""What the journal keeps of a finished run, packed: receipts and messages as compact JSON, and
+request bodies and messages deflated against a dictionary per receipt kind.
+
+A generated receipt as a dict of dicts costs about six times its JSON text, and receipts of one
+kind share most of their text (field names, fixed values), so a body deflated with the first
+body of its kind as the preset dictionary shrinks to a fifth. Nothing is lost: :func:`expand`
+gives back the exact bytes, :func:`unpack` the dict.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import zlib
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+Packed = bytes | dict[str, Any]
+"""Compact JSON bytes (maybe squeezed, see :func:`squeeze`), or, for data that is not plain
+JSON, the dict itself. Data with top-level datetimes is packed as ``[[keys], {data}]``."""
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def pack(data: Mapping[str, Any], same_as: bytes = b"") -> Packed:
+    """``data`` as compact JSON; ``same_as`` (e.g. the request body) when that is the same text.
+
+    Top-level datetimes (a message's ``sent_at``) come back as datetimes; anything else that is
+    not JSON keeps the data as it is.
+    """
+    dates = [k for k, v in data.items() if isinstance(v, datetime)]
+    try:
+        if dates:  # a JSON object starts with "{", this with "["
+            return _dumps([dates, {**data, **{k: data[k].isoformat() for k in dates}}]).encode()
+        blob = _dumps(data).encode()
+    except (TypeError, ValueError):
+        return dict(data)  # not JSON: kept as it is (a shallow copy, as a dict)
+    return same_as if blob == same_as else blob
+
+
+def unpack(packed: Packed) -> dict[str, Any]:
+    """The dict :func:`pack` kept (a fresh one, unless it was kept as it was)."""
+    if not isinstance(packed, bytes):
+        return packed
+    blob = expand(packed)
+    if blob[:1] != b"[":
+        result: dict[str, Any] = json.loads(blob)
+        return result
+    dates, result = json.loads(blob)
+    for key in dates:
+        result[key] = datetime.fromisoformat(result[key])
+    return result
+
+
+def squeeze_packed(packed: Packed, family: str) -> Packed:
+    """``packed`` with its JSON squeezed (see :func:`squeeze`)."""
+    return squeeze(packed, family) if isinstance(packed, bytes) else packed
+
+
+# ----------------------------------------------------------------------------------- squeeze
+class Squeezed(bytes):
+    """Deflated bytes: a header (dictionary number, window bits), then the deflate stream."""
+
+    __slots__ = ()
+
+
+_HEADER = 3
+_NO_DICTIONARY = 0xFFFF
+_MAX_DICTIONARIES = 4096
+_dictionaries: list[bytes] = []
+_numbers: dict[str, int] = {}
+_lock = threading.Lock()
+
+
+def _dictionary_for(family: str, sample: bytes) -> int:
+    """The number of ``family``'s preset dictionary: its first sample (kept for good)."""
+    number = _numbers.get(family)
+    if number is not None:
+        return number
+    with _lock:
+        number = _numbers.get(family)
+        if number is None:
+            if len(_dictionaries) >= _MAX_DICTIONARIES:
+                return _NO_DICTIONARY
+            number = _numbers[family] = len(_dictionaries)
+            _dictionaries.append(sample[-32768:])
+        return number
+
+
+def squeeze(data: bytes, family: str) -> bytes:
+    """``data`` deflated against ``family``'s dictionary, unless that does not make it smaller
+    (then ``data`` itself; :func:`expand` takes both)."""
+    if isinstance(data, Squeezed) or len(data) < 64:
+        return data
+    number = _dictionary_for(family, data)
+    zdict = _dictionaries[number] if number != _NO_DICTIONARY else b""
+    # The smallest window that still reaches back over the dictionary: far cheaper to set up.
+    wbits = 12 if len(zdict) + len(data) <= 4096 else 15
+    compressor = zlib.compressobj(1, zlib.DEFLATED, -wbits, 8, zlib.Z_DEFAULT_STRATEGY,
+                                  *((zdict,) if zdict else ()))
+    deflated = compressor.compress(data) + compressor.flush()
+    if len(deflated) + _HEADER >= len(data):
+        return data
+    return Squeezed(number.to_bytes(2, "big") + bytes((wbits,)) + deflated)
+
+
+def expand(data: bytes) -> bytes:
+    """The bytes :func:`squeeze` was given."""
+    if not isinstance(data, Squeezed):
+        return data
+    number = int.from_bytes(data[:2], "big")
+    zdict = _dictionaries[number] if number != _NO_DICTIONARY else b""
+    decompressor = zlib.decompressobj(-data[2], *((zdict,) if zdict else ()))
+    return decompressor.decompress(data[_HEADER:]) + decompressor.flush()

@@ -1,0 +1,60 @@
+"""What the journal keeps of a finished run is packed (compact JSON, deflated per receipt kind);
+everything it shows comes back exactly."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from targets import Target
+
+from mock_server import Engine
+from mock_server._engine.packed import expand, pack, squeeze, squeeze_packed, unpack
+
+
+def test_a_finished_run_shows_exactly_what_its_webhook_received(
+    engine: Engine, target: Target
+) -> None:
+    runs = [engine.play(name, target.url, seed=5).wait(5) for name in
+            ("nxcloud.zalo.success_then_delivered", "esms.sms.cskh.delivered")]
+
+    received = target.requests
+    assert [a.request.body for r in runs for a in r.attempts] == [q.body for q in received]
+    assert json.loads(received[0].body) == runs[0].payloads[0]
+    assert runs[1].attempts[0].request.url.endswith(received[2].path)
+    assert isinstance(runs[0].message["sent_at"], datetime)
+    headers = dict(runs[0].attempts[0].request.headers)
+    assert headers["Content-Length"] == str(len(received[0].body))
+    assert headers["User-Agent"] == received[0].header("User-Agent")
+
+
+def test_the_json_form_of_a_run_is_the_same_before_and_after_it_is_packed(
+    engine: Engine, target: Target
+) -> None:
+    run = engine.play("esms.zns.normal.delivered", target.url, clock="manual")
+    run.step()
+    before = run.as_dict()  # still running: nothing packed yet
+    run.step()
+    run.wait(5)
+
+    after = run.as_dict()
+    assert after["message"] == before["message"] and after["payloads"] == before["payloads"]
+    assert after["attempts"][0] == before["attempts"][0]
+
+
+def test_pack_keeps_datetimes_and_shares_an_identical_body() -> None:
+    body = b'{"a":1,"b":"\xc3\xa9"}'
+    assert pack({"a": 1, "b": "é"}, body) is body
+    message = {"sent_at": datetime(2024, 3, 22, 1, 58, 39), "id": "x"}
+    assert unpack(squeeze_packed(pack(message), "message:test")) == message
+    odd = {"when": {1, 2}}  # not JSON: kept as it is
+    assert unpack(pack(odd)) == odd
+
+
+def test_squeeze_gives_back_the_exact_bytes_and_saves_room_on_similar_bodies() -> None:
+    first = json.dumps({"status": "success", "requestId": "a" * 32, "text": "x" * 200}).encode()
+    second = first.replace(b"a" * 32, b"b" * 32)
+    squeeze(first, "test.kind")
+    small = squeeze(second, "test.kind")
+    assert expand(small) == second and len(small) < len(second) / 4
+    assert squeeze(b"short", "test.kind") == b"short"
