@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
 
 from targets import Target
 
@@ -40,6 +41,19 @@ def test_the_json_form_of_a_run_is_the_same_before_and_after_it_is_packed(
     after = run.as_dict()
     assert after["message"] == before["message"] and after["payloads"] == before["payloads"]
     assert after["attempts"][0] == before["attempts"][0]
+
+
+def test_receipts_sent_in_the_url_keep_their_own_payloads_once_packed(
+    engine: Engine, target: Target
+) -> None:
+    # Both OTA reports go in the query string: two empty bodies, the same bytes object.
+    run = engine.play("nxcloud.ota.pending_then_mismatch", target.url).wait(5)
+
+    received = [parse_qs(urlsplit(r.path).query)["status"] for r in target.requests]
+    assert received == [["PENDING"], ["MISMATCH"]]
+    assert [[p["status"]] for p in run.payloads] == received
+    assert [a.request.url for a in run.attempts] == [
+        target.url.rsplit("/", 1)[0] + r.path for r in target.requests]
 
 
 def test_pack_keeps_datetimes_and_shares_an_identical_body() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from .._http import Request, with_default_headers
 from ..providers import Payload
 from .outcomes import ACKNOWLEDGED, LOST_ACK
-from .packed import Squeezed, expand, pack, squeeze, squeeze_packed, unpack
+from .packed import expand, pack, squeeze, squeeze_packed, unpack
 
 
 class Delivery:
@@ -19,7 +19,8 @@ class Delivery:
     has finished.
     """
 
-    __slots__ = ("_payload", "_request", "after", "copy", "kind", "lost_ack", "malformed", "step")
+    __slots__ = ("_payload", "after", "body", "copy", "headers", "kind", "lost_ack", "malformed",
+                 "method", "step", "url")
     _FIELDS = ("step", "copy", "kind", "after", "payload", "request", "lost_ack", "malformed")
 
     def __init__(self, step: int, copy: int, kind: str, after: float, payload: Payload,
@@ -28,27 +29,23 @@ class Delivery:
         self.copy = copy
         self.kind = kind
         self.after = after
+        self.method, self.url, self.headers, self.body = (
+            request.method, request.url, request.headers, request.body)
         self._payload = pack(payload, request.body)
-        self._request = request
         self.lost_ack = lost_ack
         self.malformed = malformed
 
     @property
     def request(self) -> Request:
         """The exact request to send (as the receipt's family encodes it)."""
-        request = self._request
-        if isinstance(request.body, Squeezed):
-            return Request(request.method, request.url, request.headers, expand(request.body))
-        return request
+        return Request(self.method, self.url, self.headers, expand(self.body))
 
     def squeeze(self) -> None:
         """Deflate the request body and the receipt (sharing them when they are the same)."""
-        request = self._request
-        body = squeeze(request.body, self.kind)
-        if body is not request.body:
-            self._request = Request(request.method, request.url, request.headers, body)
-        self._payload = (body if self._payload is request.body
+        body = squeeze(self.body, self.kind)
+        self._payload = (body if self._payload is self.body
                          else squeeze_packed(self._payload, self.kind))
+        self.body = body
 
     @property
     def payload(self) -> Payload:
@@ -62,8 +59,10 @@ class Delivery:
         for name in self.__slots__:
             setattr(twin, name, getattr(self, name))
         if "payload" in changes or "request" in changes:
-            twin._request = changes.pop("request", self.request)
-            twin._payload = pack(changes.pop("payload", self.payload), twin._request.body)
+            request = changes.pop("request", self.request)
+            twin.method, twin.url, twin.headers, twin.body = (
+                request.method, request.url, request.headers, request.body)
+            twin._payload = pack(changes.pop("payload", self.payload), request.body)
         for name, value in changes.items():
             setattr(twin, name, value)
         return twin
@@ -83,8 +82,8 @@ class Delivery:
 class Attempt:
     """One HTTP request sent to the target and what came of it."""
 
-    __slots__ = ("_request", "at", "attempt", "copy", "error", "kind", "latency_ms", "malformed",
-                 "offset", "outcome", "response_body", "run_id", "status", "step")
+    __slots__ = ("_delivery", "at", "attempt", "error", "latency_ms", "offset", "outcome",
+                 "response_body", "run_id", "status")
     _FIELDS = ("run_id", "step", "copy", "kind", "attempt", "request", "offset", "at",
                "latency_ms", "outcome", "status", "response_body", "error", "malformed")
 
@@ -93,12 +92,11 @@ class Attempt:
                  outcome: str, status: int | None = None, response_body: str = "",
                  error: str | None = None, malformed: str | None = None) -> None:
         self.run_id = run_id
-        self.step = step
-        self.copy = copy
-        self.kind = kind
+        if isinstance(request, Request):  # not from a run of this engine (e.g. from_dict)
+            request = Delivery(step, copy, kind, 0.0, {}, request, malformed=malformed)
+        self._delivery = request
+        """The delivery this attempt sent: its step, copy, kind and request, kept once."""
         self.attempt = attempt
-        self._request = request
-        """The request, or the delivery whose request this was (kept once, packed with it)."""
         self.offset = offset
         """Seconds of scenario time since the run started."""
         self.at = at
@@ -108,14 +106,28 @@ class Attempt:
         self.status = status
         self.response_body = response_body
         self.error = error
-        self.malformed = malformed
+
+    @property
+    def step(self) -> int:
+        return self._delivery.step
+
+    @property
+    def copy(self) -> int:
+        return self._delivery.copy
+
+    @property
+    def kind(self) -> str:
+        return self._delivery.kind
+
+    @property
+    def malformed(self) -> str | None:
+        return self._delivery.malformed
 
     @property
     def request(self) -> Request:
         """The request sent, with every header the client adds spelled out (the journal keeps
         the request only as the receipt's family encoded it, and derives these)."""
-        source = self._request
-        request = source.request if isinstance(source, Delivery) else source
+        request = self._delivery.request
         try:
             return with_default_headers(request)
         except ValueError:  # a blocked target: shown as it would be sent

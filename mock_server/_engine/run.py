@@ -113,6 +113,7 @@ class Run:
                 callback(self)
             except Exception:  # a follow-up must never break the engine
                 log.exception("a when_finished callback of run %s failed", self.id)
+        self._squeeze()  # before waiters wake: they see the run as the journal keeps it
         with self.engine.finished_runs:
             if not self._done:
                 self.engine.pending_runs -= 1
@@ -125,19 +126,18 @@ class Run:
                 listener(self)
             except Exception:  # a listener's bug must not stop the others
                 log.exception("on_finished listener failed for run %s", self.id)
-        self._squeeze()
 
     def _squeeze(self) -> None:
         """Deflate what the journal keeps of the finished run (readers see either form)."""
         self.packed_message = squeeze_packed(self.packed_message, f"message:{self.provider}")
         self.attempts = list(self.attempts)  # no room kept for more
-        done: dict[int, Delivery] = {}
-        for delivery in self.deliveries:  # duplicate copies share their request: squeeze once
-            first = done.setdefault(id(delivery._request), delivery)
+        done: dict[tuple[int, int], Delivery] = {}
+        for delivery in self.deliveries:  # duplicate copies share body and receipt: squeeze once
+            first = done.setdefault((id(delivery.body), id(delivery._payload)), delivery)
             if first is delivery:
                 delivery.squeeze()
             else:
-                delivery._request, delivery._payload = first._request, first._payload
+                delivery.body, delivery._payload = first.body, first._payload
 
     @property
     def payloads(self) -> list[Payload]:
