@@ -1,5 +1,5 @@
-"""What the journal keeps of a finished run is packed (compact JSON, deflated per receipt kind);
-everything it shows comes back exactly."""
+"""What a large journal keeps of a finished run is packed (compact JSON, deflated per receipt
+kind); everything it shows comes back exactly."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import json
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from targets import Target
 
 from mock_server import Engine
+from mock_server._engine import Journal
 from mock_server._engine.packed import expand, pack, squeeze, squeeze_packed, unpack
 
 
@@ -18,6 +20,8 @@ def test_a_finished_run_shows_exactly_what_its_webhook_received(
 ) -> None:
     runs = [engine.play(name, target.url, seed=5).wait(5) for name in
             ("nxcloud.zalo.success_then_delivered", "esms.sms.cskh.delivered")]
+    for run in runs:
+        run.compact()
 
     received = target.requests
     assert [a.request.body for r in runs for a in r.attempts] == [q.body for q in received]
@@ -36,7 +40,7 @@ def test_the_json_form_of_a_run_is_the_same_before_and_after_it_is_packed(
     run.step()
     before = run.as_dict()  # still running: nothing packed yet
     run.step()
-    run.wait(5)
+    run.wait(5).compact()
 
     after = run.as_dict()
     assert after["message"] == before["message"] and after["payloads"] == before["payloads"]
@@ -48,12 +52,32 @@ def test_receipts_sent_in_the_url_keep_their_own_payloads_once_packed(
 ) -> None:
     # Both OTA reports go in the query string: two empty bodies, the same bytes object.
     run = engine.play("nxcloud.ota.pending_then_mismatch", target.url).wait(5)
+    run.compact()
 
     received = [parse_qs(urlsplit(r.path).query)["status"] for r in target.requests]
     assert received == [["PENDING"], ["MISMATCH"]]
     assert [[p["status"]] for p in run.payloads] == received
     assert [a.request.url for a in run.attempts] == [
         target.url.rsplit("/", 1)[0] + r.path for r in target.requests]
+
+
+def test_the_journal_compacts_finished_runs_once_it_is_large(
+    target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Journal, "COMPACT_AFTER", 3)
+    with Engine(time_scale=0) as engine:
+        small = [engine.play("nxcloud.zalo.failed", target.url).wait(5) for _ in range(2)]
+        assert all(isinstance(run.packed_message, dict) for run in small)
+        payloads = [run.payloads for run in small]
+
+        more = [engine.play("nxcloud.zalo.failed", target.url).wait(5) for _ in range(2)]
+
+        for run in small + more:
+            assert isinstance(run.packed_message, bytes), run.id
+            assert run.deliveries[0].body != run.attempts[0].request.body  # deflated
+        assert [run.payloads for run in small] == payloads
+        engine.reset()
+        assert not engine.journal.compacting
 
 
 def test_pack_keeps_datetimes_and_shares_an_identical_body() -> None:

@@ -32,7 +32,6 @@ from .._scenarios import Scenario, resolve
 from .clock import Clock, ManualClock, ScaledClock
 from .journal import Journal
 from .outcomes import ACKNOWLEDGED, BLOCKED, CANCELLED, HTTP_ERROR, LOST_ACK, SEEN_AS_TIMEOUT
-from .packed import pack
 from .plan import plan_run
 from .policy import MAX_SECONDS, run_policy
 from .records import Attempt, Delivery
@@ -313,7 +312,7 @@ class Engine:
             policy=policy_obj,
             clock=run_clock,
             seed=run_seed,
-            packed_message=pack(msg),
+            packed_message=msg,
             deliveries=deliveries,
             engine=self,
             start_after=start_after,

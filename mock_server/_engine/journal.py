@@ -14,8 +14,13 @@ class Journal:
     Evictions are counted, never silent; runs still in progress are never evicted.
     """
 
+    COMPACT_AFTER = 1000
+    """Held attempts beyond which finished runs are compacted (:meth:`Run.compact`): a small
+    journal keeps them as they are and spends no time packing."""
+
     def __init__(self, limit: int = 100_000) -> None:
         self.limit = limit
+        self.compacting = False
         self.runs: dict[str, Run] = {}  # in the order the runs were added
         self.attempt_count = 0
         self.total_attempts = 0
@@ -36,6 +41,19 @@ class Journal:
             self.attempt_count += 1
             if self.attempt_count > self.limit:
                 self._evict()
+
+    def finished(self, run: Run) -> None:
+        """``run`` has finished: compact it if the journal is large (the first time it is, the
+        finished runs it already holds too)."""
+        if self.compacting:
+            run.compact()
+            return
+        if self.attempt_count < self.COMPACT_AFTER:
+            return
+        self.compacting = True
+        for held in [run, *self.all()]:
+            if held.finished or held is run:
+                held.compact()
 
     def _evict(self) -> None:
         for run_id in list(self.runs):
@@ -61,6 +79,7 @@ class Journal:
             runs = list(self.runs.values())
             self.runs.clear()
             self.attempt_count = 0
+            self.compacting = False
             return runs
 
     def stats(self) -> dict[str, int]:

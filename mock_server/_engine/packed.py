@@ -95,9 +95,10 @@ def squeeze(data: bytes, family: str) -> bytes:
         return data
     number = _dictionary_for(family, data)
     zdict = _dictionaries[number] if number != _NO_DICTIONARY else b""
-    # The smallest window that still reaches back over the dictionary: far cheaper to set up.
-    wbits = 12 if len(zdict) + len(data) <= 4096 else 15
-    compressor = zlib.compressobj(1, zlib.DEFLATED, -wbits, 8, zlib.Z_DEFAULT_STRATEGY,
+    # The smallest window that still reaches back over the dictionary, and a small hash table:
+    # setting up a default deflate state costs five times more than compressing a receipt.
+    wbits = min(max((len(zdict) + len(data)).bit_length(), 10), 15)
+    compressor = zlib.compressobj(1, zlib.DEFLATED, -wbits, 4, zlib.Z_DEFAULT_STRATEGY,
                                   *((zdict,) if zdict else ()))
     deflated = compressor.compress(data) + compressor.flush()
     if len(deflated) + _HEADER >= len(data):

@@ -49,10 +49,10 @@ def _planned_payloads(
     payloads: list[Payload] = []
     changed: list[tuple[int, ReceiptKind, dict[str, Any]]] = []
     known: set[str] = set()
-    suggestions: list[str] = []
+    bases: list[Payload] = []
     for index, step in enumerate(spec.steps):
         base = factory.receipt(step.spec, message)
-        suggestions += override_paths(base)
+        bases.append(base)
         here = {k: v for k, v in fields.items() if str(k).split(".", 1)[0] in base}
         known.update(k for k in here if path_known(step.spec, base, str(k)))
         mine = {k: typed(step.spec, str(k), v) for k, v in here.items()}
@@ -64,7 +64,8 @@ def _planned_payloads(
     unknown = [k for k in fields if k not in known and k not in message]
     if unknown:
         name = str(unknown[0])
-        close = close_matches(name, set(suggestions))
+        suggestions = {path for base in bases for path in override_paths(base)}
+        close = close_matches(name, suggestions)
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise RunError(
             f"field {name!r} is in none of the receipts of {spec.name} "

@@ -8,15 +8,26 @@ from typing import Any
 from .._http import Request, with_default_headers
 from ..providers import Payload
 from .outcomes import ACKNOWLEDGED, LOST_ACK
-from .packed import expand, pack, squeeze, squeeze_packed, unpack
+from .packed import Packed, expand, pack, squeeze, squeeze_packed, unpack
+
+
+def _packed_receipt(payload: Payload, body: bytes, headers: tuple[tuple[str, str], ...],
+                    malformed: str | None) -> Packed:
+    """``payload`` packed; a JSON body encoded from it (not broken on purpose) *is* its packed
+    form, kept once."""
+    if (malformed is None and body[:1] == b"{"
+            and any(name.lower() == "content-type" and value.startswith("application/json")
+                    for name, value in headers)):
+        return body
+    return pack(payload, body)
 
 
 class Delivery:
     """One receipt the run will send (a step, or a duplicate copy of one).
 
-    The receipt is kept packed (:mod:`.packed`): as the request's own body when that is its
-    compact JSON, so what is sent is stored once; :meth:`squeeze` deflates both once the run
-    has finished.
+    Once its run has finished and the journal is large, :meth:`compact` packs the receipt
+    (:mod:`.packed`): as the request's own body when that is its compact JSON, so what was sent
+    is stored once, then deflated.
     """
 
     __slots__ = ("_payload", "after", "body", "copy", "headers", "kind", "lost_ack", "malformed",
@@ -31,7 +42,7 @@ class Delivery:
         self.after = after
         self.method, self.url, self.headers, self.body = (
             request.method, request.url, request.headers, request.body)
-        self._payload = pack(payload, request.body)
+        self._payload: Packed = payload
         self.lost_ack = lost_ack
         self.malformed = malformed
 
@@ -40,16 +51,18 @@ class Delivery:
         """The exact request to send (as the receipt's family encodes it)."""
         return Request(self.method, self.url, self.headers, expand(self.body))
 
-    def squeeze(self) -> None:
-        """Deflate the request body and the receipt (sharing them when they are the same)."""
+    def compact(self) -> None:
+        """Pack the receipt and deflate it with the request body (once; readers see either)."""
+        packed = self._payload
+        if isinstance(packed, dict):
+            packed = _packed_receipt(packed, self.body, self.headers, self.malformed)
         body = squeeze(self.body, self.kind)
-        self._payload = (body if self._payload is self.body
-                         else squeeze_packed(self._payload, self.kind))
+        self._payload = body if packed is self.body else squeeze_packed(packed, self.kind)
         self.body = body
 
     @property
     def payload(self) -> Payload:
-        """The receipt sent (a fresh dict each time)."""
+        """The receipt sent (once compacted, a fresh dict each time)."""
         return unpack(self._payload)
 
     def replace(self, **changes: Any) -> Delivery:
@@ -62,7 +75,7 @@ class Delivery:
             request = changes.pop("request", self.request)
             twin.method, twin.url, twin.headers, twin.body = (
                 request.method, request.url, request.headers, request.body)
-            twin._payload = pack(changes.pop("payload", self.payload), request.body)
+            twin._payload = changes.pop("payload", self.payload)
         for name, value in changes.items():
             setattr(twin, name, value)
         return twin

@@ -17,7 +17,7 @@ from .._scenarios import Scenario
 from ..providers import DeliveryPolicy, Payload, ReceiptKind
 from .clock import Clock, ManualClock
 from .outcomes import CANCELLED
-from .packed import Packed, squeeze_packed, unpack
+from .packed import Packed, pack, squeeze_packed, unpack
 from .records import Attempt, Delivery
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ class Run:
     clock: Clock
     seed: int
     packed_message: Packed
-    """The run's message, kept packed (see :attr:`message`)."""
+    """The run's message: the dict, or packed once the run is compacted (see :attr:`message`)."""
     deliveries: list[Delivery]
     engine: Engine
     attempts: list[Attempt] = field(default_factory=list)
@@ -64,6 +64,7 @@ class Run:
     _done: bool = False
     _finishing: bool = False
     _on_finish: list[Callable[[Run], None]] | None = None
+    _compact: bool = False
 
     @property
     def provider(self) -> str:
@@ -71,7 +72,8 @@ class Run:
 
     @property
     def message(self) -> dict[str, Any]:
-        """The message the receipts share (ids, phone, send time); a fresh dict each time."""
+        """The message the receipts share (ids, phone, send time); once the run is compacted, a
+        fresh dict each time."""
         return unpack(self.packed_message)
 
     @property
@@ -113,7 +115,7 @@ class Run:
                 callback(self)
             except Exception:  # a follow-up must never break the engine
                 log.exception("a when_finished callback of run %s failed", self.id)
-        self._squeeze()  # before waiters wake: they see the run as the journal keeps it
+        self.engine.journal.finished(self)  # before waiters wake: may compact the run
         with self.engine.finished_runs:
             if not self._done:
                 self.engine.pending_runs -= 1
@@ -127,15 +129,19 @@ class Run:
             except Exception:  # a listener's bug must not stop the others
                 log.exception("on_finished listener failed for run %s", self.id)
 
-    def _squeeze(self) -> None:
-        """Deflate what the journal keeps of the finished run (readers see either form)."""
-        self.packed_message = squeeze_packed(self.packed_message, f"message:{self.provider}")
+    def compact(self) -> None:
+        """Pack and deflate what the journal keeps of the finished run (see :mod:`.packed`);
+        readers see the same data in either form. The journal calls it once it is large."""
+        if self._compact:
+            return
+        self._compact = True
+        self.packed_message = squeeze_packed(pack(self.message), f"message:{self.provider}")
         self.attempts = list(self.attempts)  # no room kept for more
         done: dict[tuple[int, int], Delivery] = {}
-        for delivery in self.deliveries:  # duplicate copies share body and receipt: squeeze once
+        for delivery in self.deliveries:  # duplicate copies share body and receipt: pack once
             first = done.setdefault((id(delivery.body), id(delivery._payload)), delivery)
             if first is delivery:
-                delivery.squeeze()
+                delivery.compact()
             else:
                 delivery.body, delivery._payload = first.body, first._payload
 
