@@ -6,8 +6,9 @@ provider's retry policy. Every attempt goes into the journal.
 
 One concept per module: :mod:`.clock` (run clocks), :mod:`.outcomes` (what came of an attempt),
 :mod:`.records` (a delivery to make, an attempt made), :mod:`.run` (a run and its verdict),
-:mod:`.journal`, :mod:`.policy` (a run's delivery policy), :mod:`.plan` (a run's receipts and
-requests) and :mod:`.engine` (the loop that plays runs).
+:mod:`.journal`, :mod:`.compact` (how a large journal keeps finished runs), :mod:`.policy` (a
+run's delivery policy), :mod:`.plan` (a run's receipts and requests) and :mod:`.engine` (the
+loop that plays runs).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ from typing import Any
 
 from .._http import Request, with_default_headers
 from ..providers import Payload
+from .compact import Packed, expand, pack, squeeze, squeeze_packed, unpack
 from .outcomes import ACKNOWLEDGED, LOST_ACK
-from .packed import Packed, expand, pack, squeeze, squeeze_packed, unpack
 
 
 def _packed_receipt(payload: Payload, body: bytes, headers: tuple[tuple[str, str], ...],
@@ -26,7 +26,7 @@ class Delivery:
     """One receipt the run will send (a step, or a duplicate copy of one).
 
     Once its run has finished and the journal is large, :meth:`compact` packs the receipt
-    (:mod:`.packed`): as the request's own body when that is its compact JSON, so what was sent
+    (:mod:`.compact`): as the request's own body when that is its compact JSON, so what was sent
     is stored once, then deflated.
     """
 

@@ -16,8 +16,8 @@ from .._hints import hint_for
 from .._scenarios import Scenario
 from ..providers import DeliveryPolicy, Payload, ReceiptKind
 from .clock import Clock, ManualClock
+from .compact import Packed, pack, squeeze_packed, unpack
 from .outcomes import CANCELLED
-from .packed import Packed, pack, squeeze_packed, unpack
 from .records import Attempt, Delivery
 
 if TYPE_CHECKING:
@@ -130,7 +130,7 @@ class Run:
                 log.exception("on_finished listener failed for run %s", self.id)
 
     def compact(self) -> None:
-        """Pack and deflate what the journal keeps of the finished run (see :mod:`.packed`);
+        """Pack and deflate what the journal keeps of the finished run (see :mod:`.compact`);
         readers see the same data in either form. The journal calls it once it is large."""
         if self._compact:
             return

@@ -1,4 +1,4 @@
-"""What a large journal keeps of a finished run is packed (compact JSON, deflated per receipt
+"""What a large journal keeps of a finished run is compacted (compact JSON, deflated per receipt
 kind); everything it shows comes back exactly."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from targets import Target
 
 from mock_server import Engine
 from mock_server._engine import Journal
-from mock_server._engine.packed import expand, pack, squeeze, squeeze_packed, unpack
+from mock_server._engine.compact import expand, pack, squeeze, squeeze_packed, unpack
 
 
 def test_a_finished_run_shows_exactly_what_its_webhook_received(
