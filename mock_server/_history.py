@@ -12,7 +12,6 @@ every attempt of runs started through the admin API, and the receipts still sche
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import itertools
 import json
 import logging
@@ -758,5 +757,5 @@ def _skip_sent(run: Any, sent: set[int], created: float, start_after: float) -> 
         wait = created + (start_after + dues[first]) * scale - time.time()
         after = 0.0
         run.start_after = max(0.0, wait / scale) if scale else 0.0
-    run.deliveries[:] = [dataclasses.replace(deliveries[first], after=after),
+    run.deliveries[:] = [deliveries[first].replace(after=after),
                          *(deliveries[i] for i in left[1:])]

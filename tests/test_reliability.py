@@ -294,7 +294,7 @@ def test_thousand_runs_at_a_webhook_that_misbehaves_at_random_journal_the_wire_e
                              together=len(scenarios), timeout=60)
 
         outcomes = assert_journal_is_the_wire(runs, receiver)
-        assert engine.errors == []
+        assert list(engine.errors) == []
 
     faults = {outcome for action in actions for outcome in ACTION_OUTCOMES[action]}
     assert faults <= set(outcomes), outcomes
