@@ -10,18 +10,22 @@ real sends, a step never sent, errors surfacing at fixture teardown and forgotte
 from __future__ import annotations
 
 import json
+import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
 import requests
+import yaml
 from click.testing import CliRunner
 from targets import Sink, Target
 
 from mock_server import (
     Attempt,
+    Config,
     Engine,
     MockProvider,
     Run,
@@ -29,7 +33,7 @@ from mock_server import (
     parse_callback,
 )
 from mock_server.cli import cli
-from mock_server.sendapi import sign
+from mock_server.sendapi import SendSettings, sign
 
 MakeTarget = Callable[..., Target]
 FAST = {"timeout": 2.0}
@@ -338,3 +342,57 @@ def test_the_journal_keeps_exactly_journal_limit_attempts_before_evicting(sink: 
         stats = engine.journal.stats()
 
     assert (stats["attempts"], stats["evicted_runs"]) == (4, 0)
+
+
+# ------------------------------------------------------- documented defaults (README tables)
+def _readme_section(root: Path, heading: str) -> str:
+    """The README text from ``heading`` to the next heading of any level."""
+    text = (root / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"\n{heading}\n") + len(heading) + 2
+    following = re.search(r"^#{1,6} ", text[start:], re.MULTILINE)
+    return text[start:start + following.start()] if following else text[start:]
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists and mappings as dicts, recursively: how YAML spells a value."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def test_every_default_in_the_readmes_config_file_example_is_the_servers_default(
+    project_root: Path,
+) -> None:
+    section = _readme_section(project_root, "### Config file (`--config FILE`, YAML or JSON)")
+    documented = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    defaults = Config()
+    compared = [key for key in documented if key not in ("policies", "send")]
+
+    assert {key: documented[key] for key in compared} == {
+        key: _plain(getattr(defaults, key)) for key in compared
+    }
+    assert len(compared) >= 10, compared  # the example is the one found, not an empty block
+
+
+def test_every_default_in_the_readmes_send_settings_table_is_the_default(
+    project_root: Path,
+) -> None:
+    rows = [line.split("|")[1:3] for line in
+            _readme_section(project_root, "### Configuration keys (`send:` in the config file)")
+            .splitlines() if line.startswith("| `")]
+    defaults = SendSettings()
+    checked = []
+    for keys_cell, default_cell in rows:
+        keys = re.findall(r"`([a-z_]+)`", keys_cell)
+        values = [yaml.safe_load(v) for v in re.findall(r"`([^`]+)`", default_cell)]
+        if not values:  # "the table above": magic_numbers, checked in test_sendapi_settings
+            continue
+        for key, value in zip(keys, values * len(keys) if len(values) == 1 else values,
+                              strict=True):
+            assert _plain(getattr(defaults, key)) == value, f"send.{key}"
+            checked.append(key)
+
+    assert {"messages_limit", "receipt_delay", "answer_margin", "nxcloud_journey_price",
+            "esms_unit_prices", "voice_records"} <= set(checked)
