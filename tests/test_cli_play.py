@@ -375,7 +375,9 @@ def test_set_is_typed_by_the_kind_of_each_step(target: Target, tmp_path: Any) ->
                            "'zaloRes.error'?"),
         ("zaloRes.data.quota=1", "zaloRes.data.quota=1 makes the nxcloud.zalo.failed receipt "
                                  "of step 0 invalid: $.zaloRes.data"),
-        ("code=NaN", "code='NaN': nxcloud.zalo.failed declares code as integer"),
+        # the fix comes with the refusal (mutation testing: the hint was never checked)
+        ("code=NaN", "code='NaN': nxcloud.zalo.failed declares code as integer; give a JSON "
+                     'value (e.g. 42, 4.5, true, null, {"a": 1})'),
         ("code=Infinity", "declares code as integer"),
     ],
 )
