@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from mock_server import KINDS, load_payload, validate
+from mock_server import KINDS, decode_error_info, load_payload, validate
 from mock_server.cli import cli, main
 
 
@@ -271,6 +271,32 @@ def test_set_making_an_invalid_payload_is_refused_unless_allowed() -> None:
 def test_set_of_a_nested_field_that_does_not_exist_is_refused() -> None:
     line = assert_usage_error(run("example", "nxcloud.zalo.failed", "--set", "zaloRes.eror=3"))
     assert "nxcloud.zalo.failed has no field 'zaloRes.eror'; did you mean 'zaloRes.error'? " in line
+
+
+@pytest.mark.parametrize(
+    ("kind", "path"),
+    [
+        ("esms.zns.normal", "error_info.eror"),      # inside the decoded error_info
+        ("esms.zalo.follower", "error_info.data.nope"),
+        ("esms.zns.normal", "TypeIdd"),              # beside it, on a kind that has one
+    ],
+)
+def test_set_of_a_field_the_kind_does_not_have_is_refused_at_any_depth(
+    kind: str, path: str
+) -> None:
+    line = assert_usage_error(run("example", kind, "--set", f"{path}=1"))
+    assert f"{kind} has no field {path!r}; " in line
+
+
+def test_set_reaches_an_error_info_field_the_schema_declares_but_the_receipt_left_out() -> None:
+    # The follower's decoded error_info declares data.delivery_time; a generated success has
+    # only message_id and user_id in data.
+    result = run("example", "esms.zalo.follower", "--seed", "1",
+                 "--set", "error_info.data.delivery_time=1712978617000")
+
+    assert result.exit_code == 0, result.output
+    decoded = decode_error_info(json.loads(result.output)["error_info"])
+    assert decoded.data["data"]["delivery_time"] == "1712978617000"  # string or integer: as typed
 
 
 @pytest.mark.parametrize(
