@@ -28,6 +28,7 @@ from mock_server import (
     Config,
     Engine,
     MockProvider,
+    OverrideError,
     Run,
     decode_error_info,
     parse_callback,
@@ -396,3 +397,20 @@ def test_every_default_in_the_readmes_send_settings_table_is_the_default(
 
     assert {"messages_limit", "receipt_delay", "answer_margin", "nxcloud_journey_price",
             "esms_unit_prices", "voice_records"} <= set(checked)
+
+
+# ------------------------------------------------------------ NaN and infinities (README, play)
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"zaloRes": {"error": float("nan")}}, "zaloRes.error=nan"),
+        ({"zaloRes": {"data": {"quota": [1, float("-inf")]}}}, "zaloRes.data.quota[1]=-inf"),
+    ],
+)
+def test_nan_and_infinities_are_refused_at_any_depth_and_never_sent(
+    engine: Engine, target: Target, fields: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(OverrideError, match=re.escape(named) + ".*never sent; give a finite"):
+        engine.play("nxcloud.zalo.failed", target.url, fields=fields)
+
+    assert engine.runs() == [] and target.count() == 0
