@@ -93,10 +93,13 @@ def receipt(
     ``receipt("esms.zns.normal", overrides={"error_info.error": -114})``.
     A value of ``None`` removes the field.
     """
+    changes = {**fields, **(overrides or {})}
+    for path, value in changes.items():
+        _finite(value, path)  # NaN and infinities are not JSON: never produced
     factory = ReceiptFactory(seed)
     spec = get_kind(kind)
     msg = factory.message(spec.provider, message)
-    return factory.receipt(spec, msg, {**fields, **(overrides or {})})
+    return factory.receipt(spec, msg, changes)
 
 
 def wire(

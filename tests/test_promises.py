@@ -32,6 +32,7 @@ from mock_server import (
     Run,
     decode_error_info,
     parse_callback,
+    receipt,
 )
 from mock_server.cli import cli
 from mock_server.sendapi import SendSettings, sign
@@ -414,3 +415,10 @@ def test_nan_and_infinities_are_refused_at_any_depth_and_never_sent(
         engine.play("nxcloud.zalo.failed", target.url, fields=fields)
 
     assert engine.runs() == [] and target.count() == 0
+
+
+@pytest.mark.parametrize("changes", [{"code": float("nan")},
+                                     {"overrides": {"zaloRes.data": {"quota": float("inf")}}}])
+def test_receipt_never_produces_nan_or_infinities(changes: dict[str, Any]) -> None:
+    with pytest.raises(OverrideError, match="NaN and infinities are not JSON"):
+        receipt("nxcloud.zalo.failed", **changes)
