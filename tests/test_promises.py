@@ -422,3 +422,49 @@ def test_nan_and_infinities_are_refused_at_any_depth_and_never_sent(
 def test_receipt_never_produces_nan_or_infinities(changes: dict[str, Any]) -> None:
     with pytest.raises(OverrideError, match="NaN and infinities are not JSON"):
         receipt("nxcloud.zalo.failed", **changes)
+
+
+# ------------------------------------------------- assert_acknowledged on unfinished runs (README)
+def test_assert_acknowledged_fails_on_a_run_still_going_after_its_timeout(
+    engine: Engine, target: Target
+) -> None:
+    run = engine.play("nxcloud.zalo.success_then_delivered", target.url, clock="manual")
+    started = time.monotonic()
+
+    with pytest.raises(AssertionError, match="the run did not finish: ") as failure:
+        run.assert_acknowledged(timeout=0.3)
+
+    assert 0.3 <= time.monotonic() - started < 5  # it waited its timeout, not the default 30 s
+    assert f"run {run.id} (nxcloud.zalo.success_then_delivered) is waiting on its manual clock" \
+        in str(failure.value)
+    engine.cancel(run.id)
+
+
+def test_assert_acknowledged_fails_on_a_cancelled_run_saying_it_was_cancelled(
+    engine: Engine, target: Target
+) -> None:
+    run = engine.play("nxcloud.zalo.success_then_delivered", target.url, clock="manual")
+    run.step()
+    engine.cancel(run.id)
+    run.wait(5)
+
+    with pytest.raises(AssertionError) as failure:
+        run.assert_acknowledged(timeout=1)
+
+    assert ("the run was cancelled before it finished (run.cancel(), a reset of the server, or "
+            "the server stopping); receipts it had not sent were never delivered"
+            in str(failure.value))
+
+
+# ------------------------------------------------------------ --db: run ids go on (README)
+def test_run_ids_go_on_from_where_they_stopped_after_a_restart(
+    tmp_path: Path, target: Target
+) -> None:
+    db = str(tmp_path / "history.sqlite")
+    with MockProvider(time_scale=0, db=db) as first:
+        before = [first.play("nxcloud.zalo.failed", target.url).wait(5).id for _ in range(3)]
+    with MockProvider(time_scale=0, db=db) as second:
+        after = second.play("nxcloud.zalo.failed", target.url).wait(5).id
+
+    numbers = [int(run_id.rsplit("-", 1)[1]) for run_id in [*before, after]]
+    assert numbers == list(range(numbers[0], numbers[0] + 4)), [*before, after]
