@@ -30,6 +30,7 @@ from mock_server import (
     MockProvider,
     OverrideError,
     Run,
+    RunError,
     decode_error_info,
     parse_callback,
     receipt,
@@ -468,3 +469,30 @@ def test_run_ids_go_on_from_where_they_stopped_after_a_restart(
 
     numbers = [int(run_id.rsplit("-", 1)[1]) for run_id in [*before, after]]
     assert numbers == list(range(numbers[0], numbers[0] + 4)), [*before, after]
+
+
+# ------------------------------------------------------------- manual clock: step() (README)
+def test_step_on_a_held_run_waits_its_timeout_then_says_the_run_has_not_started(
+    engine: Engine, target: Target
+) -> None:
+    run = engine.play("nxcloud.zalo.success_then_delivered", target.url, clock="manual",
+                      hold=True)
+    started = time.monotonic()
+
+    with pytest.raises(RunError, match=re.escape(
+            f"run {run.id} has not started (it waits for its send's answer, or for a release); "
+            "step it once it runs")):
+        run.step(timeout=0.3)
+
+    assert time.monotonic() - started >= 0.3
+    assert target.count() == 0
+    engine.cancel(run.id)
+
+
+def test_step_on_a_run_without_a_manual_clock_says_how_to_get_one(
+    engine: Engine, target: Target
+) -> None:
+    run = engine.play("nxcloud.zalo.failed", target.url).wait(5)
+
+    with pytest.raises(RunError, match="start it with clock='manual' to step it"):
+        run.step()
