@@ -496,3 +496,14 @@ def test_step_on_a_run_without_a_manual_clock_says_how_to_get_one(
 
     with pytest.raises(RunError, match="start it with clock='manual' to step it"):
         run.step()
+
+
+def test_when_finished_on_a_finished_run_calls_back_at_once_with_the_run(
+    engine: Engine, target: Target
+) -> None:
+    run = engine.play("nxcloud.zalo.failed", target.url).wait(5)
+    called: list[Run] = []
+
+    run.when_finished(called.append)
+
+    assert called == [run]
