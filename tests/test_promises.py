@@ -5,6 +5,26 @@ acknowledgement rule over a real socket, the lower-case ``sign``, the 2 KiB resp
 the journal's eviction counters on multi-attempt runs, the provider's time zone on receipts of
 real sends, a step never sent, errors surfacing at fixture teardown and forgotten by reset(), and
 ``play``'s progress note. Every webhook here is a loopback ``Target`` on 127.0.0.1, port 0.
+
+README promises already stated by a test elsewhere (not repeated here):
+- Delivery rules: ``test_nxcloud_families.py``
+  ``::test_an_sms_report_is_acknowledged_only_by_the_text_success``,
+  ``::test_number_check_and_pns_want_exactly_200_and_retry_every_minute``,
+  ``::test_an_nxcc_call_log_carries_the_token_header_and_wants_exactly_200``;
+  ``test_esms_receipts.py::test_a_voice_receiver_answering_anything_but_200_gets_five_retries``;
+  ``test_cli_play.py::test_play_retried_after_lost_ack_gives_six_attempts`` (eSMS: 6 attempts);
+  ``test_wire.py::test_append_query_uses_an_ampersand_after_an_existing_query``.
+- Journal: ``test_reliability.py::test_journal_never_evicts_runs_in_progress``;
+  ``test_http.py::test_stale_keep_alive_connection_is_retried_transparently``;
+  ``test_targets.py::test_an_ambiguous_url_is_journaled_blocked_even_on_loopback``.
+- Journey tokens: ``test_lifecycle.py::test_a_used_journey_token_never_times_out``,
+  ``::test_a_journey_token_used_while_its_expiry_is_in_flight_is_refused``;
+  ``test_sendapi_nxcloud.py``
+  ``::test_a_journey_token_dlrmock_did_not_give_out_is_played_as_a_fresh_journey``;
+  ``test_sendapi_e2e.py::test_nxcloud_journey_token_expiry_waits_on_a_manual_clock_at_time_scale_0``.
+- Send settings: ``test_sendapi_settings.py::test_defaults_are_the_documented_test_credentials``,
+  ``::test_the_default_magic_numbers_decide_the_outcome``; status while pending:
+  ``test_sendapi_esms.py::test_status_is_waiting_until_the_callback_is_played_then_matches_it``.
 """
 
 from __future__ import annotations
