@@ -171,13 +171,17 @@ def test_a_step_never_sent_is_reported_as_a_failure(target: Target) -> None:
     assert not run.ok
 
 
-def test_a_cancelled_run_does_not_blame_the_target_for_steps_never_sent(
-    engine: Engine, target: Target
-) -> None:
+def _cancelled_after_its_first_receipt(engine: Engine, target: Target) -> Run:
     run = engine.play("nxcloud.zalo.success_then_delivered", target.url, clock="manual")
     run.step()
     engine.cancel(run.id)
-    run.wait(5)
+    return run.wait(5)
+
+
+def test_a_cancelled_run_does_not_blame_the_target_for_steps_never_sent(
+    engine: Engine, target: Target
+) -> None:
+    run = _cancelled_after_its_first_receipt(engine, target)
 
     assert run.state == "cancelled"
     assert run.failures() == []
@@ -464,10 +468,7 @@ def test_assert_acknowledged_fails_on_a_run_still_going_after_its_timeout(
 def test_assert_acknowledged_fails_on_a_cancelled_run_saying_it_was_cancelled(
     engine: Engine, target: Target
 ) -> None:
-    run = engine.play("nxcloud.zalo.success_then_delivered", target.url, clock="manual")
-    run.step()
-    engine.cancel(run.id)
-    run.wait(5)
+    run = _cancelled_after_its_first_receipt(engine, target)
 
     with pytest.raises(AssertionError) as failure:
         run.assert_acknowledged(timeout=1)
