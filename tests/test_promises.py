@@ -41,6 +41,7 @@ import pytest
 import requests
 import yaml
 from click.testing import CliRunner
+from live import send_nxcloud
 from targets import Sink, Target
 
 from mock_server import (
@@ -51,6 +52,7 @@ from mock_server import (
     OverrideError,
     Run,
     RunError,
+    RunNotFoundError,
     decode_error_info,
     parse_callback,
     receipt,
@@ -442,10 +444,12 @@ def test_nan_and_infinities_are_refused_at_any_depth_and_never_sent(
     assert engine.runs() == [] and target.count() == 0
 
 
-@pytest.mark.parametrize("changes", [{"code": float("nan")},
-                                     {"overrides": {"zaloRes.data": {"quota": float("inf")}}}])
-def test_receipt_never_produces_nan_or_infinities(changes: dict[str, Any]) -> None:
-    with pytest.raises(OverrideError, match="NaN and infinities are not JSON"):
+@pytest.mark.parametrize(("changes", "named"), [
+    ({"code": float("nan")}, "code=nan"),
+    ({"overrides": {"zaloRes.data": {"quota": float("inf")}}}, "zaloRes.data.quota=inf"),
+])
+def test_receipt_never_produces_nan_or_infinities(changes: dict[str, Any], named: str) -> None:
+    with pytest.raises(OverrideError, match=re.escape(named) + ": NaN and infinities are not JSON"):
         receipt("nxcloud.zalo.failed", **changes)
 
 
@@ -528,3 +532,28 @@ def test_when_finished_on_a_finished_run_calls_back_at_once_with_the_run(
     run.when_finished(called.append)
 
     assert called == [run]
+
+
+# ---------------------------------------------------- times tell the truth: journey events (README)
+def test_a_journey_time_out_carries_the_millisecond_it_leaves(target: Target) -> None:
+    settings = {"nxcloud_default_webhook": target.url, "receipt_delay": 0}
+    with MockProvider(time_scale=0, send=settings) as provider:
+        answer = send_nxcloud(provider.url, "/v1/zalo/initJourneyToken",
+                              {"appkey": "app-1", "phone": "84912340000",
+                               "tokenType": "token_coach_bus_7"})
+        assert answer["code"] == 0, answer
+        (run_id,) = provider.sent[-1].run_ids
+        time.sleep(1.5)  # the expiry was planned at the token's birth; it leaves later
+        left = time.time() * 1000
+        provider.run(run_id).advance(7 * 86400)
+
+    [expiry] = [json.loads(r.body) for r in target.requests]
+    assert expiry["status"] == "journey_time_out"
+    assert abs(int(expiry["timestamp"]) - left) < 1000, (expiry["timestamp"], left)
+
+
+def test_an_unknown_run_id_is_refused_saying_where_the_runs_are_listed(engine: Engine) -> None:
+    with pytest.raises(RunNotFoundError, match=re.escape(
+            "no run 'run-999' (never started, reset, or evicted from the journal); "
+            "list runs with GET /_dlrmock/runs")):
+        engine.get("run-999")
