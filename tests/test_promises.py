@@ -50,6 +50,7 @@ from mock_server import (
     Engine,
     MockProvider,
     OverrideError,
+    PayloadError,
     Run,
     RunError,
     RunNotFoundError,
@@ -557,3 +558,9 @@ def test_an_unknown_run_id_is_refused_saying_where_the_runs_are_listed(engine: E
             "no run 'run-999' (never started, reset, or evicted from the journal); "
             "list runs with GET /_dlrmock/runs")):
         engine.get("run-999")
+
+
+def test_an_empty_callback_is_refused_showing_what_a_callback_looks_like() -> None:
+    with pytest.raises(PayloadError, match=re.escape(
+            "empty callback: expected a URL or a query string such as 'SMSID=…&TypeId=2'")):
+        parse_callback("  ")
