@@ -546,11 +546,17 @@ def test_a_journey_time_out_carries_the_millisecond_it_leaves(target: Target) ->
         (run_id,) = provider.sent[-1].run_ids
         time.sleep(1.5)  # the expiry was planned at the token's birth; it leaves later
         left = time.time() * 1000
-        provider.run(run_id).advance(7 * 86400)
+        run = provider.run(run_id)
+        [attempt] = run.advance(7 * 86400)
 
-    [expiry] = [json.loads(r.body) for r in target.requests]
+    [received] = target.requests
+    expiry = json.loads(received.body)
     assert expiry["status"] == "journey_time_out"
     assert abs(int(expiry["timestamp"]) - left) < 1000, (expiry["timestamp"], left)
+    # the journal shows what left: the stamped payload and the full request
+    assert run.payloads == [expiry]
+    assert attempt.request.body == received.body
+    assert {"Host", "User-Agent"} <= {name for name, _ in attempt.request.headers}
 
 
 def test_an_unknown_run_id_is_refused_saying_where_the_runs_are_listed(engine: Engine) -> None:
@@ -564,3 +570,16 @@ def test_an_empty_callback_is_refused_showing_what_a_callback_looks_like() -> No
     with pytest.raises(PayloadError, match=re.escape(
             "empty callback: expected a URL or a query string such as 'SMSID=…&TypeId=2'")):
         parse_callback("  ")
+
+
+def test_a_held_run_is_released_at_once_and_only_once(engine: Engine, target: Target) -> None:
+    run = engine.play("nxcloud.zalo.success_then_delivered", target.url, hold=True)
+    assert target.count() == 0
+
+    engine.release(run)
+    engine.release(run)  # a second release does nothing
+    run.wait(0.8)  # at once: no delay unless one is asked for
+
+    assert [a.kind for a in run.attempts] == ["nxcloud.zalo.success", "nxcloud.zalo.delivered"]
+    time.sleep(0.2)
+    assert target.count() == 2
