@@ -1,5 +1,6 @@
-"""What the journal keeps of a finished run, packed: receipts and messages as compact JSON, and
-request bodies and messages deflated against a dictionary per receipt kind.
+"""Packing for what the journal keeps of a finished run: data as compact JSON, and bytes
+deflated against a preset dictionary per family (:meth:`Run.compact` deflates a whole run,
+marshalled, against the first run of its scenario).
 
 A generated receipt as a dict of dicts costs about six times its JSON text, and receipts of one
 kind share most of their text (field names, fixed values), so a body deflated with the first

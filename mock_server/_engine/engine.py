@@ -313,7 +313,7 @@ class Engine:
             clock=run_clock,
             seed=run_seed,
             packed_message=msg,
-            deliveries=deliveries,
+            _deliveries=deliveries,
             engine=self,
             start_after=start_after,
             gate=gate,

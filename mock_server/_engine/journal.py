@@ -62,8 +62,8 @@ class Journal:
             run = self.runs[run_id]
             if run.finished:
                 del self.runs[run_id]
-                self.attempt_count -= len(run.attempts)
-                self.evicted_attempts += len(run.attempts)
+                self.attempt_count -= run.attempt_count
+                self.evicted_attempts += run.attempt_count
                 self.evicted_runs += 1
 
     def get(self, run_id: str) -> Run | None:

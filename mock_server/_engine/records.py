@@ -7,11 +7,11 @@ from typing import Any
 
 from .._http import Request, with_default_headers
 from ..providers import Payload
-from .compact import Packed, expand, pack, squeeze, squeeze_packed, unpack
+from .compact import Packed, expand, pack, unpack
 from .outcomes import ACKNOWLEDGED, LOST_ACK
 
 
-def _packed_receipt(payload: Payload, body: bytes, headers: tuple[tuple[str, str], ...],
+def packed_receipt(payload: Payload, body: bytes, headers: tuple[tuple[str, str], ...],
                     malformed: str | None) -> Packed:
     """``payload`` packed; a JSON body encoded from it (not broken on purpose) *is* its packed
     form, kept once."""
@@ -25,9 +25,9 @@ def _packed_receipt(payload: Payload, body: bytes, headers: tuple[tuple[str, str
 class Delivery:
     """One receipt the run will send (a step, or a duplicate copy of one).
 
-    Once its run has finished and the journal is large, :meth:`compact` packs the receipt
-    (:mod:`.compact`): as the request's own body when that is its compact JSON, so what was sent
-    is stored once, then deflated.
+    Once its run has finished and the journal is large, the run packs it (:meth:`Run.compact`):
+    the receipt as the request's own body when that is its compact JSON, so what was sent is
+    stored once.
     """
 
     __slots__ = ("_payload", "after", "body", "copy", "headers", "kind", "lost_ack", "malformed",
@@ -50,15 +50,6 @@ class Delivery:
     def request(self) -> Request:
         """The exact request to send (as the receipt's family encodes it)."""
         return Request(self.method, self.url, self.headers, expand(self.body))
-
-    def compact(self) -> None:
-        """Pack the receipt and deflate it with the request body (once; readers see either)."""
-        packed = self._payload
-        if isinstance(packed, dict):
-            packed = _packed_receipt(packed, self.body, self.headers, self.malformed)
-        body = squeeze(self.body, self.kind)
-        self._payload = body if packed is self.body else squeeze_packed(packed, self.kind)
-        self.body = body
 
     @property
     def payload(self) -> Payload:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import marshal
 import math
 import time
 from collections.abc import Callable
@@ -13,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import RunError
 from .._hints import hint_for
+from .._http import Request
 from .._scenarios import Scenario
 from ..providers import DeliveryPolicy, Payload, ReceiptKind
 from .clock import Clock, ManualClock
-from .compact import Packed, pack, squeeze_packed, unpack
+from .compact import Packed, expand, pack, squeeze, unpack
 from .outcomes import CANCELLED
-from .records import Attempt, Delivery
+from .records import Attempt, Delivery, packed_receipt
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -36,10 +38,12 @@ class Run:
     clock: Clock
     seed: int
     packed_message: Packed
-    """The run's message: the dict, or packed once the run is compacted (see :attr:`message`)."""
-    deliveries: list[Delivery]
+    """The run's message as a dict; once the run is compacted, the whole run packed (see
+    :meth:`compact`)."""
+    _deliveries: list[Delivery] | None
     engine: Engine
-    attempts: list[Attempt] = field(default_factory=list)
+    _attempts: list[Attempt] | None = field(default_factory=list)
+    """None once packed (like ``_deliveries``): see :meth:`compact`."""
     state: str = "pending"
     """pending → running → done | cancelled | error."""
     error: str | None = None
@@ -65,16 +69,39 @@ class Run:
     _finishing: bool = False
     _on_finish: list[Callable[[Run], None]] | None = None
     _compact: bool = False
+    _attempt_count: int = 0
 
     @property
     def provider(self) -> str:
         return self.scenario.provider
 
     @property
+    def deliveries(self) -> list[Delivery]:
+        """The receipts the run sends, in order (duplicate copies included); once the run is
+        compacted, rebuilt from its packed form at each read."""
+        if self._deliveries is None:
+            return self._unpacked()[1]
+        return self._deliveries
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        """Every request sent, in order; once the run is compacted, rebuilt at each read."""
+        if self._attempts is None:
+            return self._unpacked()[2]
+        return self._attempts
+
+    @property
+    def attempt_count(self) -> int:
+        """How many attempts the run made (without rebuilding a compacted run)."""
+        return self._attempt_count if self._attempts is None else len(self._attempts)
+
+    @property
     def message(self) -> dict[str, Any]:
         """The message the receipts share (ids, phone, send time); once the run is compacted, a
         fresh dict each time."""
-        return unpack(self.packed_message)
+        if isinstance(self.packed_message, dict):  # not packed (set before the lists go)
+            return self.packed_message
+        return self._unpacked()[0]
 
     @property
     def message_id(self) -> str | None:
@@ -130,20 +157,63 @@ class Run:
                 log.exception("on_finished listener failed for run %s", self.id)
 
     def compact(self) -> None:
-        """Pack and deflate what the journal keeps of the finished run (see :mod:`.compact`);
-        readers see the same data in either form. The journal calls it once it is large."""
-        if self._compact:
+        """Pack the finished run into one deflated blob (see :mod:`.compact`): the message, each
+        delivery (its request; its receipt as the request body when that is the receipt's
+        compact JSON) and each attempt, deflated as one stream against a dictionary per
+        scenario, so a finished run costs this object and one bytes. Readers see the same data
+        (:attr:`deliveries`, :attr:`attempts` and :attr:`message` rebuild it). The journal calls
+        it once it is large; a run whose data is not plain JSON stays as it is."""
+        if self._compact or not self._finishing:  # a run still going keeps its lists
             return
         self._compact = True
-        self.packed_message = squeeze_packed(pack(self.message), f"message:{self.provider}")
-        self.attempts = list(self.attempts)  # no room kept for more
-        done: dict[tuple[int, int], Delivery] = {}
-        for delivery in self.deliveries:  # duplicate copies share body and receipt: pack once
-            first = done.setdefault((id(delivery.body), id(delivery._payload)), delivery)
-            if first is delivery:
-                delivery.compact()
-            else:
-                delivery.body, delivery._payload = first.body, first._payload
+        message = pack(self.packed_message) if isinstance(self.packed_message, dict) else None
+        if not isinstance(message, bytes):
+            return
+        deliveries = list(self.deliveries)
+        index = {id(d): i for i, d in enumerate(deliveries)}
+        count = len(deliveries)
+        planned = []
+        for delivery in deliveries:
+            entry = _delivery_state(delivery)
+            if entry is None:
+                return
+            planned.append(entry)
+        tried = []
+        for attempt in self.attempts:
+            sent = attempt._delivery
+            number = index.get(id(sent))
+            if number is None:  # not one of the planned (e.g. a journal restored from history)
+                entry = _delivery_state(sent)
+                if entry is None:
+                    return
+                number = index[id(sent)] = len(deliveries)
+                deliveries.append(sent)
+                planned.append(entry)
+            tried.append((number, attempt.attempt, attempt.offset, attempt.at, attempt.latency_ms,
+                          attempt.outcome, attempt.status, attempt.response_body, attempt.error))
+        state = (expand(message), tuple(planned), count, tuple(tried))
+        self.packed_message = squeeze(marshal.dumps(state), f"run:{self.scenario.name}")
+        self._attempt_count = len(tried)
+        self._deliveries = self._attempts = None  # what they held is in the blob
+
+    def _unpacked(self) -> tuple[dict[str, Any], list[Delivery], list[Attempt]]:
+        """The message, deliveries and attempts of a packed run (fresh objects)."""
+        assert isinstance(self.packed_message, bytes)
+        message, planned, count, tried = marshal.loads(expand(self.packed_message))
+        deliveries = [
+            Delivery(step, copy, kind, after, body if payload is None else payload,
+                     Request(method, url, headers, body), lost_ack, malformed)
+            for (step, copy, kind, after, method, url, headers, body, payload, lost_ack,
+                 malformed) in planned
+        ]
+        attempts = [
+            Attempt(self.id, deliveries[number].step, deliveries[number].copy,
+                    deliveries[number].kind, attempt, deliveries[number], offset, at, latency,
+                    outcome, status, response_body, error, deliveries[number].malformed)
+            for (number, attempt, offset, at, latency, outcome, status, response_body,
+                 error) in tried
+        ]
+        return unpack(message), deliveries[:count], attempts
 
     @property
     def payloads(self) -> list[Payload]:
@@ -153,12 +223,13 @@ class Run:
     def failures(self) -> list[str]:
         """Why the target did not acknowledge as the provider requires (empty when it did)."""
         problems: list[str] = []
+        attempts = self.attempts
         if self.state == "error":
             problems.append(f"run failed inside dlrmock: {self.error}")
         for delivery in self.deliveries:
             tries = [  # an answer the cancelled run stopped waiting for says nothing of the target
                 a
-                for a in self.attempts
+                for a in attempts
                 if a.step == delivery.step and a.copy == delivery.copy and a.outcome != CANCELLED
             ]
             label = f"step {delivery.step} ({delivery.kind}"
@@ -250,7 +321,8 @@ class Run:
             f"(seed {self.seed}, {self.state})"
         ]
         lines.append("  " + Attempt.HEADER)
-        for a in self.attempts:
+        attempts = self.attempts
+        for a in attempts:
             lines.append("  " + a.row())
             body = a.request.body.decode("utf-8", "replace") or a.request.url
             lines.append(f"            sent: {a.request.method} {_clip(body, 300)}")
@@ -258,7 +330,7 @@ class Run:
                 lines.append(f"            got:  {a.status} {_clip(a.response_body, 200)}")
             elif a.error:
                 lines.append(f"            error: {a.error}")
-        if not self.attempts:
+        if not attempts:
             lines.append("  (no attempts yet)")
         return "\n".join(lines)
 
@@ -285,7 +357,7 @@ class Run:
             "created_at": self.created_at,
             "finished_at": self.finished_at,
             "error": self.error,
-            "attempt_count": len(self.attempts),
+            "attempt_count": self.attempt_count,
             "payloads": self.payloads,
         }
         if attempts:
@@ -319,6 +391,20 @@ def assert_handled(run: Any, timeout: float = 30.0) -> None:
             + "\n"
             + run.journal_text()
         )
+
+def _delivery_state(delivery: Delivery) -> tuple[Any, ...] | None:
+    """What :meth:`Run.compact` keeps of ``delivery`` (None: its receipt is not plain JSON)."""
+    body = expand(delivery.body)
+    payload = delivery._payload
+    if isinstance(payload, dict):
+        payload = packed_receipt(payload, body, delivery.headers, delivery.malformed)
+        if isinstance(payload, dict):
+            return None
+    payload = expand(payload)
+    return (delivery.step, delivery.copy, delivery.kind, delivery.after, delivery.method,
+            delivery.url, delivery.headers, body, None if payload == body else payload,
+            delivery.lost_ack, delivery.malformed)
+
 
 def _describe(attempt: Attempt) -> str:
     if attempt.status is not None:
