@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import TypeVar
 
 import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from ._http import TLS_HINT, Request, Response, TransportError, with_default_headers
@@ -174,6 +175,17 @@ def _plan(url: str, connect_to: str | None) -> tuple[URL, tuple[str, str, int], 
     return address, (target.scheme, target.host, target.port), server_name
 
 
+@lru_cache(maxsize=1024)
+def _wire_headers(
+    method: str, url: str, headers: tuple[tuple[str, str], ...], length: int
+) -> CIMultiDictProxy[str]:
+    """The headers sent for a request of ``length`` body bytes (every one the client sends,
+    checked; see :func:`_checked_headers`), built once per distinct request head: aiohttp takes
+    a ready multidict as it is."""
+    request = with_default_headers(Request(method, url, headers, b"\0" * length))
+    return CIMultiDictProxy(CIMultiDict(_checked_headers(request)))
+
+
 def _checked_headers(request: Request) -> tuple[tuple[str, str], ...]:
     """The headers to send; ValueError for a line break in one (it would end the header early:
     aiohttp would refuse it too, but only once connected) or framing that disagrees with the
@@ -276,8 +288,7 @@ class HttpClient:
         if self._closed:
             raise RuntimeError("HttpClient.send() after aclose()")
         address, origin, server_name = _plan(request.url, connect_to)
-        request = with_default_headers(request)
-        headers = _checked_headers(request)
+        headers = _wire_headers(request.method, request.url, request.headers, len(request.body))
         slots = self._slots.get(origin)
         if slots is None:
             slots = self._slots[origin] = asyncio.Semaphore(self.max_connections_per_host)
@@ -318,7 +329,7 @@ class HttpClient:
     async def _exchange(
         self,
         request: Request,
-        headers: tuple[tuple[str, str], ...],
+        headers: CIMultiDictProxy[str],
         address: URL,
         server_name: str | None,
         progress: _Progress,
