@@ -292,23 +292,34 @@ class HttpClient:
         slots = self._slots.get(origin)
         if slots is None:
             slots = self._slots[origin] = asyncio.Semaphore(self.max_connections_per_host)
+        progress = _Progress()
+        acquired = False
         try:
-            if slots.locked():  # all busy: wait, with a deadline
+            if sys.version_info >= (3, 11):  # one deadline, moved on once a slot is free
+                async with asyncio.timeout(timeout) as deadline:
+                    if slots.locked():  # all busy: wait, with a deadline
+                        await slots.acquire()
+                        deadline.reschedule(asyncio.get_running_loop().time() + timeout)
+                    else:
+                        await slots.acquire()
+                    acquired = True
+                    return await self._exchange(request, headers, address, server_name,
+                                                progress)
+            if slots.locked():
                 await _within(timeout, slots.acquire())
             else:
                 await slots.acquire()
-        except asyncio.TimeoutError:
-            raise TransportError(
-                "pool_timeout",
-                f"not sent: no connection to {origin[0]}://{origin[1]}:{origin[2]} came free "
-                f"within {float(timeout)} s (all {self.max_connections_per_host} busy)",
-            ) from None
-        progress = _Progress()
-        try:
+            acquired = True
             return await _within(
                 timeout, self._exchange(request, headers, address, server_name, progress)
             )
         except asyncio.TimeoutError:
+            if not acquired:
+                raise TransportError(
+                    "pool_timeout",
+                    f"not sent: no connection to {origin[0]}://{origin[1]}:{origin[2]} came "
+                    f"free within {float(timeout)} s (all {self.max_connections_per_host} busy)",
+                ) from None
             where = f"{address.host}:{address.port}"
             if progress.written or (progress.connected and not _has_body(request)):
                 raise TransportError(
@@ -324,7 +335,8 @@ class HttpClient:
                 "connect_timeout", f"not sent: no connection to {where} within {float(timeout)} s"
             ) from None
         finally:
-            slots.release()
+            if acquired:
+                slots.release()
 
     async def _exchange(
         self,
