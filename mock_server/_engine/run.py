@@ -215,6 +215,13 @@ class Run:
         ]
         return unpack(message), deliveries[:count], attempts
 
+    def _view(self) -> tuple[dict[str, Any], list[Delivery], list[Attempt]]:
+        """The message, deliveries and attempts, unpacked once if the run is packed."""
+        deliveries, attempts = self._deliveries, self._attempts
+        if deliveries is None or attempts is None:
+            return self._unpacked()
+        return self.message, deliveries, attempts
+
     @property
     def payloads(self) -> list[Payload]:
         """The receipts of the run in sending order (duplicates included)."""
@@ -222,11 +229,14 @@ class Run:
 
     def failures(self) -> list[str]:
         """Why the target did not acknowledge as the provider requires (empty when it did)."""
+        _, deliveries, attempts = self._view()
+        return self._failures(deliveries, attempts)
+
+    def _failures(self, deliveries: list[Delivery], attempts: list[Attempt]) -> list[str]:
         problems: list[str] = []
-        attempts = self.attempts
         if self.state == "error":
             problems.append(f"run failed inside dlrmock: {self.error}")
-        for delivery in self.deliveries:
+        for delivery in deliveries:
             tries = [  # an answer the cancelled run stopped waiting for says nothing of the target
                 a
                 for a in attempts
@@ -316,12 +326,14 @@ class Run:
 
     def journal_text(self) -> str:
         """The run's attempts as a readable table."""
+        return self._journal_text(self.attempts)
+
+    def _journal_text(self, attempts: list[Attempt]) -> str:
         lines = [
             f"journal of run {self.id}: {self.scenario.name} -> {self.target} "
             f"(seed {self.seed}, {self.state})"
         ]
         lines.append("  " + Attempt.HEADER)
-        attempts = self.attempts
         for a in attempts:
             lines.append("  " + a.row())
             body = a.request.body.decode("utf-8", "replace") or a.request.url
@@ -335,34 +347,38 @@ class Run:
         return "\n".join(lines)
 
     def as_dict(self, attempts: bool = True) -> dict[str, Any]:
+        finished = self.finished
+        message, deliveries, tried = self._view()  # once: a packed run is rebuilt at each read
+        failures = self._failures(deliveries, tried) if finished else []
+        key = message.get(self.scenario.first_kind.message_key)
         result: dict[str, Any] = {
             "id": self.id,
             "scenario": self.scenario.name,
             "provider": self.provider,
             "target": self.target,
             "state": self.state,
-            "ok": self.ok if self.finished else None,
-            "failures": self.failures() if self.finished else [],
+            "ok": self.state == "done" and not failures if finished else None,
+            "failures": failures,
             "seed": self.seed,
             "clock": {
                 "kind": self.clock.kind,
                 "now": self.clock.now() if self.clock.kind == "manual" else None,
                 "time_scale": getattr(self.clock, "time_scale", None),
             },
-            "message_id": self.message_id,
+            "message_id": None if key is None else str(key),
             "message": {
                 k: v.isoformat(sep=" ") if isinstance(v, datetime) else v
-                for k, v in self.message.items()
+                for k, v in message.items()
             },
             "created_at": self.created_at,
             "finished_at": self.finished_at,
             "error": self.error,
-            "attempt_count": self.attempt_count,
-            "payloads": self.payloads,
+            "attempt_count": len(tried),
+            "payloads": [d.payload for d in deliveries],
         }
         if attempts:
-            result["attempts"] = [a.as_dict() for a in self.attempts]
-            result["journal"] = self.journal_text()
+            result["attempts"] = [a.as_dict() for a in tried]
+            result["journal"] = self._journal_text(tried)
         return result
 
 def assert_handled(run: Any, timeout: float = 30.0) -> None:
