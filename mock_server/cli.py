@@ -311,7 +311,8 @@ def _parse_time_scale(value: float | None) -> float | None:
     help="eSMS: force one of the four error_info encodings.",
 )
 @_tls_flags
-@click.option("--json", "as_json", is_flag=True, help='Print {"attempts": [...]} as JSON.')
+@click.option("--json", "as_json", is_flag=True,
+              help='Print {"run": {...}, "attempts": [...]} as JSON.')
 def play(
     scenario: str,
     target: str,

@@ -1,0 +1,200 @@
+"""Every example in README.md and docs/*.md runs (see ``doc_examples`` for the markers).
+
+A documented command that stops working fails here: the shell blocks run with ``set -e``, the
+Python blocks as scripts or pytest modules, the YAML blocks through the code that reads them,
+and sends to the shared ``dlrmock serve`` must not be rejected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from doc_examples import ROOT, SERVE_URL, WEBHOOK_URL, Example, all_examples, examples
+from targets import Target
+
+from mock_server import create_app
+
+BIN = str(Path(sys.executable).parent)
+DEADLINE = 60.0
+EXAMPLES = all_examples()
+WEBHOOK_APP = ROOT / "examples" / "webhook_app"
+
+
+class Server:
+    """``dlrmock serve`` in a child process on a free port, as the docs' examples use it."""
+
+    def __init__(self, webhook: str, directory: Path) -> None:
+        self.process = subprocess.Popen(
+            [os.path.join(BIN, "dlrmock"), "serve", "--port", "0", "--time-scale", "0",
+             "--log-format", "json", "--default-webhook", webhook],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=directory,
+            env=_env())
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()  # blocks until it serves (or dies: "")
+        if not line:
+            raise RuntimeError(f"dlrmock serve did not start: {self.process.stderr.read()}")  # type: ignore[union-attr]
+        self.url: str = json.loads(line)["url"]
+
+    def health(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"{self.url}/_dlrmock/health", timeout=10) as answer:
+            return json.load(answer)  # type: ignore[no-any-return]
+
+    def sent(self) -> list[dict[str, Any]]:
+        with urllib.request.urlopen(f"{self.url}/_dlrmock/sent", timeout=10) as answer:
+            return json.load(answer)["sent"]  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.communicate()
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = BIN + os.pathsep + env.get("PATH", "")
+    env["NO_COLOR"] = "1"
+    env.pop("DLRMOCK_ADMIN_TOKEN", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def webhook() -> Iterator[Target]:
+    with Target() as target:
+        yield target
+
+
+@pytest.fixture(scope="module")
+def server(webhook: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    served = Server(webhook.url.removesuffix("/hook") + "/default",
+                    tmp_path_factory.mktemp("serve"))
+    yield served
+    served.stop()
+
+
+def _prepare(example: Example, directory: Path, webhook: Target | None,
+             server: Server | None) -> str:
+    """The example's code with its URLs and paths pointed at this run's servers and venv."""
+    for name, text in example.page_files:
+        (directory / name).write_text(text, "utf-8")
+    code = example.code.replace(".venv/bin/", BIN + "/")
+    if server is not None:
+        code = code.replace(SERVE_URL, server.url)
+    if webhook is not None:
+        code = code.replace(WEBHOOK_URL, webhook.url.removesuffix("/hook"))
+    return code
+
+
+def _run(args: list[str], directory: Path, example: Example, **kwargs: Any) -> str:
+    try:
+        done = subprocess.run(args, cwd=directory, env=_env(), capture_output=True, text=True,
+                              timeout=DEADLINE, **kwargs)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{example.id}: still running after {DEADLINE:g} s")
+    output = f"--- stdout\n{done.stdout[-4000:]}\n--- stderr\n{done.stderr[-4000:]}"
+    assert done.returncode == example.exit, (
+        f"{example.id}: exit {done.returncode}, the docs expect {example.exit}\n{output}")
+    return output
+
+
+def _background(code: str, directory: Path, example: Example) -> None:
+    command = code.strip().replace("dlrmock serve", "dlrmock serve --port 0", 1)
+    process = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=directory, env=_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert "serving" in first, f"{example.id}: did not start serving:\n{first}{out}\n{err}"
+    assert process.returncode == 0, f"{example.id}: exit {process.returncode} on SIGTERM\n{err}"
+
+
+def _pytest(code: str, directory: Path, example: Example, collect: bool) -> None:
+    for name in ("conftest.py", "webhook_app.py"):
+        shutil.copy(WEBHOOK_APP / name, directory / name)
+    (directory / "test_example.py").write_text(code, "utf-8")
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+            "-p", "no:randomly", "-W", "error", "test_example.py"]
+    output = _run(args + (["--collect-only"] if collect else []), directory, example)
+    if collect:
+        assert "test" in output and "no tests collected" not in output, output
+
+
+def run_example(example: Example, directory: Path, webhook: Target | None = None,
+                server: Server | None = None) -> None:
+    """Run one example the way its marker says; fails the calling test when it does not work."""
+    if example.skip:
+        pytest.skip(f"{example.id}: {example.skip}")
+    code = _prepare(example, directory, webhook, server)
+    before = server.health() if server is not None else None
+    if example.file and example.language == "yaml" and "config" not in example.words:
+        yaml.safe_load(code)  # a file for later examples: they run it
+    elif example.language == "yaml":
+        assert "config" in example.words, (
+            f"{example.id}: a YAML block needs a marker: 'config' or 'file=NAME'")
+        create_app(yaml.safe_load(code))
+    elif example.file:
+        (directory / example.file).write_text(code, "utf-8")
+    elif example.language == "python" and example.words & {"pytest", "collect"}:
+        _pytest(code, directory, example, collect="collect" in example.words)
+    elif example.language == "python":
+        _run([sys.executable, "-c", code], directory, example)
+    elif "background" in example.words:
+        _background(code, directory, example)
+    else:
+        _run(["bash", "-e", "-o", "pipefail", "-c", code], directory, example)
+    if server is not None and before is not None:
+        after = server.health()
+        assert after["errors"] == before["errors"], f"{example.id}: the server logged an error"
+        if "rejected" not in example.words:
+            rejected = after["rejected_sends"] - before["rejected_sends"]
+            answers = [s.get("explain") or s.get("answer") for s in server.sent()[-3:]]
+            assert rejected == 0, f"{example.id}: {rejected} send(s) rejected: {answers}"
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.id for e in EXAMPLES])
+def test_documented_example_runs(example: Example, request: pytest.FixtureRequest,
+                                 tmp_path: Path) -> None:
+    webhook = request.getfixturevalue("webhook") if "webhook" in example.words else None
+    server = request.getfixturevalue("server") if "serve" in example.words else None
+    run_example(example, tmp_path, webhook, server)
+
+
+def test_every_page_has_examples_found() -> None:
+    """The parser sees the pages' blocks (a page that stopped being parsed would pass silently)."""
+    by_page = {e.page.name for e in EXAMPLES}
+    assert {"README.md", "receipts.md", "scenarios.md", "send-apis.md", "pytest.md"} <= by_page
+
+
+def test_a_broken_documented_command_fails(tmp_path: Path) -> None:
+    """Mutating a documented command (a kind misspelled) makes its example fail."""
+    (original,) = [e for e in examples(ROOT / "docs" / "receipts.md")
+                   if "dlrmock example nxcloud.zalo.success" in e.code][:1]
+    run_example(original, tmp_path)
+    broken = Example(original.page, original.line, original.language,
+                     original.code.replace("nxcloud.zalo.success", "nxcloud.zalo.sucess", 1))
+    with pytest.raises(AssertionError, match="exit 2, the docs expect 0"):
+        run_example(broken, tmp_path)
+
+
+def test_a_rejected_send_fails_its_example(tmp_path: Path, server: Server) -> None:
+    """A curl example whose send the provider refuses (inside HTTP 200) fails too."""
+    example = Example(ROOT / "docs" / "send-apis.md", 0, "sh",
+                      f"curl -s {SERVE_URL}/MainService.svc/json/GetBalance_json "
+                      "-H 'Content-Type: application/json' -d '{\"ApiKey\": \"wrong\"}'\n",
+                      words=frozenset({"serve"}))
+    with pytest.raises(AssertionError, match="rejected"):
+        run_example(example, tmp_path, server=server)
