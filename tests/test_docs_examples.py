@@ -88,14 +88,17 @@ def server(webhook: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def _prepare(example: Example, directory: Path, webhook: Target | None,
              server: Server | None) -> str:
     """The example's code with its URLs and paths pointed at this run's servers and venv."""
+    def point(code: str) -> str:
+        code = code.replace(".venv/bin/", BIN + "/")
+        if server is not None:
+            code = code.replace(SERVE_URL, server.url)
+        if webhook is not None:
+            code = code.replace(WEBHOOK_URL, webhook.url.removesuffix("/hook"))
+        return code
+
     for name, text in example.page_files:
-        (directory / name).write_text(text, "utf-8")
-    code = example.code.replace(".venv/bin/", BIN + "/")
-    if server is not None:
-        code = code.replace(SERVE_URL, server.url)
-    if webhook is not None:
-        code = code.replace(WEBHOOK_URL, webhook.url.removesuffix("/hook"))
-    return code
+        (directory / name).write_text(point(text), "utf-8")
+    return point(example.code)
 
 
 def _run(args: list[str], directory: Path, example: Example, **kwargs: Any) -> str:
@@ -122,19 +125,25 @@ def _background(code: str, directory: Path, example: Example) -> None:
     assert process.returncode == 0, f"{example.id}: exit {process.returncode} on SIGTERM\n{err}"
 
 
-def _pytest(code: str, directory: Path, example: Example, collect: bool) -> None:
+def _pytest(code: str, pytester: pytest.Pytester, example: Example, collect: bool) -> None:
+    """The block as a test module next to the example webhook app's conftest, run in-process
+    (a pytest subprocess costs seconds of start-up per example)."""
     for name in ("conftest.py", "webhook_app.py"):
-        shutil.copy(WEBHOOK_APP / name, directory / name)
-    (directory / "test_example.py").write_text(code, "utf-8")
-    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-            "-p", "no:randomly", "-W", "error", "test_example.py"]
-    output = _run(args + (["--collect-only"] if collect else []), directory, example)
+        shutil.copy(WEBHOOK_APP / name, pytester.path / name)
+    pytester.makepyfile(test_example=code)
+    args = ["-q", "-p", "no:cacheprovider", "-W", "error"] + (["--collect-only"] if collect else [])
+    result = pytester.runpytest(*args)
+    output = "\n".join(result.outlines[-60:])
     if collect:
-        assert "test" in output and "no tests collected" not in output, output
+        assert result.ret == 0 and "no tests collected" not in output, f"{example.id}:\n{output}"
+        assert any("test" in line for line in result.outlines), f"{example.id}:\n{output}"
+    else:
+        outcomes = result.parseoutcomes()
+        assert result.ret == 0 and outcomes.get("passed", 0) >= 1, f"{example.id}:\n{output}"
 
 
 def run_example(example: Example, directory: Path, webhook: Target | None = None,
-                server: Server | None = None) -> None:
+                server: Server | None = None, pytester: pytest.Pytester | None = None) -> None:
     """Run one example the way its marker says; fails the calling test when it does not work."""
     if example.skip:
         pytest.skip(f"{example.id}: {example.skip}")
@@ -149,7 +158,8 @@ def run_example(example: Example, directory: Path, webhook: Target | None = None
     elif example.file:
         (directory / example.file).write_text(code, "utf-8")
     elif example.language == "python" and example.words & {"pytest", "collect"}:
-        _pytest(code, directory, example, collect="collect" in example.words)
+        assert pytester is not None, f"{example.id}: a pytest example needs the pytester fixture"
+        _pytest(code, pytester, example, collect="collect" in example.words)
     elif example.language == "python":
         _run([sys.executable, "-c", code], directory, example)
     elif "background" in example.words:
@@ -170,7 +180,9 @@ def test_documented_example_runs(example: Example, request: pytest.FixtureReques
                                  tmp_path: Path) -> None:
     webhook = request.getfixturevalue("webhook") if "webhook" in example.words else None
     server = request.getfixturevalue("server") if "serve" in example.words else None
-    run_example(example, tmp_path, webhook, server)
+    pytester = request.getfixturevalue("pytester") \
+        if example.words & {"pytest", "collect"} else None
+    run_example(example, tmp_path, webhook, server, pytester)
 
 
 def test_every_page_has_examples_found() -> None:
