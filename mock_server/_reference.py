@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import itertools
 import json
 import pkgutil
 from collections.abc import Callable, Iterator, Mapping
@@ -139,7 +140,8 @@ def scenarios() -> str:
 
 def endpoints() -> Iterator[tuple[str, str, str, str, str, str]]:
     """(provider, method, path, request schema, answer or callbacks, family), every send API."""
-    from .sendapi import ESMS_ENDPOINTS, NXCLOUD_ENDPOINTS, ZALO_ROUTES
+    from .sendapi import ESMS_ENDPOINTS, NXCLOUD_ENDPOINTS
+    from .sendapi.nxcloud import ZALO_ROUTES
 
     for route in ZALO_ROUTES:
         yield ("nxcloud", "POST", route.path, route.request, route.answer, "nxcloud.zalo")
@@ -216,7 +218,7 @@ def _attribute_docs(cls: type) -> dict[str, str]:
     tree = ast.parse(inspect.getsource(cls))
     body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
     docs: dict[str, str] = {}
-    for node, after in zip(body, body[1:], strict=False):
+    for node, after in itertools.pairwise(body):
         if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
                 and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
                 and isinstance(after.value.value, str)):

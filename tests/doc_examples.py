@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
@@ -72,25 +73,27 @@ class MarkerError(ValueError):
     """A marker the runner does not understand."""
 
 
-def parse_marker(text: str, where: str) -> dict[str, object]:
-    """The settings of one marker's text (``serve webhook exit=1``, ``skip: why``)."""
+def parse_marker(text: str, where: str) -> dict[str, Any]:
+    """The settings of one marker's text (``serve webhook exit=1``, ``skip: why``) as the
+    keyword arguments of :class:`Example`."""
     if text.startswith("skip:"):
         reason = text[len("skip:"):].strip()
         if not reason:
             raise MarkerError(f"{where}: 'skip:' needs a reason")
         return {"skip": reason}
-    settings: dict[str, object] = {"words": set()}
+    settings: dict[str, Any] = {}
+    words: set[str] = set()
     for word in text.split():
         if word.startswith("exit="):
             settings["exit"] = int(word[len("exit="):])
         elif word.startswith("file="):
             settings["file"] = word[len("file="):]
         elif word in WORDS:
-            settings["words"].add(word)  # type: ignore[attr-defined]
+            words.add(word)
         else:
             raise MarkerError(f"{where}: unknown marker word {word!r}; known: "
                               f"{', '.join(sorted(WORDS))}, exit=N, file=NAME, skip: REASON")
-    return settings
+    return {**settings, "words": frozenset(words)}
 
 
 def examples(page: Path) -> list[Example]:
@@ -116,12 +119,7 @@ def examples(page: Path) -> list[Example]:
         marker = _MARKER.match(lines[start - 1]) if start else None
         settings = parse_marker(marker.group(1), where) if marker else {}
         code = "\n".join(lines[start + 1:end]) + "\n"
-        example = Example(page, start + 1, language, code,
-                          words=frozenset(settings.get("words", ())),  # type: ignore[arg-type]
-                          exit=int(settings.get("exit", 0)),  # type: ignore[call-overload]
-                          file=settings.get("file"),  # type: ignore[arg-type]
-                          skip=settings.get("skip"),  # type: ignore[arg-type]
-                          )
+        example = Example(page, start + 1, language, code, **settings)
         found.append(example)
     files = tuple((e.file, e.code) for e in found if e.file)
     return [replace(e, page_files=files) for e in found]
