@@ -171,3 +171,35 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text("utf-8").strip().split("\n")
     assert ci[-1] == command
     assert '.venv/bin/python -m pip install --quiet -e ".[test]"' in ci
+
+
+NAMED_NOT_REGISTERED = {
+    "nxcloud.zalo.deliverd": "the misspelt kind of an error message's example",
+    "nxcloud.unknown": "the captured send's endpoint for a path dlrmock does not emulate",
+    "esms.openapi.json": "the file an example writes",
+}
+
+
+def test_every_kind_scenario_or_schema_named_in_the_docs_exists() -> None:
+    """A renamed kind or scenario leaves no stale name in the prose (the examples catch the
+    commands; this catches the text around them)."""
+    from mock_server.sendapi import ESMS_ENDPOINTS, NXCLOUD_ENDPOINTS
+    from mock_server.sendapi.nxcloud import ZALO_ROUTES
+
+    known = {*KINDS, *builtin_scenarios(), *NAMED_NOT_REGISTERED}
+    known |= {".".join(kind.split(".")[:2]) for kind in KINDS}
+    known |= {p.name for p in (ROOT / "schemas").rglob("*") if p.is_file()}
+    known |= {p.stem for p in (ROOT / "schemas").glob("*.json")}
+    known |= {e.name for e in NXCLOUD_ENDPOINTS} | {r.name for r in ZALO_ROUTES}
+    known |= {f"esms.{e.name}" for e in ESMS_ENDPOINTS}
+    stale = []
+    for path in [README, *(ROOT / "docs").rglob("*.md")]:
+        for name in re.findall(r"(?<![\w/.-])((?:nxcloud|esms)\.[A-Za-z0-9_.-]+\*?)",
+                               path.read_text("utf-8")):
+            name = name.rstrip(".")
+            if name.endswith(".*"):  # a prefix: some scenario must have it
+                if not any(s.startswith(name[:-1]) for s in builtin_scenarios()):
+                    stale.append(f"{path.relative_to(ROOT)}: {name}")
+            elif name not in known:
+                stale.append(f"{path.relative_to(ROOT)}: {name}")
+    assert stale == []
