@@ -115,6 +115,25 @@ def kinds() -> str:
     return _table(("kind", "family", "what it is", "schema", "method"), rows)
 
 
+def families() -> str:
+    """Every receipt family's delivery policy, as the engine applies it."""
+    from .providers import KINDS, PROVIDERS
+
+    rows = []
+    seen: set[str] = set()
+    for name, kind in KINDS.items():
+        family = ".".join(name.split(".")[:2])
+        if family in seen:
+            continue
+        seen.add(family)
+        policy = kind.policy or PROVIDERS[name.split(".", 1)[0]].policy
+        retry = (f"{policy.retries}, every {policy.retry_interval:g} s, on "
+                 f"{', '.join(sorted(policy.retry_on))}" if policy.retries else "none")
+        rows.append((_code(family), policy.method, policy.acknowledge, f"{policy.timeout:g} s",
+                     retry))
+    return _table(("family", "method", "acknowledged by", "timeout", "retries"), rows)
+
+
 # --- scenarios ------------------------------------------------------------------------------
 
 def scenarios() -> str:
@@ -321,6 +340,7 @@ def admin_table() -> str:
 
 SECTIONS: Mapping[str, Callable[[], str]] = {
     "kinds": kinds,
+    "families": families,
     "scenarios": scenarios,
     "endpoints-nxcloud": lambda: endpoints_table("nxcloud"),
     "endpoints-esms": lambda: endpoints_table("esms"),

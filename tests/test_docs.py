@@ -69,6 +69,18 @@ def test_every_receipt_kind_has_its_entry(site: Path) -> None:
     assert missing(page(site, "kinds"), KINDS) == []
 
 
+def test_every_family_has_its_policy_row_and_its_annotated_delivery_rule(site: Path) -> None:
+    """The generated policy table, and the hand-written [doc]/[choice] table of docs/scenarios.md
+    (which says where each value comes from): a new family needs a row in both."""
+    families = sorted({".".join(kind.split(".")[:2]) for kind in KINDS})
+    assert missing(page(site, "kinds"), families) == []
+    text = (ROOT / "docs" / "scenarios.md").read_text("utf-8")
+    table = text[text.index("| family | transport |"):]
+    table = table[:table.index("\n\n")]
+    first_cells = " ".join(row.split("|")[1] for row in table.split("\n")[2:])
+    assert [f for f in families if f"`{f}`" not in first_cells] == []
+
+
 def test_every_builtin_scenario_has_its_entry_with_description(site: Path) -> None:
     text = page(site, "scenarios")
     assert missing(text, builtin_scenarios()) == []
