@@ -472,7 +472,7 @@ def _print_rows(run: Any, shown: int) -> int:
     "config_file",
     type=click.Path(dir_okay=False),
     default=None,
-    help="A YAML/JSON config file (see the README for the keys).",
+    help="A YAML/JSON config file (keys: docs/reference/config.md).",
 )
 @click.option(
     "--admin-token",

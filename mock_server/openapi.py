@@ -430,7 +430,7 @@ def _webhook(kind: ReceiptKind, components: _Components) -> dict[str, Any]:
                 parameter["examples"] = values
             if parameter["name"] == "error_info" and kind.error_info_schema:
                 parameter["description"] = (
-                    "JSON, encoded one of four ways (see the README's error_info section); "
+                    "JSON, encoded one of four ways (see docs/scenarios.md, scenario files); "
                     f"decoded it follows {SCHEMA_BASE}{kind.error_info_schema}.json"
                 )
                 parameter["x-dlrmock-decoded-schema"] = components.ref(kind.error_info_schema)

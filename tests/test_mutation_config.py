@@ -1,6 +1,6 @@
 """The mutation-testing setup (``[tool.mutmut]``) still points at files that exist.
 
-mutmut itself is too slow for every test run (README, "Mutation testing"); this keeps its
+mutmut itself is too slow for every test run (docs/development.md, "Mutation testing"); this keeps its
 configuration from rotting when a core module or an ignored test file is renamed.
 """
 
@@ -50,14 +50,14 @@ def test_every_copied_path_and_ignored_test_file_exists(
         assert (project_root / path).exists(), f"[tool.mutmut] test selection: no {path}"
 
 
-def test_the_readme_documents_the_mutation_command(project_root: Path) -> None:
-    readme = (project_root / "README.md").read_text(encoding="utf-8")
-    assert '.venv/bin/pip install -e ".[mutation]"' in readme
-    assert ".venv/bin/mutmut run --max-children 1" in readme
+def test_the_docs_document_the_mutation_command(project_root: Path) -> None:
+    page = (project_root / "docs" / "development.md").read_text(encoding="utf-8")
+    assert '.venv/bin/pip install -e ".[mutation]"' in page
+    assert ".venv/bin/mutmut run --max-children 1" in page
 
 
 # ------------------------------------------------------------- mutmut itself, on a fixed subset
-# A handful of mutants of NXCloud's signing string (README: "sign = lowercase hex md5(…)"), each
+# A handful of mutants of NXCloud's signing string (docs/send-apis.md: "sign = lowercase hex md5(…)"), each
 # with the line it puts in: mutmut numbers a function's mutants in order, so an edit to
 # `string_to_sign` or `_header` renumbers them and this fails saying so, instead of quietly
 # testing other edits. Every one of them must be killed by tests/test_sendapi_signature.py.

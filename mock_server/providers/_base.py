@@ -71,8 +71,8 @@ ACKNOWLEDGE_RULES: Mapping[str, AcknowledgeRule] = {
 class DeliveryPolicy:
     """How a receipt family is delivered and what counts as acknowledged.
 
-    Defaults marked [choice] in the README are dlrmock's interpretation where the provider is
-    silent; every field can be overridden per run.
+    Defaults marked [choice] in docs/scenarios.md ("Delivery rules") are dlrmock's
+    interpretation where the provider is silent; every field can be overridden per run.
     """
 
     timeout: float = 10.0

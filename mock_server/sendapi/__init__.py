@@ -2,7 +2,7 @@
 
 ``create_send_blueprints(settings, hooks)`` gives Flask blueprints that answer like the
 providers and hand each accepted message to ``hooks.deliver`` (the delivery engine, or a test
-double); every request and its answer goes to ``hooks.capture``. See the README's "send APIs".
+double); every request and its answer goes to ``hooks.capture``. See docs/send-apis.md.
 """
 
 from __future__ import annotations

@@ -158,7 +158,7 @@ Handler = Callable[[Any, "EsmsEndpoint", Exchange], Answer]
 
 @dataclass(frozen=True)
 class EsmsEndpoint:
-    """One eSMS API, as the README's endpoint table lists it."""
+    """One eSMS API, as the endpoint reference (docs/reference/endpoints.md) lists it."""
 
     name: str
     """The path under ``/MainService.svc/json/`` (``SendZaloMessage_V6/zalo_uid``)."""
