@@ -224,7 +224,7 @@ def outcomes() -> str:
         else:
             esms = esms_scenario("K", outcome)
             cells.append("no callback" if esms is None else _code(esms) if isinstance(esms, str)
-                         else str(esms.get("description", "")))
+                         else f"{_code(esms.get('name'))} (inline: {esms.get('description')})")
         rows.append(tuple(cells))
     header = ("number ends in", "outcome", *(f"`{f}`" for f in tables), "eSMS (kind K)")
     return _table(header, rows)
