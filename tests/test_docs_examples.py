@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,13 +39,24 @@ class Server:
         self.process = subprocess.Popen(
             [os.path.join(BIN, "dlrmock"), "serve", "--port", "0", "--time-scale", "0",
              "--log-format", "json", "--default-webhook", webhook],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=directory,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=directory,
             env=_env())
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()  # blocks until it serves (or dies: "")
-        if not line:
-            raise RuntimeError(f"dlrmock serve did not start: {self.process.stderr.read()}")  # type: ignore[union-attr]
-        self.url: str = json.loads(line)["url"]
+        self.lines: list[str] = []
+        serving = threading.Event()
+
+        def drain() -> None:  # a pipe nobody reads would fill and stall the server
+            assert self.process.stdout is not None
+            for line in self.process.stdout:
+                self.lines.append(line)
+                serving.set()
+            serving.set()
+
+        self.drain = threading.Thread(target=drain, name="dlrmock-serve-console", daemon=True)
+        self.drain.start()
+        if not serving.wait(DEADLINE) or not self.lines:
+            self.process.kill()
+            raise RuntimeError(f"dlrmock serve did not start within {DEADLINE:g} s")
+        self.url: str = json.loads(self.lines[0])["url"]
 
     def health(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.url}/_dlrmock/health", timeout=10) as answer:
@@ -57,10 +69,13 @@ class Server:
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.communicate(timeout=20)
+            self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.communicate()
+            self.process.wait()
+        self.drain.join(timeout=10)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
 
 
 def _env() -> dict[str, str]:
@@ -118,7 +133,12 @@ def _background(code: str, directory: Path, example: Example) -> None:
     process = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=directory, env=_env(),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
-    first = process.stdout.readline()
+    watchdog = threading.Timer(DEADLINE, process.kill)  # the first line's deadline
+    watchdog.start()
+    try:
+        first = process.stdout.readline()
+    finally:
+        watchdog.cancel()
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=30)
     assert "serving" in first, f"{example.id}: did not start serving:\n{first}{out}\n{err}"
