@@ -215,3 +215,29 @@ def test_every_kind_scenario_or_schema_named_in_the_docs_exists() -> None:
             elif name not in known:
                 stale.append(f"{path.relative_to(ROOT)}: {name}")
     assert stale == []
+
+
+def _table_after(text: str, header: str) -> list[list[str]]:
+    """The rows of the Markdown table whose header line starts with ``header``."""
+    start = text.index(header)
+    lines = text[start:].split("\n\n")[0].split("\n")[2:]
+    return [[c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]] for row in lines]
+
+
+def test_the_load_option_table_lists_exactly_the_options_of_dlrmock_load() -> None:
+    """docs/load.md explains each option at more length than ``--help``; a new option needs its
+    row, and a row no option."""
+    commands = dict(cli_commands())
+    documented = set()
+    for row in _table_after((ROOT / "docs" / "load.md").read_text("utf-8"), "| option |"):
+        documented |= set(re.findall(r"(--[a-z][a-z-]*)", row[0]))
+    options = {o for p in commands["dlrmock load"].params for o in p.opts if o.startswith("--")}
+    assert documented == options - {"--help"}
+
+
+def test_the_credentials_table_shows_the_defaults() -> None:
+    rows = _table_after((ROOT / "docs" / "send-apis.md").read_text("utf-8"), "| provider |")
+    shown = {value.strip("`") for *_, value in rows if value.startswith("`dlrmock-")}
+    defaults = {SendSettings().access_key, SendSettings().access_secret,
+                SendSettings().api_key, SendSettings().secret_key}
+    assert shown == defaults
