@@ -157,33 +157,46 @@ def scenarios() -> str:
 
 # --- send APIs ------------------------------------------------------------------------------
 
-def endpoints() -> Iterator[tuple[str, str, str, str, str, str]]:
-    """(provider, method, path, request schema, answer or callbacks, family), every send API."""
+def _signing(signing: Any) -> str:
+    if signing is None:
+        return ""
+    return f"signed: bizType `{signing.biz_type}`, action `{signing.action}`"
+
+
+def endpoints() -> Iterator[tuple[str, str, str, str, str, str, str]]:
+    """(provider, method, path, request schema, answer schema, callbacks or family, auth) of
+    every send API."""
     from .sendapi import ESMS_ENDPOINTS, NXCLOUD_ENDPOINTS
     from .sendapi.nxcloud import ZALO_ROUTES
 
     for route in ZALO_ROUTES:
-        yield ("nxcloud", "POST", route.path, route.request, route.answer, "nxcloud.zalo")
+        yield ("nxcloud", "POST", route.path, route.request, route.answer, "nxcloud.zalo",
+               _signing(route.signing))
     for endpoint in NXCLOUD_ENDPOINTS:
         body = "" if endpoint.body == "json" else f" ({endpoint.body})"
         yield ("nxcloud", endpoint.method, endpoint.path,
-               (endpoint.request_schema or "") + body, "", endpoint.family)
+               (endpoint.request_schema or "") + body, endpoint.answer or "",
+               endpoint.family, _signing(endpoint.signing) or "body fields")
     for esms in ESMS_ENDPOINTS:
         path = ("/" if esms.root else "/MainService.svc/json/") + esms.name
         path += "".join(f"/{{{key}}}" for key in esms.path_keys)
         body = "" if esms.body == "json" else f" ({esms.body})"
         yield ("esms", esms.method, path, esms.schema + body, esms.answer,
-               f"TypeId {esms.type_ids}" if esms.type_ids else "")
+               f"TypeId {esms.type_ids}" if esms.type_ids else "", "")
 
 
 def endpoints_table(provider: str) -> str:
     """The send APIs of ``provider`` (``nxcloud`` or ``esms``)."""
     rows = []
-    for owner, method, path, request, answer, family in endpoints():
-        if owner == provider:
-            rows.append((method, _code(path), _code(request), _code(answer), family))
-    last = "receipt family" if provider == "nxcloud" else "callbacks"
-    return _table(("method", "path", "request schema", "answer schema", last), rows)
+    for owner, method, path, request, answer, family, auth in endpoints():
+        if owner != provider:
+            continue
+        row: tuple[str, ...] = (method, _code(path), _code(request), _code(answer), family)
+        rows.append(row + ((auth,) if provider == "nxcloud" else ()))
+    if provider == "nxcloud":
+        return _table(("method", "path", "request schema", "answer schema", "receipt family",
+                       "auth"), rows)
+    return _table(("method", "path", "request schema", "answer schema", "callbacks"), rows)
 
 
 def _family_scenario_tables() -> dict[str, Mapping[str, str | None]]:

@@ -181,7 +181,7 @@ NOT_EMULATED: Mapping[str, str] = {
         "the legacy look-up APIs",
 }
 """Documented send-API examples left out of ``schemas/sendapi-examples/``: dlrmock does not
-emulate their APIs (README, "OpenAPI document")."""
+emulate their APIs (docs/openapi.md)."""
 
 
 @dataclass(frozen=True)
