@@ -15,6 +15,7 @@ Marker words:
   (``rejected``: rejected sends are what the example shows).
 - ``webhook``: a webhook that acknowledges everything (``200 success``) runs;
   ``http://127.0.0.1:5000`` in the block is its URL.
+- ``naive``: as ``webhook``, but the webhook is ``examples/naive_receiver`` (the buggy one).
 - ``exit=N``: the block's expected exit status (default 0).
 - ``background``: a command that runs until stopped (``dlrmock serve``): it must print that it is
   serving (on a free port: ``--port 0`` is added), then stop cleanly on SIGTERM.
@@ -26,6 +27,10 @@ Marker words:
 - ``collect``: as ``pytest``, but only collected (a conformance suite is built and its tests
   are listed, not played).
 - ``skip: REASON``: cannot run here (a network install, another machine); the reason is shown.
+
+A ``console`` block is a transcript: each ``$ COMMAND`` line runs, and the lines after it are its
+output (stdout and stderr), matched line by line with ``…`` standing for any text; ``$ echo $?``
+shows the previous command's exit status.
 
 ``.venv/bin/`` in a block is the running interpreter's bin directory, which is also first on
 ``PATH`` (so ``dlrmock`` is this checkout's). Blocks run in a fresh directory per page.
@@ -40,10 +45,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
-LANGUAGES = {"sh": "sh", "bash": "sh", "console": None, "python": "python", "yaml": "yaml"}
+LANGUAGES = {"sh": "sh", "bash": "sh", "console": "console", "python": "python", "yaml": "yaml"}
 SERVE_URL = "http://127.0.0.1:8765"
 WEBHOOK_URL = "http://127.0.0.1:5000"
-WORDS = {"serve", "webhook", "background", "config", "pytest", "collect", "rejected"}
+WORDS = {"serve", "webhook", "naive", "background", "config", "pytest", "collect", "rejected"}
 
 _FENCE = re.compile(r"^```([A-Za-z0-9_-]*)\s*$")
 _MARKER = re.compile(r"^<!-- example: (.*?) -->\s*$")

@@ -7,8 +7,10 @@ and sends to the shared ``dlrmock serve`` must not be rejected.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,6 +25,7 @@ import pytest
 import yaml
 from doc_examples import ROOT, SERVE_URL, WEBHOOK_URL, Example, all_examples, examples
 from targets import Target
+from werkzeug.serving import make_server
 
 from mock_server import create_app
 
@@ -93,6 +96,23 @@ def webhook() -> Iterator[Target]:
 
 
 @pytest.fixture(scope="module")
+def naive() -> Iterator[str]:
+    """``examples/naive_receiver`` served on a free loopback port: its base URL."""
+    sys.path.insert(0, str(ROOT / "examples" / "naive_receiver"))
+    try:
+        create_naive_app = importlib.import_module("naive_receiver").create_app
+    finally:
+        sys.path.pop(0)
+    served = make_server("127.0.0.1", 0, create_naive_app(), threaded=True)
+    thread = threading.Thread(target=served.serve_forever, name="naive-receiver", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{served.server_port}"
+    served.shutdown()
+    thread.join(timeout=10)
+    served.server_close()
+
+
+@pytest.fixture(scope="module")
 def server(webhook: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     served = Server(webhook.url.removesuffix("/hook") + "/default",
                     tmp_path_factory.mktemp("serve"))
@@ -100,7 +120,7 @@ def server(webhook: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     served.stop()
 
 
-def _prepare(example: Example, directory: Path, webhook: Target | None,
+def _prepare(example: Example, directory: Path, webhook: Target | str | None,
              server: Server | None) -> str:
     """The example's code with its URLs and paths pointed at this run's servers and venv."""
     def point(code: str) -> str:
@@ -108,7 +128,8 @@ def _prepare(example: Example, directory: Path, webhook: Target | None,
         if server is not None:
             code = code.replace(SERVE_URL, server.url)
         if webhook is not None:
-            code = code.replace(WEBHOOK_URL, webhook.url.removesuffix("/hook"))
+            base = webhook if isinstance(webhook, str) else webhook.url.removesuffix("/hook")
+            code = code.replace(WEBHOOK_URL, base)
         return code
 
     for name, text in example.page_files:
@@ -162,7 +183,36 @@ def _pytest(code: str, pytester: pytest.Pytester, example: Example, collect: boo
         assert result.ret == 0 and outcomes.get("passed", 0) >= 1, f"{example.id}:\n{output}"
 
 
-def run_example(example: Example, directory: Path, webhook: Target | None = None,
+def _transcript(code: str, directory: Path, example: Example) -> None:
+    """``$ COMMAND`` lines run one by one; the lines after each must match its output."""
+    steps: list[tuple[str, list[str]]] = []
+    for line in code.rstrip("\n").split("\n"):
+        if line.startswith("$ "):
+            steps.append((line[2:], []))
+        else:
+            assert steps, f"{example.id}: a transcript starts with a '$ ' command line"
+            steps[-1][1].append(line)
+    status = 0
+    for command, expected in steps:
+        if command == "echo $?":
+            actual = [str(status)]
+        else:
+            try:
+                done = subprocess.run(["bash", "-c", command], cwd=directory, env=_env(),
+                                      capture_output=True, text=True, timeout=DEADLINE)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{example.id}: {command!r} still running after {DEADLINE:g} s")
+            status = done.returncode
+            actual = (done.stdout + done.stderr).rstrip("\n").split("\n")
+        patterns = [re.compile(".*".join(re.escape(part) for part in line.split("…")))
+                    for line in expected]
+        shown = "\n".join(actual)
+        assert len(actual) == len(expected) and all(
+            p.fullmatch(line) for p, line in zip(patterns, actual, strict=True)), (
+            f"{example.id}: the output of {command!r} is not what the docs show:\n{shown}")
+
+
+def run_example(example: Example, directory: Path, webhook: Target | str | None = None,
                 server: Server | None = None, pytester: pytest.Pytester | None = None) -> None:
     """Run one example the way its marker says; fails the calling test when it does not work."""
     if example.skip:
@@ -182,6 +232,8 @@ def run_example(example: Example, directory: Path, webhook: Target | None = None
         _pytest(code, pytester, example, collect="collect" in example.words)
     elif example.language == "python":
         _run([sys.executable, "-c", code], directory, example)
+    elif example.language == "console":
+        _transcript(code, directory, example)
     elif "background" in example.words:
         _background(code, directory, example)
     else:
@@ -198,7 +250,11 @@ def run_example(example: Example, directory: Path, webhook: Target | None = None
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.id for e in EXAMPLES])
 def test_documented_example_runs(example: Example, request: pytest.FixtureRequest,
                                  tmp_path: Path) -> None:
-    webhook = request.getfixturevalue("webhook") if "webhook" in example.words else None
+    webhook: Target | str | None = None
+    if "webhook" in example.words:
+        webhook = request.getfixturevalue("webhook")
+    elif "naive" in example.words:
+        webhook = request.getfixturevalue("naive")
     server = request.getfixturevalue("server") if "serve" in example.words else None
     pytester = request.getfixturevalue("pytester") \
         if example.words & {"pytest", "collect"} else None
@@ -230,3 +286,14 @@ def test_a_rejected_send_fails_its_example(tmp_path: Path, server: Server) -> No
                       words=frozenset({"serve"}))
     with pytest.raises(AssertionError, match="rejected"):
         run_example(example, tmp_path, server=server)
+
+
+def test_a_transcript_that_no_longer_matches_fails(tmp_path: Path) -> None:
+    """A transcript whose shown output drifted from the real one fails its example."""
+    (original,) = [e for e in examples(ROOT / "docs" / "receipts.md")
+                   if e.language == "console"][:1]
+    run_example(original, tmp_path)
+    drifted = Example(original.page, original.line, "console",
+                      original.code.replace("also $.code", "also $.kode", 1))
+    with pytest.raises(AssertionError, match="is not what the docs show"):
+        run_example(drifted, tmp_path)
