@@ -241,3 +241,17 @@ def test_the_credentials_table_shows_the_defaults() -> None:
     defaults = {SendSettings().access_key, SendSettings().access_secret,
                 SendSettings().api_key, SendSettings().secret_key}
     assert shown == defaults
+
+
+def test_the_fixture_table_lists_every_fixture_and_option_of_the_plugin() -> None:
+    import ast
+
+    source = (ROOT / "pytest_plugin" / "plugin.py").read_text("utf-8")
+    tree = ast.parse(source)
+    fixtures = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
+                and any("fixture" in ast.unparse(d) for d in node.decorator_list)}
+    options = set(re.findall(r'addoption\(\s*"(--[a-z-]+)"', source))
+    page = (ROOT / "docs" / "pytest.md").read_text("utf-8")
+    rows = _table_after(page, "| fixture | scope |")
+    assert {row[0].strip("`") for row in rows} == fixtures
+    assert [option for option in options if f"`{option}" not in page] == []
