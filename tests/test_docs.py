@@ -255,3 +255,10 @@ def test_the_fixture_table_lists_every_fixture_and_option_of_the_plugin() -> Non
     rows = _table_after(page, "| fixture | scope |")
     assert {row[0].strip("`") for row in rows} == fixtures
     assert [option for option in options if f"`{option}" not in page] == []
+
+
+def test_the_choices_page_collects_every_marked_choice(site: Path) -> None:
+    text = (site / "choices.html").read_text("utf-8")
+    for path in (ROOT / "docs").glob("*.md"):
+        if path.name != "choices.md" and "[choice" in path.read_text("utf-8"):
+            assert f'href="{path.stem}.html' in text, path.name
