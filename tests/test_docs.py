@@ -259,6 +259,7 @@ def test_the_fixture_table_lists_every_fixture_and_option_of_the_plugin() -> Non
 
 def test_the_choices_page_collects_every_marked_choice(site: Path) -> None:
     text = (site / "choices.html").read_text("utf-8")
+    text = text[text.index('id="every-other-choice-in-these-pages"'):text.index("</article>")]
     for path in (ROOT / "docs").glob("*.md"):
         if path.name != "choices.md" and "[choice" in path.read_text("utf-8"):
             assert f'href="{path.stem}.html' in text, path.name
