@@ -103,35 +103,33 @@ def _first_line(doc: str | None) -> str:
 # --- receipt kinds -------------------------------------------------------------------------
 
 def kinds() -> str:
-    """Every receipt kind: provider, family, description, schema, transport."""
-    from .providers import KINDS, PROVIDERS
+    """Every receipt kind: family, description, schema, how it travels."""
+    from .providers import KINDS
 
-    rows = []
-    for name, kind in KINDS.items():
-        provider = PROVIDERS[name.split(".", 1)[0]]
-        policy = kind.policy or provider.policy
-        rows.append((_code(name), _code(".".join(name.split(".")[:2])), kind.description,
-                     _code(f"schemas/{name}.json"), policy.method))
-    return _table(("kind", "family", "what it is", "schema", "method"), rows)
+    rows = [(_code(name), _code(kind.family_name), kind.description,
+             _code(f"schemas/{name}.json"), kind.transport.name) for name, kind in KINDS.items()]
+    return _table(("kind", "family", "what it is", "schema", "sent as"), rows)
 
 
 def families() -> str:
-    """Every receipt family's delivery policy, as the engine applies it."""
-    from .providers import KINDS, PROVIDERS
+    """Every receipt family's transport and delivery policy, as the engine applies them."""
+    from .providers import KINDS
 
     rows = []
     seen: set[str] = set()
-    for name, kind in KINDS.items():
-        family = ".".join(name.split(".")[:2])
-        if family in seen:
+    for kind in KINDS.values():
+        if kind.family_name in seen:
             continue
-        seen.add(family)
-        policy = kind.policy or PROVIDERS[name.split(".", 1)[0]].policy
+        seen.add(kind.family_name)
+        policy, transport = kind.policy, kind.transport
+        sent = transport.name
+        if transport.body == "form":
+            sent += " (in the URL's query string)" if policy.parameters == "query" else ""
         retry = (f"{policy.retries}, every {policy.retry_interval:g} s, on "
                  f"{', '.join(sorted(policy.retry_on))}" if policy.retries else "none")
-        rows.append((_code(family), policy.method, policy.acknowledge, f"{policy.timeout:g} s",
+        rows.append((_code(kind.family_name), sent, policy.acknowledge, f"{policy.timeout:g} s",
                      retry))
-    return _table(("family", "method", "acknowledged by", "timeout", "retries"), rows)
+    return _table(("family", "sent as", "acknowledged by", "timeout", "retries"), rows)
 
 
 # --- scenarios ------------------------------------------------------------------------------
