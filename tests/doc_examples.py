@@ -16,6 +16,9 @@ Marker words:
 - ``webhook``: a webhook that acknowledges everything (``200 success``) runs;
   ``http://127.0.0.1:5000`` in the block is its URL.
 - ``naive``: as ``webhook``, but the webhook is ``examples/naive_receiver`` (the buggy one).
+- ``https``: an ``https://`` webhook answering ``200 success`` runs, with a certificate from a
+  private CA whose certificate is ``ca.pem`` in the working directory;
+  ``https://127.0.0.1:8443`` in the block is its URL.
 - ``exit=N``: the block's expected exit status (default 0).
 - ``background``: a command that runs until stopped (``dlrmock serve``): it must print that it is
   serving (on a free port: ``--port 0`` is added), then stop cleanly on SIGTERM.
@@ -48,7 +51,9 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("**/*.md"))]
 LANGUAGES = {"sh": "sh", "bash": "sh", "console": "console", "python": "python", "yaml": "yaml"}
 SERVE_URL = "http://127.0.0.1:8765"
 WEBHOOK_URL = "http://127.0.0.1:5000"
-WORDS = {"serve", "webhook", "naive", "background", "config", "pytest", "collect", "rejected"}
+HTTPS_URL = "https://127.0.0.1:8443"
+WORDS = {"serve", "webhook", "naive", "https", "background", "config", "pytest", "collect",
+         "rejected"}
 
 _FENCE = re.compile(r"^```([A-Za-z0-9_-]*)\s*$")
 _MARKER = re.compile(r"^<!-- example: (.*?) -->\s*$")

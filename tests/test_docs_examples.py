@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -22,8 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 import yaml
-from doc_examples import ROOT, SERVE_URL, WEBHOOK_URL, Example, all_examples, examples
+from doc_examples import (
+    HTTPS_URL,
+    ROOT,
+    SERVE_URL,
+    WEBHOOK_URL,
+    Example,
+    all_examples,
+    examples,
+)
 from targets import Target
 from werkzeug.serving import make_server
 
@@ -96,6 +106,16 @@ def webhook() -> Iterator[Target]:
 
 
 @pytest.fixture(scope="module")
+def https_webhook() -> Iterator[tuple[str, bytes]]:
+    """An https:// webhook answering 200 'success' for 127.0.0.1: (its base URL, its CA's PEM)."""
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    with Target("ok", tls=context) as target:
+        yield f"https://127.0.0.1:{target.port}", ca.cert_pem.bytes()
+
+
+@pytest.fixture(scope="module")
 def naive() -> Iterator[str]:
     """``examples/naive_receiver`` served on a free loopback port: its base URL."""
     sys.path.insert(0, str(ROOT / "examples" / "naive_receiver"))
@@ -121,7 +141,7 @@ def server(webhook: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 def _prepare(example: Example, directory: Path, webhook: Target | str | None,
-             server: Server | None) -> str:
+             server: Server | None, https: tuple[str, bytes] | None = None) -> str:
     """The example's code with its URLs and paths pointed at this run's servers and venv."""
     def point(code: str) -> str:
         code = code.replace(".venv/bin/", BIN + "/")
@@ -130,7 +150,12 @@ def _prepare(example: Example, directory: Path, webhook: Target | str | None,
         if webhook is not None:
             base = webhook if isinstance(webhook, str) else webhook.url.removesuffix("/hook")
             code = code.replace(WEBHOOK_URL, base)
+        if https is not None:
+            code = code.replace(HTTPS_URL, https[0])
         return code
+
+    if https is not None:
+        (directory / "ca.pem").write_bytes(https[1])
 
     for name, text in example.page_files:
         (directory / name).write_text(point(text), "utf-8")
@@ -213,11 +238,12 @@ def _transcript(code: str, directory: Path, example: Example) -> None:
 
 
 def run_example(example: Example, directory: Path, webhook: Target | str | None = None,
-                server: Server | None = None, pytester: pytest.Pytester | None = None) -> None:
+                server: Server | None = None, pytester: pytest.Pytester | None = None,
+                https: tuple[str, bytes] | None = None) -> None:
     """Run one example the way its marker says; fails the calling test when it does not work."""
     if example.skip:
         pytest.skip(f"{example.id}: {example.skip}")
-    code = _prepare(example, directory, webhook, server)
+    code = _prepare(example, directory, webhook, server, https)
     before = server.health() if server is not None else None
     if example.file and example.language == "yaml" and "config" not in example.words:
         yaml.safe_load(code)  # a file for later examples: they run it
@@ -258,7 +284,8 @@ def test_documented_example_runs(example: Example, request: pytest.FixtureReques
     server = request.getfixturevalue("server") if "serve" in example.words else None
     pytester = request.getfixturevalue("pytester") \
         if example.words & {"pytest", "collect"} else None
-    run_example(example, tmp_path, webhook, server, pytester)
+    https = request.getfixturevalue("https_webhook") if "https" in example.words else None
+    run_example(example, tmp_path, webhook, server, pytester, https)
 
 
 def test_every_page_has_examples_found() -> None:
