@@ -1,7 +1,7 @@
 """The mutation-testing setup (``[tool.mutmut]``) still points at files that exist.
 
-mutmut itself is too slow for every test run (docs/development.md, "Mutation testing"); this keeps its
-configuration from rotting when a core module or an ignored test file is renamed.
+mutmut itself is too slow for every test run (docs/development.md, "Mutation testing"); this
+keeps its configuration from rotting when a core module or an ignored test file is renamed.
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ def test_the_docs_document_the_mutation_command(project_root: Path) -> None:
 
 
 # ------------------------------------------------------------- mutmut itself, on a fixed subset
-# A handful of mutants of NXCloud's signing string (docs/send-apis.md: "sign = lowercase hex md5(…)"), each
-# with the line it puts in: mutmut numbers a function's mutants in order, so an edit to
-# `string_to_sign` or `_header` renumbers them and this fails saying so, instead of quietly
+# A handful of mutants of NXCloud's signing string (docs/send-apis.md: "sign = lowercase hex
+# md5(…)"), each with the line it puts in: mutmut numbers a function's mutants in order, so an
+# edit to `string_to_sign` or `_header` renumbers them and this fails saying so, instead of quietly
 # testing other edits. Every one of them must be killed by tests/test_sendapi_signature.py.
 SUBSET_MODULE = "mock_server/sendapi/signature.py"
 SUBSET_TESTS = "tests/test_sendapi_signature.py"
