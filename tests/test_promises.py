@@ -374,10 +374,10 @@ def test_the_journal_keeps_exactly_journal_limit_attempts_before_evicting(sink: 
     assert (stats["attempts"], stats["evicted_runs"]) == (4, 0)
 
 
-# ------------------------------------------------------- documented defaults (README tables)
-def _readme_section(root: Path, heading: str) -> str:
-    """The README text from ``heading`` to the next heading of any level."""
-    text = (root / "README.md").read_text(encoding="utf-8")
+# ------------------------------------------ documented defaults (docs/provider.md, reference)
+def _doc_section(page: Path, heading: str) -> str:
+    """The page's text from ``heading`` to the next heading of any level."""
+    text = page.read_text(encoding="utf-8")
     start = text.index(f"\n{heading}\n") + len(heading) + 2
     following = re.search(r"^#{1,6} ", text[start:], re.MULTILINE)
     return text[start:start + following.start()] if following else text[start:]
@@ -392,10 +392,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def test_every_default_in_the_readmes_config_file_example_is_the_servers_default(
+def test_every_default_in_the_docs_config_file_example_is_the_servers_default(
     project_root: Path,
 ) -> None:
-    section = _readme_section(project_root, "### Config file (`--config FILE`, YAML or JSON)")
+    section = _doc_section(project_root / "docs" / "provider.md",
+                           "## Config file (`--config FILE`, YAML or JSON)")
     documented = yaml.safe_load(section.split("```yaml\n", 1)[1].split("```", 1)[0])
     defaults = Config()
     compared = [key for key in documented if key not in ("policies", "send")]
@@ -406,26 +407,23 @@ def test_every_default_in_the_readmes_config_file_example_is_the_servers_default
     assert len(compared) >= 10, compared  # the example is the one found, not an empty block
 
 
-def test_every_default_in_the_readmes_send_settings_table_is_the_default(
-    project_root: Path,
-) -> None:
-    rows = [line.split("|")[1:3] for line in
-            _readme_section(project_root, "### Configuration keys (`send:` in the config file)")
-            .splitlines() if line.startswith("| `")]
+def test_every_default_in_the_generated_send_settings_table_is_the_default() -> None:
+    """The configuration reference (generated, docs/reference/config.md) shows each send key's
+    real default, in the spelling a config file takes."""
+    from mock_server._reference import render
+
+    rows = [line.split(" | ") for line in render("config-send").splitlines()
+            if line.startswith("| `")]
     defaults = SendSettings()
     checked = []
-    for keys_cell, default_cell in rows:
-        keys = re.findall(r"`([a-z_]+)`", keys_cell)
-        values = [yaml.safe_load(v) for v in re.findall(r"`([^`]+)`", default_cell)]
-        if not values:  # "the table above": magic_numbers, checked in test_sendapi_settings
-            continue
-        for key, value in zip(keys, values * len(keys) if len(values) == 1 else values,
-                              strict=True):
-            assert _plain(getattr(defaults, key)) == value, f"send.{key}"
-            checked.append(key)
+    for key_cell, default_cell, *_ in rows:
+        key = key_cell.strip("| `")
+        value = yaml.safe_load(default_cell.strip("`"))
+        assert _plain(getattr(defaults, key)) == _plain(value), f"send.{key}"
+        checked.append(key)
 
     assert {"messages_limit", "receipt_delay", "answer_margin", "nxcloud_journey_price",
-            "esms_unit_prices", "voice_records"} <= set(checked)
+            "esms_unit_prices", "voice_records", "magic_numbers"} <= set(checked)
 
 
 # ------------------------------------------------------------ NaN and infinities (README, play)
