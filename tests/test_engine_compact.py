@@ -4,6 +4,9 @@ deflated against a dictionary per scenario); everything it shows comes back exac
 from __future__ import annotations
 
 import json
+import os
+import zlib
+from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -116,3 +119,57 @@ def test_a_packed_run_reads_back_every_field_of_its_deliveries_and_attempts(
     assert run.deliveries == deliveries and run.attempts == attempts
     assert run.attempt_count == len(attempts) == len(target.requests)
     assert [d.payload for d in run.deliveries] == [d.payload for d in deliveries]
+
+
+# ------------------------------------------------- found by mutation testing (benchmarks/README.md)
+def test_a_compacted_run_keeps_the_error_of_each_attempt(
+    engine: Engine, make_target: Callable[..., Target]
+) -> None:
+    # "A compacted run shows exactly the same journal": an attempt without an answer keeps why.
+    closing = make_target("close")
+    run = engine.play("nxcloud.zalo.failed", closing.url).wait(5)
+    before = run.attempts
+    assert before[0].error, before  # the webhook closed without answering
+
+    run.compact()
+
+    assert isinstance(run.packed_message, bytes)
+    assert run.attempts == before
+    assert run.journal_text().count(f"error: {before[0].error}") == 1
+
+
+def test_a_compacted_run_larger_than_the_deflate_window_comes_back_whole(
+    engine: Engine, make_target: Callable[..., Target]
+) -> None:
+    # 21 answers of 2 KiB each that do not compress: the packed run is larger than 32 KiB.
+    noisy = make_target("ok", status=500, body=os.urandom(1500).hex().encode()[:2048])
+    policy = {"retries": 20, "retry_interval": 0, "retry_on": ["http_error"]}
+    run = engine.play("nxcloud.zalo.failed", noisy.url, policy=policy).wait(5)
+    before = run.attempts
+    assert len(before) == 21 and sum(len(a.response_body) for a in before) > 40_000
+
+    run.compact()
+
+    assert isinstance(run.packed_message, bytes)
+    assert run.attempts == before
+
+
+def test_receipts_of_one_kind_deflate_against_the_first_one_to_a_fraction_of_their_size() -> None:
+    # The module's promise ("shrinks to a fifth"): the first body of a family is the preset
+    # dictionary of the others, so what they share costs next to nothing.
+    def receipt(n: int) -> bytes:
+        return json.dumps({"status": "delivered", "requestId": os.urandom(16).hex(),
+                           "phone": f"8491234{n:04d}", "templateId": "template-778899",
+                           "appkey": "app-key-for-the-mutation-test", "code": 0,
+                           "message": "the message was delivered to the handset",
+                           "timestamp": 1700000000000 + n}).encode()
+    family = f"test.dictionary.{os.urandom(4).hex()}"  # a family no other test has used
+    squeeze(receipt(0), family)
+    later = receipt(1)
+    alone = zlib.compressobj(9, zlib.DEFLATED, -15)
+    on_its_own = len(alone.compress(later) + alone.flush())
+
+    squeezed = squeeze(later, family)
+
+    assert expand(squeezed) == later
+    assert len(squeezed) < on_its_own / 2, (len(squeezed), on_its_own, len(later))
