@@ -6,7 +6,9 @@ broke it. Every webhook is a loopback ``Target`` on 127.0.0.1, port 0.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from datetime import timezone
 from typing import Any
 
 import pytest
@@ -230,3 +232,21 @@ def test_the_journal_text_shows_an_answer_of_exactly_200_characters_whole(
     run = engine.play("nxcloud.zalo.failed", make_target(status=500, body=answer).url).wait(5)
 
     assert f"            got:  500 {answer.decode()}" in run.journal_text().splitlines()
+
+
+# ------------------------------------------------------------- receipts of real sends (live zone)
+def test_a_duplicate_of_a_receipt_stamped_as_it_leaves_is_journaled_as_its_copy(
+    engine: Engine, target: Target
+) -> None:
+    # Receipts of real sends carry the time they leave; a duplicate copy carries the same stamp
+    # but stays the copy it is, so a copy the webhook does not acknowledge is not hidden by the
+    # acknowledged original.
+    twice = {"name": "journey-twice",
+             "steps": [{"kind": "nxcloud.zalo.journey_acknowledged", "duplicate": 1}]}
+    run = engine.play(twice, target.url, live_zone=timezone.utc).wait(5)
+
+    assert [(a.step, a.copy) for a in run.attempts] == [(0, 0), (0, 1)]
+    assert [(d.step, d.copy) for d in run.deliveries] == [(0, 0), (0, 1)]
+    first, second = (json.loads(r.body) for r in target.requests)
+    assert first == second  # the same receipt twice, stamped once
+    assert "  0+1  " in run.journal_text()

@@ -411,8 +411,12 @@ class Engine:
                         run.state, run.error = "cancelled", reason
                         return
                 if run.live_zone is not None:
-                    delivery = stamped.get(delivery.step) or self._restamp(run, delivery)
-                    stamped[delivery.step] = run.deliveries[index] = delivery
+                    first = stamped.get(delivery.step)  # a duplicate copy: the same stamp
+                    if first is None:
+                        delivery = stamped[delivery.step] = self._restamp(run, delivery)
+                    else:
+                        delivery = first.replace(copy=delivery.copy, after=delivery.after)
+                    run.deliveries[index] = delivery
                 await self._deliver(run, delivery)
             run.state = "done"
         except asyncio.CancelledError:
