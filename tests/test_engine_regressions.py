@@ -250,3 +250,26 @@ def test_a_duplicate_of_a_receipt_stamped_as_it_leaves_is_journaled_as_its_copy(
     first, second = (json.loads(r.body) for r in target.requests)
     assert first == second  # the same receipt twice, stamped once
     assert "  0+1  " in run.journal_text()
+
+
+# ------------------------------------------------------------------------------ delivery policy
+@pytest.mark.parametrize("name", ["timeout", "retry_interval"])
+def test_a_policy_time_of_more_than_a_year_is_refused_naming_the_bound(
+    engine: Engine, target: Target, name: str
+) -> None:
+    with pytest.raises(RunError, match=rf"policy '{name}' must be a number .*, got 1000000000\.0 "
+                                       r"\(seconds, at most 3\.1536e\+07\)"):
+        engine.play("nxcloud.zalo.failed", target.url, policy={name: 1e9})
+    held = engine.play("nxcloud.zalo.failed", target.url, hold=True,
+                       policy={name: 31_536_000})  # a year exactly is allowed
+    assert getattr(held.policy, name) == 31_536_000
+    engine.cancel(held.id)
+
+
+def test_a_retry_interval_of_zero_is_allowed_and_a_timeout_of_zero_is_not(
+    engine: Engine, target: Target
+) -> None:
+    run = engine.play("nxcloud.zalo.failed", target.url, policy={"retry_interval": 0})
+    assert run.policy.retry_interval == 0
+    with pytest.raises(RunError, match=r"policy 'timeout' must be a number > 0, got 0 "):
+        engine.play("nxcloud.zalo.failed", target.url, policy={"timeout": 0})
