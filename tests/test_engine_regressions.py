@@ -273,3 +273,23 @@ def test_a_retry_interval_of_zero_is_allowed_and_a_timeout_of_zero_is_not(
     assert run.policy.retry_interval == 0
     with pytest.raises(RunError, match=r"policy 'timeout' must be a number > 0, got 0 "):
         engine.play("nxcloud.zalo.failed", target.url, policy={"timeout": 0})
+
+
+# --------------------------------------------------------------------------- fields of a run
+def test_a_run_field_three_levels_deep_reaches_the_receipt(engine: Engine, target: Target) -> None:
+    run = engine.play("nxcloud.zalo.success_then_delivered", target.url,
+                      fields={"zaloRes.data.quota.dailyQuota": "10"}).wait(5)
+
+    sent = json.loads(target.requests[0].body)
+    assert sent["zaloRes"]["data"]["quota"]["dailyQuota"] == "10"
+    assert run.payloads[0] == sent
+
+
+def test_a_misspelt_run_field_is_refused_with_the_closest_field_of_the_receipts(
+    engine: Engine, target: Target
+) -> None:
+    with pytest.raises(RunError, match=r"field 'cost\.curency' is in none of the receipts of "
+                                       r".*did you mean 'cost\.currency'\?"):
+        engine.play("nxcloud.zalo.success_then_delivered", target.url,
+                    fields={"cost.curency": "VND"})
+    assert engine.runs() == []
