@@ -293,3 +293,12 @@ def test_a_misspelt_run_field_is_refused_with_the_closest_field_of_the_receipts(
         engine.play("nxcloud.zalo.success_then_delivered", target.url,
                     fields={"cost.curency": "VND"})
     assert engine.runs() == []
+
+
+def test_retries_go_up_to_100_and_no_further(engine: Engine, target: Target) -> None:
+    held = engine.play("nxcloud.zalo.failed", target.url, hold=True, policy={"retries": 100})
+    assert held.policy.retries == 100
+    engine.cancel(held.id)
+    with pytest.raises(RunError, match=r"policy 'retries' must be an integer from 0 to 100, "
+                                       r"got 101"):
+        engine.play("nxcloud.zalo.failed", target.url, policy={"retries": 101})
