@@ -302,3 +302,16 @@ def test_retries_go_up_to_100_and_no_further(engine: Engine, target: Target) -> 
     with pytest.raises(RunError, match=r"policy 'retries' must be an integer from 0 to 100, "
                                        r"got 101"):
         engine.play("nxcloud.zalo.failed", target.url, policy={"retries": 101})
+
+
+def test_a_scenario_set_of_a_nested_field_reaches_every_receipt_that_has_it(
+    engine: Engine, target: Target
+) -> None:
+    spec = {"name": "quota", "set": {"zaloRes.data.quota.dailyQuota": "7"},
+            "steps": [{"kind": "nxcloud.zalo.success"}, {"kind": "nxcloud.zalo.delivered"}]}
+    run = engine.play(spec, target.url).wait(5)
+
+    success, delivered = (json.loads(r.body) for r in target.requests)
+    assert success["zaloRes"]["data"]["quota"]["dailyQuota"] == "7"
+    assert "zaloRes" not in delivered  # a receipt without the field is left as it is
+    assert run.payloads == [success, delivered]
