@@ -55,6 +55,10 @@ DOC_MESSAGES: Mapping[int, str] = {
 """ErrorMessage of each eSMS code dlrmock answers with (codes not listed keep their explanation)."""
 
 
+AUTHORIZE_FAILED: Mapping[str, Any] = {"CodeResult": "101", "ErrorMessage": "Authorize Failed"}
+"""The 101 document the status, ZNS-status and voice APIs answer to wrong keys."""
+
+
 def refuse(code: int, explain: str, *, extra: Mapping[str, Any] | None = None,
            status: int = 200) -> Reject:
     """A send-API error in eSMS's words (``DOC_MESSAGES``), ``explain`` in the response header.

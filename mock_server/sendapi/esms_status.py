@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._wire import decode_error_info
 from ..providers.esms import carrier_of
-from ._esms_common import EsmsEndpoint, SendPlan, as_float, as_int, refuse, text
+from ._esms_common import AUTHORIZE_FAILED, EsmsEndpoint, SendPlan, as_float, as_int, refuse, text
 from ._exchange import Answer, Exchange, Reject
 from ._messages import Part, SentMessage
 
@@ -173,7 +173,7 @@ def _sent(api: _Esms, smsid: str, code: int = 105) -> SentMessage:
 def get_receiver_status(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> Answer:
     """``GET GetSmsReceiverStatus_get?RefId=``: each number of the message."""
     params = api.params(endpoint, exchange)
-    api.authenticate(params, body={"CodeResult": "101", "ErrorMessage": "Authorize Failed"})
+    api.authenticate(params, body=AUTHORIZE_FAILED)
     api.check(endpoint.schema, params)
     smsid = text(params.get("RefId"))
     sent = _sent(api, smsid)
@@ -185,7 +185,7 @@ def get_receiver_status(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) 
 def query_zns_status(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> Answer:
     """``POST QueryZnsStatus/``: a ZNS message's status (SmsType 24/25)."""
     params = api.params(endpoint, exchange)
-    api.authenticate(params, body={"CodeResult": "101", "ErrorMessage": "Authorize Failed"})
+    api.authenticate(params, body=AUTHORIZE_FAILED)
     smsid = text(params.get("SmsId"))
     if not smsid:
         raise refuse(851, "SmsId is required: the SMSID a ZNS send answered")
@@ -207,7 +207,7 @@ def zalo_message_status(payload: Mapping[str, Any], at: float) -> dict[str, Any]
 def get_zalo_message_status(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> Answer:
     """``POST GetZaloMessageStatus``: a ZNS by Zalo's message id (a callback's ``partnerids``)."""
     params = api.params(endpoint, exchange)
-    api.authenticate(params, body={"CodeResult": "101", "ErrorMessage": "Authorize Failed"})
+    api.authenticate(params, body=AUTHORIZE_FAILED)
     message_id = text(params.get("MessageId"))
     if not message_id:
         raise refuse(851, "MessageId is required: the partnerids of a ZNS callback")

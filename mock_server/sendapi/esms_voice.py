@@ -10,10 +10,10 @@ magic suffix, its callback is the ``esms.voice.call`` receipt kind (a GET with
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._esms_common import EsmsEndpoint, SendPlan, as_int, text
+from ._esms_common import AUTHORIZE_FAILED, EsmsEndpoint, SendPlan, as_int, text
 from ._exchange import Answer, Exchange, Reject
 from ._messages import SentMessage
 
@@ -38,7 +38,7 @@ def _refuse(code: int, message: str, explain: str) -> Reject:
 
 def _check(api: _Esms, params: Mapping[str, Any]) -> str:
     """The common checks of a call; its local phone number."""
-    api.authenticate(params, body={"CodeResult": "101", "ErrorMessage": "Authorize Failed"})
+    api.authenticate(params, body=AUTHORIZE_FAILED)
     request_id = text(params.get("RequestId"))
     if len(request_id) > 50:
         message = f"RequestId is {len(request_id)} characters long; eSMS allows at most 50"
@@ -75,17 +75,23 @@ def _call(api: _Esms, endpoint: EsmsEndpoint, params: Mapping[str, Any], phone: 
     return answer
 
 
+def _registered(params: Mapping[str, Any], known: Sequence[str], code: int, message: str,
+                what: str, setting: str) -> str:
+    """The call's ``TemplateId``, refused with ``code`` unless ``known`` (empty: any) has it."""
+    value = text(params.get("TemplateId"))
+    if not value or (known and value not in known):
+        raise _refuse(code, message, f"TemplateId {value!r} is not {what} (the {setting} "
+                                     f"setting: {', '.join(known) or 'any'})")
+    return value
+
+
 def make_call_template(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> Answer:
     """``GET MakeCallTemplate_V2``: a call reading a registered script with its variables."""
     params = api.params(endpoint, exchange)
     phone = _check(api, params)
     api.check(endpoint.schema, params)
-    template = text(params.get("TemplateId"))
-    known = api.settings.voice_templates
-    if not template or (known and template not in known):
-        raise _refuse(104, "Template not found",
-                      f"TemplateId {template!r} is not a registered call script (the "
-                      f"voice_templates setting: {', '.join(known) or 'any'})")
+    template = _registered(params, api.settings.voice_templates, 104, "Template not found",
+                           "a registered call script", "voice_templates")
     return _call(api, endpoint, params, phone, {"template_id": template})
 
 
@@ -94,12 +100,8 @@ def make_call_record(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> 
     params = api.params(endpoint, exchange)
     phone = _check(api, params)
     api.check(endpoint.schema, params)
-    record = text(params.get("TemplateId"))
-    known = api.settings.voice_records
-    if not record or (known and record not in known):
-        raise _refuse(106, "File ghi âm không tồn tại.",
-                      f"TemplateId {record!r} is not an uploaded recording (the voice_records "
-                      f"setting: {', '.join(known) or 'any'})")
+    record = _registered(params, api.settings.voice_records, 106, "File ghi âm không tồn tại.",
+                         "an uploaded recording", "voice_records")
     fields: dict[str, Any] = {"record_id": record}
     ivr = text(params.get("Ivr"))
     if ivr:
