@@ -25,9 +25,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import math
 import re
 import ssl
 import sys
+from collections import deque
 from collections.abc import Awaitable
 from functools import lru_cache
 from types import TracebackType
@@ -213,6 +215,70 @@ async def _within(seconds: float, work: Awaitable[T]) -> T:
     return await asyncio.wait_for(work, seconds)
 
 
+class _Slots:
+    """One origin's connection slots: at most ``free`` more sends in flight; the others wait
+    their turn in order, each until its own deadline.
+
+    A send that finds a slot free takes it with no await and no timer. The waiting sends share
+    one timer per origin, set for the earliest deadline, rather than a timeout each (a burst of
+    runs to one webhook parks thousands of sends here).
+    """
+
+    __slots__ = ("_timer", "_timer_at", "_waiting", "free")
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        """Slots nobody holds; never above 0 while a send is waiting."""
+        self._waiting: deque[tuple[float, asyncio.Future[bool]]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
+
+    def wait(self, timeout: float) -> asyncio.Future[bool]:
+        """Queue for a slot (none is free): the future is True once one is handed over, False
+        if none came free within ``timeout`` s."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        future: asyncio.Future[bool] = loop.create_future()
+        self._waiting.append((deadline, future))
+        if deadline < self._timer_at:
+            self._arm(loop, deadline)
+        return future
+
+    def give(self) -> None:
+        """A send is done with its slot: hand it to the first send still waiting, or free it."""
+        waiting = self._waiting
+        while waiting:
+            future = waiting.popleft()[1]
+            if not future.done():  # else cancelled, or its deadline passed
+                future.set_result(True)
+                return
+        self.free += 1
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = when
+        self._timer = loop.call_at(when, self._expire, loop)
+
+    def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The earliest deadline came: every send whose deadline has passed stops waiting."""
+        now = max(loop.time(), self._timer_at)  # a timer may fire a hair early
+        self._timer, self._timer_at = None, math.inf
+        still: deque[tuple[float, asyncio.Future[bool]]] = deque()
+        soonest = math.inf
+        for deadline, future in self._waiting:
+            if future.done():
+                continue
+            if deadline <= now:
+                future.set_result(False)
+            else:
+                still.append((deadline, future))
+                soonest = min(soonest, deadline)
+        self._waiting = still
+        if still:
+            self._arm(loop, soonest)
+
+
 class HttpClient:
     """HTTP/1.1 to webhooks from one asyncio event loop: keep-alive pools per origin, one
     attempt per request written, failures as :class:`~mock_server._http.TransportError`."""
@@ -235,7 +301,7 @@ class HttpClient:
         self.max_body = max_body
         self.tls = tls
         """How https:// targets are verified (None: the system's trust store)."""
-        self._slots: dict[tuple[str, str, int], asyncio.Semaphore] = {}
+        self._slots: dict[tuple[str, str, int], _Slots] = {}
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
 
@@ -291,35 +357,33 @@ class HttpClient:
         headers = _wire_headers(request.method, request.url, request.headers, len(request.body))
         slots = self._slots.get(origin)
         if slots is None:
-            slots = self._slots[origin] = asyncio.Semaphore(self.max_connections_per_host)
-        progress = _Progress()
-        acquired = False
-        try:
-            if sys.version_info >= (3, 11):  # one deadline, moved on once a slot is free
-                async with asyncio.timeout(timeout) as deadline:
-                    if slots.locked():  # all busy: wait, with a deadline
-                        await slots.acquire()
-                        deadline.reschedule(asyncio.get_running_loop().time() + timeout)
-                    else:
-                        await slots.acquire()
-                    acquired = True
-                    return await self._exchange(request, headers, address, server_name,
-                                                progress)
-            if slots.locked():
-                await _within(timeout, slots.acquire())
-            else:
-                await slots.acquire()
-            acquired = True
-            return await _within(
-                timeout, self._exchange(request, headers, address, server_name, progress)
-            )
-        except asyncio.TimeoutError:
-            if not acquired:
+            slots = self._slots[origin] = _Slots(self.max_connections_per_host)
+        if slots.free:  # the common case: no waiting, no timer
+            slots.free -= 1
+        else:
+            waiting = slots.wait(timeout)
+            try:
+                handed = await waiting
+            except asyncio.CancelledError:
+                if waiting.done() and not waiting.cancelled() and waiting.result():
+                    slots.give()  # handed a slot just as the send was cancelled: pass it on
+                raise
+            if not handed:
                 raise TransportError(
                     "pool_timeout",
                     f"not sent: no connection to {origin[0]}://{origin[1]}:{origin[2]} came "
                     f"free within {float(timeout)} s (all {self.max_connections_per_host} busy)",
-                ) from None
+                )
+        progress = _Progress()
+        try:
+            if sys.version_info >= (3, 11):
+                async with asyncio.timeout(timeout):
+                    return await self._exchange(request, headers, address, server_name,
+                                                progress)
+            return await _within(
+                timeout, self._exchange(request, headers, address, server_name, progress)
+            )
+        except asyncio.TimeoutError:
             where = f"{address.host}:{address.port}"
             if progress.written or (progress.connected and not _has_body(request)):
                 raise TransportError(
@@ -335,8 +399,7 @@ class HttpClient:
                 "connect_timeout", f"not sent: no connection to {where} within {float(timeout)} s"
             ) from None
         finally:
-            if acquired:
-                slots.release()
+            slots.give()
 
     async def _exchange(
         self,

@@ -19,7 +19,7 @@ from .._factory import (
 from .._registry import validate
 from .._scenarios import Scenario
 from ..providers import DeliveryPolicy, Payload, ReceiptKind
-from .records import Delivery
+from .records import Delivery, is_receipt_json
 
 INVALID_OVERRIDE = "invalid_override"
 """How the journal marks a receipt made invalid by a field override the caller allowed."""
@@ -123,15 +123,19 @@ def plan_run(
             step.spec, payloads[source], url, encoding, step.malformed,
             policy.parameters if policy is not None else "body",
         )
+        malformed = step.malformed or invalid.get(source)
         first = Delivery(
             step=source,
             copy=0,
             kind=step.kind,
             after=timing.after,
-            payload=sent,
+            # A JSON body is the receipt, kept once (read back as a dict): a run waiting to be
+            # sent holds bytes, not a tree of dicts the garbage collector walks.
+            payload=request.body if is_receipt_json(request.body, request.headers,
+                                                    malformed) else sent,
             request=request,
             lost_ack=step.lost_ack,
-            malformed=step.malformed or invalid.get(source),
+            malformed=malformed,
         )
         deliveries.append(first)
         deliveries += (first.replace(copy=copy, after=0.0) for copy in range(1, step.duplicate + 1))

@@ -11,13 +11,20 @@ from .compact import Packed, expand, pack, unpack
 from .outcomes import ACKNOWLEDGED, LOST_ACK
 
 
+def is_receipt_json(body: bytes, headers: tuple[tuple[str, str], ...],
+                    malformed: str | None) -> bool:
+    """Whether ``body`` is the compact JSON its receipt was encoded to (a JSON body not broken
+    on purpose): then it *is* the receipt's packed form, kept once."""
+    return (malformed is None and body[:1] == b"{"
+            and any(name.lower() == "content-type" and value.startswith("application/json")
+                    for name, value in headers))
+
+
 def packed_receipt(payload: Payload, body: bytes, headers: tuple[tuple[str, str], ...],
                     malformed: str | None) -> Packed:
-    """``payload`` packed; a JSON body encoded from it (not broken on purpose) *is* its packed
-    form, kept once."""
-    if (malformed is None and body[:1] == b"{"
-            and any(name.lower() == "content-type" and value.startswith("application/json")
-                    for name, value in headers)):
+    """``payload`` packed; a JSON body encoded from it (see :func:`is_receipt_json`) is kept as
+    its packed form."""
+    if is_receipt_json(body, headers, malformed):
         return body
     return pack(payload, body)
 
@@ -25,16 +32,17 @@ def packed_receipt(payload: Payload, body: bytes, headers: tuple[tuple[str, str]
 class Delivery:
     """One receipt the run will send (a step, or a duplicate copy of one).
 
-    Once its run has finished and the journal is large, the run packs it (:meth:`Run.compact`):
-    the receipt as the request's own body when that is its compact JSON, so what was sent is
-    stored once.
+    A receipt sent as compact JSON is kept as the request's own body from the start
+    (:func:`~mock_server._engine.plan.plan_run`; ``payload`` reads it back as a dict), so what
+    is sent is stored once. Once its run has finished and the journal is large, the run packs
+    the rest too (:meth:`Run.compact`).
     """
 
     __slots__ = ("_payload", "after", "body", "copy", "headers", "kind", "lost_ack", "malformed",
                  "method", "step", "url")
     _FIELDS = ("step", "copy", "kind", "after", "payload", "request", "lost_ack", "malformed")
 
-    def __init__(self, step: int, copy: int, kind: str, after: float, payload: Payload,
+    def __init__(self, step: int, copy: int, kind: str, after: float, payload: Packed,
                  request: Request, lost_ack: int = 0, malformed: str | None = None) -> None:
         self.step = step
         self.copy = copy
@@ -53,7 +61,7 @@ class Delivery:
 
     @property
     def payload(self) -> Payload:
-        """The receipt sent (once compacted, a fresh dict each time)."""
+        """The receipt sent (kept as JSON or compacted: a fresh dict each time)."""
         return unpack(self._payload)
 
     def replace(self, **changes: Any) -> Delivery:
