@@ -30,10 +30,10 @@ import re
 import ssl
 import sys
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -46,6 +46,7 @@ __all__ = ["HttpClient"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+A = TypeVar("A")
 E = TypeVar("E", bound=BaseException)
 
 _SKIPPED_DEFAULTS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
@@ -84,6 +85,9 @@ class _Progress:
         self.written = False
         """The body's write began: the request (head and body, one write) is on the wire."""
 
+
+_Waiter = asyncio.Future[bool] | Callable[[Any, bool], bool]
+"""A send waiting for a connection slot: its future, or a callback (see ``take_slot``)."""
 
 _progress = contextvars.ContextVar[_Progress]("dlrmock_http_progress")
 
@@ -221,7 +225,8 @@ class _Slots:
 
     A send that finds a slot free takes it with no await and no timer. The waiting sends share
     one timer per origin, set for the earliest deadline, rather than a timeout each (a burst of
-    runs to one webhook parks thousands of sends here).
+    runs to one webhook parks thousands of sends here). A waiter is the future of a send in
+    progress, or a callback for a send not started yet (see :meth:`HttpClient.take_slot`).
     """
 
     __slots__ = ("_timer", "_timer_at", "_waiting", "free")
@@ -229,28 +234,36 @@ class _Slots:
     def __init__(self, size: int) -> None:
         self.free = size
         """Slots nobody holds; never above 0 while a send is waiting."""
-        self._waiting: deque[tuple[float, asyncio.Future[bool]]] = deque()
+        self._waiting: deque[tuple[float, _Waiter, Any]] = deque()
+        """(deadline, waiter, the callback's argument)"""
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
 
     def wait(self, timeout: float) -> asyncio.Future[bool]:
         """Queue for a slot (none is free): the future is True once one is handed over, False
         if none came free within ``timeout`` s."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        future: asyncio.Future[bool] = loop.create_future()
-        self._waiting.append((deadline, future))
-        if deadline < self._timer_at:
-            self._arm(loop, deadline)
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.queue(timeout, future, None)
         return future
 
+    def queue(self, timeout: float, waiter: _Waiter, argument: Any) -> None:
+        """Queue ``waiter`` for a slot (none is free), until ``timeout`` s from now."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self._waiting.append((deadline, waiter, argument))
+        if deadline < self._timer_at:
+            self._arm(loop, deadline)
+
     def give(self) -> None:
-        """A send is done with its slot: hand it to the first send still waiting, or free it."""
+        """A send is done with its slot: hand it to the first waiter still waiting, or free it."""
         waiting = self._waiting
         while waiting:
-            future = waiting.popleft()[1]
-            if not future.done():  # else cancelled, or its deadline passed
-                future.set_result(True)
+            _, waiter, argument = waiting.popleft()
+            if isinstance(waiter, asyncio.Future):
+                if not waiter.done():  # else cancelled, or its deadline passed
+                    waiter.set_result(True)
+                    return
+            elif waiter(argument, True):  # else declined: its send will not happen
                 return
         self.free += 1
 
@@ -261,19 +274,22 @@ class _Slots:
         self._timer = loop.call_at(when, self._expire, loop)
 
     def _expire(self, loop: asyncio.AbstractEventLoop) -> None:
-        """The earliest deadline came: every send whose deadline has passed stops waiting."""
+        """The earliest deadline came: every waiter whose deadline has passed stops waiting."""
         now = max(loop.time(), self._timer_at)  # a timer may fire a hair early
         self._timer, self._timer_at = None, math.inf
-        still: deque[tuple[float, asyncio.Future[bool]]] = deque()
+        still: deque[tuple[float, _Waiter, Any]] = deque()
         soonest = math.inf
-        for deadline, future in self._waiting:
-            if future.done():
+        for entry in self._waiting:
+            deadline, waiter, argument = entry
+            if isinstance(waiter, asyncio.Future) and waiter.done():
                 continue
-            if deadline <= now:
-                future.set_result(False)
-            else:
-                still.append((deadline, future))
+            if deadline > now:
+                still.append(entry)
                 soonest = min(soonest, deadline)
+            elif isinstance(waiter, asyncio.Future):
+                waiter.set_result(False)
+            else:
+                waiter(argument, False)
         self._waiting = still
         if still:
             self._arm(loop, soonest)
@@ -340,8 +356,47 @@ class HttpClient:
             trust_env=False,  # no proxy from the environment between dlrmock and the webhook
         )
 
+    def _slots_of(self, origin: tuple[str, str, int]) -> _Slots:
+        slots = self._slots.get(origin)
+        if slots is None:
+            slots = self._slots[origin] = _Slots(self.max_connections_per_host)
+        return slots
+
+    def take_slot(
+        self,
+        url: str,
+        connect_to: str | None,
+        timeout: float,
+        ready: Callable[[A, bool], bool],
+        argument: A,
+    ) -> bool:
+        """Take one of ``url``'s origin's slots for a send that has not started yet: True if
+        one was free (now held: pass ``slot=True`` to :meth:`send`, or :meth:`give_slot` it
+        back). Otherwise ``ready`` waits in line with the sends waiting for one, with
+        ``timeout`` as its deadline: ``ready(argument, True)`` hands it a slot (held as above;
+        it returns False to decline it), ``ready(argument, False)`` says none came free in time
+        (pass ``slot=False``).
+
+        A burst of runs waits this way with no task or coroutine of its own.
+        """
+        slots = self._slots_of(_plan(url, connect_to)[1])
+        if slots.free:
+            slots.free -= 1
+            return True
+        slots.queue(timeout, ready, argument)
+        return False
+
+    def give_slot(self, url: str, connect_to: str | None) -> None:
+        """Give back a slot :meth:`take_slot` handed out, for a send that will not happen."""
+        self._slots_of(_plan(url, connect_to)[1]).give()
+
     async def send(
-        self, request: Request, timeout: float, *, connect_to: str | None = None
+        self,
+        request: Request,
+        timeout: float,
+        *,
+        connect_to: str | None = None,
+        slot: bool | None = None,
     ) -> Response:
         """Send ``request`` and read its response; raises :class:`TransportError`.
 
@@ -350,15 +405,25 @@ class HttpClient:
 
         ``timeout`` bounds the exchange (connecting, writing, reading); waiting for one of the
         origin's ``max_connections_per_host`` slots has a deadline of its own, the same length.
+        ``slot``: True, the send holds a slot :meth:`take_slot` handed out; False, its wait
+        for one ran out (``pool_timeout``).
         """
-        if self._closed:
-            raise RuntimeError("HttpClient.send() after aclose()")
-        address, origin, server_name = _plan(request.url, connect_to)
-        headers = _wire_headers(request.method, request.url, request.headers, len(request.body))
-        slots = self._slots.get(origin)
-        if slots is None:
-            slots = self._slots[origin] = _Slots(self.max_connections_per_host)
-        if slots.free:  # the common case: no waiting, no timer
+        try:
+            if self._closed:
+                raise RuntimeError("HttpClient.send() after aclose()")
+            address, origin, server_name = _plan(request.url, connect_to)
+            headers = _wire_headers(request.method, request.url, request.headers,
+                                    len(request.body))
+        except BaseException:
+            if slot:
+                self.give_slot(request.url, connect_to)
+            raise
+        slots = self._slots_of(origin)
+        if slot is False:
+            raise self._pool_timeout(origin, timeout)
+        if slot:
+            pass  # held since take_slot()
+        elif slots.free:  # the common case: no waiting, no timer
             slots.free -= 1
         else:
             waiting = slots.wait(timeout)
@@ -369,11 +434,7 @@ class HttpClient:
                     slots.give()  # handed a slot just as the send was cancelled: pass it on
                 raise
             if not handed:
-                raise TransportError(
-                    "pool_timeout",
-                    f"not sent: no connection to {origin[0]}://{origin[1]}:{origin[2]} came "
-                    f"free within {float(timeout)} s (all {self.max_connections_per_host} busy)",
-                )
+                raise self._pool_timeout(origin, timeout)
         progress = _Progress()
         try:
             if sys.version_info >= (3, 11):
@@ -400,6 +461,13 @@ class HttpClient:
             ) from None
         finally:
             slots.give()
+
+    def _pool_timeout(self, origin: tuple[str, str, int], timeout: float) -> TransportError:
+        return TransportError(
+            "pool_timeout",
+            f"not sent: no connection to {origin[0]}://{origin[1]}:{origin[2]} came "
+            f"free within {float(timeout)} s (all {self.max_connections_per_host} busy)",
+        )
 
     async def _exchange(
         self,

@@ -387,13 +387,57 @@ class Engine:
         assert self._loop is not None
         with self._unspawned_lock:
             runs, self._unspawned = self._unspawned, []
+        client = self._client
+        assert client is not None
         for run in runs:
             if self.journal.get(run.id) is not run or run.cancel_requested or self._closing:
                 # reset() forgot it, or it was cancelled, before it started
                 _settle(run)
                 continue
-            run.task = self._loop.create_task(self._play(run), name=run.id)
-            run.task.add_done_callback(functools.partial(_settle, run))
+            run.clock.start(self._loop)
+            if _sends_at_once(run):
+                # Its first send needs a connection slot now: take one, or wait in line for one
+                # as a callback rather than as a task (a burst of thousands of runs to one
+                # webhook would otherwise park thousands of tasks, the garbage collector walking
+                # each of them again and again).
+                if client.take_slot(run.target, run.connect_to, run.policy.timeout,
+                                    self._slot_ready, run):
+                    run._slot = "held"
+                else:
+                    run._slot = "queued"
+                    run._queued_at = (run.clock.now(), time.time(), self._loop.time())
+                    continue
+            self._start(run)
+
+    def _start(self, run: Run) -> None:
+        assert self._loop is not None
+        run.task = self._loop.create_task(self._play(run), name=run.id)
+        run.task.add_done_callback(functools.partial(self._ended, run))
+
+    def _ended(self, run: Run, task: object) -> None:
+        """A run's task is done; if it was cancelled before ``_play`` began, the slot taken for
+        its first send goes to the next in line."""
+        if run._slot == "held" and self._client is not None:
+            run._slot = None
+            self._client.give_slot(run.target, run.connect_to)
+        _settle(run)
+
+    def _slot_ready(self, run: Run, handed: bool) -> bool:
+        """The client's answer for a run waiting in line for its first send's slot: one was
+        handed over (``handed``), or its deadline passed. Whether the run takes it."""
+        if run._slot != "queued" or run.cancel_requested or self._closing:
+            return False  # cancelled meanwhile (settled by _cancel_queued or close())
+        run._slot = "held" if handed else "expired"
+        self._start(run)
+        return True
+
+    def _cancel_queued(self, run: Run) -> None:
+        """Cancel ``run`` on the loop: its task, or its place in line for a connection."""
+        if run.task is not None:
+            run.task.cancel()
+        elif run._slot == "queued":  # waiting for its first send's slot, never started
+            run._slot = None  # the client skips it when its turn comes
+            _settle(run)
 
     def _cancel_soon(self, run: Run) -> None:
         """Cancel ``run`` from the loop, after it was spawned (call_soon callbacks run in order)."""
@@ -403,7 +447,7 @@ class Engine:
                 run.held = False
             elif self._state == "running" and not run.finished:
                 assert self._loop is not None
-                self._loop.call_soon_threadsafe(lambda: run.task.cancel() if run.task else None)
+                self._loop.call_soon_threadsafe(self._cancel_queued, run)
                 return
             else:
                 return  # finished, or close() is cancelling every run
@@ -412,7 +456,7 @@ class Engine:
     async def _play(self, run: Run) -> None:
         assert self._loop is not None and self._client is not None
         run.state = "running"
-        run.clock.start(self._loop)
+        slot, run._slot = run._slot, None  # the first send's, taken when the run was spawned
         due = run.start_after
         stamped: dict[int, Delivery] | None = None
         deliveries = run.deliveries
@@ -437,7 +481,8 @@ class Engine:
                     else:
                         delivery = first.replace(copy=delivery.copy, after=delivery.after)
                     deliveries[index] = delivery
-                await self._deliver(run, delivery)
+                handed, slot = slot, None
+                await self._deliver(run, delivery, handed)
             run.state = "done"
         except asyncio.CancelledError:
             run.state = "cancelled"
@@ -447,6 +492,9 @@ class Engine:
             run.state, run.error = "error", f"{type(exc).__name__}: {exc}"
             self.errors.append(exc)
         finally:
+            if slot == "held":  # stopped before its first send: the slot goes to the next
+                assert self._client is not None
+                self._client.give_slot(run.target, run.connect_to)
             run.mark_done()
 
     def _restamp(self, run: Run, delivery: Delivery) -> Delivery:
@@ -461,7 +509,11 @@ class Engine:
         )
         return delivery.replace(payload=sent, request=request)
 
-    async def _deliver(self, run: Run, delivery: Delivery) -> None:
+    async def _deliver(self, run: Run, delivery: Delivery, slot: str | None = None) -> None:
+        """Send ``delivery`` (and retry it as the policy says), journaling every attempt.
+
+        ``slot``: the first send's connection slot, taken when the run was spawned ("held"),
+        or "expired" when none came free in time."""
         assert self._client is not None and self._loop is not None
         if run.blocked is not None:  # never connected to: journaled once, never retried
             self.blocked_attempts += 1
@@ -478,15 +530,20 @@ class Engine:
         number = 0
         while True:
             number += 1
-            offset = run.clock.now()
-            wall = time.time()
-            started = self._loop.time()
+            if run._queued_at is not None:  # the first send: it began when the run queued
+                (offset, wall, started), run._queued_at = run._queued_at, None
+            else:
+                offset = run.clock.now()
+                wall = time.time()
+                started = self._loop.time()
             response: Response | None = None
             error: str | None = None
             stopped: asyncio.CancelledError | None = None
+            held, slot = slot, None  # the first try's only
             try:
                 response = await self._client.send(
-                    delivery.request, policy.timeout, connect_to=run.connect_to
+                    delivery.request, policy.timeout, connect_to=run.connect_to,
+                    slot=None if held is None else held == "held",
                 )
                 outcome = (ACKNOWLEDGED if policy.acknowledges(response.status, response.body)
                            else HTTP_ERROR)
@@ -553,6 +610,14 @@ class Engine:
         for run in self.journal.clear():
             self._cancel_soon(run)
         self.errors.clear()
+
+def _sends_at_once(run: Run) -> bool:
+    """Whether ``run``'s first delivery goes out as soon as the run starts."""
+    clock = run.clock
+    if run.blocked is not None or not isinstance(clock, ScaledClock) or not run.deliveries:
+        return False
+    return clock.time_scale == 0 or run.start_after + run.deliveries[0].after <= 0
+
 
 def _settle(run: Run, task: object = None) -> None:
     """Once a run's task is done: drop it (the journal keeps runs, not their finished tasks),

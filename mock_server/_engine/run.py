@@ -65,6 +65,12 @@ class Run:
     delivered to (a send's callback URL is accepted anyway), or one the allow-list refuses."""
     connect_to: str | None = None
     """The address the allow-list checked the target's host name at (None: look it up)."""
+    _slot: str | None = None
+    """Engine use: the first send's connection slot while the run starts ("queued" in line for
+    one, "held", or "expired" when none came free in time)."""
+    _queued_at: tuple[float, float, float] | None = None
+    """Engine use: when a run queued for its first send's slot (clock offset, wall time, loop
+    time): the first attempt began then."""
     _done: bool = False
     _finishing: bool = False
     _on_finish: list[Callable[[Run], None]] | None = None
