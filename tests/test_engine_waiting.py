@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import sys
+import time
 from collections.abc import Callable
 
 import pytest
@@ -118,6 +119,36 @@ def test_a_run_whose_wait_in_line_runs_out_is_journaled_pool_timeout_for_the_who
         assert 250 < attempt.latency_ms < 3000  # and lasted the wait
         assert stuck.count() == 1
         engine.cancel(holder.id)
+
+
+def test_a_run_that_waited_in_line_keeps_its_scheduled_time_in_the_journal(
+    make_target: MakeTarget,
+) -> None:
+    stuck = make_target("never")
+    with Engine(time_scale=0, max_connections=1) as engine:
+        holder = _stuck_holder(engine, stuck)
+        late = engine.play(NXCLOUD, stuck.url, start_after=5, policy={"timeout": 30})
+        _free(engine, stuck, holder)
+
+        late.assert_acknowledged(WAIT)
+        assert late.attempts[0].offset == 5.0  # its due time on the scenario clock
+
+
+def test_at_time_scale_1_the_first_attempt_counts_the_wait_in_line_as_latency(
+    make_target: MakeTarget,
+) -> None:
+    stuck = make_target("never")
+    with Engine(time_scale=1, max_connections=1) as engine:
+        holder = _stuck_holder(engine, stuck)
+        waiting = engine.play(NXCLOUD, stuck.url, policy={"timeout": 30})
+        time.sleep(0.3)
+        _free(engine, stuck, holder)
+
+        waiting.assert_acknowledged(WAIT)
+        [attempt] = waiting.attempts
+        assert attempt.offset < 0.1  # sent as the run started, as far as its clock goes
+        assert attempt.latency_ms >= 250
+        assert abs(attempt.at - waiting.created_at) < 0.1
 
 
 def test_a_run_stopped_by_its_gate_gives_its_connection_to_the_next(target: Target) -> None:

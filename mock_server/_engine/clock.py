@@ -29,11 +29,12 @@ class ScaledClock:
         self._loop = loop
         self._origin = loop.time()
 
-    def now(self) -> float:
-        """Seconds of scenario time since the run started."""
+    def now(self, ago: float = 0.0) -> float:
+        """Seconds of scenario time since the run started (``ago`` real seconds ago; at time
+        scale 0, time moves only as the run's deliveries fall due)."""
         if self.time_scale == 0:
             return self._virtual
-        return (self._loop.time() - self._origin) / self.time_scale
+        return (self._loop.time() - ago - self._origin) / self.time_scale
 
     async def sleep_until(self, due: float) -> None:
         if self.time_scale == 0:
@@ -66,7 +67,7 @@ class ManualClock:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         pass
 
-    def now(self) -> float:
+    def now(self, ago: float = 0.0) -> float:
         return self._now
 
     async def sleep_until(self, due: float) -> None:

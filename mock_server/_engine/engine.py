@@ -405,7 +405,7 @@ class Engine:
                     run._slot = "held"
                 else:
                     run._slot = "queued"
-                    run._queued_at = (run.clock.now(), time.time(), self._loop.time())
+                    run._queued_at = self._loop.time()
                     continue
             self._start(run)
 
@@ -531,7 +531,10 @@ class Engine:
         while True:
             number += 1
             if run._queued_at is not None:  # the first send: it began when the run queued
-                (offset, wall, started), run._queued_at = run._queued_at, None
+                started, run._queued_at = run._queued_at, None
+                waited = self._loop.time() - started
+                offset = run.clock.now(waited)
+                wall = time.time() - waited
             else:
                 offset = run.clock.now()
                 wall = time.time()

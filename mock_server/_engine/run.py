@@ -68,9 +68,9 @@ class Run:
     _slot: str | None = None
     """Engine use: the first send's connection slot while the run starts ("queued" in line for
     one, "held", or "expired" when none came free in time)."""
-    _queued_at: tuple[float, float, float] | None = None
-    """Engine use: when a run queued for its first send's slot (clock offset, wall time, loop
-    time): the first attempt began then."""
+    _queued_at: float | None = None
+    """Engine use: when (loop time) the run queued for its first send's slot: the first
+    attempt began then."""
     _done: bool = False
     _finishing: bool = False
     _on_finish: list[Callable[[Run], None]] | None = None
@@ -121,6 +121,8 @@ class Run:
 
     def wait_done(self, timeout: float | None) -> bool:
         """Block until the run has finished or ``timeout`` passed; whether it has finished."""
+        if self._done:  # no lock to contend for with the engine's loop
+            return True
         with self.engine.finished_runs:
             return self.engine.finished_runs.wait_for(lambda: self._done, timeout)
 
