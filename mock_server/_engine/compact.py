@@ -89,6 +89,29 @@ def _dictionary_for(family: str, sample: bytes) -> int:
         return number
 
 
+_primed: dict[tuple[int, int], Any] = {}
+"""Compressors with a family's dictionary already loaded, by (dictionary, window bits)."""
+_MAX_PRIMED = 64
+_MAX_PRIMED_WBITS = 12
+"""Small windows only (a primed state of 2**12 bytes costs ~24 KB): what runs of a few receipts
+and single receipts use."""
+
+
+def _compressor(number: int, wbits: int, zdict: bytes) -> Any:
+    """A fresh deflate state for ``zdict`` (dictionary ``number``) and ``wbits``: a copy of a
+    primed one where there is one (copying costs less than loading the dictionary anew); the
+    output is the same."""
+    key = (number, wbits)
+    primed = _primed.get(key)
+    if primed is None:
+        primed = zlib.compressobj(1, zlib.DEFLATED, -wbits, 4, zlib.Z_DEFAULT_STRATEGY,
+                                  *((zdict,) if zdict else ()))
+        if wbits > _MAX_PRIMED_WBITS or len(_primed) >= _MAX_PRIMED:
+            return primed  # used once, as it is
+        _primed[key] = primed
+    return primed.copy()
+
+
 def squeeze(data: bytes, family: str) -> bytes:
     """``data`` deflated against ``family``'s dictionary, unless that does not make it smaller
     (then ``data`` itself; :func:`expand` takes both)."""
@@ -99,8 +122,7 @@ def squeeze(data: bytes, family: str) -> bytes:
     # The smallest window that still reaches back over the dictionary, and a small hash table:
     # setting up a default deflate state costs five times more than compressing a receipt.
     wbits = min(max((len(zdict) + len(data)).bit_length(), 10), 15)
-    compressor = zlib.compressobj(1, zlib.DEFLATED, -wbits, 4, zlib.Z_DEFAULT_STRATEGY,
-                                  *((zdict,) if zdict else ()))
+    compressor = _compressor(number, wbits, zdict)
     deflated = compressor.compress(data) + compressor.flush()
     if len(deflated) + _HEADER >= len(data):
         return data

@@ -18,7 +18,7 @@ from .._http import Request
 from .._scenarios import Scenario
 from ..providers import DeliveryPolicy, Payload, ReceiptKind
 from .clock import Clock, ManualClock
-from .compact import Packed, expand, pack, squeeze, unpack
+from .compact import Packed, expand, squeeze
 from .outcomes import CANCELLED
 from .records import Attempt, Delivery, packed_receipt
 
@@ -170,13 +170,13 @@ class Run:
         compact JSON) and each attempt, deflated as one stream against a dictionary per
         scenario, so a finished run costs this object and one bytes. Readers see the same data
         (:attr:`deliveries`, :attr:`attempts` and :attr:`message` rebuild it). The journal calls
-        it once it is large; a run whose data is not plain JSON stays as it is."""
+        it once it is large; a run whose data marshal cannot keep stays as it is."""
         if self._compact or not self._finishing:  # a run still going keeps its lists
             return
         self._compact = True
-        message = pack(self.packed_message) if isinstance(self.packed_message, dict) else None
-        if not isinstance(message, bytes):
+        if not isinstance(self.packed_message, dict):
             return
+        message = _message_state(self.packed_message)
         deliveries = list(self.deliveries)
         index = {id(d): i for i, d in enumerate(deliveries)}
         count = len(deliveries)
@@ -199,8 +199,11 @@ class Run:
                 planned.append(entry)
             tried.append((number, attempt.attempt, attempt.offset, attempt.at, attempt.latency_ms,
                           attempt.outcome, attempt.status, attempt.response_body, attempt.error))
-        state = (expand(message), tuple(planned), count, tuple(tried))
-        self.packed_message = squeeze(marshal.dumps(state), f"run:{self.scenario.name}")
+        try:
+            blob = marshal.dumps((message, tuple(planned), count, tuple(tried)))
+        except ValueError:  # a value marshal cannot keep (e.g. a Decimal): kept as it is
+            return
+        self.packed_message = squeeze(blob, f"run:{self.scenario.name}")
         self._attempt_count = len(tried)
         self._deliveries = self._attempts = None  # what they held is in the blob
 
@@ -221,7 +224,10 @@ class Run:
             for (number, attempt, offset, at, latency, outcome, status, response_body,
                  error) in tried
         ]
-        return unpack(message), deliveries[:count], attempts
+        dates, fields = message
+        for name in dates:
+            fields[name] = datetime.fromisoformat(fields[name])
+        return fields, deliveries[:count], attempts
 
     def _view(self) -> tuple[dict[str, Any], list[Delivery], list[Attempt]]:
         """The message, deliveries and attempts, unpacked once if the run is packed."""
@@ -415,6 +421,15 @@ def assert_handled(run: Any, timeout: float = 30.0) -> None:
             + "\n"
             + run.journal_text()
         )
+
+def _message_state(message: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """What :meth:`Run.compact` keeps of the run's message: the names of its datetime fields
+    (marshal does not take datetimes) and the message with those as ISO text."""
+    dates = [name for name, value in message.items() if isinstance(value, datetime)]
+    if not dates:
+        return dates, message
+    return dates, {**message, **{name: message[name].isoformat() for name in dates}}
+
 
 def _delivery_state(delivery: Delivery) -> tuple[Any, ...] | None:
     """What :meth:`Run.compact` keeps of ``delivery`` (None: its receipt is not plain JSON)."""
