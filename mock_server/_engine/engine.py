@@ -132,6 +132,8 @@ class Engine:
         """Runs played but not yet started on the loop (one wake-up of the loop per batch)."""
         self._unspawned_lock = threading.Lock()
         self._closing = False
+        self._on_slot = self._slot_ready
+        """Bound once: each run waiting in line for a connection holds no method object."""
 
     # -- lifecycle
     def start(self) -> Engine:
@@ -401,7 +403,7 @@ class Engine:
                 # webhook would otherwise park thousands of tasks, the garbage collector walking
                 # each of them again and again).
                 if client.take_slot(run.target, run.connect_to, run.policy.timeout,
-                                    self._slot_ready, run):
+                                    self._on_slot, run):
                     run._slot = "held"
                 else:
                     run._slot = "queued"

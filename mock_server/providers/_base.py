@@ -333,20 +333,33 @@ def form_to_query(request: WireRequest) -> WireRequest:
     return WireRequest(request.method, append_query(request.url, query), headers, b"")
 
 
+def _with_content_type(content_type: str, kind: ReceiptKind) -> tuple[tuple[str, str], ...]:
+    """The headers of a receipt with a body: its type, then the family's own; one tuple per
+    family, shared by every receipt (a run waiting to be sent holds no copy of its own)."""
+    transport = kind.transport
+    key = (content_type, transport.headers)
+    headers = _HEADERS.get(key)
+    if headers is None:
+        headers = _HEADERS[key] = (("Content-Type", content_type), *transport.headers)
+    return headers
+
+
+_HEADERS: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[tuple[str, str], ...]] = {}
+
+
 def _json_body(
     kind: ReceiptKind, payload: Payload, url: str, encoding: ErrorInfoEncoding | None = None
 ) -> WireRequest:
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    headers = (("Content-Type", "application/json"), *kind.transport.headers)
-    return WireRequest("POST", url, headers, body)
+    return WireRequest("POST", url, _with_content_type("application/json", kind), body)
 
 
 def _form_body(
     kind: ReceiptKind, payload: Payload, url: str, encoding: ErrorInfoEncoding | None = None
 ) -> WireRequest:
     body = urlencode({name: str(value) for name, value in payload.items()}).encode("ascii")
-    headers = (("Content-Type", "application/x-www-form-urlencoded"), *kind.transport.headers)
-    return WireRequest("POST", url, headers, body)
+    return WireRequest("POST", url, _with_content_type("application/x-www-form-urlencoded", kind),
+                       body)
 
 
 def _query(
