@@ -207,3 +207,16 @@ def test_without_uvloop_the_engine_runs_on_asyncios_loop(
 
     assert module.split(".")[0] == "asyncio"
     assert target.count() == 1
+
+
+def test_latency_is_measured_finer_than_the_loops_millisecond_clock(
+    make_target: MakeTarget,
+) -> None:
+    slow = make_target("slow", delay=0.0125)
+    with Engine(time_scale=0) as engine:
+        run = engine.play(NXCLOUD, slow.url)
+        run.assert_acknowledged(WAIT)
+
+    latency = run.attempts[0].latency_ms
+    assert latency >= 12.5
+    assert latency != round(latency)  # not whole milliseconds (uvloop's loop.time() is)

@@ -407,7 +407,7 @@ class Engine:
                     run._slot = "held"
                 else:
                     run._slot = "queued"
-                    run._queued_at = self._loop.time()
+                    run._queued_at = time.perf_counter()
                     continue
             self._start(run)
 
@@ -534,13 +534,13 @@ class Engine:
             number += 1
             if run._queued_at is not None:  # the first send: it began when the run queued
                 started, run._queued_at = run._queued_at, None
-                waited = self._loop.time() - started
+                waited = time.perf_counter() - started
                 offset = run.clock.now(waited)
                 wall = time.time() - waited
             else:
                 offset = run.clock.now()
                 wall = time.time()
-                started = self._loop.time()
+                started = time.perf_counter()  # uvloop's clock counts whole ms
             response: Response | None = None
             error: str | None = None
             stopped: asyncio.CancelledError | None = None
@@ -558,7 +558,7 @@ class Engine:
                 # The request may have reached the webhook: journal it, then stop the run.
                 outcome, error = CANCELLED, "the run was cancelled while waiting for the answer"
                 stopped = exc
-            latency = (self._loop.time() - started) * 1000
+            latency = (time.perf_counter() - started) * 1000
             if outcome == ACKNOWLEDGED and dropping != 0:
                 dropping -= 1
                 outcome = LOST_ACK

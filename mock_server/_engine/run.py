@@ -69,8 +69,8 @@ class Run:
     """Engine use: the first send's connection slot while the run starts ("queued" in line for
     one, "held", or "expired" when none came free in time)."""
     _queued_at: float | None = None
-    """Engine use: when (loop time) the run queued for its first send's slot: the first
-    attempt began then."""
+    """Engine use: when (``time.perf_counter()``) the run queued for its first send's slot:
+    the first attempt began then."""
     _done: bool = False
     _finishing: bool = False
     _on_finish: list[Callable[[Run], None]] | None = None
