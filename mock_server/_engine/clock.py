@@ -6,16 +6,22 @@ import asyncio
 import heapq
 import itertools
 import math
+import time
 from collections import deque
 
 from .._errors import RunError
 
 
 class ScaledClock:
-    """Real time scaled by ``time_scale``: 0 means no waiting (order kept), 2 twice as slow."""
+    """Real time scaled by ``time_scale``: 0 means no waiting (order kept), 2 twice as slow.
+
+    Real time is ``time.monotonic()``, not the event loop's clock: uvloop's counts whole
+    milliseconds and rounds its timers to them, which would blur offsets and lateness and could
+    fire a delivery up to a millisecond early.
+    """
 
     kind = "scaled"
-    __slots__ = ("_loop", "_origin", "_virtual", "lateness", "time_scale")
+    __slots__ = ("_origin", "_virtual", "lateness", "time_scale")
 
     def __init__(self, time_scale: float = 1.0) -> None:
         if not math.isfinite(time_scale) or time_scale < 0:
@@ -26,15 +32,14 @@ class ScaledClock:
         self.lateness: deque[float] | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._origin = loop.time()
+        self._origin = time.monotonic()
 
     def now(self, ago: float = 0.0) -> float:
         """Seconds of scenario time since the run started (``ago`` real seconds ago; at time
         scale 0, time moves only as the run's deliveries fall due)."""
         if self.time_scale == 0:
             return self._virtual
-        return (self._loop.time() - ago - self._origin) / self.time_scale
+        return (time.monotonic() - ago - self._origin) / self.time_scale
 
     async def sleep_until(self, due: float) -> None:
         if self.time_scale == 0:
@@ -43,11 +48,13 @@ class ScaledClock:
                 await asyncio.sleep(0)  # time passed: let other runs go first
             return
         target = self._origin + due * self.time_scale
-        delay = target - self._loop.time()
+        delay = target - time.monotonic()
         if delay > 0:
-            await asyncio.sleep(delay)
+            while delay > 0:  # a timer the loop rounded down: never deliver early
+                await asyncio.sleep(delay)
+                delay = target - time.monotonic()
             if self.lateness is not None:
-                self.lateness.append(self._loop.time() - target)
+                self.lateness.append(-delay)
 
 class ManualClock:
     """A clock the caller moves: nothing is delivered until ``step()`` or ``advance()``."""
