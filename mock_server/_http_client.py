@@ -5,9 +5,10 @@ may cost and what its failure is called:
 
 - **No resends.** aiohttp 3.x sends an idempotent request (a GET: every eSMS callback) a second
   time when a reused keep-alive connection turns out closed (``retry_persistent_connection`` in
-  ``ClientSession._request``; no public switch). A middleware sits around each write: it lets the
-  handler run at most once per :meth:`HttpClient.send`, and re-raises every failure as an
-  exception aiohttp does not retry. A request that was written is one attempt, whatever happens.
+  ``ClientSession._request``; no public switch). A middleware sits around each write of such a
+  method: it lets the handler run at most once per :meth:`HttpClient.send`, and re-raises every
+  failure as an exception aiohttp does not retry (a POST, which aiohttp never resends, goes
+  without it). A request that was written is one attempt, whatever happens.
   The one exception is a request that was never written: a pooled connection the server closed
   just before the write (aiohttp refuses the write: "Cannot write to closing transport") is
   replaced by a fresh one, since nothing reached the webhook.
@@ -153,6 +154,15 @@ async def _once(
         if _never_written(exc):
             raise _Unwritten from exc
         raise _Failed(exc) from exc
+
+
+_RESENT: frozenset[str] | None = getattr(aiohttp.client, "IDEMPOTENT_METHODS", None)
+"""The methods aiohttp sends again when a reused connection turns out closed (None: unknown)."""
+
+
+def _guarded(method: str) -> bool:
+    """Whether a request needs the :func:`_once` middleware: aiohttp might resend it."""
+    return _RESENT is None or method in _RESENT
 
 
 def _never_written(exc: BaseException) -> bool:
@@ -493,6 +503,8 @@ class HttpClient:
                         data=body,
                         allow_redirects=False,
                         server_hostname=server_name,
+                        # aiohttp resends only idempotent methods: a POST needs no guard
+                        middlewares=None if _guarded(request.method) else (),
                     ) as response:
                         content = await self._read_body(response)
                         return Response(
@@ -509,8 +521,11 @@ class HttpClient:
                               address.host)
                 except _Failed as failed:
                     raise _failure(failed.cause, address) from None
-                except aiohttp.ClientError as exc:  # reading the body
-                    raise _failure(exc, address) from None
+                except aiohttp.ClientError as exc:  # reading the body; any failure of a POST
+                    if not _never_written(exc):
+                        raise _failure(exc, address) from None
+                    log.debug("a pooled connection to %s closed before the write; nothing sent",
+                              address.host)
         finally:
             _progress.reset(token)
         raise TransportError(
