@@ -112,28 +112,42 @@ def _compressor(number: int, wbits: int, zdict: bytes) -> Any:
     return primed.copy()
 
 
-def squeeze(data: bytes, family: str) -> bytes:
-    """``data`` deflated against ``family``'s dictionary, unless that does not make it smaller
-    (then ``data`` itself; :func:`expand` takes both)."""
-    if isinstance(data, Squeezed) or len(data) < 64:
-        return data
+def deflate(data: bytes, family: str) -> bytes | None:
+    """``data`` deflated against ``family``'s dictionary, as plain bytes (a header, then the
+    stream; :func:`inflate` gives ``data`` back), or None when that would not be smaller."""
+    if len(data) < 64:
+        return None
     number = _dictionary_for(family, data)
     zdict = _dictionaries[number] if number != _NO_DICTIONARY else b""
     # The smallest window that still reaches back over the dictionary, and a small hash table:
     # setting up a default deflate state costs five times more than compressing a receipt.
     wbits = min(max((len(zdict) + len(data)).bit_length(), 10), 15)
     compressor = _compressor(number, wbits, zdict)
-    deflated = compressor.compress(data) + compressor.flush()
+    deflated: bytes = compressor.compress(data) + compressor.flush()
     if len(deflated) + _HEADER >= len(data):
+        return None
+    return number.to_bytes(2, "big") + bytes((wbits,)) + deflated
+
+
+def inflate(blob: bytes) -> bytes:
+    """The bytes :func:`deflate` was given."""
+    number = int.from_bytes(blob[:2], "big")
+    zdict = _dictionaries[number] if number != _NO_DICTIONARY else b""
+    decompressor = zlib.decompressobj(-blob[2], *((zdict,) if zdict else ()))
+    return decompressor.decompress(blob[_HEADER:]) + decompressor.flush()
+
+
+def squeeze(data: bytes, family: str) -> bytes:
+    """``data`` deflated against ``family``'s dictionary, unless that does not make it smaller
+    (then ``data`` itself; :func:`expand` takes both)."""
+    if isinstance(data, Squeezed):
         return data
-    return Squeezed(number.to_bytes(2, "big") + bytes((wbits,)) + deflated)
+    deflated = deflate(data, family)
+    return data if deflated is None else Squeezed(deflated)
 
 
 def expand(data: bytes) -> bytes:
     """The bytes :func:`squeeze` was given."""
     if not isinstance(data, Squeezed):
         return data
-    number = int.from_bytes(data[:2], "big")
-    zdict = _dictionaries[number] if number != _NO_DICTIONARY else b""
-    decompressor = zlib.decompressobj(-data[2], *((zdict,) if zdict else ()))
-    return decompressor.decompress(data[_HEADER:]) + decompressor.flush()
+    return inflate(data)

@@ -18,7 +18,7 @@ from .._http import Request
 from .._scenarios import Scenario
 from ..providers import DeliveryPolicy, Payload, ReceiptKind
 from .clock import Clock, ManualClock
-from .compact import Packed, expand, squeeze
+from .compact import Packed, deflate, expand, inflate
 from .outcomes import CANCELLED
 from .records import Attempt, Delivery, packed_receipt
 
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from .engine import Engine
 
 log = logging.getLogger(__name__)
+
+_KEPT, _PACKED, _DEFLATED = 1, 2, 3
+"""How :meth:`Run.compact` left a run (see ``Run._compact``)."""
+
 
 @dataclass(eq=False, slots=True)
 class Run:
@@ -74,7 +78,9 @@ class Run:
     _done: bool = False
     _finishing: bool = False
     _on_finish: list[Callable[[Run], None]] | None = None
-    _compact: bool = False
+    _compact: int = 0
+    """0 not compacted yet; :data:`_KEPT` tried, kept as it is; :data:`_PACKED` packed;
+    :data:`_DEFLATED` packed and deflated."""
     _attempt_count: int = 0
 
     @property
@@ -173,7 +179,7 @@ class Run:
         it once it is large; a run whose data marshal cannot keep stays as it is."""
         if self._compact or not self._finishing:  # a run still going keeps its lists
             return
-        self._compact = True
+        self._compact = _KEPT
         if not isinstance(self.packed_message, dict):
             return
         message = _message_state(self.packed_message)
@@ -203,14 +209,20 @@ class Run:
             blob = marshal.dumps((message, tuple(planned), count, tuple(tried)))
         except ValueError:  # a value marshal cannot keep (e.g. a Decimal): kept as it is
             return
-        self.packed_message = squeeze(blob, f"run:{self.scenario.name}")
+        # Plain bytes, not a Squeezed: an object the garbage collector need not track.
+        deflated = deflate(blob, f"run:{self.scenario.name}")
+        self.packed_message = blob if deflated is None else deflated
+        self._compact = _DEFLATED if deflated is not None else _PACKED
         self._attempt_count = len(tried)
         self._deliveries = self._attempts = None  # what they held is in the blob
 
     def _unpacked(self) -> tuple[dict[str, Any], list[Delivery], list[Attempt]]:
         """The message, deliveries and attempts of a packed run (fresh objects)."""
         assert isinstance(self.packed_message, bytes)
-        message, planned, count, tried = marshal.loads(expand(self.packed_message))
+        blob = self.packed_message
+        if self._compact == _DEFLATED:
+            blob = inflate(blob)
+        message, planned, count, tried = marshal.loads(blob)
         deliveries = [
             Delivery(step, copy, kind, after, body if payload is None else payload,
                      Request(method, url, headers, body), lost_ack, malformed)
