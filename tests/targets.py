@@ -276,6 +276,12 @@ class Target:
                 )
             return list(self.requests)
 
+    def wait_handshake_failed(self, timeout: float = 5.0) -> bool:
+        """Whether a TLS handshake failed here within ``timeout`` s (the server notes it once
+        the client has given up, which may be after the client's side has returned)."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: bool(self.handshake_failures), timeout)
+
     def wait_disconnected(self, timeout: float = 5.0) -> None:
         """Return once no client connection is open; AssertionError after ``timeout``."""
         with self._arrived:

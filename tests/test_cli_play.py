@@ -461,7 +461,7 @@ def test_play_to_an_https_webhook_of_an_unknown_ca_is_a_tls_error_saying_what_to
     assert attempt["outcome"] == "tls_error" and attempt["status"] is None
     assert "certificate verify failed: unable to get local issuer certificate" in attempt["error"]
     assert "--cacert FILE" in attempt["error"] and "--insecure" in attempt["error"]
-    assert tls_target.count() == 0 and tls_target.handshake_failures
+    assert tls_target.wait_handshake_failed() and tls_target.count() == 0
 
 
 def test_play_insecure_delivers_without_verifying(tls_target: Target) -> None:
