@@ -12,7 +12,8 @@ import asyncio
 import importlib.util
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 from targets import Target
@@ -30,11 +31,17 @@ async def _task_count() -> int:
     return len(asyncio.all_tasks())
 
 
-def _stuck_holder(engine: Engine, stuck: Target) -> Run:
-    """A run holding the origin's one connection (``max_connections=1``) until cancelled."""
-    holder = engine.play(NXCLOUD, stuck.url, policy={"timeout": 30})
-    stuck.wait_for(1)
-    return holder
+@contextmanager
+def one_busy_connection(
+    make_target: MakeTarget, time_scale: float = 0
+) -> Iterator[tuple[Engine, Target, Run]]:
+    """An engine with one connection per origin, held by a run to a webhook that never answers
+    (until the run is cancelled): (engine, webhook, holding run)."""
+    stuck = make_target("never")
+    with Engine(time_scale=time_scale, max_connections=1) as engine:
+        holder = engine.play(NXCLOUD, stuck.url, policy={"timeout": 30})
+        stuck.wait_for(1)
+        yield engine, stuck, holder
 
 
 def _free(engine: Engine, stuck: Target, holder: Run) -> None:
@@ -46,9 +53,7 @@ def _free(engine: Engine, stuck: Target, holder: Run) -> None:
 def test_runs_waiting_for_a_connection_hold_no_task_each_and_are_all_sent_in_turn(
     make_target: MakeTarget,
 ) -> None:
-    stuck = make_target("never")
-    with Engine(time_scale=0, max_connections=1) as engine:
-        holder = _stuck_holder(engine, stuck)
+    with one_busy_connection(make_target) as (engine, stuck, holder):
         line = [engine.play(NXCLOUD, stuck.url, policy={"timeout": 30}) for _ in range(200)]
 
         tasks = engine.call(_task_count(), WAIT, "counting the loop's tasks")
@@ -66,9 +71,7 @@ def test_runs_waiting_for_a_connection_hold_no_task_each_and_are_all_sent_in_tur
 def test_a_run_cancelled_while_waiting_for_a_connection_is_never_sent(
     make_target: MakeTarget,
 ) -> None:
-    stuck = make_target("never")
-    with Engine(time_scale=0, max_connections=1) as engine:
-        holder = _stuck_holder(engine, stuck)
+    with one_busy_connection(make_target) as (engine, stuck, holder):
         first, cancelled, last = (
             engine.play(NXCLOUD, stuck.url, policy={"timeout": 30}) for _ in range(3)
         )
@@ -86,9 +89,7 @@ def test_a_run_cancelled_while_waiting_for_a_connection_is_never_sent(
 def test_reset_cancels_the_runs_waiting_in_line_and_the_next_run_is_sent_at_once(
     make_target: MakeTarget,
 ) -> None:
-    stuck = make_target("never")
-    with Engine(time_scale=0, max_connections=1) as engine:
-        _stuck_holder(engine, stuck)
+    with one_busy_connection(make_target) as (engine, stuck, _holder):
         line = [engine.play(NXCLOUD, stuck.url, policy={"timeout": 30}) for _ in range(50)]
         stuck.mode = "ok"
         engine.reset()  # cancels the holder too: its connection comes free
@@ -104,9 +105,7 @@ def test_reset_cancels_the_runs_waiting_in_line_and_the_next_run_is_sent_at_once
 def test_a_run_whose_wait_in_line_runs_out_is_journaled_pool_timeout_for_the_whole_wait(
     make_target: MakeTarget,
 ) -> None:
-    stuck = make_target("never")
-    with Engine(time_scale=0, max_connections=1) as engine:
-        holder = _stuck_holder(engine, stuck)
+    with one_busy_connection(make_target) as (engine, stuck, holder):
         run = engine.play(NXCLOUD, stuck.url, policy={"timeout": 0.3}).wait(WAIT)
 
         [attempt] = run.attempts
@@ -124,9 +123,7 @@ def test_a_run_whose_wait_in_line_runs_out_is_journaled_pool_timeout_for_the_who
 def test_a_run_that_waited_in_line_keeps_its_scheduled_time_in_the_journal(
     make_target: MakeTarget,
 ) -> None:
-    stuck = make_target("never")
-    with Engine(time_scale=0, max_connections=1) as engine:
-        holder = _stuck_holder(engine, stuck)
+    with one_busy_connection(make_target) as (engine, stuck, holder):
         late = engine.play(NXCLOUD, stuck.url, start_after=5, policy={"timeout": 30})
         _free(engine, stuck, holder)
 
@@ -137,9 +134,7 @@ def test_a_run_that_waited_in_line_keeps_its_scheduled_time_in_the_journal(
 def test_at_time_scale_1_the_first_attempt_counts_the_wait_in_line_as_latency(
     make_target: MakeTarget,
 ) -> None:
-    stuck = make_target("never")
-    with Engine(time_scale=1, max_connections=1) as engine:
-        holder = _stuck_holder(engine, stuck)
+    with one_busy_connection(make_target, time_scale=1) as (engine, stuck, holder):
         waiting = engine.play(NXCLOUD, stuck.url, policy={"timeout": 30})
         time.sleep(0.3)
         _free(engine, stuck, holder)
