@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from .._wire import decode_error_info
-from ..providers.esms import carrier_of
+from ..providers.esms import USER_INACTIVE, carrier_of
 from ._esms_common import AUTHORIZE_FAILED, EsmsEndpoint, SendPlan, as_float, as_int, refuse, text
 from ._exchange import Answer, Exchange, Reject
 from ._messages import Part, SentMessage
@@ -116,15 +116,19 @@ def zns_status(sent: SentMessage) -> dict[str, Any]:
     callbacks = played(sent)
     last = callbacks[-1] if callbacks else None
     if last is None:
+        # No callback played: waiting (held, within its delay, never reported), or ended
+        # without one (no webhook) as its outcome says — a failure with the error the failed
+        # callback would have carried, as GetSendStatus counts it failed.
         part = sent.parts[0] if sent.parts else None
-        done = part is not None and part.run_id is None and part.state == "final"
-        error_info = "0" if done and part is not None and part.final_hint == "delivered" \
-            else None
-        success = 1 if error_info == "0" else 0
-        return {"ErrorInfo": error_info, "FinalStatus": "1" if error_info else "0",
-                "SMSID": sent.id, "SendFailed": 0, "SendStatus": 5 if error_info else 2,
-                "SendSuccess": success, "TotalPrice": 0.0, "TotalReceiver": 1,
-                "TotalSent": success, "ZaloMsgId": None}
+        done = part is not None and part.run_id is None and part.state == "final" \
+            and part.final_hint != "pending"
+        delivered = done and part is not None and part.final_hint == "delivered"
+        error_info = None if not done else "0" if delivered else str(USER_INACTIVE["error"])
+        return {"ErrorInfo": error_info, "FinalStatus": "1" if done else "0",
+                "SMSID": sent.id, "SendFailed": int(done and not delivered),
+                "SendStatus": 5 if done else 2, "SendSuccess": int(delivered),
+                "TotalPrice": 0.0, "TotalReceiver": 1, "TotalSent": int(done),
+                "ZaloMsgId": None}
     failed = as_int(last.get("SendFailed")) > 0
     info = _error_info(last.get("error_info")) or ""
     try:

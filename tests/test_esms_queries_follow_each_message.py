@@ -1,0 +1,229 @@
+"""eSMS's query and pull APIs tell each message's story as its callbacks told it.
+
+``ZaloCallback/GetCallback`` mirrors the callbacks the app received (PascalCase names, numbers,
+the stored ``CallbackUrl``); ``GetSmsReceiverStatus_get``, ``GetSmsSentData_V2`` and
+``QueryZnsStatus`` say, per message, whether it was sent and how: delivered, failed, still
+waiting (held), never reported (``no_receipt``), or ended without a callback because the send
+named no ``CallbackUrl`` and no default webhook is set. A :class:`MockProvider` at time scale 0
+serves on 127.0.0.1; the app's webhook is the loopback ``target``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import requests
+from targets import Target
+
+from mock_server import MockProvider
+
+KEYS = {"ApiKey": "dlrmock-api-key", "SecretKey": "dlrmock-secret-key"}
+OAID, TEMPLATE = "4097311281936189049", "205644"
+ZNS_PRICE = 330.0
+DEADLINE = 10.0
+
+
+@pytest.fixture(scope="module")
+def esms() -> Iterator[MockProvider]:
+    with MockProvider(time_scale=0, send={"esms_unit_prices": {"25": ZNS_PRICE}}) as provider:
+        yield provider
+
+
+@pytest.fixture(autouse=True)
+def _fresh(esms: MockProvider) -> None:
+    esms.reset()
+    esms.state.send_state.clear()
+
+
+def api(provider: MockProvider, name: str) -> str:
+    return f"{provider.url}/MainService.svc/json/{name}"
+
+
+def send_zns(provider: MockProvider, phone: str, callback: str | None = None,
+             **extra: Any) -> str:
+    body = {**KEYS, "Phone": phone, "OAID": OAID, "TempID": TEMPLATE,
+            "TempData": {"otp": "686868"}, **extra}
+    if callback:
+        body["CallbackUrl"] = callback
+    answer = requests.post(api(provider, "SendZaloMessage_V6/"), json=body,
+                           timeout=DEADLINE).json()
+    assert answer["CodeResult"] == "100", answer
+    return str(answer["SMSID"])
+
+
+def settle(provider: MockProvider) -> None:
+    for run in provider.runs:
+        run.wait(DEADLINE)
+
+
+def query(request: Any) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(request.path).query, keep_blank_values=True))
+
+
+def get_callback(provider: MockProvider, refids: list[str]) -> list[dict[str, Any]]:
+    response = requests.post(f"{provider.url}/ZaloCallback/GetCallback", timeout=DEADLINE,
+                             json={**KEYS, "ListRefid": refids, "OAId": OAID})
+    answer = response.json()
+    assert (answer["Code"], answer["Message"]) == (100, "Success"), answer
+    return list(answer["Data_callback"])
+
+
+def mirrored(callback: dict[str, str], url: str) -> dict[str, Any]:
+    """The GetCallback entry of one callback, as eSMS's example shows it: the webhook's
+    fields with PascalCase names, numbers as numbers, empty text as null."""
+    def or_none(value: str) -> str | None:
+        return value or None
+
+    return {
+        "SMSID": callback["SMSID"],
+        "SendFailed": int(callback["SendFailed"]),
+        "SendSuccess": int(callback["SendSuccess"]),
+        "SendStatus": int(callback["SendStatus"]),
+        "TotalPrice": float(callback["TotalPrice"]),
+        "TotalReceiver": int(callback["TotalReceiver"]),
+        "TotalSent": int(callback["TotalSent"]),
+        "RequestId": or_none(callback["RequestId"]),
+        "TypeId": int(callback["TypeId"]),
+        "Telcoid": int(callback["telcoid"]),
+        "PhoneNumber": callback["phonenumber"],
+        "CallbackUrl": url,
+        "Partnerids": or_none(callback["partnerids"]),
+        "ErrorInfo": json.loads(callback["error_info"]) if callback["error_info"] else None,
+        "OAId": callback["oaid"],
+        "ZnsTempId": callback["tempid"],
+    }
+
+
+# ------------------------------------------------------------------------------ GetCallback
+def test_get_callback_mirrors_each_callback_the_app_received(esms: MockProvider,
+                                                             target: Target) -> None:
+    url = f"{target.url}?shop=7"
+    delivered = send_zns(esms, "0961230000", url, RequestId="order-1")
+    failed = send_zns(esms, "0911231111", url)
+    target.wait_for(2)
+    settle(esms)
+    received = {call["SMSID"]: call for call in map(query, target.requests)}
+    entries = get_callback(esms, [failed, delivered])
+    assert entries == [mirrored(received[failed], url), mirrored(received[delivered], url)]
+    assert entries[1]["Telcoid"] == 1 and entries[0]["Telcoid"] == 3  # Viettel, Vinaphone
+    assert entries[1]["RequestId"] == "order-1" and entries[0]["RequestId"] is None
+    assert entries[1]["SendSuccess"] == 1 and entries[1]["TotalPrice"] == ZNS_PRICE
+    assert entries[0]["ErrorInfo"].startswith('{"error":-114,"message":"User is inactive')
+
+
+def test_get_callback_shows_a_repeated_callback_once(esms: MockProvider,
+                                                     target: Target) -> None:
+    smsid = send_zns(esms, "0961233333", target.url)  # duplicate: the same callback twice
+    target.wait_for(2)
+    settle(esms)
+    [first, second] = [query(r) for r in target.requests]
+    assert first == second
+    assert get_callback(esms, [smsid]) == [mirrored(first, target.url)]
+
+
+def test_get_callback_shows_both_channels_of_a_fallback_in_the_order_played(
+        esms: MockProvider, target: Target) -> None:
+    document = {**KEYS, "Phone": "0961237777", "Channels": ["zalo", "sms"], "Data": [
+        {"TempID": TEMPLATE, "Params": ["686868"], "OAID": OAID,
+         "CallbackUrl": f"{target.url}/zalo", "RequestId": "otp-zalo"},
+        {"Content": "686868 la ma xac minh cua ban", "SmsType": "2", "Brandname": "B",
+         "CallbackUrl": f"{target.url}/sms", "RequestId": "otp-sms"}]}
+    smsid = requests.post(api(esms, "MultiChannelMessage/"), json=document,
+                          timeout=DEADLINE).json()["SMSID"]
+    target.wait_for(2)
+    settle(esms)
+    entries = get_callback(esms, [smsid])
+    assert [(e["TypeId"], e["RequestId"], e["SendSuccess"]) for e in entries] == \
+        [(25, "otp-zalo", 0), (2, "otp-sms", 1)]
+
+
+def test_get_callback_reads_only_the_first_200_refids(esms: MockProvider,
+                                                      target: Target) -> None:
+    smsid = send_zns(esms, "0961230000", target.url)
+    target.wait_for(1)
+    settle(esms)
+    assert get_callback(esms, [f"unknown-{n}" for n in range(199)] + [smsid]) != []
+    assert get_callback(esms, [f"unknown-{n}" for n in range(200)] + [smsid]) == []
+
+
+# --------------------------------------------- receivers, sent data and ZNS status per state
+def receivers(provider: MockProvider, smsid: str) -> list[dict[str, Any]]:
+    answer = requests.get(api(provider, "GetSmsReceiverStatus_get"), timeout=DEADLINE,
+                          params={**KEYS, "RefId": smsid}).json()
+    assert answer["CodeResult"] == "100", answer
+    return list(answer["ReceiverList"])
+
+
+def sent_row(provider: MockProvider, smsid: str, since: float) -> dict[str, Any]:
+    def local(at: float) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at + 7 * 3600))
+
+    answer = requests.post(api(provider, "GetSmsSentData_V2"), timeout=DEADLINE, json={
+        **KEYS, "SmsType": "25", "From": local(since - 1), "To": local(time.time() + 1),
+        "Page": 1, "PageSize": 500}).json()
+    [row] = [row for row in answer["SentData"] if row["ReferenceId"] == smsid]
+    return dict(row)
+
+
+def zns_status(provider: MockProvider, smsid: str) -> dict[str, Any]:
+    answer = requests.post(api(provider, "QueryZnsStatus/"), timeout=DEADLINE,
+                           json={**KEYS, "SmsId": smsid, "SmsType": "25"}).json()
+    assert answer["CodeResult"] == "100", answer
+    return dict(answer["Data"])
+
+
+# phone, with a CallbackUrl → (IsSent, SentResult), (SendResult, SendStatus, SellPrice),
+# QueryZnsStatus (ErrorInfo, FinalStatus, SendStatus, SendSuccess, SendFailed, TotalSent)
+STORIES = {
+    "delivered, called back": ("0961230000", True, (True, True), (1, 5, ZNS_PRICE),
+                               ("0", "1", 5, 1, 0, 1)),
+    "failed, called back": ("0961231111", True, (True, False), (0, 5, 0.0),
+                            ("-114", "1", 5, 0, 1, 1)),
+    "held, waiting": ("0961236666", True, (False, False), (2, 2, ZNS_PRICE),
+                      (None, "0", 2, 0, 0, 0)),
+    "no_receipt, never reported": ("0961232222", True, (False, False), (2, 2, ZNS_PRICE),
+                                   (None, "0", 2, 0, 0, 0)),
+    "delivered, no webhook": ("0961230000", False, (True, True), (1, 5, ZNS_PRICE),
+                              ("0", "1", 5, 1, 0, 1)),
+    "failed, no webhook": ("0961231111", False, (True, False), (0, 5, 0.0),
+                           ("-114", "1", 5, 0, 1, 1)),
+}
+
+
+@pytest.mark.parametrize("story", list(STORIES))
+def test_receivers_sent_data_and_zns_status_tell_how_a_message_ended(
+        esms: MockProvider, target: Target, story: str) -> None:
+    phone, called_back, receiver, row, zns = STORIES[story]
+    since = time.time()
+    smsid = send_zns(esms, phone, target.url if called_back else None)
+    if story.endswith("called back"):
+        target.wait_for(1)
+    settle(esms)
+    assert receivers(esms, smsid) == [{"IsSent": receiver[0], "NetworkName": "Viettel",
+                                       "Phone": phone, "Retry": 0,
+                                       "SentResult": receiver[1]}]
+    found = sent_row(esms, smsid, since)
+    assert (found["SendResult"], found["SendStatus"], found["SellPrice"]) == row
+    assert (found["Phone"], found["SmsType"]) == (phone, 25)
+    data = zns_status(esms, smsid)
+    assert (data["ErrorInfo"], data["FinalStatus"], data["SendStatus"], data["SendSuccess"],
+            data["SendFailed"], data["TotalSent"]) == zns
+    assert (data["SMSID"], data["TotalReceiver"]) == (smsid, 1)
+    callbacks = [query(r) for r in target.requests]
+    if called_back and callbacks:
+        assert data["TotalPrice"] == float(callbacks[-1]["TotalPrice"])
+        assert data["ZaloMsgId"] == (callbacks[-1]["partnerids"] or None)
+    else:
+        assert (data["TotalPrice"], data["ZaloMsgId"]) == (0.0, None)
+
+
+def test_a_sandbox_message_sells_for_nothing_even_before_its_callback(
+        esms: MockProvider) -> None:
+    since = time.time()
+    smsid = send_zns(esms, "0961236666", None, Sandbox=1)  # held: no callback yet
+    assert sent_row(esms, smsid, since)["SellPrice"] == 0.0
