@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mock_server.sendapi import DEFAULT_MAGIC_NUMBERS, OUTCOMES, SendSettings, outcome_for
@@ -94,3 +96,19 @@ def test_the_longest_matching_suffix_wins_and_the_default_applies_otherwise() ->
 
 def test_every_default_magic_number_maps_to_a_known_outcome() -> None:
     assert set(DEFAULT_MAGIC_NUMBERS.values()) == set(OUTCOMES)
+
+
+def test_as_dict_is_plain_json_that_reads_back_as_the_same_settings_rules_included() -> None:
+    settings = SendSettings.from_mapping({
+        "brandnames": ["ACME"], "zalo_oas": {"1": ["2", "3"]},
+        "sms_templates": {"ACME": ["{P1,6} code"]}, "receipt_delay": [1, 2],
+        "rules": [{"match": {"phone": "7$", "api": "zalo"}, "outcome": "hold",
+                   "receipt_delay": [0, 5]},
+                  {"match": {"content": "x"}, "scenario": "esms.sms.cskh.failed"}]})
+    plain = settings.as_dict()
+    assert json.loads(json.dumps(plain)) == plain
+    assert plain["rules"] == [
+        {"match": {"phone": "7$", "api": "zalo"}, "outcome": "hold", "receipt_delay": [0, 5]},
+        {"match": {"content": "x"}, "scenario": "esms.sms.cskh.failed"}]
+    assert (plain["zalo_oas"], plain["brandnames"]) == ({"1": ["2", "3"]}, ["ACME"])
+    assert SendSettings.from_mapping(plain) == settings

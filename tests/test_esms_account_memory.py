@@ -1,0 +1,71 @@
+"""What one eSMS account remembers between requests: RequestIds, OTP codes, its balance.
+
+Called over a real 127.0.0.1 socket the way an app calls eSMS; dlrmock's explanation (the OTP
+code it made) is read from ``X-Dlrmock-Explain``, never from eSMS's fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from mock_server import MockProvider
+
+KEYS = {"ApiKey": "dlrmock-api-key", "SecretKey": "dlrmock-secret-key"}
+DEADLINE = 10.0
+
+
+@pytest.fixture(scope="module")
+def esms() -> Iterator[MockProvider]:
+    with MockProvider(time_scale=0, send={"balance": 1000,
+                                          "esms_unit_prices": {"2": 800}}) as provider:
+        yield provider
+
+
+@pytest.fixture(autouse=True)
+def _fresh(esms: MockProvider) -> None:
+    esms.reset()
+    esms.state.send_state.clear()
+
+
+def call(provider: MockProvider, name: str, method: str = "POST",
+         **values: Any) -> requests.Response:
+    url = f"{provider.url}/MainService.svc/json/{name}"
+    if method == "GET":
+        return requests.get(url, params={**KEYS, **values}, timeout=DEADLINE)
+    return requests.post(url, json={**KEYS, **values}, timeout=DEADLINE)
+
+
+def sms(provider: MockProvider, **values: Any) -> dict[str, Any]:
+    document = {"Phone": "0961234567", "Content": "Ma OTP 4821", "SmsType": "2",
+                "Brandname": "B", **values}
+    answer: dict[str, Any] = call(provider, "SendMultipleMessage_V4_post_json/",
+                                  **document).json()
+    return answer
+
+
+def test_a_send_refused_for_its_balance_leaves_its_request_id_free(esms: MockProvider) -> None:
+    assert sms(esms, RequestId="order-9")["CodeResult"] == "100"  # 800 of the 1000
+    assert sms(esms, RequestId="order-10")["CodeResult"] == "103"
+    # Refused, so not a use of order-10: the app may send it again (free in the sandbox) …
+    assert sms(esms, RequestId="order-10", Sandbox=1)["CodeResult"] == "100"
+    # … and only then is it taken.
+    assert sms(esms, RequestId="order-10", Sandbox=1)["CodeResult"] == "124"
+    balance = call(esms, "GetBalance_json/").json()
+    assert balance["Balance"] == 200
+
+
+def test_an_otp_code_with_letters_checks_as_it_was_made_and_only_once(
+        esms: MockProvider) -> None:
+    made = call(esms, "SendMessageAutoGenCode_V4_get", "GET", Phone="0961234567",
+                TimeAlive=2, Brandname="B", Type=2, IsNumber=0, NumCharOfCode=10,
+                message="{OTP} la ma xac minh cua ban")
+    assert made.json()["CodeResult"] == "100"
+    code = made.headers["X-Dlrmock-Explain"].split()[1]
+    assert len(code) == 10 and code == code.upper()
+    check = {"Phone": "0961234567", "Code": code}
+    assert call(esms, "CheckCodeGen_V4_get", "GET", **check).json()["CodeResult"] == "100"
+    assert call(esms, "CheckCodeGen_V4_get", "GET", **check).json()["CodeResult"] == "117"
