@@ -69,3 +69,14 @@ def test_an_otp_code_with_letters_checks_as_it_was_made_and_only_once(
     check = {"Phone": "0961234567", "Code": code}
     assert call(esms, "CheckCodeGen_V4_get", "GET", **check).json()["CodeResult"] == "100"
     assert call(esms, "CheckCodeGen_V4_get", "GET", **check).json()["CodeResult"] == "117"
+
+
+def test_service_preview_ids_count_up_from_52353_and_start_over_after_a_reset(
+        esms: MockProvider) -> None:
+    def register(oa: str) -> Any:
+        return call(esms, "RegisOAPackageJson", OAID=oa, Package=2,
+                    Dateactive="2026-12-01", Duaration=12).json()["ServicePreviewId"]
+
+    assert [register("1"), register("2"), register("3")] == [52353, 52354, 52355]
+    esms.reset()
+    assert register("1") == 52353

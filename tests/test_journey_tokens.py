@@ -1,0 +1,52 @@
+"""NXCloud journey tokens from the app's side: given out, described, used or expired.
+
+A :class:`MockProvider` at time scale 0 serves on 127.0.0.1 and the app signs each request as
+NXCloud documents (``live.send_nxcloud``); receipts go to the loopback ``target``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from live import send_nxcloud
+
+from mock_server import MockProvider
+
+PHONE = "84912345678"
+
+
+@pytest.fixture
+def nxcloud() -> Iterator[MockProvider]:
+    with MockProvider(time_scale=0, send={"appkey": "shop-app"}) as provider:
+        yield provider
+
+
+def init(provider: MockProvider, token_type: str = "token_logistics_7") -> dict[str, str]:
+    answer = send_nxcloud(provider.url, "/v1/zalo/initJourneyToken",
+                          {"appkey": "shop-app", "phone": PHONE, "tokenType": token_type})
+    assert answer["code"] == 0, answer
+    return dict(answer["data"])
+
+
+def test_check_journey_token_says_when_the_token_was_given_out_to_the_millisecond(
+        nxcloud: MockProvider) -> None:
+    before = int(time.time() * 1000)
+    token = init(nxcloud, "token_coach_bus_30")
+    after = int(time.time() * 1000)
+    answer = send_nxcloud(nxcloud.url, "/v1/zalo/checkJourneyToken",
+                          {"appkey": "shop-app", "journeyToken": token["token"]})
+    assert answer["code"] == 0 and answer["message"] == "Success"
+    created = int(answer["data"]["createdAt"])
+    assert before <= created <= after
+    assert int(answer["data"]["expiredAt"]) == created + 30 * 86_400_000
+
+
+def test_check_journey_token_refuses_another_app_with_9003_naming_it(
+        nxcloud: MockProvider) -> None:
+    token = init(nxcloud)
+    answer = send_nxcloud(nxcloud.url, "/v1/zalo/checkJourneyToken",
+                          {"appkey": "other-app", "journeyToken": token["token"]})
+    assert list(answer) == ["code", "message", "traceId"]
+    assert answer["code"] == 9003 and "'other-app'" in answer["message"]
