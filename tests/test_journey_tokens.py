@@ -41,6 +41,7 @@ def test_check_journey_token_says_when_the_token_was_given_out_to_the_millisecon
     created = int(answer["data"]["createdAt"])
     assert before <= created <= after
     assert int(answer["data"]["expiredAt"]) == created + 30 * 86_400_000
+    assert nxcloud.sent[-1].message_ids == [token["journeyId"]]  # the dashboard's link
 
 
 def test_check_journey_token_refuses_another_app_with_9003_naming_it(
