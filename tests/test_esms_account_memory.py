@@ -80,3 +80,11 @@ def test_service_preview_ids_count_up_from_52353_and_start_over_after_a_reset(
     assert [register("1"), register("2"), register("3")] == [52353, 52354, 52355]
     esms.reset()
     assert register("1") == 52353
+
+
+def test_request_id_limit_request_ids_are_remembered_the_oldest_forgotten_first() -> None:
+    with MockProvider(time_scale=0, send={"request_id_limit": 2}) as provider:
+        assert [sms(provider, RequestId=r)["CodeResult"] for r in ("a", "b", "a")] == \
+            ["100", "100", "124"]
+        assert [sms(provider, RequestId=r)["CodeResult"] for r in ("c", "a", "c")] == \
+            ["100", "100", "124"]

@@ -30,7 +30,8 @@ def callback_of(target: Target, smsid: str) -> str:
 def test_a_held_message_released_with_a_scenario_plays_that_scenario(target: Target) -> None:
     with MockProvider(time_scale=0) as provider:
         smsid = send_esms(provider.url, HELD_PHONE, target.url)["SMSID"]
-        assert provider.message(smsid).state == "held"
+        held = provider.message(smsid)
+        assert (held.state, held.parts[0]["outcome"]) == ("held", "hold")
         release(provider, smsid, scenario="esms.sms.cskh.failed")
         assert provider.message(smsid).wait("final", 10).parts[0]["scenario"] == \
             "esms.sms.cskh.failed"

@@ -6,13 +6,17 @@ NXCloud documents (``live.send_nxcloud``); receipts go to the loopback ``target`
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
 import pytest
 from live import send_nxcloud
+from targets import Target
 
 from mock_server import MockProvider
+from mock_server.sendapi import SendState
+from mock_server.sendapi._state import Journey
 
 PHONE = "84912345678"
 
@@ -51,3 +55,33 @@ def test_check_journey_token_refuses_another_app_with_9003_naming_it(
                           {"appkey": "other-app", "journeyToken": token["token"]})
     assert list(answer) == ["code", "message", "traceId"]
     assert answer["code"] == 9003 and "'other-app'" in answer["message"]
+
+
+def test_a_token_forgotten_past_messages_limit_still_times_out_on_schedule(
+        target: Target) -> None:
+    send = {"nxcloud_default_webhook": target.url, "messages_limit": 1}
+    with MockProvider(time_scale=0, send=send) as provider:
+        first = send_nxcloud(provider.url, "/v1/zalo/initJourneyToken", {
+            "appkey": "a", "phone": PHONE, "tokenType": "token_logistics_7"})["data"]
+        [expiry] = provider.sent[-1].run_ids
+        send_nxcloud(provider.url, "/v1/zalo/initJourneyToken", {
+            "appkey": "a", "phone": PHONE, "tokenType": "token_logistics_7"})
+        assert provider.state.send_state.journey(first["token"]) is None  # forgotten
+        provider.run(expiry).advance(7 * 86_400, timeout=10)
+        [request] = target.wait_for(1)
+        assert json.loads(request.body)["journeyId"] == first["journeyId"]
+        assert json.loads(request.body)["status"] == "journey_time_out"
+        provider.check()
+
+
+def test_one_step_decides_used_or_expired_never_both() -> None:
+    state = SendState()
+    for token in ("used-first", "expired-first"):
+        state.add_journey(Journey(token, f"id-{token}", "oa", "app", PHONE,
+                                  "token_logistics_7", expiry_run_id=None))
+    assert state.claim_journey("used-first", use=True) == "unused"
+    assert state.expire_journey("used-first") == "journey id-used-first was used before it expired"
+    assert state.expire_journey("expired-first") is None  # the expiry sends journey_time_out
+    assert state.claim_journey("expired-first", use=True) == "expired"
+    assert [state.journey(t).state for t in ("used-first", "expired-first")  # type: ignore[union-attr]
+            ] == ["used", "expired"]
