@@ -47,3 +47,11 @@ def test_a_message_held_before_a_restart_is_released_with_a_scenario_after_it(
         release(second, smsid, scenario="esms.sms.cskh.failed")
         second.message(smsid).wait("final", 10)
         assert "SendFailed=1" in callback_of(target, smsid)
+
+
+def test_releasing_an_unknown_message_is_404_saying_where_messages_are_listed() -> None:
+    with MockProvider(time_scale=0) as provider:
+        answer = requests.post(f"{provider.url}/_dlrmock/messages/nope/release",
+                               json={"outcome": "failed"}, timeout=5)
+    assert answer.status_code == 404
+    assert answer.json()["message"].endswith("; list them with GET /_dlrmock/messages")

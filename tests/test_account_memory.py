@@ -1,16 +1,20 @@
-"""What one eSMS account remembers between requests: RequestIds, OTP codes, its balance.
+"""What one account remembers between requests: eSMS RequestIds, OTP codes, its balance and
+registrations; the NXCloud Zalo daily quota.
 
-Called over a real 127.0.0.1 socket the way an app calls eSMS; dlrmock's explanation (the OTP
-code it made) is read from ``X-Dlrmock-Explain``, never from eSMS's fields.
+Called over a real 127.0.0.1 socket the way an app calls the provider; dlrmock's explanation
+(the OTP code it made) is read from ``X-Dlrmock-Explain``, never from the provider's fields.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
+from live import send_nxcloud
+from targets import Target
 
 from mock_server import MockProvider
 
@@ -88,3 +92,16 @@ def test_request_id_limit_request_ids_are_remembered_the_oldest_forgotten_first(
             ["100", "100", "124"]
         assert [sms(provider, RequestId=r)["CodeResult"] for r in ("c", "a", "c")] == \
             ["100", "100", "124"]
+
+
+def test_the_remaining_zalo_quota_stops_at_0_once_the_daily_quota_is_spent(
+        target: Target) -> None:
+    with MockProvider(time_scale=0, send={"nxcloud_daily_quota": 1}) as provider:
+        for _ in range(2):
+            send_nxcloud(provider.url, "/v1/zalo/mt", {
+                "appkey": "a", "phone": "84912345678", "functionType": "template",
+                "messageData": {"templateId": "1", "templateData": {}},
+                "drWebhook": target.url})
+        bodies = [json.loads(r.body) for r in target.wait_for(4)]
+    assert [b["zaloRes"]["data"]["quota"]["remainingQuota"] for b in bodies
+            if b["status"] == "success"] == ["0", "0"]
