@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
+from live import send_nxcloud
 from targets import refused_url
 
 from mock_server import MockProvider
@@ -26,3 +28,71 @@ def test_a_template_registration_a_rule_says_no_receipt_for_calls_back_nothing()
         silent, registered = provider.sent[-2:]
     assert silent.run_ids == [] and "no_receipt" in (silent.explain or "")
     assert len(registered.run_ids) == 1
+
+
+OUTCOME_LIST = "(delivered, failed, no_receipt, duplicate, out_of_order, lost_ack, hold)"
+
+
+@pytest.mark.parametrize(("header", "explained"), [
+    ("esms.sms.cskh.faild", "X-Dlrmock-Scenario: 'esms.sms.cskh.faild' is not a built-in esms "
+     "scenario; did you mean 'esms.sms.cskh.failed'? name one that `dlrmock scenarios` lists, "
+     f"or an outcome {OUTCOME_LIST}"),
+    ("esms.zzzz", "X-Dlrmock-Scenario: 'esms.zzzz' is not a built-in esms scenario; name one "
+     f"that `dlrmock scenarios` lists, or an outcome {OUTCOME_LIST}"),
+    ("nxcloud.zalo.failed", "X-Dlrmock-Scenario: 'nxcloud.zalo.failed' is a scenario of "
+     "nxcloud; this is the esms API (name a 'esms.?' scenario or an outcome: "
+     f"{OUTCOME_LIST[1:-1]})"),
+    ("nope", f"X-Dlrmock-Scenario: 'nope' is neither an outcome {OUTCOME_LIST} nor a esms "
+     "scenario name ('esms.?'; `dlrmock scenarios` lists them)"),
+    ("esms." + "x" * 150, f"X-Dlrmock-Scenario: {'esms.' + 'x' * 95!r} is not a built-in esms "
+     f"scenario; name one that `dlrmock scenarios` lists, or an outcome {OUTCOME_LIST}"),
+])
+def test_a_bad_scenario_header_is_99_explaining_the_value_and_the_fix(
+        header: str, explained: str) -> None:
+    with MockProvider(time_scale=0) as provider:
+        response = requests.post(
+            f"{provider.url}/MainService.svc/json/SendMultipleMessage_V4_post_json/",
+            headers={"X-Dlrmock-Scenario": header}, timeout=5,
+            json={**KEYS, "Phone": "0912345678", "Content": "x", "SmsType": "2",
+                  "Brandname": "B"})
+        assert response.json()["CodeResult"] == "99"
+        assert response.headers["X-Dlrmock-Explain"] == explained
+        assert provider.sent[-1].run_ids == []
+
+
+def test_each_send_says_who_decided_its_outcome_and_waits_that_ones_receipt_delay() -> None:
+    rules = [{"match": {"phone": "7777$"}, "scenario": "nxcloud.zalo.failed"},  # not eSMS's
+             {"match": {"phone": "7777$"}, "outcome": "failed", "receipt_delay": [7, 7]}]
+    sends = [  # (phone, header) → explanation, receipt delay
+        (("0912345678", "duplicate"), ("duplicate (the X-Dlrmock-Scenario header)", 5)),
+        (("0912345678", "esms.sms.cskh.failed"),
+         ("esms.sms.cskh.failed (the X-Dlrmock-Scenario header)", 5)),
+        (("0912347777", None), ("failed (send.rules[1])", 7)),
+        (("0912341111", None), ("failed (number suffix 1111)", 5)),
+        (("0912345678", None), ("delivered (default_outcome)", 5)),
+    ]
+    with MockProvider(time_scale=0, send={"rules": rules, "receipt_delay": 5}) as provider:
+        for (phone, header), (explained, delay) in sends:
+            answer = requests.post(
+                f"{provider.url}/MainService.svc/json/SendMultipleMessage_V4_post_json/",
+                headers={"X-Dlrmock-Scenario": header} if header else {}, timeout=5,
+                json={**KEYS, "Phone": phone, "Content": "x", "SmsType": "2",
+                      "Brandname": "B", "CallbackUrl": refused_url()})
+            assert answer.headers["X-Dlrmock-Explain"] == f"{phone}: {explained}"
+            [run_id] = provider.sent[-1].run_ids
+            assert provider.run(run_id).start_after == delay
+
+
+def test_a_rule_naming_a_zalo_scenario_decides_zalo_sends_and_is_skipped_for_sms() -> None:
+    rules = [{"match": {"phone": "7777$"}, "scenario": "nxcloud.zalo.failed"}]
+    send = {"rules": rules, "nxcloud_default_webhook": refused_url()}
+    with MockProvider(time_scale=0, send=send) as provider:
+        send_nxcloud(provider.url, "/v1/sms/mt", {"appKey": "a", "phone": "84912347777",
+                                                   "content": "hi"},
+                     biz_type="3", action="mtsend")
+        sms = provider.sent[-1].explain
+        send_nxcloud(provider.url, "/v1/zalo/mt", {
+            "appkey": "a", "phone": "84912347777", "functionType": "template",
+            "messageData": {"templateId": "1", "templateData": {}}})
+        zalo = provider.sent[-1].explain
+    assert (sms, zalo) == ("delivered (default_outcome)", "nxcloud.zalo.failed (send.rules[0])")
