@@ -94,14 +94,25 @@ def test_request_id_limit_request_ids_are_remembered_the_oldest_forgotten_first(
             ["100", "100", "124"]
 
 
-def test_the_remaining_zalo_quota_stops_at_0_once_the_daily_quota_is_spent(
+def test_the_remaining_zalo_quota_stops_at_0_and_is_full_again_after_a_reset(
         target: Target) -> None:
-    with MockProvider(time_scale=0, send={"nxcloud_daily_quota": 1}) as provider:
-        for _ in range(2):
-            send_nxcloud(provider.url, "/v1/zalo/mt", {
-                "appkey": "a", "phone": "84912345678", "functionType": "template",
-                "messageData": {"templateId": "1", "templateData": {}},
-                "drWebhook": target.url})
-        bodies = [json.loads(r.body) for r in target.wait_for(4)]
-    assert [b["zaloRes"]["data"]["quota"]["remainingQuota"] for b in bodies
-            if b["status"] == "success"] == ["0", "0"]
+    def remaining_after_a_send(provider: MockProvider) -> str:
+        answer = send_nxcloud(provider.url, "/v1/zalo/mt", {
+            "appkey": "a", "phone": "84912345678", "functionType": "template",
+            "messageData": {"templateId": "1", "templateData": {}}, "drWebhook": target.url})
+        request_id = answer["data"]["requestId"]
+        provider.sent[-1].wait(10)  # every receipt of the send played
+        [success] = [b for b in (json.loads(r.body) for r in target.requests)
+                     if b["requestId"] == request_id and b["status"] == "success"]
+        return str(success["zaloRes"]["data"]["quota"]["remainingQuota"])
+
+    with MockProvider(time_scale=0, send={"nxcloud_daily_quota": 2}) as provider:
+        assert [remaining_after_a_send(provider) for _ in range(3)] == ["1", "0", "0"]
+        provider.reset()  # the quota is full again
+        assert remaining_after_a_send(provider) == "1"
+
+
+def test_a_send_that_spends_the_balance_to_exactly_0_is_accepted() -> None:
+    with MockProvider(time_scale=0, send={"balance": 1600,
+                                          "esms_unit_prices": {"2": 800}}) as provider:
+        assert [sms(provider)["CodeResult"] for _ in range(3)] == ["100", "100", "103"]

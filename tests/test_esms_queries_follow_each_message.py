@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -26,6 +27,7 @@ KEYS = {"ApiKey": "dlrmock-api-key", "SecretKey": "dlrmock-secret-key"}
 OAID, TEMPLATE = "4097311281936189049", "205644"
 ZNS_PRICE = 330.0
 DEADLINE = 10.0
+VECTORS = Path(__file__).resolve().parents[1] / "schemas" / "sendapi-examples" / "esms"
 
 
 @pytest.fixture(scope="module")
@@ -227,3 +229,22 @@ def test_a_sandbox_message_sells_for_nothing_even_before_its_callback(
     since = time.time()
     smsid = send_zns(esms, "0961236666", None, Sandbox=1)  # held: no callback yet
     assert sent_row(esms, smsid, since)["SellPrice"] == 0.0
+
+
+def test_the_zns_and_receiver_queries_refuse_a_wrong_key_and_a_missing_smsid_as_documented(
+        esms: MockProvider) -> None:
+    documented = json.loads((VECTORS / "query-101-authorize.json").read_text("utf-8"))
+    wrong = {**KEYS, "SecretKey": "wrong"}
+    assert requests.post(api(esms, "QueryZnsStatus/"), json={**wrong, "SmsId": "x"},
+                         timeout=DEADLINE).json() == documented
+    assert requests.get(api(esms, "GetSmsReceiverStatus_get"), timeout=DEADLINE,
+                        params={**wrong, "RefId": "x"}).json() == documented
+    missing = requests.post(api(esms, "QueryZnsStatus/"), json=KEYS, timeout=DEADLINE).json()
+    assert missing["CodeResult"] == "851"
+
+
+def test_a_zns_status_query_is_captured_with_the_message_it_names(esms: MockProvider) -> None:
+    smsid = send_zns(esms, "0961230000")
+    zns_status(esms, smsid)
+    receivers(esms, smsid)
+    assert [sent.message_ids for sent in esms.sent[-2:]] == [[smsid], [smsid]]
