@@ -56,6 +56,8 @@ def test_from_mapping_names_an_unknown_key_and_lists_the_known_ones() -> None:
     ("channel_magic_numbers", {"zalo": {"7777": "fail"}}, r"\['zalo'\]\['7777'\]"),
     ("channel_magic_numbers", {"zalo": "7777"}, "must map channels to"),
     ("sms_templates", {"ACME": "{P1,6} code"}, r"sms_templates\['ACME'\] must be a list"),
+    ("sms_templates", {"ACME": ["{P1,6} code", 5]}, r"sms_templates\['ACME'\] must be a list"),
+    ("sms_templates", {"ACME": 5}, r"sms_templates\['ACME'\] must be a list"),
     ("esms_unit_prices", {"2": -1}, r"esms_unit_prices\['2'\] must be a number >= 0"),
     ("balance", "lots", "'balance' must be a number or null"),
 ])
