@@ -31,8 +31,7 @@ def esms() -> Iterator[MockProvider]:
 
 @pytest.fixture(autouse=True)
 def _fresh(esms: MockProvider) -> None:
-    esms.reset()
-    esms.state.send_state.clear()
+    esms.reset()  # forgets runs, sends and the send APIs' memory
 
 
 def call(provider: MockProvider, name: str, method: str = "POST",

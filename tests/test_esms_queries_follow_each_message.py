@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 from targets import Target
+from test_sendapi_esms_apis import api
 
 from mock_server import MockProvider
 
@@ -38,12 +39,7 @@ def esms() -> Iterator[MockProvider]:
 
 @pytest.fixture(autouse=True)
 def _fresh(esms: MockProvider) -> None:
-    esms.reset()
-    esms.state.send_state.clear()
-
-
-def api(provider: MockProvider, name: str) -> str:
-    return f"{provider.url}/MainService.svc/json/{name}"
+    esms.reset()  # forgets runs, sends and the send APIs' memory
 
 
 def send_zns(provider: MockProvider, phone: str, callback: str | None = None,
