@@ -289,6 +289,47 @@ def shared_message(scenario: Scenario, seed: int) -> dict[str, Any]:
     return message
 
 
+# The suite's fixture and tests hand their work to these plain functions, where mutmut's
+# mutants reach (it does not mutate decorated functions).
+def _webhook(url: str | None, app: Any, path: str) -> Iterator[str]:
+    """``url``, or ``app`` served on 127.0.0.1 on a free port while the class runs."""
+    if url is not None:
+        yield url
+        return
+    from mock_server._server import _QuietHandler
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    # a short poll: shutdown() waits up to one poll interval (0.5 s by default)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/{path.lstrip('/')}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def check_scenario(
+    spec: Scenario,
+    dlrmock: Dlrmock,
+    webhook: str,
+    probe: Probe,
+    prepare: Prepare | None,
+    statuses: Mapping[str, str],
+    timeout: float,
+) -> None:
+    """Play ``spec`` at ``webhook`` (after ``prepare``), wait for it, and check its rules."""
+    __tracebackhide__ = True
+    message = shared_message(spec, dlrmock.seed)
+    overrides = _overrides(prepare(dict(message))) if prepare is not None else {}
+    run = dlrmock.play(spec, to=webhook, shared=message, fields=overrides)
+    run.wait(timeout)
+    seen = {k: v for k, v in run.message.items() if k != "sent_at"}
+    keyed_by = next(iter(overrides), None)  # the receiver's own id, if prepare gave one
+    check_run(spec, run, probe, {**seen, **overrides}, statuses, keyed_by)
+
+
 def conformance_suite(
     provider: str,
     *,
@@ -341,21 +382,7 @@ def conformance_suite(
         @pytest.fixture(scope="class")
         @classmethod
         def dlrmock_webhook(cls) -> Iterator[str]:
-            if url is not None:
-                yield url
-                return
-            from mock_server._server import _QuietHandler
-
-            server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
-            # a short poll: shutdown() waits up to one poll interval (0.5 s by default)
-            thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-            thread.start()
-            try:
-                yield f"http://127.0.0.1:{server.server_port}/{path.lstrip('/')}"
-            finally:
-                server.shutdown()
-                server.server_close()
-                thread.join(10)
+            yield from _webhook(url, app, path)
 
         if names:
 
@@ -364,14 +391,8 @@ def conformance_suite(
                 self, scenario: str, dlrmock: Dlrmock, dlrmock_webhook: str
             ) -> None:
                 __tracebackhide__ = True
-                spec = available[scenario]
-                message = shared_message(spec, dlrmock.seed)
-                overrides = _overrides(prepare(dict(message))) if prepare is not None else {}
-                run = dlrmock.play(spec, to=dlrmock_webhook, shared=message, fields=overrides)
-                run.wait(timeout)
-                seen = {k: v for k, v in run.message.items() if k != "sent_at"}
-                keyed_by = next(iter(overrides), None)  # the receiver's own id, if prepare gave one
-                check_run(spec, run, probe, {**seen, **overrides}, names_of, keyed_by)
+                check_scenario(available[scenario], dlrmock, dlrmock_webhook, probe, prepare,
+                               names_of, timeout)
 
         if outcomes:
 

@@ -47,6 +47,28 @@ def _order(run: Any) -> tuple[int, str]:
     return (int(number) if number.isdigit() else 0, str(run.id))
 
 
+# The properties of Dlrmock hand their work to these (mutmut does not mutate decorated functions).
+def _sent_since(captured: list[CapturedSend], since: float | None) -> list[CapturedSend]:
+    if since is None:
+        return captured
+    return [item for item in captured if item.at >= since]
+
+
+def _runs_of(
+    provider: Provider, played: list[Run | RemoteRun], sent: list[CapturedSend]
+) -> list[Run | RemoteRun]:
+    runs: dict[str, Run | RemoteRun] = {run.id: run for run in played}
+    for item in sent:
+        for run_id in item.run_ids:
+            if run_id in runs:
+                continue
+            try:
+                runs[run_id] = provider.run(run_id)
+            except RunNotFoundError:  # evicted from a full journal
+                continue
+    return sorted(runs.values(), key=_order)
+
+
 class Dlrmock:
     """The fake provider as one test sees it: play receipts, build payloads, check them.
 
@@ -167,24 +189,12 @@ class Dlrmock:
     def sent(self) -> list[CapturedSend]:
         """Every send request the system under test made to the fake provider (during this
         test); each can ``wait()`` for the receipts it caused."""
-        captured = self.provider.sent
-        if self.since is not None:
-            captured = [item for item in captured if item.at >= self.since]
-        return captured
+        return _sent_since(self.provider.sent, self.since)
 
     @property
     def runs(self) -> list[Run | RemoteRun]:
         """The runs of this test: those it played and those its system's sends caused."""
-        runs: dict[str, Run | RemoteRun] = {run.id: run for run in self.played}
-        for item in self.sent:
-            for run_id in item.run_ids:
-                if run_id in runs:
-                    continue
-                try:
-                    runs[run_id] = self.provider.run(run_id)
-                except RunNotFoundError:  # evicted from a full journal
-                    continue
-        return sorted(runs.values(), key=_order)
+        return _runs_of(self.provider, self.played, self.sent)
 
     @property
     def messages(self) -> list[Any]:

@@ -8,6 +8,10 @@ Fixtures:
 - ``dlrmock_seed`` (function): the seed of the test's generated data;
 - ``dlrmock`` (function): a :class:`~pytest_plugin.handle.Dlrmock`; the session's own server is
   cleared first, a shared one (``--dlrmock-url``) only with ``--dlrmock-reset``.
+
+Each fixture and the hook hand their work to a plain function (``_session_server``,
+``_test_handle`` …): mutmut does not mutate decorated functions, so that is where its mutants
+reach (docs/development.md, "Mutation testing").
 """
 
 from __future__ import annotations
@@ -94,6 +98,12 @@ def dlrmock_server(
     pytestconfig: pytest.Config, dlrmock_config: Any
 ) -> Iterator[MockProvider | RemoteProvider]:
     """The fake provider for the whole session (per xdist worker)."""
+    yield from _session_server(pytestconfig, dlrmock_config)
+
+
+def _session_server(
+    pytestconfig: pytest.Config, dlrmock_config: Any
+) -> Iterator[MockProvider | RemoteProvider]:
     from mock_server import DlrmockError, MockProvider, RemoteProvider
 
     url = pytestconfig.getoption("dlrmock_url")
@@ -167,10 +177,14 @@ def _with_tls(pytestconfig: pytest.Config, dlrmock_config: Any) -> Any:
 @pytest.fixture
 def dlrmock_seed(request: pytest.FixtureRequest) -> int:
     """``--dlrmock-seed``, else a number derived from the test's id (stable across runs)."""
-    given = request.config.getoption("dlrmock_seed")
+    return _seed(request.config, request.node.nodeid)
+
+
+def _seed(config: pytest.Config, nodeid: str) -> int:
+    given = config.getoption("dlrmock_seed")
     if given is not None:
         return int(given)
-    return zlib.crc32(request.node.nodeid.encode())
+    return zlib.crc32(nodeid.encode())
 
 
 @pytest.fixture
@@ -182,6 +196,12 @@ def dlrmock(
     The session's own server is cleared first; a shared one (``--dlrmock-url``) only with
     ``--dlrmock-reset``, else the test sees what happened since it started.
     """
+    yield from _test_handle(dlrmock_server, dlrmock_seed, request)
+
+
+def _test_handle(
+    dlrmock_server: MockProvider | RemoteProvider, dlrmock_seed: int, request: pytest.FixtureRequest
+) -> Iterator[Dlrmock]:
     from mock_server import RemoteProvider
 
     from .handle import Dlrmock
@@ -208,11 +228,16 @@ def dlrmock(
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report = yield
+    _add_journal_section(item, call, report)
+    return report
+
+
+def _add_journal_section(item: pytest.Item, call: pytest.CallInfo[None], report: Any) -> None:
+    """A failed test that used ``dlrmock``: its seed, and its runs' journals unless the
+    assertion message already shows one."""
     handle = item.stash.get(_HANDLE, None)
     if handle is not None and report.failed and call.when == "call":
         text = f"seed: {handle.seed} (rerun with --dlrmock-seed {handle.seed})"
-        # The journal goes here unless the assertion message already shows it.
         if handle.runs and _JOURNAL_MARK not in str(report.longrepr):
             text += "\n\n" + handle.journals()
         report.sections.append(("dlrmock journal", text))
-    return report

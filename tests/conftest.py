@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,13 @@ from mock_server import KINDS, Engine
 settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+# Under mutmut (docs/development.md, "Mutation testing") every mutated function is called through
+# its trampoline; hiding those frames keeps the failure output of a pytester run (which the
+# plugin's tests match) what a user sees. pytest reads __tracebackhide__ from a frame's globals.
+_MUTMUT_TRAMPOLINE = sys.modules.get("mutmut.mutation.trampoline")
+if _MUTMUT_TRAMPOLINE is not None:
+    _MUTMUT_TRAMPOLINE.__tracebackhide__ = True  # type: ignore[attr-defined]
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "schemas"

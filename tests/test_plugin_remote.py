@@ -270,3 +270,36 @@ def test_a_remote_run_reads_live_and_a_cancelled_run_fails_assert_acknowledged(
         run.assert_acknowledged()
     with pytest.raises(AssertionError, match="the run was cancelled before it finished"):
         provider.run(run.id).assert_acknowledged()
+
+
+@pytest.mark.parametrize("reset", [False, True], ids=["shared", "dlrmock-reset"])
+def test_an_error_inside_the_remote_server_during_a_test_fails_it_at_teardown(
+    pytester: pytest.Pytester, provider: MockProvider, reset: bool
+) -> None:
+    # An earlier client's error is not this test's (a shared server keeps its count, and
+    # --dlrmock-reset forgets it); the one raised while this test plays is.
+    pytester.makepyfile(
+        f"""
+        def test_plays_while_the_server_breaks(dlrmock):
+            dlrmock.play("nxcloud.zalo.failed", to={refused_url()!r}).wait(5)
+        """
+    )
+    provider.state.errors.append(RuntimeError("raised for an earlier client"))
+
+    def explode(run: object, attempt: object) -> None:
+        raise RuntimeError("a listener bug inside the server")
+
+    provider.state.engine.on_attempt.append(explode)
+    try:
+        result = pytester.runpytest(
+            "--dlrmock-url", provider.url, *(["--dlrmock-reset"] if reset else [])
+        )
+    finally:
+        provider.state.engine.on_attempt.remove(explode)
+        provider.reset()  # the outer server would re-raise them when it stops
+
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines([
+        "*ERROR at teardown of test_plays_while_the_server_breaks*",
+        f"*ServerError: 1 error(s) inside the dlrmock server at {provider.url}; see its log",
+    ])
