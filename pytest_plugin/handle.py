@@ -59,7 +59,7 @@ def _runs_of(
 ) -> list[Run | RemoteRun]:
     runs: dict[str, Run | RemoteRun] = {run.id: run for run in played}
     for item in sent:
-        for run_id in item.run_ids:
+        for run_id in item.run_ids or _released_run_ids(provider, item.message_ids):
             if run_id in runs:
                 continue
             try:
@@ -67,6 +67,18 @@ def _runs_of(
             except RunNotFoundError:  # evicted from a full journal
                 continue
     return sorted(runs.values(), key=_order)
+
+
+def _released_run_ids(provider: Provider, message_ids: list[str]) -> list[str]:
+    """The runs of a send that started none when it was made: its messages were held, and a
+    release plays them later (or they have no receipt to play)."""
+    run_ids: list[str] = []
+    for message_id in message_ids:
+        try:
+            run_ids += provider.message(message_id).run_ids
+        except DlrmockError:  # forgotten past messages_limit, or the server was reset
+            continue
+    return run_ids
 
 
 class Dlrmock:
