@@ -170,3 +170,19 @@ def test_the_runs_of_a_test_include_the_run_of_a_held_message_it_released(
     message = dlrmock.message(smsid).wait("final", 10)
     assert [run.id for run in dlrmock.runs] == message.run_ids != []
     assert "esms.sms.cskh" in dlrmock.journals()
+
+
+def test_runs_are_listed_in_the_order_they_started(
+    pytester: pytest.Pytester, target: Target
+) -> None:
+    # A fresh session's server numbers runs from run-1: eleven of them pass run-9.
+    pytester.makepyfile(
+        f"""
+        def test_eleven_runs(dlrmock):
+            played = [dlrmock.play("nxcloud.zalo.failed", to={target.url!r}) for _ in range(11)]
+            assert [run.id for run in dlrmock.runs] == [run.id for run in played]
+            assert played[-1].id == "run-11"
+        """
+    )
+
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
