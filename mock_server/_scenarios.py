@@ -276,7 +276,10 @@ def _check_size(node: yaml.Node, source: str) -> None:
         if done:
             open_nodes.discard(key)
             size = 1 + sum(sizes[id(c)][0] for c in children)
-            depth = 1 + max((sizes[id(c)][1] for c in children), default=0)
+            # Levels are collections, as in _check_depth and loads_json: a scalar adds none.
+            depth = (0 if isinstance(current, yaml.ScalarNode) else 1) + max(
+                (sizes[id(c)][1] for c in children), default=0
+            )
             if size > MAX_NODES or depth > MAX_DEPTH:
                 raise ScenarioError(
                     f"the document expands to more than {MAX_NODES} values or {MAX_DEPTH} "

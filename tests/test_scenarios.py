@@ -403,3 +403,57 @@ def test_small_aliases_still_load(tmp_path: Path) -> None:
         "  - kind: esms.sms.cskh\n    set: *s\n"
     )
     assert [s.set for s in load_scenario_file(path).steps] == [{"Telco": "viettel"}] * 2
+
+
+def _scenario_with_message(message_yaml: str) -> str:
+    """A valid one-step scenario file whose ``message`` is ``message_yaml`` (indented below it)."""
+    return f"message:\n{message_yaml}steps:\n  - kind: nxcloud.zalo.success\n"
+
+
+def _nested_lists(levels: int) -> str:
+    return "  x: " + "[" * levels + "1" + "]" * levels + "\n"
+
+
+def _aliased_lists(levels: int) -> str:
+    """``levels`` lists nested through aliases, each written one level deep."""
+    lines = ["  l1: &l1 [1]"] + [f"  l{i}: &l{i} [*l{i - 1}]" for i in range(2, levels + 1)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("nested", "line"), [(_nested_lists, 2), (_aliased_lists, 1)], ids=["written", "aliased"]
+)
+def test_a_scenario_file_nested_64_levels_loads_and_65_is_refused_naming_the_file(
+    tmp_path: Path, nested: Any, line: int
+) -> None:
+    # The document, `message` and the lists: 2 + 62 levels (docs/security.md: "nested more
+    # than 64 levels ... refused"); the number at the bottom is no level.
+    path = tmp_path / "deep.yaml"
+    path.write_text(_scenario_with_message(nested(62)))
+    assert load_scenario_file(path).steps[0].kind == "nxcloud.zalo.success"
+
+    path.write_text(_scenario_with_message(nested(63)))
+    with pytest.raises(ScenarioError, match="64 levels") as info:
+        load_scenario_file(path)
+    assert (info.value.source, info.value.line) == (str(path), line)
+
+
+def _aliased_values(extra: int) -> str:
+    """A ``message`` of 9 913 + ``extra`` values once its 98 aliases of a 100-value list expand:
+    every key and value counts, with the document, `steps`, the step, `kind` and its value."""
+    hundred = ", ".join(["0"] * 99)
+    aliases = ", ".join(["*a"] * 98)
+    rest = ", ".join(["0"] * extra)
+    return f"  a: &a [{hundred}]\n  l: [{aliases}]\n  r: [{rest}]\n"
+
+
+def test_a_scenario_file_of_10000_values_loads_and_one_more_is_refused(tmp_path: Path) -> None:
+    # docs/security.md: "scenario files whose YAML aliases expand past 10 000 values" are refused.
+    path = tmp_path / "laughs.yaml"
+    path.write_text(_scenario_with_message(_aliased_values(87)))
+    assert len(load_scenario_file(path).message["l"]) == 98
+
+    path.write_text(_scenario_with_message(_aliased_values(88)))
+    with pytest.raises(ScenarioError, match="expands to more than 10000 values") as info:
+        load_scenario_file(path)
+    assert (info.value.source, info.value.line) == (str(path), 1)
