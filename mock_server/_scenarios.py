@@ -348,6 +348,13 @@ def _documents(text: str, source: str) -> Iterator[tuple[Any, _Lines]]:
             f"the document is nested too deeply (more than {MAX_DEPTH} levels is never needed)",
             source=source,
         ) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids; no mark, several lines
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise ScenarioError(
+            f"not valid YAML/JSON: unacceptable character #x{code:04x}: {exc.reason}",
+            source=source,
+            line=text.count("\n", 0, exc.position) + 1,
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

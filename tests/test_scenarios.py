@@ -48,30 +48,58 @@ REQUIRED_BUILTINS = [
     "esms.sms.cskh.retried_after_lost_ack",
 ]
 
-# What each file under scenario_files/bad must produce: (line, path inside the file, message).
-# A file without an entry here fails, so every bad file is a test case.
+# What each file under scenario_files/bad must produce: (line, path inside the file, how the
+# message starts). A file without an entry here fails, so every bad file is a test case.
 EXPECTED: dict[str, tuple[int | None, str | None, str]] = {
     "unknown_kind.yaml": (
         4, "steps[1].kind",
         "unknown receipt kind 'nxcloud.zalo.deliverd'; did you mean 'nxcloud.zalo.delivered'?",
     ),
-    "negative_delay.yaml": (3, "steps[0].after", "bad delay -1: 'after' is a number of seconds"),
+    "negative_delay.yaml": (
+        3, "steps[0].after", "bad delay -1: 'after' is a number of seconds, 0 to 31536000",
+    ),
+    "delay_over_a_year.yaml": (
+        3, "steps[0].after", "bad delay 31536001: 'after' is a number of seconds, 0 to 31536000",
+    ),
     "delay_with_unit.yaml": (4, "steps[1].after", "bad delay '2s'"),
     "yaml_syntax_error.yaml": (3, None, "not valid YAML/JSON"),
     "json_syntax_error.json": (4, None, "not valid YAML/JSON: expected ',' or ']'"),
+    "control_character.yaml": (
+        3, None,
+        "not valid YAML/JSON: unacceptable character #x0007: special characters are not allowed",
+    ),
     "unknown_top_level_key.yaml": (
-        2, "descripton", "'descripton' was unexpected); did you mean 'description'?",
+        2, "descripton",
+        "Additional properties are not allowed ('descripton' was unexpected); did you mean "
+        "'description'? (allowed: description, error_info_encoding, expect, message, name, "
+        "policy, set, steps)",
     ),
     "unknown_step_key.yaml": (
-        4, "steps[1].delay", "'delay' was unexpected); check the spelling (allowed: after,",
+        4, "steps[1].delay",
+        "Additional properties are not allowed ('delay' was unexpected); check the spelling "
+        "(allowed: after, duplicate, kind, lost_ack, malformed, reorder, set)",
     ),
-    "empty_steps.yaml": (2, "steps", "'steps' is empty: list at least one receipt"),
+    "two_unknown_step_keys.yaml": (
+        4, "steps[1].delay",
+        "Additional properties are not allowed ('delay', 'retries' were unexpected); check the "
+        "spelling (allowed: after, duplicate, kind, lost_ack, malformed, reorder, set)",
+    ),
+    # A field merged in with YAML's `<<` has no line of its own: the step's line is given.
+    "merged_step_field.yaml": (
+        4, "steps[1].ext", "Additional properties are not allowed ('ext' was unexpected)",
+    ),
+    "empty_steps.yaml": (
+        2, "steps",
+        "'steps' is empty: list at least one receipt, e.g. '- kind: nxcloud.zalo.success'",
+    ),
     "missing_steps.yaml": (1, "(top level)", "'steps' is required"),
     "duplicate_not_a_number.yaml": (
         3, "steps[0].duplicate", "'twice' is not of type 'integer'",
     ),
     "kind_not_a_string.json": (3, "steps[0].kind", "17003 is not of type 'string'"),
-    "steps_not_a_list.yaml": (2, "steps", "is not of type 'array'"),
+    "steps_not_a_list.yaml": (
+        2, "steps", "{'kind': 'nxcloud.zalo.success'} is not of type 'array'",
+    ),
     "not_a_mapping.yaml": (1, "(top level)", "a scenario is a mapping with a 'steps' list"),
     "mixed_providers.json": (2, "steps", "all steps must be receipts of one provider"),
     "reorder_last_step.yaml": (4, "steps[1].reorder", "the last step cannot be reordered"),
@@ -79,12 +107,25 @@ EXPECTED: dict[str, tuple[int | None, str | None, str]] = {
         3, "policy.retries", "'many' is not of type 'integer'",
     ),
     "unknown_malformed_mode.yaml": (
-        3, "steps[0].malformed", "bad malformed mode 'truncated'; use true or one of",
+        3, "steps[0].malformed",
+        "bad malformed mode 'truncated'; use true or one of missing_field, wrong_type, bad_json, "
+        "bad_error_info",
     ),
     "malformed_without_error_info.yaml": (
-        3, "steps[0].malformed", "bad_error_info needs a kind with error_info",
+        3, "steps[0].malformed",
+        "malformed: bad_error_info needs a kind with error_info, and 'esms.sms.cskh' has none; "
+        "use missing_field or wrong_type",
     ),
-    "bad_lost_ack.yaml": (3, "steps[0].lost_ack", "bad lost_ack 'sometimes'"),
+    "bad_json_without_a_body.yaml": (
+        3, "steps[0].malformed",
+        "malformed: bad_json needs a JSON body or an error_info, and 'esms.sms.cskh' has "
+        "neither; use missing_field or wrong_type",
+    ),
+    "bad_lost_ack.yaml": (
+        3, "steps[0].lost_ack",
+        "bad lost_ack 'sometimes'; use true (every answer lost) or the number of answers lost, "
+        "e.g. 2",
+    ),
     "bad_error_info_encoding.yaml": (
         1, "error_info_encoding", "5 is not one of [1, 2, 3, 4]",
     ),
@@ -176,8 +217,7 @@ def test_bad_scenario_file_error_names_the_file_line_and_path(path: Path) -> Non
     assert (error.source, error.line, error.path) == (str(path), line, where)
     text = str(error)
     prefix = str(path) + (f":{line}" if line else "") + (f" at {where}" if where else "")
-    assert text.startswith(prefix + ": "), text
-    assert message in text
+    assert text.startswith(prefix + ": " + message), text
     assert "\n" not in text
 
 
