@@ -246,12 +246,17 @@ def _problems(validator: Any, instance: Any, prefix: str = "$") -> list[Problem]
 
 
 def _ordered(errors: list[ValidationError]) -> list[ValidationError]:
-    """``best_match`` first (it may dig into an ``anyOf``), then the rest in document order."""
+    """``best_match`` first (it may dig into an ``anyOf``), then the rest in document order,
+    each dug into the same way (an ``anyOf``'s own message quotes the whole object)."""
     if not errors:
         return errors
     best = best_match(errors, key=relevance)
     assert best is not None
-    rest = [e for e in errors if e is not best and best not in _descendants(e)]
+    rest = [
+        best_match([e], key=relevance) or e
+        for e in errors
+        if e is not best and best not in _descendants(e)
+    ]
     return [best, *sorted(rest, key=lambda e: [str(p) for p in e.absolute_path])]
 
 

@@ -80,6 +80,33 @@ def test_a_problem_found_inside_an_any_of_is_reported_once() -> None:
     ]
 
 
+def test_every_problem_inside_an_any_of_names_its_field_not_only_the_first() -> None:
+    # --json "lists every problem with its JSON path": the second one too, not the object
+    # around it with the whole object quoted.
+    payload = receipt("nxcloud.zalo.success", seed=1)
+    payload["zaloRes"]["data"]["sent_time"] = 5
+    payload["code"] = "0"
+
+    problems = validate(payload)
+    assert [(str(p), p.validator) for p in problems] == [
+        ("$.code: '0' is not of type 'integer'", "type"),
+        ("$.zaloRes.data.sent_time: 5 is not of type 'string'", "type"),
+    ]
+
+
+def test_an_undocumented_field_is_named_alone_when_the_whole_receipt_also_breaks_a_rule() -> None:
+    # nxcloud.ota.success takes exactly one of drtime / drTime (a rule of the whole object).
+    payload = receipt("nxcloud.ota.success", seed=1)
+    del payload["drtime"]
+    payload["Xtra"] = "1"
+
+    problems = validate(payload, strict=True)
+    assert ("$.Xtra", "undocumented field 'Xtra' (the provider does not document it)") in [
+        (p.path, p.message) for p in problems
+    ]
+    assert [p.validator for p in problems] == ["unevaluatedProperties", "oneOf"]
+
+
 def test_each_problem_names_the_schema_keyword_that_failed() -> None:
     payload = receipt("nxcloud.zalo.success", seed=1)
     del payload["requestId"]
