@@ -268,6 +268,12 @@ def test_set_making_an_invalid_payload_is_refused_unless_allowed() -> None:
     assert result.exit_code == 1 and "$.sendTime" in result.output.splitlines()[0]
 
 
+def test_set_of_a_misspelt_field_suggests_it_whatever_nested_object_comes_after_it() -> None:
+    # nxcloud.zalo.failed: requestId first, the zaloRes object last.
+    line = assert_usage_error(run("example", "nxcloud.zalo.failed", "--set", "requestid=r-1"))
+    assert "nxcloud.zalo.failed has no field 'requestid'; did you mean 'requestId'? " in line
+
+
 def test_set_of_a_nested_field_that_does_not_exist_is_refused() -> None:
     line = assert_usage_error(run("example", "nxcloud.zalo.failed", "--set", "zaloRes.eror=3"))
     assert "nxcloud.zalo.failed has no field 'zaloRes.eror'; did you mean 'zaloRes.error'? " in line
