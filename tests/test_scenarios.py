@@ -178,6 +178,17 @@ def test_good_scenario_file_plays(path: Path, target: Target, engine: Engine) ->
     assert target.count() == len(run.attempts)
 
 
+@pytest.mark.parametrize("path", GOOD, ids=[p.name for p in GOOD])
+def test_a_scenario_file_round_trips_through_the_file_format_it_is_listed_in(path: Path) -> None:
+    # `dlrmock scenarios --json` shows a scenario in its file format, every setting included
+    # (esms_zns_retried.json: error_info_encoding 4, lost_ack 1).
+    scenario = load_scenario(path)
+
+    as_file = json.loads(json.dumps(scenario.as_dict()))
+
+    assert parse_scenario(as_file, source=scenario.source) == scenario
+
+
 def test_scenario_name_defaults_to_the_file_name() -> None:
     assert load_scenario_file(FILES / "good" / "esms_zns_retried.json").name == "esms_zns_retried"
     assert load_scenario_file(FILES / "good" / "order_shipped.yaml").name == "order-shipped"
