@@ -418,25 +418,28 @@ LAUGHS = "\n".join(
 
 
 @pytest.mark.parametrize(
-    ("content", "message"),
+    ("content", "line", "message"),
     [
-        (LAUGHS, "expands to more than 10000 values"),
-        ("a: &a [*a]\n", "refers to a value that contains it"),
-        ("a: " + "[" * 20_000 + "]" * 20_000 + "\n", "nested too deeply"),
-        ("a: " + "[" * 70 + "]" * 70 + "\n", "nested too deeply"),
+        (LAUGHS, 5, "expands to more than 10000 values"),  # l4 is the first past 10 000
+        ("a: &a [*a]\n", 1, "refers to a value that contains it"),
+        ("steps:\n  - kind: esms.sms.cskh\n    set: &s {x: [*s]}\n", 3,
+         "refers to a value that contains it"),
+        ("a: " + "[" * 20_000 + "]" * 20_000 + "\n", 1, "nested too deeply"),
+        ("a: " + "[" * 70 + "]" * 70 + "\n", 1, "nested too deeply"),
     ],
 )
-def test_a_hostile_scenario_file_is_refused_quickly(
-    tmp_path: Path, content: str, message: str
+def test_a_hostile_scenario_file_is_refused_quickly_naming_the_file_and_line(
+    tmp_path: Path, content: str, line: int, message: str
 ) -> None:
     import time
 
     path = tmp_path / "hostile.yaml"
     path.write_text(content)
     started = time.monotonic()
-    with pytest.raises(ScenarioError, match=message):
+    with pytest.raises(ScenarioError, match=message) as info:
         load_scenario_file(path)
     assert time.monotonic() - started < 2
+    assert (info.value.source, info.value.line) == (str(path), line)
 
 
 def test_play_on_a_deeply_nested_file_exits_2_with_one_line(tmp_path: Path) -> None:
@@ -462,7 +465,8 @@ def _scenario_with_message(message_yaml: str) -> str:
 
 
 def _nested_lists(levels: int) -> str:
-    return "  x: " + "[" * levels + "1" + "]" * levels + "\n"
+    """``levels`` lists, the deepest branch after a shallower one (levels are counted back)."""
+    return "  x: [[], " + "[" * (levels - 1) + "1" + "]" * (levels - 1) + "]\n"
 
 
 def _aliased_lists(levels: int) -> str:
