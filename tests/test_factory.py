@@ -28,6 +28,7 @@ from mock_server import (
     wire,
 )
 from mock_server._factory import coerce_value, parse_assignment
+from mock_server._wire import encode_error_info
 from mock_server.providers.esms import CARRIER_PREFIXES, carrier_of
 
 PER_KIND = 500
@@ -455,3 +456,16 @@ def test_example_never_prints_nan() -> None:
 
     result = CliRunner().invoke(cli, ["example", "nxcloud.zalo.success", "--set", "code=NaN"])
     assert result.exit_code == 2 and "NaN" not in result.stdout
+
+
+@pytest.mark.parametrize("encoding", [1, 2, 3, 4])
+def test_wire_puts_error_info_in_the_encoding_it_is_given(encoding: int) -> None:
+    # `mock_server.wire(kind, payload, url, error_info_encoding)`: what --error-info-encoding
+    # does for --wire; esms.zns.normal's own encoding is 2.
+    payload = receipt("esms.zns.normal", seed=1)
+    data = decode_error_info(payload["error_info"]).data
+
+    request = wire("esms.zns.normal", payload, "http://127.0.0.1/cb",
+                   error_info_encoding=encoding)
+
+    assert parse_callback(request.url)["error_info"] == encode_error_info(data, encoding)
