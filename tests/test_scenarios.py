@@ -100,8 +100,18 @@ EXPECTED: dict[str, tuple[int | None, str | None, str]] = {
     "steps_not_a_list.yaml": (
         2, "steps", "{'kind': 'nxcloud.zalo.success'} is not of type 'array'",
     ),
-    "not_a_mapping.yaml": (1, "(top level)", "a scenario is a mapping with a 'steps' list"),
-    "mixed_providers.json": (2, "steps", "all steps must be receipts of one provider"),
+    "not_a_mapping.yaml": (
+        1, "(top level)",
+        "a scenario is a mapping with a 'steps' list, got list; see `dlrmock scenarios --json` "
+        "for examples",
+    ),
+    "mixed_providers.json": (
+        2, "steps", "all steps must be receipts of one provider, got esms, nxcloud",
+    ),
+    # The problem nearest the top is the one reported.
+    "two_problems.yaml": (
+        1, "descripton", "Additional properties are not allowed ('descripton' was unexpected)",
+    ),
     "reorder_last_step.yaml": (4, "steps[1].reorder", "the last step cannot be reordered"),
     "policy_retries_not_a_number.yaml": (
         3, "policy.retries", "'many' is not of type 'integer'",
@@ -189,6 +199,15 @@ def test_a_scenario_file_round_trips_through_the_file_format_it_is_listed_in(pat
     assert parse_scenario(as_file, source=scenario.source) == scenario
 
 
+def test_a_scenario_file_keeps_its_description_message_policy_and_expectation() -> None:
+    scenario = load_scenario_file(FILES / "good" / "order_shipped.yaml")
+
+    assert scenario.description == "success, delivered twice, then a late success"
+    assert scenario.message == {"ext": "order-42"}
+    assert scenario.policy == {"timeout": 2, "retries": 0}
+    assert scenario.expect == {"final": "delivered"}
+
+
 def test_scenario_name_defaults_to_the_file_name() -> None:
     assert load_scenario_file(FILES / "good" / "esms_zns_retried.json").name == "esms_zns_retried"
     assert load_scenario_file(FILES / "good" / "order_shipped.yaml").name == "order-shipped"
@@ -253,6 +272,7 @@ def test_inline_mapping_is_parsed_like_a_file() -> None:
 
     assert isinstance(scenario, Scenario)
     assert (scenario.name, scenario.source, scenario.steps[0].lost_ack) == ("inline", "<inline>", 2)
+    assert (scenario.description, scenario.policy, scenario.error_info_encoding) == ("", {}, None)
     with pytest.raises(ScenarioError, match=r"^<inline> at steps\[0\]\.kind: unknown receipt"):
         load_scenario({"steps": [{"kind": "esms.sms.cshk"}]})
 
