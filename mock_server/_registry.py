@@ -275,6 +275,11 @@ def load_payload(source: str | bytes | Mapping[str, Any]) -> dict[str, Any]:
             source = source.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise PayloadError(f"payload is not UTF-8 text: {exc}") from None
+    if not isinstance(source, str):
+        raise PayloadError(
+            f"payload is a Python {type(source).__name__}; pass a dict, a JSON text, an eSMS "
+            "query string or a whole callback URL"
+        )
     text = source.strip()
     if text.startswith(("{", "[", '"')):
         try:

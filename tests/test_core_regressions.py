@@ -188,6 +188,18 @@ def test_a_payload_that_is_no_receipt_at_all_is_refused_saying_what_it_is(
     assert str(failure.value).startswith(message)
 
 
+@pytest.mark.parametrize("source", [[], None, 5, ["status", "success"]], ids=repr)
+def test_a_python_value_that_is_no_mapping_or_text_is_refused_naming_its_type(
+    source: object,
+) -> None:
+    with pytest.raises(PayloadError) as failure:
+        validate(source)  # type: ignore[arg-type]
+    assert str(failure.value) == (
+        f"payload is a Python {type(source).__name__}; pass a dict, a JSON text, an eSMS query "
+        "string or a whole callback URL"
+    )
+
+
 def test_an_unknown_schema_name_suggests_the_closest_kind() -> None:
     with pytest.raises(UnknownKindError) as failure:
         schema("nxcloud.zalo.deliverd")
