@@ -1,0 +1,99 @@
+"""Rules of the delivery engine that mutation testing of ``mock_server/_engine`` found unguarded.
+
+Each test states one rule in its name and drives the engine the way a caller does (``Engine``,
+``MockProvider``, the CLI); every webhook is a loopback ``Target`` on 127.0.0.1, port 0.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from click.testing import CliRunner
+from targets import Target
+
+from mock_server import Engine, MockProvider, RunError
+from mock_server.cli import cli
+
+MakeTarget = Callable[..., Target]
+WAIT = 5.0
+
+
+def query_of(path: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(path).query, keep_blank_values=True).items()}
+
+
+# ------------------------------------------------------------------------------ lifecycle
+def test_stepping_a_run_after_its_engine_closed_says_the_engine_is_not_running(
+    target: Target,
+) -> None:
+    engine = Engine(time_scale=0).start()
+    run = engine.play("nxcloud.zalo.failed", target.url, clock="manual")
+    engine.close()
+
+    with pytest.raises(RunError, match=r"^the delivery engine is not running \(use it as a "
+                                       r"context manager\)$"):
+        run.step(timeout=WAIT)
+    assert run.state == "cancelled" and target.count() == 0
+
+
+def test_a_held_run_that_is_cancelled_is_no_longer_held(engine: Engine, target: Target) -> None:
+    run = engine.play("nxcloud.zalo.failed", target.url, hold=True)
+    assert run.held
+
+    engine.cancel(run.id)
+
+    assert run.wait_done(WAIT) and run.state == "cancelled"
+    assert not run.held  # "planned but not started: release() starts it" no longer holds
+    engine.release(run)  # so releasing it does nothing
+    assert run.state == "cancelled" and target.count() == 0
+
+
+def test_a_new_history_file_numbers_the_first_run_1(tmp_path: Path, target: Target) -> None:
+    with MockProvider(time_scale=0, db=str(tmp_path / "history.sqlite")) as provider:
+        run = provider.play("nxcloud.zalo.failed", to=target.url).wait(WAIT)
+
+    assert run.id == "run-1"
+
+
+# ------------------------------------------------------------------ --set of message fields
+def test_play_set_of_a_shared_message_field_types_it_and_reaches_message_and_receipts(
+    target: Target,
+) -> None:
+    # SMSID is text in the message and in the receipt; receivers is a number only the message
+    # has: the receipt's TotalReceiver / TotalSent come from it.
+    result = CliRunner(env={"DLRMOCK_ADMIN_TOKEN": None}).invoke(cli, [
+        "play", "esms.sms.ads.delivered", "--to", target.url, "--time-scale", "0", "--json",
+        "--set", "SMSID=sms-42", "--set", "receivers=40",
+    ])
+
+    assert result.exit_code == 0, result.output
+    run: dict[str, Any] = json.loads(result.stdout)["run"]
+    assert run["message_id"] == "sms-42"
+    assert run["message"]["SMSID"] == "sms-42" and run["message"]["receivers"] == 40
+    (request,) = target.wait_for(1)
+    sent = query_of(request.path)
+    assert sent["SMSID"] == "sms-42"
+    assert sent["TotalReceiver"] == "40" and sent["TotalSent"] == "40"
+
+
+
+# ------------------------------------------------------------ receipts stamped as they leave
+def test_a_malformed_step_stamped_as_it_leaves_still_goes_out_malformed(
+    engine: Engine, target: Target
+) -> None:
+    china = timezone(timedelta(hours=8))
+    scenario = {"name": "broken-expiry",
+                "steps": [{"kind": "nxcloud.zalo.journey_time_out", "malformed": "bad_json"}]}
+    run = engine.play(scenario, target.url, live_zone=china)
+
+    [attempt] = run.wait(WAIT).attempts
+    [received] = target.wait_for(1)
+    assert attempt.malformed == "bad_json" and attempt.request.body == received.body
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(received.body)
