@@ -44,12 +44,12 @@ def test_stepping_a_run_after_its_engine_closed_says_the_engine_is_not_running(
 
 def test_a_held_run_that_is_cancelled_is_no_longer_held(engine: Engine, target: Target) -> None:
     run = engine.play("nxcloud.zalo.failed", target.url, hold=True)
-    assert run.held
+    was_held = run.held
 
     engine.cancel(run.id)
 
     assert run.wait_done(WAIT) and run.state == "cancelled"
-    assert not run.held  # "planned but not started: release() starts it" no longer holds
+    assert was_held and not run.held  # "planned but not started: release() starts it" no longer holds
     engine.release(run)  # so releasing it does nothing
     assert run.state == "cancelled" and target.count() == 0
 
