@@ -97,3 +97,17 @@ def test_a_malformed_step_stamped_as_it_leaves_still_goes_out_malformed(
     assert attempt.malformed == "bad_json" and attempt.request.body == received.body
     with pytest.raises(json.JSONDecodeError):
         json.loads(received.body)
+
+
+# ------------------------------------------------------------------- the journal's excerpt
+@pytest.mark.parametrize("cut", [False, True], ids=["whole", "cut-at-2-KiB"])
+def test_a_long_answer_that_is_not_utf8_is_journaled_not_fatal(
+    engine: Engine, make_target: MakeTarget, cut: bool
+) -> None:
+    body = b"accepted \xff\xfe " + b"x" * (3000 if cut else 100)
+    run = engine.play("nxcloud.zalo.failed", make_target(body=body).url).wait(WAIT)
+
+    [attempt] = run.attempts
+    assert run.ok and run.error is None
+    assert attempt.response_body == body[:2048].decode("utf-8", "replace")
+    assert attempt.response_body.startswith("accepted \ufffd\ufffd x")
