@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from targets import Target
 
-from mock_server import Engine, MockProvider, RunError
+from mock_server import Engine, EngineClosedError, MockProvider, RunError
 from mock_server.cli import cli
 
 MakeTarget = Callable[..., Target]
@@ -40,6 +40,21 @@ def test_stepping_a_run_after_its_engine_closed_says_the_engine_is_not_running(
                                        r"context manager\)$"):
         run.step(timeout=WAIT)
     assert run.state == "cancelled" and target.count() == 0
+
+
+def test_an_engine_closed_before_it_started_stays_closed_and_closes_again_quietly(
+    target: Target,
+) -> None:
+    engine = Engine(time_scale=0)
+    engine.close()
+    engine.close()  # idempotent, also before any start
+
+    with pytest.raises(EngineClosedError, match=r"engine is closed"):
+        engine.play("nxcloud.zalo.failed", target.url)
+    with pytest.raises(EngineClosedError):
+        engine.start()
+    engine.close()
+    assert target.count() == 0
 
 
 def test_a_held_run_that_is_cancelled_is_no_longer_held(engine: Engine, target: Target) -> None:
