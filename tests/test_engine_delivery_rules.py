@@ -57,6 +57,23 @@ def test_an_engine_closed_before_it_started_stays_closed_and_closes_again_quietl
     assert target.count() == 0
 
 
+def test_closing_the_engine_while_a_request_waits_journals_it_cancelled(
+    make_target: MakeTarget, caplog: pytest.LogCaptureFixture
+) -> None:
+    never = make_target("never")
+    engine = Engine(time_scale=0).start()
+    run = engine.play("nxcloud.zalo.success_never_delivered", never.url, policy={"timeout": 5})
+    never.wait_for(1)
+
+    engine.close()
+
+    assert run.wait_done(0) and run.state == "cancelled"
+    [attempt] = run.attempts
+    assert attempt.outcome == "cancelled" and "cancelled while waiting" in (attempt.error or "")
+    assert engine.pending_runs == 0 and list(engine.errors) == []
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("WARNING", "ERROR")] == []
+
+
 def test_a_held_run_that_is_cancelled_is_no_longer_held(engine: Engine, target: Target) -> None:
     run = engine.play("nxcloud.zalo.failed", target.url, hold=True)
     was_held = run.held
@@ -64,7 +81,7 @@ def test_a_held_run_that_is_cancelled_is_no_longer_held(engine: Engine, target: 
     engine.cancel(run.id)
 
     assert run.wait_done(WAIT) and run.state == "cancelled"
-    assert was_held and not run.held  # "planned but not started: release() starts it" no longer holds
+    assert was_held and not run.held  # no longer "planned but not started"
     engine.release(run)  # so releasing it does nothing
     assert run.state == "cancelled" and target.count() == 0
 
