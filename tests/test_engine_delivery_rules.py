@@ -7,6 +7,7 @@ Each test states one rule in its name and drives the engine the way a caller doe
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import timedelta, timezone
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from targets import Target
 
-from mock_server import Engine, EngineClosedError, MockProvider, RunError
+from mock_server import AllowList, Engine, EngineClosedError, MockProvider, RunError
 from mock_server.cli import cli
 
 MakeTarget = Callable[..., Target]
@@ -143,3 +144,32 @@ def test_a_long_answer_that_is_not_utf8_is_journaled_not_fatal(
     assert run.ok and run.error is None
     assert attempt.response_body == body[:2048].decode("utf-8", "replace")
     assert attempt.response_body.startswith("accepted \ufffd\ufffd x")
+
+
+# ----------------------------------------------------------------------- blocked deliveries
+def test_each_blocked_receipt_is_journaled_once_counted_and_announced() -> None:
+    scenario = {"name": "two-steps", "steps": [
+        {"kind": "nxcloud.zalo.success"},
+        {"kind": "nxcloud.zalo.delivered", "after": 2, "duplicate": 1, "malformed": "bad_json"},
+    ]}
+    announced: list[tuple[str, int, int]] = []
+    with Engine(time_scale=0, allow_targets=AllowList()) as engine:
+        engine.on_attempt.append(lambda run, a: announced.append((run.id, a.step, a.copy)))
+        before = time.time()
+        runs = [engine.play(scenario, "http://192.0.2.1:9/hook").wait(WAIT) for _ in range(2)]
+
+    assert engine.blocked_attempts == 6  # 3 receipts a run, none retried
+    for run in runs:
+        rows = [(a.run_id, a.step, a.copy, a.kind, a.attempt, a.offset, a.latency_ms, a.outcome,
+                 a.status, a.malformed) for a in run.attempts]
+        assert rows == [
+            (run.id, 0, 0, "nxcloud.zalo.success", 1, 0.0, 0.0, "blocked", None, None),
+            (run.id, 1, 0, "nxcloud.zalo.delivered", 1, 2.0, 0.0, "blocked", None, "bad_json"),
+            (run.id, 1, 1, "nxcloud.zalo.delivered", 1, 2.0, 0.0, "blocked", None, "bad_json"),
+        ]
+        assert all(a.error and "192.0.2.1:9" in a.error for a in run.attempts)
+        assert all(before <= a.at <= time.time() for a in run.attempts)
+        assert [a.request.body for a in run.attempts] == [
+            d.request.body for d in run.deliveries]
+    assert announced == [(run.id, step, copy) for run in runs
+                         for step, copy in ((0, 0), (1, 0), (1, 1))]
