@@ -173,3 +173,16 @@ def test_each_blocked_receipt_is_journaled_once_counted_and_announced() -> None:
             d.request.body for d in run.deliveries]
     assert announced == [(run.id, step, copy) for run in runs
                          for step, copy in ((0, 0), (1, 0), (1, 1))]
+
+
+# --------------------------------------------------------------------- an answered attempt
+def test_an_answered_attempt_has_its_latency_in_milliseconds_and_no_error(
+    engine: Engine, make_target: MakeTarget
+) -> None:
+    slow = make_target("slow", delay=0.3)
+    run = engine.play("nxcloud.zalo.failed", slow.url).wait(WAIT)
+
+    [attempt] = run.attempts
+    assert 300 <= attempt.latency_ms < 300 + WAIT * 1000
+    assert (attempt.outcome, attempt.status, attempt.error) == ("acknowledged", 200, None)
+    assert attempt.as_dict()["error"] is None
