@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
-from targets import Target
+from targets import Target, refused_url
 
 from mock_server import AllowList, Engine, EngineClosedError, MockProvider, RunError
 from mock_server.cli import cli
@@ -70,7 +70,8 @@ def test_closing_the_engine_while_a_request_waits_journals_it_cancelled(
 
     assert run.wait_done(0) and run.state == "cancelled"
     [attempt] = run.attempts
-    assert attempt.outcome == "cancelled" and "cancelled while waiting" in (attempt.error or "")
+    assert attempt.outcome == "cancelled"
+    assert attempt.error == "the run was cancelled while waiting for the answer"
     assert engine.pending_runs == 0 and list(engine.errors) == []
     assert [r.getMessage() for r in caplog.records if r.levelname in ("WARNING", "ERROR")] == []
 
@@ -186,3 +187,11 @@ def test_an_answered_attempt_has_its_latency_in_milliseconds_and_no_error(
     assert 300 <= attempt.latency_ms < 300 + WAIT * 1000
     assert (attempt.outcome, attempt.status, attempt.error) == ("acknowledged", 200, None)
     assert attempt.as_dict()["error"] is None
+
+
+def test_an_attempt_without_an_answer_has_no_status_and_an_empty_body(engine: Engine) -> None:
+    run = engine.play("nxcloud.zalo.failed", refused_url(), policy={"retries": 0}).wait(WAIT)
+
+    [attempt] = run.attempts
+    assert (attempt.outcome, attempt.status, attempt.response_body) == ("refused", None, "")
+    assert attempt.error
