@@ -88,6 +88,18 @@ def test_a_held_run_that_is_cancelled_is_no_longer_held(engine: Engine, target: 
     assert run.state == "cancelled" and target.count() == 0
 
 
+def test_closing_the_engine_cancels_a_held_run_which_is_then_no_longer_held(
+    target: Target,
+) -> None:
+    engine = Engine(time_scale=0).start()
+    run = engine.play("nxcloud.zalo.failed", target.url, hold=True)
+
+    engine.close()
+
+    assert run.wait_done(0) and run.state == "cancelled"
+    assert not run.held and target.count() == 0
+
+
 def test_a_new_history_file_numbers_the_first_run_1(tmp_path: Path, target: Target) -> None:
     with MockProvider(time_scale=0, db=str(tmp_path / "history.sqlite")) as provider:
         run = provider.play("nxcloud.zalo.failed", to=target.url).wait(WAIT)
