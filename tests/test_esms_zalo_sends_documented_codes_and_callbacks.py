@@ -1,0 +1,276 @@
+"""eSMS's Zalo sends beyond the template ZNS — full content, follower, Zalo user id, hashed
+phone — and the account they are charged to: each documented error code in eSMS's own body,
+each callback field the docs name, each price from ``esms_unit_prices`` by TypeId.
+
+Over real sockets, as an app calls them: a :class:`MockProvider` at time scale 0 with an
+account that lists its Zalo OA and templates (``zalo_oas``) and its prices, a sink for the
+callbacks, ``requests`` sending the docs' examples (``schemas/sendapi-examples/esms/``) with
+numbers where the docs show strings and the trailing slash or not.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from test_sendapi_esms_apis import (
+    DEADLINE,
+    EXPLAIN,
+    KEYS,
+    VECTORS,
+    Sink,
+    api,
+    status,
+    valid,
+    vector,
+    with_keys,
+)
+
+from mock_server import MockProvider
+
+OA = "4097311281936189049"
+TEMPLATES = ("205644", "540679", "200607")
+"""The templates the account's OA has: the docs' OTP, zalo_uid and hash_phone examples."""
+PRICES = {"2": 850, "23": 0.123456, "24": 660, "25": 330, "26": 60}
+USER_ID = "31215806834323092"
+"""The follower / Zalo user id of eSMS's own callback examples."""
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[Sink]:
+    sink = Sink()
+    sink.thread.start()
+    yield sink
+    sink.server.shutdown()
+    sink.thread.join(DEADLINE)
+    sink.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def esms(sink: Sink) -> Iterator[MockProvider]:
+    send = {"esms_default_webhook": f"{sink.url}/default", "esms_unit_prices": PRICES,
+            "zalo_oas": {OA: list(TEMPLATES)}, "balance": 1000}
+    with MockProvider(time_scale=0, send=send) as provider:
+        yield provider
+
+
+@pytest.fixture(autouse=True)
+def _fresh(esms: MockProvider) -> None:
+    esms.reset()
+    esms.state.send_state.clear()
+
+
+def post(provider: MockProvider, name: str, document: dict[str, Any]) -> requests.Response:
+    return requests.post(api(provider, name), json=document, timeout=DEADLINE)
+
+
+def refused(response: requests.Response, code: str, message: str) -> str:
+    """Assert eSMS's error document, byte for byte; dlrmock's explanation."""
+    assert response.status_code == 200
+    assert response.json() == {"CodeResult": code, "CountRegenerate": 0, "ErrorMessage": message}
+    return str(response.headers[EXPLAIN])
+
+
+def sent(provider: MockProvider, sink: Sink, name: str,
+         document: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """Send, expect 100 and one callback; (its path, its parameters)."""
+    answer = valid("esms.send.response", post(provider, name, document).json())
+    assert answer["CodeResult"] == "100", answer
+    [callback] = sink.wait(answer["SMSID"], 1)
+    return callback
+
+
+# ------------------------------------------------- SmsType 24 / 25: Zalo with full content
+def full_content(sink: Sink, **fields: Any) -> dict[str, Any]:
+    """The docs' full-content Zalo request (its placeholders filled), SmsType a JSON number."""
+    document = with_keys(vector("req-SendMultipleMessage_V4_post_json-fullcontent-zalo.json"))
+    document.update({"SmsType": 24, "OAID": OA, "Phone": "0901888484",
+                     "Content": "Ma OTP 4821", "RequestId": "",
+                     "CallbackUrl": f"{sink.url}/content", **fields})
+    return document
+
+
+def test_full_content_zalo_calls_back_with_its_type_oa_template_0_and_the_type_price(
+        esms: MockProvider, sink: Sink) -> None:
+    path, callback = sent(esms, sink, "SendMultipleMessage_V4_post_json/", full_content(sink))
+    assert (path, callback["TypeId"], callback["phonenumber"]) == ("/content", "24", "0901888484")
+    # [choice, docs/choices.md] no template: tempid is the request's TempID, else 0.
+    assert (callback["oaid"], callback["tempid"]) == (OA, "0")
+    assert callback["TotalPrice"] == "660.0000"
+    _, normal = sent(esms, sink, "SendMultipleMessage_V4_post_json",
+                     full_content(sink, SmsType="25", TempID=540679))
+    assert (normal["TypeId"], normal["tempid"], normal["TotalPrice"]) == ("25", "540679",
+                                                                         "330.0000")
+
+
+def test_full_content_zalo_without_an_oaid_is_791(esms: MockProvider, sink: Sink) -> None:
+    document = full_content(sink)
+    del document["OAID"]
+    explain = refused(post(esms, "SendMultipleMessage_V4_post_json/", document), "791",
+                      "Thiếu OA ID hoặc Template ID.")
+    assert "SmsType 24 on SendMultipleMessage_V4_post_json is a Zalo message: it needs an OAID" \
+        in explain
+
+
+def test_full_content_zalo_from_an_oa_not_on_the_account_is_204(esms: MockProvider,
+                                                               sink: Sink) -> None:
+    explain = refused(post(esms, "SendMultipleMessage_V4_post_json/",
+                           full_content(sink, OAID="1397492183140006179")),
+                      "204", "OAID không tồn tại trên hệ thống.")
+    assert "'1397492183140006179'" in explain and OA in explain
+
+
+# ---------------------------------------------------------- follower messages (TypeId 26)
+def follower_v4(sink: Sink, **fields: Any) -> dict[str, Any]:
+    """The docs' V4 text request: its broken ``"CallbackUrl":{{CallbackUrl}}"`` line mended."""
+    text = (VECTORS / "req-SendZaloFollowerMessage_V4_post_json-text.json").read_text("utf-8")
+    document = with_keys(json.loads(text.replace(':{{CallbackUrl}}"', ':"{{CallbackUrl}}"')))
+    document.update({"OAID": int(OA), "User_id": USER_ID, "CallbackUrl": f"{sink.url}/follower",
+                     **fields})
+    return document
+
+
+def test_follower_v4_by_user_id_calls_back_with_type_26_the_oa_and_its_price(
+        esms: MockProvider, sink: Sink) -> None:
+    path, callback = sent(esms, sink, "SendZaloFollowerMessage_V4_post_json/", follower_v4(sink))
+    assert (path, callback["TypeId"], callback["phonenumber"]) == ("/follower", "26", USER_ID)
+    assert callback["oaid"] == OA and "telcoid" not in callback
+    assert callback["RequestId"] == "96accf59-0c41-4bc7-a5c4-4a466c2e41c2"
+    assert callback["TotalPrice"] == "60.0000"
+    smsid = esms.sent[-1].message_ids[0]
+    assert status(esms, smsid)["TotalPrice"] == 60
+
+
+def test_a_follower_message_without_an_oa_is_204(esms: MockProvider, sink: Sink) -> None:
+    explain = refused(post(esms, "SendZaloFollowerMessage_V4_post_json",
+                           follower_v4(sink, OAID="")),
+                      "204", "OAID không tồn tại trên hệ thống.")
+    assert "missing OAID: a follower message names the OA that sends it" in explain
+
+
+def test_a_follower_message_from_an_oa_not_on_the_account_is_204(esms: MockProvider,
+                                                                sink: Sink) -> None:
+    refused(post(esms, "SendZaloFollowerMessage_V4_post_json",
+                 follower_v4(sink, OAID="1397492183140006179")),
+            "204", "OAID không tồn tại trên hệ thống.")
+
+
+@pytest.mark.parametrize(("api_name", "change"), [
+    ("SendZaloFollowerMessage_V4_post_json", {"User_id": ""}),
+    ("SendZaloFollowerMessage_V5_post_json", {"Payload": {"recipient": {"user_id": ""},
+                                                          "message": {"text": "hi"}}}),
+], ids=["v4-empty-user-id", "v5-empty-user-id"])
+def test_a_follower_message_without_a_user_id_is_210_in_the_error_tables_words(
+        esms: MockProvider, sink: Sink, api_name: str, change: dict[str, Any]) -> None:
+    document = {**follower_v4(sink), **change}
+    if "Payload" in change:
+        del document["User_id"]
+    explain = refused(post(esms, api_name, document), "210", "Không đúng payload theo quy định.")
+    assert "Payload.recipient.user_id (V5) or User_id (V4)" in explain
+
+
+# ---------------------------------------------------- by Zalo user id and by hashed phone
+def by_uid(sink: Sink, **fields: Any) -> dict[str, Any]:
+    document = with_keys(vector("req-SendZaloMessage_V6-zalo_uid.json"))
+    document.update(CallbackUrl=f"{sink.url}/uid", **fields)
+    return document
+
+
+def by_hash(sink: Sink, **fields: Any) -> dict[str, Any]:
+    document = with_keys(vector("req-SendZaloMessage_V6-hash_phone.json"))
+    document.update(CallbackUrl=f"{sink.url}/hash", **fields)
+    return document
+
+
+def test_a_send_by_zalo_uid_calls_back_with_its_oa_template_and_the_zns_price(
+        esms: MockProvider, sink: Sink) -> None:
+    _, callback = sent(esms, sink, "SendZaloMessage_V6/zalo_uid/", by_uid(sink))
+    assert (callback["oaid"], callback["tempid"]) == (OA, "540679")
+    assert callback["TotalPrice"] == "330.0000"
+
+
+def test_a_zalo_uid_of_20_characters_is_accepted_and_21_is_852(esms: MockProvider,
+                                                               sink: Sink) -> None:
+    _, callback = sent(esms, sink, "SendZaloMessage_V6/zalo_uid", by_uid(sink, ZaloUid="3" * 20))
+    assert callback["phonenumber"] == "3" * 20
+    explain = refused(post(esms, "SendZaloMessage_V6/zalo_uid",
+                           by_uid(sink, ZaloUid="3" * 21, RequestId="uid-21")),
+                      "852", "Zalo UID Invalid")
+    assert "ZaloUid is 21 characters long; at most 20" in explain
+
+
+def test_a_send_by_hashed_phone_calls_back_with_telcoid_9_the_hash_oa_and_template(
+        esms: MockProvider, sink: Sink) -> None:
+    document = by_hash(sink)
+    _, callback = sent(esms, sink, "SendZaloMessage_V6/hash_phone/", document)
+    assert (callback["TypeId"], callback["telcoid"]) == ("25", "9")
+    # docs/choices.md: "phonenumber is the user id (as documented) or the hash".
+    assert callback["phonenumber"] == document["HashPhone"]
+    assert (callback["oaid"], callback["tempid"]) == (OA, "200607")
+    assert callback["TotalPrice"] == "330.0000"
+
+
+def test_a_hash_that_is_not_64_hex_digits_is_115_in_the_error_tables_words(
+        esms: MockProvider, sink: Sink) -> None:
+    explain = refused(post(esms, "SendZaloMessage_V6/hash_phone",
+                           by_hash(sink, HashPhone="0901888484")),
+                      "115", "Dữ liệu hashphone không đúng.")
+    assert "'0901888484' is not a SHA-256 hex digest (64 hex digits) of the number" in explain
+
+
+@pytest.mark.parametrize("name", ["SendZaloMessage_V6/zalo_uid", "SendZaloMessage_V6/hash_phone"])
+def test_a_send_by_user_without_a_template_is_791(esms: MockProvider, sink: Sink,
+                                                  name: str) -> None:
+    document = (by_uid if name.endswith("uid") else by_hash)(sink)
+    del document["TempID"]
+    refused(post(esms, name, document), "791", "Thiếu OA ID hoặc Template ID.")
+
+
+@pytest.mark.parametrize("name", ["SendZaloMessage_V6/zalo_uid", "SendZaloMessage_V6/hash_phone"])
+def test_a_send_by_user_checks_the_oa_and_its_template_against_the_account(
+        esms: MockProvider, sink: Sink, name: str) -> None:
+    document = (by_uid if name.endswith("uid") else by_hash)(sink)
+    refused(post(esms, name, {**document, "OAID": "1397492183140006179"}), "204",
+            "OAID không tồn tại trên hệ thống.")
+    explain = refused(post(esms, name, {**document, "TempID": 267247}), "789",
+                      "TemplateId is not config")
+    assert "'267247'" in explain
+
+
+# -------------------------------------------------------------------- numbers and balance
+def test_advertising_phones_may_be_one_comma_separated_string_or_json_numbers(
+        esms: MockProvider, sink: Sink) -> None:
+    ads = {**KEYS, "Content": "Sale", "Brandname": "ACME", "SmsType": 1,
+           "CallbackUrl": f"{sink.url}/ads"}
+    for phones in ("0912345670, 84983456781", [912345670, 84983456781]):
+        _, callback = sent(esms, sink, "SendMultipleSMSBrandname_json/",
+                           {**ads, "Phones": phones})
+        assert callback["TotalReceiver"] == "2"
+
+
+def test_5000_numbers_in_one_request_are_accepted(esms: MockProvider, sink: Sink) -> None:
+    phones = [f"09{n:08d}" for n in range(5000)]
+    answer = post(esms, "SendMultipleSMSBrandname_json", {
+        **KEYS, "Phones": phones, "Content": "Sale", "Brandname": "ACME", "SmsType": "1",
+        "Sandbox": 1, "CallbackUrl": f"{sink.url}/ads"}).json()
+    assert answer["CodeResult"] == "100"
+    [(_, callback)] = sink.wait(answer["SMSID"], 1)
+    assert callback["TotalReceiver"] == "5000"
+
+
+def test_the_balance_is_a_whole_json_number_or_rounded_to_4_decimals(esms: MockProvider,
+                                                                     sink: Sink) -> None:
+    def balance() -> Any:
+        answer = valid("esms.lookup.keys.response",
+                       post(esms, "GetBalance_json/", dict(KEYS)).json())
+        return answer["Balance"]
+
+    whole = balance()
+    assert whole == 1000 and isinstance(whole, int)  # as documented: "Balance": 36693
+    sent(esms, sink, "Send_Multiple_Sms_OTT/", {  # a Viber message costs 0.123456
+        **KEYS, "Phones": "0901888484", "Content": "Hi", "Brandname": "ACME", "SmsType": 23,
+        "CallbackUrl": f"{sink.url}/viber"})
+    assert balance() == 999.8765
