@@ -34,7 +34,7 @@ from mock_server import MockProvider
 OA = "4097311281936189049"
 TEMPLATES = ("205644", "540679", "200607")
 """The templates the account's OA has: the docs' OTP, zalo_uid and hash_phone examples."""
-PRICES = {"2": 850, "23": 0.123456, "24": 660, "25": 330, "26": 60}
+PRICES = {"2": 850, "23": 0.123456, "24": 660, "25": 330, "26": 60, "27": 400}
 USER_ID = "31215806834323092"
 """The follower / Zalo user id of eSMS's own callback examples."""
 
@@ -274,3 +274,84 @@ def test_the_balance_is_a_whole_json_number_or_rounded_to_4_decimals(esms: MockP
         **KEYS, "Phones": "0901888484", "Content": "Hi", "Brandname": "ACME", "SmsType": 23,
         "CallbackUrl": f"{sink.url}/viber"})
     assert balance() == 999.8765
+
+
+# ------------------------------------------------------------------ template ZNS: SendingMode
+def zns_v6(sink: Sink, **fields: Any) -> dict[str, Any]:
+    return {**KEYS, "Phone": "0901888484", "OAID": OA, "TempID": "205644",
+            "TempData": {"otp": "686868"}, "CallbackUrl": f"{sink.url}/zns", **fields}
+
+
+def test_sending_mode_2_is_undocumented_and_refused_with_99_whatever_its_spelling(
+        esms: MockProvider, sink: Sink) -> None:
+    document = zns_v6(sink, sendingMode=2)  # any letter case, a JSON number
+    response = post(esms, "SendZaloMessage_V6/", document)
+    message = ("SendingMode '2' is not documented; use 1 (normal, the default) or 3 (over "
+               "quota, whitelisted OAs)")
+    assert refused(response, "99", message) == message
+    _, callback = sent(esms, sink, "SendZaloMessage_V6", zns_v6(sink, SENDINGMODE=3))
+    assert callback["TypeId"] == "25"
+
+
+def test_over_quota_sending_mode_3_cannot_be_scheduled_801(esms: MockProvider,
+                                                           sink: Sink) -> None:
+    response = post(esms, "SendZaloMessage_V6/",
+                    zns_v6(sink, SendingMode="3", SendDate="2026-12-01 10:00:00"))
+    explain = refused(response, "801",
+                      "Gửi tin chế độ Gửi vượt hạn mức không cho phép gửi tin hẹn giờ.")
+    assert explain == "SendingMode 3 (over quota) cannot be scheduled: drop SendDate"
+
+
+def test_a_template_zns_without_its_template_is_791_saying_what_it_names(
+        esms: MockProvider, sink: Sink) -> None:
+    document = zns_v6(sink)
+    del document["TempID"]
+    explain = refused(post(esms, "SendZaloMessage_V6", document), "791",
+                      "Thiếu OA ID hoặc Template ID.")
+    assert explain == ("missing OAID or TempID: a ZNS send names the OA (OAID) and its approved "
+                       "template (TempID)")
+
+
+def test_a_journey_calls_back_with_type_27_its_oa_template_and_price(esms: MockProvider,
+                                                                     sink: Sink) -> None:
+    document = with_keys(vector("req-SendZaloMessage_V4-journey.json"))
+    document.update(Phone="0901888484", Params=["Lan"], TempID=205644, OAID=OA, RequestId="j-1",
+                    campaignid="c", CallbackUrl=f"{sink.url}/journey")
+    url = "SendZaloMessage_V4_post_json/"
+    message = "OrderId is required with IsJourney (the id of the journey)"
+    assert refused(post(esms, url, {**document, "OrderId": ""}), "99", message) == message
+    _, callback = sent(esms, sink, url, {**document, "OrderId": "SO-1"})
+    assert (callback["TypeId"], callback["oaid"]) == ("27", OA)
+    assert "tempid" not in callback  # as the documented TypeId 27 callback
+    assert callback["TotalPrice"] == "400.0000"
+
+
+# ------------------------------------------------------- GetSendStatus of several numbers
+def test_status_of_several_numbers_adds_up_their_callbacks_and_prices(
+        esms: MockProvider, sink: Sink) -> None:
+    answer = post(esms, "Send_Multiple_Sms_OTT/", {
+        **KEYS, "Phones": ["0901880000", "0901881111", "0901883333"], "Content": "Hi",
+        "Brandname": "ACME", "SmsType": "23", "CallbackUrl": f"{sink.url}/ott"}).json()
+    sink.wait(answer["SMSID"], 4)  # …3333 is called back twice: counted once
+    final = status(esms, answer["SMSID"])
+    assert (final["SendStatus"], final["SendSuccess"], final["SendFailed"]) == (5, 2, 1)
+    assert (final["TotalSent"], final["TotalReceiver"]) == (3, 3)
+    assert final["TotalPrice"] == 0.247  # two callbacks of "0.1235" (0.123456, 4 places)
+
+
+def test_status_of_several_held_numbers_is_2_waiting(esms: MockProvider) -> None:
+    answer = post(esms, "Send_Multiple_Sms_OTT", {
+        **KEYS, "Phones": "0901886666,0901896666", "Content": "Hi", "SmsType": 23}).json()
+    waiting = status(esms, answer["SMSID"])
+    assert (waiting["SendStatus"], waiting["TotalSent"], waiting["TotalReceiver"]) == (2, 0, 2)
+
+
+def test_status_of_several_numbers_sent_with_no_webhook_is_final_from_their_outcomes(
+        sink: Sink) -> None:
+    with MockProvider(time_scale=0) as quiet:  # no CallbackUrl and no default webhook
+        answer = post(quiet, "Send_Multiple_Sms_OTT", {
+            **KEYS, "Phones": ["0901880000", "0901881111", "0901880001"], "Content": "Hi",
+            "SmsType": "23"}).json()
+        final = status(quiet, answer["SMSID"])
+    assert (final["SendStatus"], final["SendSuccess"], final["SendFailed"]) == (5, 2, 1)
+    assert final["TotalSent"] == 3
