@@ -373,3 +373,40 @@ def test_a_body_over_max_body_bytes_is_413_in_the_apis_shape(nxcloud: MockProvid
     response = signed(nxcloud, path, shortLink="x" * 100_001)
     assert response.status_code == 413
     assert response.json()["code"] == code
+
+
+# ------------------------------------------------------------- batches, live view, delays
+@pytest.mark.parametrize("held", [False, True], ids=["at-once", "held-then-released"])
+def test_each_number_of_a_batch_is_explained_and_its_reports_shown_under_the_message(
+        nxcloud: MockProvider, receiver: Receiver, held: bool) -> None:
+    events: list[Any] = []
+    unsubscribe = nxcloud.state.events.subscribe(
+        lambda event: events.append(event) if event.kind in ("attempt", "run") else None)
+    try:
+        response = legacy(nxcloud, phone="84912346666,84912356666" if held
+                          else "84912340000,84912341111")
+        messageid = messageid_of(response)
+        if held:
+            assert nxcloud.message(messageid).state == "held"
+            nxcloud.release(messageid, "delivered")
+        receiver.wait(messageid, 2)
+        nxcloud.message(messageid).wait("final", DEADLINE)
+    finally:
+        unsubscribe()
+    if not held:
+        assert unquote(response.headers[EXPLAIN]) == ("delivered (number suffix 0000); "
+                                                      "failed (number suffix 1111)")
+    # The dashboard files each report under the message the send answered, not its batch id.
+    runs = set(nxcloud.message(messageid).run_ids)
+    mine = [event for event in events if event.data["run_id"] in runs]
+    assert len(runs) == 2 and len(mine) == 4  # an attempt and a run end per number
+    assert [(event.data["message"] or {}).get("id") for event in mine] == [messageid] * 4
+
+
+def test_the_first_report_comes_receipt_delay_after_the_answer(receiver: Receiver) -> None:
+    send = {"nxcloud_default_webhook": receiver.url, "receipt_delay": 0.5}
+    with MockProvider(time_scale=1, send=send) as slow:
+        answered = time.monotonic()
+        messageid = messageid_of(signed(slow, V1))
+        receiver.wait(messageid)
+        assert time.monotonic() - answered >= 0.5
