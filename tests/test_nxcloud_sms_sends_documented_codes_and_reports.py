@@ -79,7 +79,7 @@ def receiver() -> Iterator[Receiver]:
 RULES = [
     {"match": {"provider": "^nxcloud$", "content": "RULE-FAILS"}, "outcome": "failed"},
     {"match": {"template": "."}, "outcome": "failed"},  # an SMS has no template
-    {"match": {"request_id": "^order-"}, "outcome": "failed"},  # the SMS ext
+    {"match": {"request_id": "."}, "outcome": "failed"},  # any SMS ext
     {"match": {"api": "^sms\\.mt$", "content": "V1-FAILS"}, "outcome": "failed"},
 ]
 
@@ -170,6 +170,14 @@ def test_a_form_that_is_not_utf8_is_code_2(nxcloud: MockProvider) -> None:
                              headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert legacy_refusal(response, "2", "Parameter error or empty") == \
         "the form body is not UTF-8 text"
+
+
+def test_a_form_without_a_required_field_is_code_2_naming_the_fields(
+        nxcloud: MockProvider) -> None:
+    form = {"appkey": "sms-app", "secretkey": "sms-secret", "phone": "84912340000"}
+    response = requests.post(nxcloud.url + LEGACY, data=form, timeout=DEADLINE)
+    explain = legacy_refusal(response, "2", "Parameter error or empty")
+    assert explain.endswith("(the API needs the form fields appkey, secretkey, phone, content)")
 
 
 def test_an_empty_phone_list_is_code_2_naming_the_field(nxcloud: MockProvider) -> None:
@@ -410,3 +418,21 @@ def test_the_first_report_comes_receipt_delay_after_the_answer(receiver: Receive
         messageid = messageid_of(signed(slow, V1))
         receiver.wait(messageid)
         assert time.monotonic() - answered >= 0.5
+
+
+def test_a_wrong_access_key_is_1005_naming_the_setting_and_its_default(
+        nxcloud: MockProvider) -> None:
+    message = v1_refusal(signed(nxcloud, V1, headers={"accessKey": "someone"}), 1005)
+    assert message == ("no permission: unknown accessKey 'someone' (dlrmock accepts the "
+                       "access_key setting, by default 'dlrmock-access-key')")
+
+
+def test_a_wrong_sign_with_no_recognisable_mistake_says_only_what_was_signed(
+        nxcloud: MockProvider) -> None:
+    response = signed(nxcloud, V1, headers={"sign": "0" * 32})
+    message = v1_refusal(response, 1003)
+    expected = response.headers["X-Dlrmock-Expected-Sign"]
+    shown = unquote(response.headers["X-Dlrmock-Signed-String"])
+    assert message == (f"signature mismatch: got '{'0' * 32}', expected '{expected}', the md5 "
+                       f"of (secret masked) {shown}; the same string is in the "
+                       "X-Dlrmock-Signed-String response header")
