@@ -34,6 +34,8 @@ from mock_server import MockProvider
 OA = "4097311281936189049"
 TEMPLATES = ("205644", "540679", "200607")
 """The templates the account's OA has: the docs' OTP, zalo_uid and hash_phone examples."""
+OTHER_OA = "3639635426588416370"
+"""A second OA of the account (the docs' UID callback's), with any template."""
 PRICES = {"2": 850, "23": 0.123456, "24": 660, "25": 330, "26": 60, "27": 400}
 USER_ID = "31215806834323092"
 """The follower / Zalo user id of eSMS's own callback examples."""
@@ -52,7 +54,7 @@ def sink() -> Iterator[Sink]:
 @pytest.fixture(scope="module")
 def esms(sink: Sink) -> Iterator[MockProvider]:
     send = {"esms_default_webhook": f"{sink.url}/default", "esms_unit_prices": PRICES,
-            "zalo_oas": {OA: list(TEMPLATES)}, "balance": 1000}
+            "zalo_oas": {OA: list(TEMPLATES), OTHER_OA: []}, "balance": 1000}
     with MockProvider(time_scale=0, send=send) as provider:
         yield provider
 
@@ -120,7 +122,8 @@ def test_full_content_zalo_from_an_oa_not_on_the_account_is_204(esms: MockProvid
     explain = refused(post(esms, "SendMultipleMessage_V4_post_json/",
                            full_content(sink, OAID="1397492183140006179")),
                       "204", "OAID không tồn tại trên hệ thống.")
-    assert "'1397492183140006179'" in explain and OA in explain
+    assert explain == ("OAID not found: '1397492183140006179' (the zalo_oas setting lists "
+                       f"{OTHER_OA}, {OA})")
 
 
 # ---------------------------------------------------------- follower messages (TypeId 26)
@@ -237,7 +240,8 @@ def test_a_send_by_user_checks_the_oa_and_its_template_against_the_account(
             "OAID không tồn tại trên hệ thống.")
     explain = refused(post(esms, name, {**document, "TempID": 267247}), "789",
                       "TemplateId is not config")
-    assert "'267247'" in explain
+    assert explain == (f"template '267247' is not configured for OA '{OA}' (its templates: "
+                       "205644, 540679, 200607)")
 
 
 # -------------------------------------------------------------------- numbers and balance
@@ -355,3 +359,78 @@ def test_status_of_several_numbers_sent_with_no_webhook_is_final_from_their_outc
         final = status(quiet, answer["SMSID"])
     assert (final["SendStatus"], final["SendSuccess"], final["SendFailed"]) == (5, 2, 1)
     assert final["TotalSent"] == 3
+
+
+# ------------------------------------------------ what send.rules and brandnames read
+def test_rules_read_the_template_values_joined_and_the_template_id(sink: Sink) -> None:
+    rules = [{"match": {"content": "^Lan 686868$"}, "outcome": "failed"},
+             {"match": {"content": "^Lan 4821$"}, "outcome": "failed"},
+             {"match": {"template": "^267247$"}, "outcome": "failed"}]
+    send = {"esms_default_webhook": f"{sink.url}/rules", "rules": rules}
+    with MockProvider(time_scale=0, send=send) as ruled:
+        cases = [
+            ("SendZaloMessage_V6/", {"TempData": {"name": "Lan", "otp": 686868}}),
+            ("SendZaloMessage_V4_post_json", {"Params": ["Lan", 4821]}),
+            ("SendZaloMessage_V6", {"TempID": 267247, "TempData": {"otp": "1"}}),
+            ("SendZaloMessage_V6", {"TempData": {"otp": "1"}}),
+        ]
+        failed = []
+        for name, fields in cases:
+            document = {**KEYS, "Phone": "0901888484", "OAID": OA, "TempID": "205644", **fields}
+            answer = post(ruled, name, document).json()
+            [(_, callback)] = sink.wait(answer["SMSID"], 1)
+            failed.append(callback["SendFailed"])
+    assert failed == ["1", "1", "1", "0"]
+
+
+def test_brandnames_are_read_in_any_letter_case_and_an_unknown_one_is_104(sink: Sink) -> None:
+    send = {"esms_default_webhook": f"{sink.url}/brand", "brandnames": ["Baotrixemay", "ACME"]}
+    with MockProvider(time_scale=0, send=send) as branded:
+        sms = {**KEYS, "Phone": "0901888484", "Content": "Ma OTP 4821", "SmsType": 2}
+        accepted = post(branded, "SendMultipleMessage_V4_post_json/", {**sms, "BrandName": "ACME"})
+        assert accepted.json()["CodeResult"] == "100"
+        explain = refused(post(branded, "SendMultipleMessage_V4_post_json",
+                               {**sms, "Brandname": "Other"}),
+                          "104", "Brand name code is not exist")
+    assert explain == ("brandname 'Other' is not registered (the brandnames setting: "
+                       "Baotrixemay, ACME)")
+
+
+def test_advertising_sms_type_on_the_customer_care_api_is_118_pointing_to_the_ads_api(
+        esms: MockProvider, sink: Sink) -> None:
+    sms = {**KEYS, "Phone": "0901888484", "Content": "Sale", "Brandname": "ACME"}
+    explain = refused(post(esms, "SendMultipleMessage_V4_post_json/", {**sms, "SmsType": 1}),
+                      "118", "Loại tin nhắn không hỗ trợ.")
+    assert "SmsType '1' (advertising SMS goes through SendMultipleSMSBrandname_json)" in explain
+    other = refused(post(esms, "SendMultipleMessage_V4_post_json", {**sms, "SmsType": 4}),
+                    "118", "Loại tin nhắn không hỗ trợ.")
+    assert "SendMultipleSMSBrandname_json" not in other
+
+
+# --------------------------------------------------------------- GetSendStatus and 404
+def test_status_of_an_unknown_sms_id_is_105_in_the_error_tables_words(
+        esms: MockProvider) -> None:
+    response = requests.get(api(esms, "GetSendStatus"), timeout=DEADLINE,
+                            params={"RefId": "nope", **KEYS})
+    assert response.json() == {"CodeResponse": "105",
+                               "ErrorMessage": "Không tìm thấy mã tin nhắn/ Mã cuộc gọi trên hệ "
+                                               "thống."}
+    assert response.headers[EXPLAIN] == ("no message with SMSID 'nope' (RefId is the SMSID a "
+                                         "send answered; dlrmock forgets them when restarted "
+                                         "or reset)")
+
+
+def test_a_status_query_is_captured_with_the_sms_id_it_asked_about(
+        esms: MockProvider, sink: Sink) -> None:
+    _, callback = sent(esms, sink, "SendZaloMessage_V6", zns_v6(sink))
+    status(esms, callback["SMSID"])
+    assert esms.sent[-1].endpoint == "esms.GetSendStatus"
+    assert esms.sent[-1].message_ids == [callback["SMSID"]]
+
+
+def test_an_unknown_api_is_404_listing_every_emulated_api(esms: MockProvider) -> None:
+    response = post(esms, "SendSomething_V9", dict(KEYS))
+    assert response.status_code == 404
+    assert response.headers[EXPLAIN].startswith(
+        "no eSMS API at 'SendSomething_V9' (dlrmock emulates SendMultipleMessage_V4_post_json, "
+        "SendMultipleMessage_V4_get, SendMultipleMessage_V4_post, ")
