@@ -354,11 +354,11 @@ def test_status_of_several_numbers_sent_with_no_webhook_is_final_from_their_outc
         sink: Sink) -> None:
     with MockProvider(time_scale=0) as quiet:  # no CallbackUrl and no default webhook
         answer = post(quiet, "Send_Multiple_Sms_OTT", {
-            **KEYS, "Phones": ["0901880000", "0901881111", "0901880001"], "Content": "Hi",
-            "SmsType": "23"}).json()
+            **KEYS, "Phones": ["0901880000", "0901881111", "0901880001", "0901891111"],
+            "Content": "Hi", "SmsType": "23"}).json()
         final = status(quiet, answer["SMSID"])
-    assert (final["SendStatus"], final["SendSuccess"], final["SendFailed"]) == (5, 2, 1)
-    assert final["TotalSent"] == 3
+    assert (final["SendStatus"], final["SendSuccess"], final["SendFailed"]) == (5, 2, 2)
+    assert final["TotalSent"] == 4
 
 
 # ------------------------------------------------ what send.rules and brandnames read
