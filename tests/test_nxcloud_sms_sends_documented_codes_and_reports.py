@@ -436,3 +436,12 @@ def test_a_wrong_sign_with_no_recognisable_mistake_says_only_what_was_signed(
     assert message == (f"signature mismatch: got '{'0' * 32}', expected '{expected}', the md5 "
                        f"of (secret masked) {shown}; the same string is in the "
                        "X-Dlrmock-Signed-String response header")
+
+
+def test_an_unknown_sms_path_is_404_listing_every_emulated_nxcloud_api(
+        nxcloud: MockProvider) -> None:
+    response = requests.post(nxcloud.url + "/v1/sms/multi/mt", json={}, timeout=DEADLINE)
+    assert response.status_code == 404
+    message = v1_refusal(response, -1)
+    assert message.startswith("unknown NXCloud API POST /v1/sms/multi/mt: dlrmock emulates ")
+    assert "POST /api/sms/mtsend; POST /api/sms/mtsend_v2; POST /v1/sms/mt; " in message
