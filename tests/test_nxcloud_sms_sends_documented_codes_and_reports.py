@@ -445,3 +445,11 @@ def test_an_unknown_sms_path_is_404_listing_every_emulated_nxcloud_api(
     message = v1_refusal(response, -1)
     assert message.startswith("unknown NXCloud API POST /v1/sms/multi/mt: dlrmock emulates ")
     assert "POST /api/sms/mtsend; POST /api/sms/mtsend_v2; POST /v1/sms/mt; " in message
+
+
+def test_a_body_over_max_body_bytes_to_an_unknown_path_is_413_code_1002(
+        nxcloud: MockProvider) -> None:
+    response = requests.post(nxcloud.url + "/api/sms/unknown", data=b"x" * 100_001,
+                             timeout=DEADLINE)
+    assert response.status_code == 413
+    assert response.json()["code"] == 1002
