@@ -36,7 +36,7 @@ TEMPLATES = ("205644", "540679", "200607")
 """The templates the account's OA has: the docs' OTP, zalo_uid and hash_phone examples."""
 OTHER_OA = "3639635426588416370"
 """A second OA of the account (the docs' UID callback's), with any template."""
-PRICES = {"2": 850, "23": 0.123456, "24": 660, "25": 330, "26": 60, "27": 400}
+PRICES = {"1": 5, "2": 850, "23": 0.123456, "24": 660, "25": 330, "26": 60, "27": 400}
 USER_ID = "31215806834323092"
 """The follower / Zalo user id of eSMS's own callback examples."""
 
@@ -252,7 +252,7 @@ def test_advertising_phones_may_be_one_comma_separated_string_or_json_numbers(
     for phones in ("0912345670, 84983456781", [912345670, 84983456781]):
         _, callback = sent(esms, sink, "SendMultipleSMSBrandname_json/",
                            {**ads, "Phones": phones})
-        assert callback["TotalReceiver"] == "2"
+        assert (callback["TotalReceiver"], callback["TotalPrice"]) == ("2", "10.0000")
 
 
 def test_5000_numbers_in_one_request_are_accepted(esms: MockProvider, sink: Sink) -> None:
@@ -404,7 +404,29 @@ def test_advertising_sms_type_on_the_customer_care_api_is_118_pointing_to_the_ad
     assert "SmsType '1' (advertising SMS goes through SendMultipleSMSBrandname_json)" in explain
     other = refused(post(esms, "SendMultipleMessage_V4_post_json", {**sms, "SmsType": 4}),
                     "118", "Loại tin nhắn không hỗ trợ.")
-    assert "SendMultipleSMSBrandname_json" not in other
+    assert other == ("unsupported message type: SmsType '4'; SendMultipleMessage_V4_post_json "
+                     "sends 2 (customer care), 8 (fixed number), 23 (Viber), 24/25 (Zalo full "
+                     "content)")
+    form = requests.post(api(esms, "SendMultipleMessage_V4_post/"), timeout=DEADLINE,
+                         data={**sms, "SMSTYPE": "8"})
+    assert refused(form, "118", "Loại tin nhắn không hỗ trợ.") == (
+        "unsupported message type: SmsType '8'; SendMultipleMessage_V4_post sends 2 (customer "
+        "care), 24/25 (Zalo full content)")
+
+
+def test_advertising_needs_ads_min_phones_numbers_and_takes_exactly_that_many(
+        sink: Sink) -> None:
+    with MockProvider(time_scale=0, send={"ads_min_phones": 30}) as strict:
+        ads = {**KEYS, "Content": "Sale", "Brandname": "ACME", "SmsType": "1",
+               "CallbackUrl": f"{sink.url}/ads-min"}
+        phones = [f"09123456{n:02d}" for n in range(30)]
+        _, callback = sent(strict, sink, "SendMultipleSMSBrandname_json", {**ads, "Phones": phones})
+        assert callback["TotalReceiver"] == "30"
+        explain = refused(post(strict, "SendMultipleSMSBrandname_json",
+                               {**ads, "Phones": phones[:29]}),
+                          "107", "Each request has at least 30 numbers to be approved")
+    assert explain == ("advertising SMS needs at least 30 numbers, got 29 (the ads_min_phones "
+                       "setting)")
 
 
 # --------------------------------------------------------------- GetSendStatus and 404
