@@ -408,6 +408,8 @@ def test_each_number_of_a_batch_is_explained_and_its_reports_shown_under_the_mes
     runs = set(nxcloud.message(messageid).run_ids)
     mine = [event for event in events if event.data["run_id"] in runs]
     assert len(runs) == 2 and len(mine) == 4  # an attempt and a run end per number
+    # Each run carries its report's id (the batch id), released or not.
+    assert sorted(nxcloud.run(run).message_id.split("-")[0] for run in runs) == [messageid] * 2
     assert [(event.data["message"] or {}).get("id") for event in mine] == [messageid] * 4
 
 
