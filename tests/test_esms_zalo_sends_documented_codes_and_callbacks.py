@@ -197,10 +197,11 @@ def test_a_send_by_zalo_uid_calls_back_with_its_oa_template_and_the_zns_price(
 
 def test_a_zalo_uid_of_20_characters_is_accepted_and_21_is_852(esms: MockProvider,
                                                                sink: Sink) -> None:
-    _, callback = sent(esms, sink, "SendZaloMessage_V6/zalo_uid", by_uid(sink, ZaloUid="3" * 20))
-    assert callback["phonenumber"] == "3" * 20
+    uid = USER_ID + "123"  # 20 characters; its last digits are no magic number
+    _, callback = sent(esms, sink, "SendZaloMessage_V6/zalo_uid", by_uid(sink, ZaloUid=uid))
+    assert callback["phonenumber"] == uid
     explain = refused(post(esms, "SendZaloMessage_V6/zalo_uid",
-                           by_uid(sink, ZaloUid="3" * 21, RequestId="uid-21")),
+                           by_uid(sink, ZaloUid=uid + "4", RequestId="uid-21")),
                       "852", "Zalo UID Invalid")
     assert "ZaloUid is 21 characters long; at most 20" in explain
 
