@@ -45,6 +45,7 @@ DOC_MESSAGES: Mapping[int, str] = {
     118: "Loại tin nhắn không hỗ trợ.",
     120: "Danh sách số điện thoại gửi tin vượt quá giới hạn.",
     204: "OAID không tồn tại trên hệ thống.",
+    210: "Không đúng payload theo quy định.",
     300: "Thiếu loại tin nhắn.",
     687: "Danh sách yêu cầu vượt quá 500 số điện thoại.",
     791: "Thiếu OA ID hoặc Template ID.",

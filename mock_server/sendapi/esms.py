@@ -378,8 +378,7 @@ class _Esms:
         else:
             user_id = text(params.get("User_id"))
         if not user_id:
-            raise Reject(210, "Payload.recipient.user_id (V5) or User_id (V4) is required",
-                         explain="the follower's Zalo user id is missing: Payload.recipient."
+            raise refuse(210, "the follower's Zalo user id is missing: Payload.recipient."
                          "user_id (V5) or User_id (V4)")
         return SendPlan("esms.zalo.follower", "26", [user_id], by_user=True,
                         fields={"oaid": oaid, "user_id": user_id})
@@ -404,8 +403,10 @@ class _Esms:
             raise Reject(115, "Dữ liệu hashphone không đúng.",
                          explain=f"HashPhone {hashed[:80]!r} is not a SHA-256 hex digest "
                          "(64 hex digits) of the number")
+        # docs/choices.md: the callback's phonenumber is the hash, its telcoid 9.
         return SendPlan("esms.zns.normal", "25", [hashed.lower()], by_user=True,
-                        fields={"oaid": oaid, "tempid": tempid, "telcoid": "9"})
+                        fields={"oaid": oaid, "tempid": tempid, "telcoid": "9",
+                                "phonenumber": hashed.lower()})
 
     def check_brandname(self, params: Mapping[str, Any]) -> None:
         brandnames = self.settings.brandnames
