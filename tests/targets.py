@@ -34,6 +34,7 @@ MODES = {
     "close": "record, then close cleanly without answering",
     "garbage": "record, answer b'garbage\\r\\n\\r\\n', then close",
     "never": "record, then never answer (until stopped)",
+    "gated": "record, wait (other connections go on) until `let_through()`, then answer as 'ok'",
     "chunked": "answer `status` with `body` in chunked transfer coding, keep-alive",
     "raw": "record, send `body` verbatim as the whole response, then close",
     "stale": "answer the first request on each connection as 'ok'; read and record the next "
@@ -199,6 +200,7 @@ class Target:
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._stopping = threading.Event()
+        self._gate = threading.Event()
         self._open: set[socket.socket] = set()
         self._threads: set[threading.Thread] = set()
         self._listener = socket.create_server((HOST, 0), backlog=1024)
@@ -240,6 +242,7 @@ class Target:
             return
         self._stopped = True
         self._stopping.set()
+        self._gate.set()
         with contextlib.suppress(OSError):
             self._wake_write.send(b"x")
         deadline = time.monotonic() + STOP_TIMEOUT
@@ -253,6 +256,10 @@ class Target:
         self._listener.close()
         self._wake_read.close()
         self._wake_write.close()
+
+    def let_through(self) -> None:
+        """A "gated" Target answers the requests it holds, and every later one at once."""
+        self._gate.set()
 
     def count(self) -> int:
         """How many requests were recorded so far."""
@@ -400,6 +407,10 @@ class Target:
         elif mode == "never":
             self._stopping.wait()
             return False
+        elif mode == "gated":
+            self._gate.wait()
+            if self._stopping.is_set():
+                return False
         elif mode == "reset":
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return False

@@ -4,15 +4,17 @@
 the stored ``CallbackUrl``); ``GetSmsReceiverStatus_get``, ``GetSmsSentData_V2`` and
 ``QueryZnsStatus`` say, per message, whether it was sent and how: delivered, failed, still
 waiting (held), never reported (``no_receipt``), or ended without a callback because the send
-named no ``CallbackUrl`` and no default webhook is set. A :class:`MockProvider` at time scale 0
-serves on 127.0.0.1; the app's webhook is the loopback ``target``.
+named no ``CallbackUrl`` and no default webhook is set. ``GetSendStatus`` waits until a callback
+is played (its first attempt answered), then says what it said. A :class:`MockProvider` at time
+scale 0 serves on 127.0.0.1; the app's webhook is the loopback ``target`` (a "gated" one holds a
+callback until the test lets it through, so "before the callback" is seen without sleeping).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -23,6 +25,7 @@ from targets import Target
 from test_sendapi_esms_apis import api
 
 from mock_server import MockProvider
+from mock_server._registry import validator_for
 
 KEYS = {"ApiKey": "dlrmock-api-key", "SecretKey": "dlrmock-secret-key"}
 OAID, TEMPLATE = "4097311281936189049", "205644"
@@ -42,16 +45,20 @@ def _fresh(esms: MockProvider) -> None:
     esms.reset()  # forgets runs, sends and the send APIs' memory
 
 
-def send_zns(provider: MockProvider, phone: str, callback: str | None = None,
-             **extra: Any) -> str:
-    body = {**KEYS, "Phone": phone, "OAID": OAID, "TempID": TEMPLATE,
-            "TempData": {"otp": "686868"}, **extra}
-    if callback:
-        body["CallbackUrl"] = callback
-    answer = requests.post(api(provider, "SendZaloMessage_V6/"), json=body,
+def send(provider: MockProvider, name: str, **fields: Any) -> str:
+    """The SMSID of an accepted send to API ``name``."""
+    answer = requests.post(api(provider, name), json={**KEYS, **fields},
                            timeout=DEADLINE).json()
     assert answer["CodeResult"] == "100", answer
     return str(answer["SMSID"])
+
+
+def send_zns(provider: MockProvider, phone: str, callback: str | None = None,
+             **extra: Any) -> str:
+    if callback:
+        extra["CallbackUrl"] = callback
+    return send(provider, "SendZaloMessage_V6/", Phone=phone, OAID=OAID, TempID=TEMPLATE,
+                TempData={"otp": "686868"}, **extra)
 
 
 def settle(provider: MockProvider) -> None:
@@ -97,6 +104,16 @@ def mirrored(callback: dict[str, str], url: str) -> dict[str, Any]:
     }
 
 
+def send_zalo_then_sms(provider: MockProvider, phone: str, zalo_url: str, sms_url: str) -> str:
+    """A MultiChannelMessage: Zalo first, SMS when Zalo fails (…7777), each calling back to
+    its own URL."""
+    return send(provider, "MultiChannelMessage/", Phone=phone, Channels=["zalo", "sms"], Data=[
+        {"TempID": TEMPLATE, "Params": ["686868"], "OAID": OAID, "CallbackUrl": zalo_url,
+         "RequestId": "otp-zalo"},
+        {"Content": "686868 la ma xac minh cua ban", "SmsType": "2", "Brandname": "B",
+         "CallbackUrl": sms_url, "RequestId": "otp-sms"}])
+
+
 # ------------------------------------------------------------------------------ GetCallback
 def test_get_callback_mirrors_each_callback_the_app_received(esms: MockProvider,
                                                              target: Target) -> None:
@@ -126,13 +143,7 @@ def test_get_callback_shows_a_repeated_callback_once(esms: MockProvider,
 
 def test_get_callback_shows_both_channels_of_a_fallback_in_the_order_played(
         esms: MockProvider, target: Target) -> None:
-    document = {**KEYS, "Phone": "0961237777", "Channels": ["zalo", "sms"], "Data": [
-        {"TempID": TEMPLATE, "Params": ["686868"], "OAID": OAID,
-         "CallbackUrl": f"{target.url}/zalo", "RequestId": "otp-zalo"},
-        {"Content": "686868 la ma xac minh cua ban", "SmsType": "2", "Brandname": "B",
-         "CallbackUrl": f"{target.url}/sms", "RequestId": "otp-sms"}]}
-    smsid = requests.post(api(esms, "MultiChannelMessage/"), json=document,
-                          timeout=DEADLINE).json()["SMSID"]
+    smsid = send_zalo_then_sms(esms, "0961237777", f"{target.url}/zalo", f"{target.url}/sms")
     target.wait_for(2)
     settle(esms)
     entries = get_callback(esms, [smsid])
@@ -244,3 +255,90 @@ def test_a_zns_status_query_is_captured_with_the_message_it_names(esms: MockProv
     zns_status(esms, smsid)
     receivers(esms, smsid)
     assert [sent.message_ids for sent in esms.sent[-2:]] == [[smsid], [smsid]]
+
+
+# ---------------------------------------------------------------------------- GetSendStatus
+def send_status(provider: MockProvider, smsid: str) -> dict[str, Any]:
+    """``GetSendStatus`` as an app calls it, checked against the documented shape."""
+    answer = requests.get(api(provider, "GetSendStatus"), params={**KEYS, "RefId": smsid},
+                          timeout=DEADLINE).json()
+    assert not list(validator_for("esms.send.status.response").iter_errors(answer)), answer
+    return dict(answer)
+
+
+def send_sms(provider: MockProvider, phone: str, callback: str, **fields: Any) -> str:
+    return send(provider, "SendMultipleMessage_V4_post_json", Phone=phone, CallbackUrl=callback,
+                Content="Ma OTP 4821", Brandname="ACME", SmsType="2", **fields)
+
+
+def test_status_is_waiting_until_the_callback_is_played_then_matches_it(
+        esms: MockProvider, make_target: Callable[..., Target]) -> None:
+    webhook = make_target("gated")
+    smsid = send_sms(esms, "0912345678", webhook.url)
+    [arrived] = webhook.wait_for(1)  # on its way; the app has not answered it yet
+    waiting = send_status(esms, smsid)
+    assert (waiting["SendStatus"], waiting["SendSuccess"], waiting["TotalSent"]) == (2, 0, 0)
+    assert esms.message(smsid).played == []
+    webhook.let_through()
+    esms.message(smsid).wait("final", DEADLINE)
+    callback = query(arrived)
+    done = send_status(esms, smsid)
+    assert done == {
+        "CodeResponse": "100", "SMSID": smsid,
+        "SendFailed": int(callback["SendFailed"]), "SendStatus": int(callback["SendStatus"]),
+        "SendSuccess": int(callback["SendSuccess"]), "TotalPrice": float(callback["TotalPrice"]),
+        "TotalReceiver": int(callback["TotalReceiver"]), "TotalSent": int(callback["TotalSent"]),
+    }
+    assert (done["SendStatus"], done["SendSuccess"], done["TotalSent"]) == (5, 1, 1)
+
+
+def test_status_of_a_failed_message_reports_it_failed(esms: MockProvider,
+                                                      target: Target) -> None:
+    smsid = send_sms(esms, "0912341111", target.url)
+    [callback] = target.wait_for(1)
+    esms.message(smsid).wait("final", DEADLINE)
+    answer = send_status(esms, smsid)
+    assert query(callback)["SendFailed"] == "1"
+    assert (answer["SendStatus"], answer["SendFailed"], answer["SendSuccess"],
+            answer["TotalSent"]) == (5, 1, 0, 1)
+
+
+def test_status_counts_a_duplicated_callback_once(esms: MockProvider, target: Target) -> None:
+    smsid = send_sms(esms, "0912343333", target.url)
+    first, second = target.wait_for(2)
+    esms.message(smsid).wait("final", DEADLINE)
+    assert query(first) == query(second)
+    answer = send_status(esms, smsid)
+    assert (answer["SendStatus"], answer["SendSuccess"], answer["TotalSent"],
+            answer["TotalPrice"]) == (5, 1, 1, float(query(first)["TotalPrice"]))
+
+
+def test_status_of_a_multi_recipient_send_is_7_until_every_callback_is_played(
+        esms: MockProvider, target: Target) -> None:
+    smsid = send(esms, "Send_Multiple_Sms_OTT", Phones=["0912345670", "0912346666"],
+                 Content="x", CallbackUrl=target.url)  # …6666 is held until released
+    target.wait_for(1)
+    settle(esms)  # the first number's run; the held one has none yet
+    partial = send_status(esms, smsid)
+    assert (partial["SendStatus"], partial["TotalReceiver"], partial["SendSuccess"],
+            partial["TotalSent"]) == (7, 2, 1, 1)
+    esms.release(smsid, "delivered")
+    target.wait_for(2)
+    esms.message(smsid).wait("final", DEADLINE)
+    final = send_status(esms, smsid)
+    assert (final["SendStatus"], final["SendSuccess"], final["TotalSent"]) == (5, 2, 2)
+
+
+def test_multichannel_status_waits_for_the_fallback_channel(
+        esms: MockProvider, make_target: Callable[..., Target]) -> None:
+    zalo, sms = make_target("ok"), make_target("gated")
+    smsid = send_zalo_then_sms(esms, "0961237777", zalo.url, sms.url)
+    [failed] = zalo.wait_for(1)
+    sms.wait_for(1)  # Zalo's run is over; the SMS fallback's callback waits for the app
+    assert query(failed)["SendFailed"] == "1"
+    assert [p["TypeId"] for p in esms.message(smsid).played] == ["25"]
+    assert send_status(esms, smsid)["SendStatus"] == 2
+    sms.let_through()
+    esms.message(smsid).wait("final", DEADLINE)
+    final = send_status(esms, smsid)
+    assert (final["SendStatus"], final["SendSuccess"], final["SendFailed"]) == (5, 1, 0)

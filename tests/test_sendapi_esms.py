@@ -480,6 +480,7 @@ def test_when_the_engine_refuses_a_recipient_the_runs_already_started_are_cancel
 
 
 # ----------------------------------------------------------------------------- GetSendStatus
+# How the status follows each callback the engine plays: test_esms_queries_follow_each_message.
 def status(client: Any, smsid: str, **params: str) -> dict[str, Any]:
     query = {"RefId": smsid, "ApiKey": API_KEY, "SecretKey": SECRET_KEY, **params}
     response = client.get(BASE + "GetSendStatus?" + urlencode(query))
@@ -494,36 +495,6 @@ def send_sms(client: Any, phone: str = "0912345678") -> str:
                     **{**SMS, "Phone": phone}).get_json()["SMSID"])
 
 
-def test_status_is_waiting_until_the_callback_is_played_then_matches_it() -> None:
-    client, hooks, _ = make_app()
-    smsid = send_sms(client)
-    waiting = status(client, smsid)
-    assert (waiting["SendStatus"], waiting["SendSuccess"], waiting["TotalSent"]) == (2, 0, 0)
-    [receipt] = hooks.play()
-    done = status(client, smsid)
-    assert done == {
-        "CodeResponse": "100", "SMSID": smsid,
-        "SendFailed": int(receipt["SendFailed"]), "SendStatus": int(receipt["SendStatus"]),
-        "SendSuccess": int(receipt["SendSuccess"]), "TotalPrice": float(receipt["TotalPrice"]),
-        "TotalReceiver": int(receipt["TotalReceiver"]), "TotalSent": int(receipt["TotalSent"]),
-    }
-    assert (done["SendStatus"], done["SendSuccess"]) == (5, 1)
-
-
-def test_status_of_a_failed_message_reports_it_failed() -> None:
-    client, hooks, _ = make_app()
-    smsid = send_sms(client, "0912341111")
-    hooks.play()
-    assert (status(client, smsid)["SendFailed"], status(client, smsid)["SendSuccess"]) == (1, 0)
-
-
-def test_status_counts_a_duplicated_callback_once() -> None:
-    client, hooks, _ = make_app()
-    smsid = send_sms(client, "0912343333")
-    assert len(hooks.play()) == 2
-    assert status(client, smsid)["SendSuccess"] == 1
-
-
 def test_status_of_a_message_with_no_receipt_stays_sent_waiting_for_the_carrier() -> None:
     client, _, _ = make_app()
     answer = status(client, send_sms(client, "0912342222"))
@@ -536,17 +507,6 @@ def test_status_without_a_webhook_is_final_at_once() -> None:
                  **{**SMS, "Phone": "0912341111"}).get_json()["SMSID"]
     answer = status(client, smsid)
     assert (answer["SendStatus"], answer["SendFailed"], answer["TotalSent"]) == (5, 1, 1)
-
-
-def test_status_of_a_multi_recipient_send_is_7_until_every_callback_is_played() -> None:
-    client, hooks, _ = make_app()
-    smsid = post(client, "Send_Multiple_Sms_OTT", Phones=PHONES, Content="x").get_json()["SMSID"]
-    first_run, _ = hooks.last.run_ids
-    hooks.play(first_run)
-    partial = status(client, smsid)
-    assert (partial["SendStatus"], partial["TotalReceiver"], partial["SendSuccess"]) == (7, 2, 1)
-    hooks.play()
-    assert (status(client, smsid)["SendStatus"], status(client, smsid)["SendSuccess"]) == (5, 2)
 
 
 def test_status_parameter_names_are_case_insensitive() -> None:
@@ -588,7 +548,6 @@ def test_state_clear_forgets_request_ids_and_batches() -> None:
                         **SMS)) == "100"
 
 
-
 # ------------------------------------------------------------------------------ multichannel
 def multichannel_body(phone: str, tag: str = "") -> dict[str, Any]:
     return esms_body(Phone=phone, Channels=["zalo", "sms"], CallbackUrl=None, Data=[
@@ -616,20 +575,6 @@ def test_multichannel_hands_over_zalo_with_the_sms_fallback_only_when_zalo_fails
     other = client.post(BASE + "MultiChannelMessage/", json=multichannel_body("0912340000", "2"))
     assert hooks.delivered[-1].message_id == check_send_answer(other)["SMSID"]
     assert hooks.delivered[-1].then is None  # Zalo delivers: no SMS
-
-
-def test_multichannel_status_waits_for_the_fallback_channel() -> None:
-    client, hooks, _ = make_app()
-    smsid = check_send_answer(client.post(BASE + "MultiChannelMessage/",
-                                          json=multichannel_body("0912347777")))["SMSID"]
-    [zalo] = hooks.delivered
-    hooks.play()  # Zalo's failure callback only
-    assert status(client, smsid)["SendStatus"] == 2
-    assert zalo.then is not None
-    zalo.then()
-    hooks.play()
-    final = status(client, smsid)
-    assert (final["SendStatus"], final["SendSuccess"], final["SendFailed"]) == (5, 1, 0)
 
 
 def test_multichannel_reuse_of_either_request_id_is_124() -> None:

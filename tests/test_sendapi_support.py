@@ -3,7 +3,9 @@
 ``RecordingHooks`` stands in for the delivery engine: it records what the send APIs hand over
 and, when asked to ``play()``, builds the receipts the way the engine does (the scenario resolved,
 its message fields applied to a generated message, one payload per step and copy), so the tests
-can check the receipts an app would get without sockets or clocks.
+can check the receipts an app would get without sockets or clocks. It does not feed the send
+state's messages: what follows the callbacks played (``GetSendStatus``, the eSMS query APIs) is
+tested against the real engine (``test_esms_queries_follow_each_message``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from mock_server.sendapi import (
     create_send_blueprints,
     sign,
 )
-from mock_server.sendapi._messages import MessageStore
 
 ACCESS_KEY = "dlrmock-access-key"
 SECRET = "dlrmock-secret"
@@ -48,8 +49,6 @@ class RecordingHooks:
     cancelled: list[str] = field(default_factory=list)
     runs: dict[str, AcceptedMessage] = field(default_factory=dict)
     released: list[str] = field(default_factory=list)
-    messages: MessageStore | None = None
-    """The send state's messages, fed as the engine feeds them (``make_app`` sets it)."""
     _played: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _factory: ReceiptFactory = field(default_factory=lambda: ReceiptFactory(seed=7))
@@ -68,8 +67,6 @@ class RecordingHooks:
 
     def cancel(self, run_id: str) -> None:
         self.cancelled.append(run_id)
-        if self.messages is not None:
-            self.messages.finished(run_id)
 
     def capture(self, sent: CapturedSend) -> None:
         self.captured.append(sent)
@@ -107,10 +104,6 @@ class RecordingHooks:
                     self._played.setdefault((message.provider, message.message_id), []).append(
                         payload)
                     payloads.append(payload)
-                    if self.messages is not None:
-                        self.messages.sent(rid, payload)
-            if self.messages is not None:
-                self.messages.finished(rid)
         return payloads
 
     @property
@@ -124,7 +117,6 @@ def make_app(settings: SendSettings | None = None, hooks: RecordingHooks | None 
     settings = settings or SendSettings()
     hooks = hooks or RecordingHooks()
     state = SendState(settings, clock=clock)
-    hooks.messages = state.messages
     app = Flask(__name__)
     for blueprint in create_send_blueprints(settings, hooks, state=state):
         app.register_blueprint(blueprint)
