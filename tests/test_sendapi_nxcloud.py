@@ -359,13 +359,8 @@ def test_a_failed_journey_message_leaves_the_token_unused() -> None:
     assert hooks.cancelled == []
 
 
-def test_an_expired_journey_token_is_refused() -> None:
-    client, hooks, _ = make_app(SendSettings(default_webhook=WEBHOOK))
-    data = init_token(client)
-    hooks.play()  # journey_time_out delivered
-    answer = assert_error(post_nx(client, MT, mt_body(messageData={
-        "templateId": "1", "templateData": {}, "journeyToken": data["token"]})), 9000)
-    assert "expired" in answer["message"]
+# An expired token's refusal is tested on the real engine, its expiry sent on a manual clock:
+# tests/test_lifecycle.py::test_a_journey_token_is_refused_once_its_expiry_was_sent.
 
 
 def test_a_journey_token_dlrmock_did_not_give_out_is_played_as_a_fresh_journey() -> None:
