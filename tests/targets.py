@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 HOST = "127.0.0.1"
 STOP_TIMEOUT = 5.0
@@ -751,3 +751,28 @@ class FlakyReceiver:
             time.sleep(0.005)
         time.sleep(0.05)
         return len(self.seen)
+
+
+class ThreadedWsgiApp:
+    """A subclass's ``app`` (a WSGI callable) served by Werkzeug from a thread on 127.0.0.1,
+    port 0; ``with`` starts and stops it. ``changed`` is for the subclass to notify on."""
+
+    app: Any
+
+    def __init__(self, path: str = "") -> None:
+        from werkzeug.serving import make_server
+
+        self.changed = threading.Condition()
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}{path}"
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self) -> Any:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.thread.join(10)
+        self.server.server_close()

@@ -43,12 +43,8 @@ USER_ID = "31215806834323092"
 
 @pytest.fixture(scope="module")
 def sink() -> Iterator[Sink]:
-    sink = Sink()
-    sink.thread.start()
-    yield sink
-    sink.server.shutdown()
-    sink.thread.join(DEADLINE)
-    sink.server.server_close()
+    with Sink() as sink:
+        yield sink
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from urllib.parse import unquote
 
 import pytest
 import requests
-from werkzeug.serving import make_server
+from targets import ThreadedWsgiApp
 from werkzeug.wrappers import Request, Response
 
 from mock_server import MockProvider
@@ -37,16 +36,12 @@ SCENARIO = "X-Dlrmock-Scenario"
 LEGACY, V2, V1 = "/api/sms/mtsend", "/api/sms/mtsend_v2", "/v1/sms/mt"
 
 
-class Receiver:
+class Receiver(ThreadedWsgiApp):
     """The app's DR URL: records each report's form fields, answers ``success``."""
 
     def __init__(self) -> None:
         self.reports: list[dict[str, str]] = []
-        self.changed = threading.Condition()
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/dr"
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__("/dr")
 
     @Request.application  # type: ignore[misc]
     def app(self, request: Request) -> Response:
@@ -68,12 +63,8 @@ class Receiver:
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    receiver.thread.start()
-    yield receiver
-    receiver.server.shutdown()
-    receiver.thread.join(DEADLINE)
-    receiver.server.server_close()
+    with Receiver() as receiver:
+        yield receiver
 
 
 RULES = [

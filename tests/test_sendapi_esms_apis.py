@@ -9,7 +9,6 @@ the docs show strings, with and without the trailing slash. The docs' examples
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 import requests
-from werkzeug.serving import make_server
+from targets import ThreadedWsgiApp
 from werkzeug.wrappers import Request, Response
 
 from mock_server import MockProvider
@@ -31,16 +30,12 @@ DEADLINE = 10.0
 EXPLAIN = "X-Dlrmock-Explain"
 
 
-class Sink:
+class Sink(ThreadedWsgiApp):
     """A webhook that records every callback (path and query parameters) and answers 200."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, str]]] = []
-        self.changed = threading.Condition()
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__()
 
     @Request.application  # type: ignore[misc]
     def app(self, request: Request) -> Response:
@@ -67,12 +62,8 @@ class Sink:
 
 @pytest.fixture(scope="module")
 def sink() -> Iterator[Sink]:
-    sink = Sink()
-    sink.thread.start()
-    yield sink
-    sink.server.shutdown()
-    sink.thread.join(DEADLINE)
-    sink.server.server_close()
+    with Sink() as sink:
+        yield sink
 
 
 @pytest.fixture(scope="module")
