@@ -4,7 +4,7 @@ marshalled, against the first run of its scenario).
 
 A generated receipt as a dict of dicts costs about six times its JSON text, and receipts of one
 kind share most of their text (field names, fixed values), so a body deflated with the first
-body of its kind as the preset dictionary shrinks to a fifth. Nothing is lost: :func:`expand`
+body of its kind as the preset dictionary shrinks to a fifth. Nothing is lost: :func:`inflate`
 gives back the exact bytes, :func:`unpack` the dict.
 """
 
@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 Packed = bytes | dict[str, Any]
-"""Compact JSON bytes (maybe squeezed, see :func:`squeeze`), or, for data that is not plain
+"""Compact JSON bytes, or, for data that is not plain
 JSON, the dict itself. Data with top-level datetimes is packed as ``[[keys], {data}]``."""
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -44,7 +44,7 @@ def unpack(packed: Packed) -> dict[str, Any]:
     """The dict :func:`pack` kept (a fresh one, unless it was kept as it was)."""
     if not isinstance(packed, bytes):
         return packed
-    blob = expand(packed)
+    blob = packed
     if blob[:1] != b"[":
         result: dict[str, Any] = json.loads(blob)
         return result
@@ -54,18 +54,7 @@ def unpack(packed: Packed) -> dict[str, Any]:
     return result
 
 
-def squeeze_packed(packed: Packed, family: str) -> Packed:
-    """``packed`` with its JSON squeezed (see :func:`squeeze`)."""
-    return squeeze(packed, family) if isinstance(packed, bytes) else packed
-
-
-# ----------------------------------------------------------------------------------- squeeze
-class Squeezed(bytes):
-    """Deflated bytes: a header (dictionary number, window bits), then the deflate stream."""
-
-    __slots__ = ()
-
-
+# ----------------------------------------------------------------------------------- deflate
 _HEADER = 3
 _NO_DICTIONARY = 0xFFFF
 _MAX_DICTIONARIES = 4096
@@ -135,19 +124,3 @@ def inflate(blob: bytes) -> bytes:
     zdict = _dictionaries[number] if number != _NO_DICTIONARY else b""
     decompressor = zlib.decompressobj(-blob[2], *((zdict,) if zdict else ()))
     return decompressor.decompress(blob[_HEADER:]) + decompressor.flush()
-
-
-def squeeze(data: bytes, family: str) -> bytes:
-    """``data`` deflated against ``family``'s dictionary, unless that does not make it smaller
-    (then ``data`` itself; :func:`expand` takes both)."""
-    if isinstance(data, Squeezed):
-        return data
-    deflated = deflate(data, family)
-    return data if deflated is None else Squeezed(deflated)
-
-
-def expand(data: bytes) -> bytes:
-    """The bytes :func:`squeeze` was given."""
-    if not isinstance(data, Squeezed):
-        return data
-    return inflate(data)

@@ -7,7 +7,7 @@ from typing import Any
 
 from .._http import Request, with_default_headers
 from ..providers import Payload
-from .compact import Packed, expand, pack, unpack
+from .compact import Packed, pack, unpack
 from .outcomes import ACKNOWLEDGED, LOST_ACK
 
 
@@ -57,7 +57,7 @@ class Delivery:
     @property
     def request(self) -> Request:
         """The exact request to send (as the receipt's family encodes it)."""
-        return Request(self.method, self.url, self.headers, expand(self.body))
+        return Request(self.method, self.url, self.headers, self.body)
 
     @property
     def payload(self) -> Payload:

@@ -18,7 +18,7 @@ from .._http import Request
 from .._scenarios import Scenario
 from ..providers import DeliveryPolicy, Payload, ReceiptKind
 from .clock import Clock, ManualClock
-from .compact import Packed, deflate, expand, inflate
+from .compact import Packed, deflate, inflate
 from .outcomes import CANCELLED
 from .records import Attempt, Delivery, packed_receipt
 
@@ -209,7 +209,6 @@ class Run:
             blob = marshal.dumps((message, tuple(planned), count, tuple(tried)))
         except ValueError:  # a value marshal cannot keep (e.g. a Decimal): kept as it is
             return
-        # Plain bytes, not a Squeezed: an object the garbage collector need not track.
         deflated = deflate(blob, f"run:{self.scenario.name}")
         self.packed_message = blob if deflated is None else deflated
         self._compact = _DEFLATED if deflated is not None else _PACKED
@@ -445,13 +444,12 @@ def _message_state(message: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
 
 def _delivery_state(delivery: Delivery) -> tuple[Any, ...] | None:
     """What :meth:`Run.compact` keeps of ``delivery`` (None: its receipt is not plain JSON)."""
-    body = expand(delivery.body)
+    body = delivery.body
     payload = delivery._payload
     if isinstance(payload, dict):
         payload = packed_receipt(payload, body, delivery.headers, delivery.malformed)
         if isinstance(payload, dict):
             return None
-    payload = expand(payload)
     return (delivery.step, delivery.copy, delivery.kind, delivery.after, delivery.method,
             delivery.url, delivery.headers, body, None if payload == body else payload,
             delivery.lost_ack, delivery.malformed)

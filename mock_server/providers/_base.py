@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -334,17 +335,15 @@ def form_to_query(request: WireRequest) -> WireRequest:
 
 
 def _with_content_type(content_type: str, kind: ReceiptKind) -> tuple[tuple[str, str], ...]:
-    """The headers of a receipt with a body: its type, then the family's own; one tuple per
-    family, shared by every receipt (a run waiting to be sent holds no copy of its own)."""
-    transport = kind.transport
-    key = (content_type, transport.headers)
-    headers = _HEADERS.get(key)
-    if headers is None:
-        headers = _HEADERS[key] = (("Content-Type", content_type), *transport.headers)
-    return headers
+    """The headers of a receipt with a body: its type, then the family's own."""
+    return _headers(content_type, kind.transport.headers)
 
 
-_HEADERS: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[tuple[str, str], ...]] = {}
+@functools.cache
+def _headers(content_type: str, family: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """One tuple per family, shared by every receipt (a run waiting to be sent holds no copy of
+    its own)."""
+    return (("Content-Type", content_type), *family)
 
 
 def _json_body(
