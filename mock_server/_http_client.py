@@ -37,7 +37,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import aiohttp
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy, istr
 from yarl import URL
 
 from ._http import TLS_HINT, Request, Response, TransportError, with_default_headers
@@ -50,9 +50,8 @@ T = TypeVar("T")
 A = TypeVar("A")
 E = TypeVar("E", bound=BaseException)
 
-_SKIPPED_DEFAULTS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
-"""aiohttp's own default headers: the request carries every header it sends (the journal shows
-them, see :func:`~mock_server._http.with_default_headers`)."""
+_NO_CONTENT_TYPE = ("Content-Type",)
+"""Skipped for a request without a Content-Type, where aiohttp would add its own."""
 _UNWRITTEN = "Cannot write to closing transport"
 """aiohttp's message (``StreamWriter._write``) when a connection was closed before the write."""
 _UNKNOWN_ISSUER = frozenset({2, 18, 19, 20, 21})
@@ -105,6 +104,15 @@ class _Connector(aiohttp.TCPConnector):
         connection = await super().connect(req, traces, timeout)
         _progress.get().connected = True
         return connection
+
+
+class _Request(aiohttp.ClientRequest):
+    """aiohttp's request without aiohttp's default headers (Accept, Accept-Encoding): the
+    request carries every header it sends, User-Agent included (the journal shows them, see
+    :func:`~mock_server._http.with_default_headers`). Emptying the defaults rather than naming
+    them in ``skip_auto_headers`` spares building a multidict of skipped names per request."""
+
+    DEFAULT_HEADERS: dict[istr, str] = {}  # noqa: RUF012 (an attribute of aiohttp's class)
 
 
 class _Body(aiohttp.BytesPayload):
@@ -362,7 +370,7 @@ class HttpClient:
             timeout=aiohttp.ClientTimeout(total=None),  # send() keeps the deadlines
             auto_decompress=False,  # the journal keeps the body as it came
             cookie_jar=aiohttp.DummyCookieJar(),  # a provider keeps no cookies
-            skip_auto_headers=_SKIPPED_DEFAULTS,
+            request_class=_Request,
             trust_env=False,  # no proxy from the environment between dlrmock and the webhook
         )
 
@@ -503,6 +511,7 @@ class HttpClient:
                         data=body,
                         allow_redirects=False,
                         server_hostname=server_name,
+                        skip_auto_headers=None if "Content-Type" in headers else _NO_CONTENT_TYPE,
                         # aiohttp resends only idempotent methods: a POST needs no guard
                         middlewares=None if _guarded(request.method) else (),
                     ) as response:

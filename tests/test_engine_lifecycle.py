@@ -194,3 +194,31 @@ def test_an_error_raised_while_check_takes_the_errors_is_raised_by_the_next_chec
         with pytest.raises(ServerError, match=r"1 error.*Boom: a listener failed"):
             provider.check()
         engine.on_attempt.clear()
+
+
+def test_every_thread_waiting_for_a_run_wakes_when_it_finishes(target: Target) -> None:
+    with Engine(time_scale=0, seed=1) as engine:
+        run = engine.play("nxcloud.zalo.success_never_delivered", target.url, hold=True)
+        woke: list[bool] = []
+        waiting = [threading.Thread(target=lambda: woke.append(run.wait_done(WAIT)))
+                   for _ in range(3)]
+        for thread in waiting:
+            thread.start()
+        engine.release(run)
+        for thread in waiting:
+            thread.join(WAIT)
+        assert woke == [True, True, True] and run.ok
+
+
+def test_a_wait_that_runs_out_leaves_nothing_behind_and_a_later_wait_still_wakes(
+    target: Target,
+) -> None:
+    with Engine(time_scale=0, seed=1) as engine:
+        run = engine.play("nxcloud.zalo.success_never_delivered", target.url, hold=True)
+        other = engine.play("nxcloud.zalo.success_never_delivered", target.url)
+        assert other.wait(WAIT).ok  # another run finishing does not end the wait below
+        assert run.wait_done(0.05) is False and run.wait_done(0) is False
+        assert run._waiters is None  # the timed-out waiters took their locks back out
+        engine.release(run)
+        assert run.wait_done(WAIT) is True and run.ok
+        assert run.wait_done(0) is True

@@ -85,6 +85,9 @@ def test_get_sends_query_string_and_no_body(target: Target) -> None:
     assert received.path == "/hook?SMSID=abc&TypeId=2&error_info=%7B%22a%22%3A1%7D"
     assert received.body == b""
     assert received.header("Content-Length") is None
+    shown = with_default_headers(Request("GET", url, ()))
+    head = "".join(f"{n}: {v}\r\n" for n, v in shown.headers)
+    assert received.raw == f"GET {received.path} HTTP/1.1\r\n{head}\r\n".encode()
 
 
 def test_post_without_body_still_sends_content_length_zero(target: Target) -> None:
@@ -102,6 +105,17 @@ def test_given_headers_replace_the_defaults(target: Target) -> None:
     assert received.raw.count(b"User-Agent:") == 1
     assert received.header("User-Agent") == "esms-callback/2"
     assert received.header("Host") == "hooks.example.com"
+
+
+def test_a_post_without_content_type_goes_out_without_one(target: Target) -> None:
+    request = Request("POST", target.url, (), BODY)
+
+    send_one(request)
+
+    [received] = target.wait_for(1)
+    head = "".join(f"{n}: {v}\r\n" for n, v in with_default_headers(request).headers)
+    assert received.header("Content-Type") is None  # no application/octet-stream of aiohttp's
+    assert received.raw == f"POST /hook HTTP/1.1\r\n{head}\r\n".encode() + BODY
 
 
 @pytest.mark.parametrize(

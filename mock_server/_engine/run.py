@@ -6,6 +6,7 @@ import asyncio
 import logging
 import marshal
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,6 +79,8 @@ class Run:
     _done: bool = False
     _finishing: bool = False
     _on_finish: list[Callable[[Run], None]] | None = None
+    _waiters: list[threading.Lock] | None = None
+    """Locks of the threads blocked in :meth:`wait_done`, released when the run finishes."""
     _compact: int = 0
     """0 not compacted yet; :data:`_KEPT` tried, kept as it is; :data:`_PACKED` packed;
     :data:`_DEFLATED` packed and deflated."""
@@ -129,8 +132,21 @@ class Run:
         """Block until the run has finished or ``timeout`` passed; whether it has finished."""
         if self._done:  # no lock to contend for with the engine's loop
             return True
+        # Each waiter blocks on a lock of its own that only this run's end releases: a burst
+        # of runs finishing wakes no thread waiting for another run.
+        waiter = threading.Lock()
+        waiter.acquire()
         with self.engine.finished_runs:
-            return self.engine.finished_runs.wait_for(lambda: self._done, timeout)
+            if self.finished:  # finished meanwhile
+                return True
+            self._waiters = [*(self._waiters or ()), waiter]
+        wait = -1.0 if timeout is None else min(max(timeout, 0.0), threading.TIMEOUT_MAX)
+        if waiter.acquire(timeout=wait):
+            return True
+        with self.engine.finished_runs:
+            if self._waiters is not None and waiter in self._waiters:
+                self._waiters = [w for w in self._waiters if w is not waiter] or None
+            return self.finished
 
     def when_finished(self, callback: Callable[[Run], None]) -> None:
         """Call ``callback(run)`` once the run has finished (at once if it already has).
@@ -161,6 +177,9 @@ class Run:
             if not self._done:
                 self.engine.pending_runs -= 1
             self._done = True
+            waiters, self._waiters = self._waiters or (), None
+            for waiter in waiters:
+                waiter.release()
             self.engine.finished_runs.notify_all()
         if isinstance(self.clock, ManualClock):
             self.clock.finished()

@@ -34,7 +34,14 @@ Encoder = Callable[["ReceiptKind", Payload, str, "ErrorInfoEncoding | None"], Wi
 
 def random_digits(fake: Faker, count: int) -> str:
     """``count`` random decimal digits, the first not 0 (ids the providers write as digits)."""
-    return str(fake.random.randint(10 ** (count - 1), 10**count - 1))
+    low, high = _digit_bounds(count)
+    return str(fake.random.randint(low, high))
+
+
+@functools.cache
+def _digit_bounds(count: int) -> tuple[int, int]:
+    """The smallest and largest number of ``count`` digits."""
+    return 10 ** (count - 1), 10**count - 1
 
 
 def random_hex(fake: Faker, count: int) -> str:
@@ -346,10 +353,14 @@ def _headers(content_type: str, family: tuple[tuple[str, str], ...]) -> tuple[tu
     return (("Content-Type", content_type), *family)
 
 
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""One encoder for every JSON receipt (``json.dumps`` with options builds a new one per call)."""
+
+
 def _json_body(
     kind: ReceiptKind, payload: Payload, url: str, encoding: ErrorInfoEncoding | None = None
 ) -> WireRequest:
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    body = _COMPACT_JSON.encode(payload).encode()
     return WireRequest("POST", url, _with_content_type("application/json", kind), body)
 
 
