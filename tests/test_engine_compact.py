@@ -1,5 +1,5 @@
 """What a large journal keeps of a finished run is compacted (the whole run as one blob,
-deflated against a dictionary per scenario); everything it shows comes back exactly."""
+compressed against a dictionary per scenario); everything it shows comes back exactly."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from targets import Target
 
 from mock_server import Engine
 from mock_server._engine import Journal
-from mock_server._engine.compact import deflate, inflate, pack, unpack
+from mock_server._engine.compact import compress, decompress, pack, unpack
 
 
 def test_a_finished_run_shows_exactly_what_its_webhook_received(
@@ -77,7 +77,7 @@ def test_the_journal_compacts_finished_runs_once_it_is_large(
 
         for run in small + more:
             assert isinstance(run.packed_message, bytes), run.id
-            assert run.attempts[0].request.body not in run.packed_message  # deflated, whole
+            assert run.attempts[0].request.body not in run.packed_message  # compressed, whole
         assert [run.payloads for run in small] == payloads
         engine.reset()
         assert not engine.journal.compacting
@@ -92,13 +92,13 @@ def test_pack_keeps_datetimes_and_shares_an_identical_body() -> None:
     assert unpack(pack(odd)) == odd
 
 
-def test_deflate_gives_back_the_exact_bytes_and_saves_room_on_similar_bodies() -> None:
+def test_compress_gives_back_the_exact_bytes_and_saves_room_on_similar_bodies() -> None:
     first = json.dumps({"status": "success", "requestId": "a" * 32, "text": "x" * 200}).encode()
     second = first.replace(b"a" * 32, b"b" * 32)
-    deflate(first, "test.kind")
-    small = deflate(second, "test.kind")
-    assert small is not None and inflate(small) == second and len(small) < len(second) / 4
-    assert deflate(b"short", "test.kind") is None  # not worth it: kept as it is
+    compress(first, "test.kind")
+    small = compress(second, "test.kind")
+    assert small is not None and decompress(small) == second and len(small) < len(second) / 4
+    assert compress(b"short", "test.kind") is None  # not worth it: kept as it is
 
 
 @pytest.mark.parametrize("name", ["nxcloud.sms.duplicate_delivered",
@@ -138,7 +138,7 @@ def test_a_compacted_run_keeps_the_error_of_each_attempt(
     assert run.journal_text().count(f"error: {before[0].error}") == 1
 
 
-def test_a_compacted_run_larger_than_the_deflate_window_comes_back_whole(
+def test_a_compacted_run_larger_than_its_dictionary_window_comes_back_whole(
     engine: Engine, make_target: Callable[..., Target]
 ) -> None:
     # 21 answers of 2 KiB each that do not compress: the packed run is larger than 32 KiB.
@@ -154,7 +154,7 @@ def test_a_compacted_run_larger_than_the_deflate_window_comes_back_whole(
     assert run.attempts == before
 
 
-def test_receipts_of_one_kind_deflate_against_the_first_one_to_a_fraction_of_their_size() -> None:
+def test_receipts_of_one_kind_compress_against_the_first_one_to_a_fraction_of_their_size() -> None:
     # The module's promise ("shrinks to a fifth"): the first body of a family is the preset
     # dictionary of the others, so what they share costs next to nothing.
     def receipt(n: int) -> bytes:
@@ -164,12 +164,12 @@ def test_receipts_of_one_kind_deflate_against_the_first_one_to_a_fraction_of_the
                            "message": "the message was delivered to the handset",
                            "timestamp": 1700000000000 + n}).encode()
     family = f"test.dictionary.{os.urandom(4).hex()}"  # a family no other test has used
-    deflate(receipt(0), family)
+    compress(receipt(0), family)
     later = receipt(1)
     alone = zlib.compressobj(9, zlib.DEFLATED, -15)
     on_its_own = len(alone.compress(later) + alone.flush())
 
-    squeezed = deflate(later, family)
+    squeezed = compress(later, family)
 
-    assert squeezed is not None and inflate(squeezed) == later
+    assert squeezed is not None and decompress(squeezed) == later
     assert len(squeezed) < on_its_own / 2, (len(squeezed), on_its_own, len(later))

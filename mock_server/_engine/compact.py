@@ -1,10 +1,10 @@
 """Packing for what the journal keeps of a finished run: data as compact JSON, and bytes
-deflated against a preset dictionary per family (:meth:`Run.compact` deflates a whole run,
-marshalled, against the first run of its scenario).
+compressed (zstd) against a preset dictionary per family (:meth:`Run.compact` compresses a
+whole run, marshalled, against the first run of its scenario).
 
 A generated receipt as a dict of dicts costs about six times its JSON text, and receipts of one
-kind share most of their text (field names, fixed values), so a body deflated with the first
-body of its kind as the preset dictionary shrinks to a fifth. Nothing is lost: :func:`inflate`
+kind share most of their text (field names, fixed values), so a body compressed with the first
+body of its kind as the dictionary shrinks to a fifth. Nothing is lost: :func:`decompress`
 gives back the exact bytes, :func:`unpack` the dict.
 """
 
@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import json
 import threading
-import zlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+
+import zstandard
 
 Packed = bytes | dict[str, Any]
 """Compact JSON bytes, or, for data that is not plain
@@ -54,13 +55,19 @@ def unpack(packed: Packed) -> dict[str, Any]:
     return result
 
 
-# ----------------------------------------------------------------------------------- deflate
-_HEADER = 3
+# ---------------------------------------------------------------------------------- compress
+_HEADER = 2
 _NO_DICTIONARY = 0xFFFF
 _MAX_DICTIONARIES = 4096
+_MAX_DICTIONARY_BYTES = 32768
+_LEVEL = 1
+"""zstd's fastest standard level: against a dictionary it still packs a run to a quarter."""
 _dictionaries: list[bytes] = []
 _numbers: dict[str, int] = {}
+_codecs: dict[int, tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]] = {}
 _lock = threading.Lock()
+"""Guards the tables, and each use of a codec (zstandard's are not safe to share between
+threads; the engine's loop is the only heavy user, so the lock is never contended for long)."""
 
 
 def _dictionary_for(family: str, sample: bytes) -> int:
@@ -74,53 +81,47 @@ def _dictionary_for(family: str, sample: bytes) -> int:
             if len(_dictionaries) >= _MAX_DICTIONARIES:
                 return _NO_DICTIONARY
             number = _numbers[family] = len(_dictionaries)
-            _dictionaries.append(sample[-32768:])
+            _dictionaries.append(sample[-_MAX_DICTIONARY_BYTES:])
         return number
 
 
-_primed: dict[tuple[int, int], Any] = {}
-"""Compressors with a family's dictionary already loaded, by (dictionary, window bits)."""
-_MAX_PRIMED = 64
-_MAX_PRIMED_WBITS = 12
-"""Small windows only (a primed state of 2**12 bytes costs ~24 KB): what runs of a few receipts
-and single receipts use."""
+def _codec(number: int) -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
+    """The compressor and decompressor for dictionary ``number`` (the lock held)."""
+    codec = _codecs.get(number)
+    if codec is None:
+        options: dict[str, Any] = {}
+        if number != _NO_DICTIONARY:
+            # The sample as raw content: zstd matches against it as if it came first.
+            dictionary = zstandard.ZstdCompressionDict(
+                _dictionaries[number], dict_type=zstandard.DICT_TYPE_RAWCONTENT
+            )
+            dictionary.precompute_compress(level=_LEVEL)
+            options["dict_data"] = dictionary
+        codec = _codecs[number] = (
+            zstandard.ZstdCompressor(level=_LEVEL, write_checksum=False, write_dict_id=False,
+                                     write_content_size=True, **options),
+            zstandard.ZstdDecompressor(**options),
+        )
+    return codec
 
 
-def _compressor(number: int, wbits: int, zdict: bytes) -> Any:
-    """A fresh deflate state for ``zdict`` (dictionary ``number``) and ``wbits``: a copy of a
-    primed one where there is one (copying costs less than loading the dictionary anew); the
-    output is the same."""
-    key = (number, wbits)
-    primed = _primed.get(key)
-    if primed is None:
-        primed = zlib.compressobj(1, zlib.DEFLATED, -wbits, 4, zlib.Z_DEFAULT_STRATEGY,
-                                  *((zdict,) if zdict else ()))
-        if wbits > _MAX_PRIMED_WBITS or len(_primed) >= _MAX_PRIMED:
-            return primed  # used once, as it is
-        _primed[key] = primed
-    return primed.copy()
-
-
-def deflate(data: bytes, family: str) -> bytes | None:
-    """``data`` deflated against ``family``'s dictionary, as plain bytes (a header, then the
-    stream; :func:`inflate` gives ``data`` back), or None when that would not be smaller."""
+def compress(data: bytes, family: str) -> bytes | None:
+    """``data`` compressed against ``family``'s dictionary, as plain bytes (a header, then a
+    zstd frame; :func:`decompress` gives ``data`` back), or None when that would not be
+    smaller."""
     if len(data) < 64:
         return None
     number = _dictionary_for(family, data)
-    zdict = _dictionaries[number] if number != _NO_DICTIONARY else b""
-    # The smallest window that still reaches back over the dictionary, and a small hash table:
-    # setting up a default deflate state costs five times more than compressing a receipt.
-    wbits = min(max((len(zdict) + len(data)).bit_length(), 10), 15)
-    compressor = _compressor(number, wbits, zdict)
-    deflated: bytes = compressor.compress(data) + compressor.flush()
-    if len(deflated) + _HEADER >= len(data):
+    with _lock:
+        packed: bytes = _codec(number)[0].compress(data)
+    if len(packed) + _HEADER >= len(data):
         return None
-    return number.to_bytes(2, "big") + bytes((wbits,)) + deflated
+    return number.to_bytes(2, "big") + packed
 
 
-def inflate(blob: bytes) -> bytes:
-    """The bytes :func:`deflate` was given."""
-    number = int.from_bytes(blob[:2], "big")
-    zdict = _dictionaries[number] if number != _NO_DICTIONARY else b""
-    decompressor = zlib.decompressobj(-blob[2], *((zdict,) if zdict else ()))
-    return decompressor.decompress(blob[_HEADER:]) + decompressor.flush()
+def decompress(blob: bytes) -> bytes:
+    """The bytes :func:`compress` was given."""
+    number = int.from_bytes(blob[:_HEADER], "big")
+    with _lock:
+        data: bytes = _codec(number)[1].decompress(blob[_HEADER:])
+    return data

@@ -19,7 +19,7 @@ from .._http import Request
 from .._scenarios import Scenario
 from ..providers import DeliveryPolicy, Payload, ReceiptKind
 from .clock import Clock, ManualClock
-from .compact import Packed, deflate, inflate
+from .compact import Packed, compress, decompress
 from .outcomes import CANCELLED
 from .records import Attempt, Delivery, packed_receipt
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_KEPT, _PACKED, _DEFLATED = 1, 2, 3
+_KEPT, _PACKED, _COMPRESSED = 1, 2, 3
 """How :meth:`Run.compact` left a run (see ``Run._compact``)."""
 
 
@@ -83,7 +83,7 @@ class Run:
     """Locks of the threads blocked in :meth:`wait_done`, released when the run finishes."""
     _compact: int = 0
     """0 not compacted yet; :data:`_KEPT` tried, kept as it is; :data:`_PACKED` packed;
-    :data:`_DEFLATED` packed and deflated."""
+    :data:`_COMPRESSED` packed and compressed."""
     _attempt_count: int = 0
 
     @property
@@ -190,9 +190,9 @@ class Run:
                 log.exception("on_finished listener failed for run %s", self.id)
 
     def compact(self) -> None:
-        """Pack the finished run into one deflated blob (see :mod:`.compact`): the message, each
+        """Pack the finished run into one compressed blob (see :mod:`.compact`): the message, each
         delivery (its request; its receipt as the request body when that is the receipt's
-        compact JSON) and each attempt, deflated as one stream against a dictionary per
+        compact JSON) and each attempt, compressed as one zstd frame against a dictionary per
         scenario, so a finished run costs this object and one bytes. Readers see the same data
         (:attr:`deliveries`, :attr:`attempts` and :attr:`message` rebuild it). The journal calls
         it once it is large; a run whose data marshal cannot keep stays as it is."""
@@ -228,9 +228,9 @@ class Run:
             blob = marshal.dumps((message, tuple(planned), count, tuple(tried)))
         except ValueError:  # a value marshal cannot keep (e.g. a Decimal): kept as it is
             return
-        deflated = deflate(blob, f"run:{self.scenario.name}")
-        self.packed_message = blob if deflated is None else deflated
-        self._compact = _DEFLATED if deflated is not None else _PACKED
+        squeezed = compress(blob, f"run:{self.scenario.name}")
+        self.packed_message = blob if squeezed is None else squeezed
+        self._compact = _COMPRESSED if squeezed is not None else _PACKED
         self._attempt_count = len(tried)
         self._deliveries = self._attempts = None  # what they held is in the blob
 
@@ -238,8 +238,8 @@ class Run:
         """The message, deliveries and attempts of a packed run (fresh objects)."""
         assert isinstance(self.packed_message, bytes)
         blob = self.packed_message
-        if self._compact == _DEFLATED:
-            blob = inflate(blob)
+        if self._compact == _COMPRESSED:
+            blob = decompress(blob)
         message, planned, count, tried = marshal.loads(blob)
         deliveries = [
             Delivery(step, copy, kind, after, body if payload is None else payload,
