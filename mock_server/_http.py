@@ -62,8 +62,16 @@ class Response:
 
     status: int
     reason: str
-    headers: tuple[tuple[str, str], ...]
+    raw_headers: tuple[tuple[bytes, bytes], ...]
+    """The header lines as received; :attr:`headers` decodes them when asked (the engine reads
+    only the status and the body)."""
     body: bytes
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """(name, value) pairs, decoded as Latin-1 (HTTP's own header encoding)."""
+        return tuple((name.decode("latin-1"), value.decode("latin-1"))
+                     for name, value in self.raw_headers)
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or None."""

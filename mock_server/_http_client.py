@@ -516,15 +516,8 @@ class HttpClient:
                         middlewares=None if _guarded(request.method) else (),
                     ) as response:
                         content = await self._read_body(response)
-                        return Response(
-                            response.status,
-                            response.reason or "",
-                            tuple(
-                                (name.decode("latin-1"), value.decode("latin-1"))
-                                for name, value in response.raw_headers
-                            ),
-                            content,
-                        )
+                        return Response(response.status, response.reason or "",
+                                        response.raw_headers, content)
                 except _Unwritten:
                     log.debug("a pooled connection to %s closed before the write; nothing sent",
                               address.host)
