@@ -1,4 +1,4 @@
-"""README promises, each stated in a test's name and checked where it can break.
+"""Documented promises (the README and the docs site), each stated in a test's name and checked where it can break.
 
 These guard behaviour that one-line mutations once changed without any test failing: the
 acknowledgement rule over a real socket, the lower-case ``sign``, the 2 KiB response excerpt,
@@ -6,7 +6,7 @@ the journal's eviction counters on multi-attempt runs, the provider's time zone 
 real sends, a step never sent, errors surfacing at fixture teardown and forgotten by reset(), and
 ``play``'s progress note. Every webhook here is a loopback ``Target`` on 127.0.0.1, port 0.
 
-README promises already stated by a test elsewhere (not repeated here):
+Documented promises already stated by a test elsewhere (not repeated here):
 - Delivery rules: ``test_nxcloud_families.py``
   ``::test_an_sms_report_is_acknowledged_only_by_the_text_success``,
   ``::test_number_check_and_pns_want_exactly_200_and_retry_every_minute``,
