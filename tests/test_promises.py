@@ -1,4 +1,5 @@
-"""Documented promises (the README and the docs site), each stated in a test's name and checked where it can break.
+"""Documented promises (the README and the docs site), each stated in a test's name and
+checked where it can break.
 
 These guard behaviour that one-line mutations once changed without any test failing: the
 acknowledgement rule over a real socket, the lower-case ``sign``, the 2 KiB response excerpt,
