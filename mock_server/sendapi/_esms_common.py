@@ -2,7 +2,8 @@
 
 eSMS answers errors with its own short messages (``"Authorize Failed"``, ``"Request exist 1"``);
 dlrmock keeps those byte for byte and puts its own explanation in the ``X-Dlrmock-Explain``
-response header (:func:`refuse`).
+response header (:func:`refuse`). An invalid request gets eSMS's documented
+``{"error": "Invalid request"}`` as the docs print it (:func:`invalid_request`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._exchange import Answer, Exchange, Reject
+from ._exchange import Answer, ErrorShape, Exchange, Reject, Verbatim
 
 __all__ = [
     "DOC_MESSAGES",
+    "INVALID_REQUEST",
+    "INVALID_REQUEST_CODE",
     "EsmsEndpoint",
     "Handler",
     "SendPlan",
@@ -22,11 +25,13 @@ __all__ = [
     "as_int",
     "esms_error",
     "flag",
+    "invalid_request",
     "number",
     "query_error",
     "refuse",
     "status_error",
     "text",
+    "with_invalid_request",
 ]
 
 DOC_MESSAGES: Mapping[int, str] = {
@@ -58,6 +63,31 @@ DOC_MESSAGES: Mapping[int, str] = {
 
 AUTHORIZE_FAILED: Mapping[str, Any] = {"CodeResult": "101", "ErrorMessage": "Authorize Failed"}
 """The 101 document the status, ZNS-status and voice APIs answer to wrong keys."""
+
+
+INVALID_REQUEST = Verbatim(b'{\n  "error": "Invalid request"\n}\n', {"error": "Invalid request"})
+"""eSMS's answer to an invalid request, byte for byte as its docs print it (the tab titled "99"
+of the send pages; ``sendapi-examples/esms/error-99-invalid-request.json``). It has no
+``CodeResult``: the error table's 99 ("phone blocked") is another thing."""
+INVALID_REQUEST_CODE = 99
+"""The code an invalid request is captured under (``CapturedSend.error``): the docs' tab title."""
+
+
+def invalid_request(explain: str, *, status: int = 200,
+                    headers: Mapping[str, str] | None = None) -> Reject:
+    """An invalid request: eSMS's documented document, ``explain`` only in dlrmock's places
+    (``X-Dlrmock-Explain``, the captured send, the journal)."""
+    return Reject(INVALID_REQUEST_CODE, "Invalid request", status=status, headers=headers,
+                  explain=explain, body=INVALID_REQUEST)
+
+
+def with_invalid_request(shape: ErrorShape) -> ErrorShape:
+    """``shape``, answering :data:`INVALID_REQUEST` for the requests the shared exchange
+    refuses itself (a wrong method, a body too large) under ``INVALID_REQUEST_CODE``."""
+    def error(code: int | str, message: str) -> dict[str, Any] | Verbatim:
+        return INVALID_REQUEST if str(code) == str(INVALID_REQUEST_CODE) else shape(code, message)
+
+    return error
 
 
 def refuse(code: int, explain: str, *, extra: Mapping[str, Any] | None = None,

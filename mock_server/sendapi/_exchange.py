@@ -28,6 +28,7 @@ __all__ = [
     "ErrorShape",
     "Exchange",
     "Reject",
+    "Verbatim",
     "first_problem",
     "serve",
     "trace_id",
@@ -61,7 +62,17 @@ class Reject(Exception):
         """The whole error document when it is not ``error_shape(code, message)``."""
 
 
-ErrorShape = Callable[[int | str, str], dict[str, Any]]
+@dataclass(frozen=True)
+class Verbatim:
+    """An answer document written as the provider's docs print it, byte for byte."""
+
+    text: bytes
+    """The bytes answered."""
+    value: Any
+    """The same document parsed: what the captured send's ``response`` shows."""
+
+
+ErrorShape = Callable[[int | str, str], "dict[str, Any] | Verbatim"]
 """(code, message) → the provider's error document."""
 
 
@@ -141,8 +152,9 @@ def _path() -> str:
 
 def _json_response(answer: Answer) -> Response:
     # Serialised here, not with the app's JSON provider: key order as the provider documents it.
-    response = Response(json.dumps(answer.payload), status=answer.status,
-                        mimetype="application/json")
+    payload = answer.payload
+    body = payload.text if isinstance(payload, Verbatim) else json.dumps(payload)
+    response = Response(body, status=answer.status, mimetype="application/json")
     for name, value in answer.headers.items():
         response.headers[name] = value
     return response
@@ -186,9 +198,9 @@ def serve(
     except HTTPException as exc:
         # e.g. the app's MAX_CONTENT_LENGTH, or a client that went away mid-body.
         status = exc.code or 400
-        answer = Answer(error_shape(too_large_code if status == 413 else bad_request_code,
-                                    exc.description or exc.name), status,
-                        error=str(too_large_code if status == 413 else bad_request_code))
+        code = too_large_code if status == 413 else bad_request_code
+        reason = exc.description or exc.name
+        answer = Answer(error_shape(code, reason), status, error=str(code), explain=reason)
     except Exception:
         _capture(hooks, exchange, Answer({"error": "internal_error"}, 500, error="500"))
         raise
@@ -222,7 +234,8 @@ def _capture(hooks: SendHooks, exchange: Exchange, answer: Answer) -> None:
         body=kept.decode("utf-8", "replace"),
         json=exchange.json,
         status=answer.status,
-        response=answer.payload,
+        response=answer.payload.value if isinstance(answer.payload, Verbatim)
+        else answer.payload,
         message_ids=list(answer.message_ids),
         run_ids=list(answer.run_ids),
         signed_string=exchange.signed_string,

@@ -3,8 +3,9 @@
 Parameter names are matched case-insensitively (``SandBox`` = ``Sandbox``, ``phone`` = ``Phone``)
 on every endpoint, GET, POST JSON or POST form; numbers may come as strings or JSON numbers.
 Answers are ``{"CodeResult": "100", "CountRegenerate": 0, "SMSID": …}`` or eSMS's error document
-inside HTTP 200 (405 / 413 / 404 for a wrong method, a too large body, an unknown API), with
-dlrmock's explanation in the ``X-Dlrmock-Explain`` header. The look-up APIs live in
+inside HTTP 200; an invalid request is eSMS's documented ``{"error": "Invalid request"}`` (HTTP
+405 / 413 / 404 for a wrong method, a too large body, an unknown API). dlrmock's explanation is
+in the ``X-Dlrmock-Explain`` header. The look-up APIs live in
 :mod:`.esms_lookup`, the multichannel send in :mod:`.esms_multichannel`.
 """
 
@@ -27,6 +28,7 @@ from .._limits import loads_json
 from ..providers.esms import carrier_of
 from . import esms_bulk, esms_lookup, esms_multichannel, esms_register, esms_status, esms_voice
 from ._esms_common import (
+    INVALID_REQUEST_CODE,
     EsmsEndpoint,
     Handler,
     SendPlan,
@@ -34,10 +36,12 @@ from ._esms_common import (
     as_int,
     esms_error,
     flag,
+    invalid_request,
     query_error,
     refuse,
     status_error,
     text,
+    with_invalid_request,
 )
 from ._exchange import ALL_METHODS, Answer, ErrorShape, Exchange, Reject, first_problem, serve
 from ._messages import Part, SentMessage, Starter
@@ -82,8 +86,11 @@ UID_KIND = "esms.zns.uid"
 UNKNOWN_CARRIER = "1"
 """[choice] telcoid of a number no carrier prefix matches (1 = Viettel, the largest)."""
 
-_SHAPES: Mapping[str, ErrorShape] = {"send": esms_error, "status": status_error,
-                                     "query": query_error}
+_SHAPES: Mapping[str, ErrorShape] = {
+    name: with_invalid_request(shape)
+    for name, shape in (("send", esms_error), ("status", status_error), ("query", query_error))
+}
+"""Each API's error document; an invalid request (wrong method, body too large) is eSMS's."""
 
 
 def _send(name: str, method: str, schema: str, family: str, type_ids: str,
@@ -186,8 +193,9 @@ class _Esms:
             shown = name if len(name) <= 100 else name[:97] + "..."
             return serve(
                 Exchange(PROVIDER, f"esms.{shown}"), methods=ALL_METHODS,
-                max_body=self.settings.max_body_bytes, error_shape=esms_error,
-                bad_request_code=99, too_large_code=99, hooks=self.hooks,
+                max_body=self.settings.max_body_bytes, error_shape=_SHAPES["send"],
+                bad_request_code=INVALID_REQUEST_CODE, too_large_code=INVALID_REQUEST_CODE,
+                hooks=self.hooks,
                 handler=lambda _: self._unknown(shown),
             )
         handler = endpoint.handler or (
@@ -197,8 +205,8 @@ class _Esms:
             methods=(endpoint.method,),
             max_body=self.settings.max_body_bytes,
             error_shape=_SHAPES[endpoint.errors],
-            bad_request_code=99,
-            too_large_code=99,
+            bad_request_code=INVALID_REQUEST_CODE,
+            too_large_code=INVALID_REQUEST_CODE,
             hooks=self.hooks,
             handler=lambda ex: handler(self, endpoint, ex),
         )
@@ -206,8 +214,8 @@ class _Esms:
     @staticmethod
     def _unknown(name: str) -> Answer:
         emulated = ", ".join(e.name for e in ENDPOINTS)
-        raise Reject(99, f"unknown API {name!r}; dlrmock emulates {emulated}", status=404,
-                     explain=f"no eSMS API at {name!r} (dlrmock emulates {emulated})")
+        raise invalid_request(f"no eSMS API at {name!r} (dlrmock emulates {emulated})",
+                              status=404)
 
     # -- reading the request
     def params(self, endpoint: EsmsEndpoint, exchange: Exchange) -> dict[str, Any]:
@@ -218,26 +226,26 @@ class _Esms:
             try:
                 raw = dict(parse_qsl(exchange.body.decode("utf-8"), keep_blank_values=True))
             except UnicodeDecodeError:
-                raise Reject(99, "Invalid request: the form body is not UTF-8") from None
+                raise invalid_request("Invalid request: the form body is not UTF-8") from None
             if not raw:
-                raise Reject(99, "Invalid request: empty body, an x-www-form-urlencoded form "
-                             "(Phone=…&Content=…&ApiKey=…) is required")
+                raise invalid_request("Invalid request: empty body, an x-www-form-urlencoded "
+                                      "form (Phone=…&Content=…&ApiKey=…) is required")
         else:
             if not exchange.body.strip():
-                raise Reject(99, "Invalid request: empty body, a JSON object is required")
+                raise invalid_request("Invalid request: empty body, a JSON object is required")
             try:
                 raw = loads_json(exchange.body, "the body")
             except (ValueError, RecursionError) as exc:
-                raise Reject(99, f"Invalid request: body is not valid JSON: {str(exc)[:200]}") \
-                    from None
+                raise invalid_request("Invalid request: body is not valid JSON: "
+                                      f"{str(exc)[:200]}") from None
         if endpoint.path_keys and isinstance(raw, dict):
             segments = [segment for segment in request.path.split("/") if segment]
             raw = {**raw, **dict(zip(endpoint.path_keys, segments[-len(endpoint.path_keys):],
                                      strict=True))}
         exchange.json = raw
         if not isinstance(raw, dict):
-            raise Reject(99, f"Invalid request: the body must be a JSON object, "
-                         f"got a JSON {type(raw).__name__}")
+            raise invalid_request("Invalid request: the body must be a JSON object, "
+                                  f"got a JSON {type(raw).__name__}")
         return canonical(raw)
 
     def authenticate(self, params: Mapping[str, Any],
@@ -255,15 +263,14 @@ class _Esms:
     def check(schema: str, params: Mapping[str, Any]) -> None:
         problem = first_problem(schema, params)
         if problem is not None:
-            raise Reject(99, f"Invalid request: {problem}", explain=f"Invalid request: {problem}")
+            raise invalid_request(f"Invalid request: {problem}")
 
     @staticmethod
     def check_request_id(params: Mapping[str, Any]) -> None:
         request_id = text(params.get("RequestId"))
         if len(request_id) > MAX_REQUEST_ID:
-            message = (f"RequestId is {len(request_id)} characters long; eSMS allows at most "
-                       f"{MAX_REQUEST_ID}")
-            raise Reject(99, message, explain=message)
+            raise invalid_request(f"RequestId is {len(request_id)} characters long; eSMS "
+                                  f"allows at most {MAX_REQUEST_ID}")
 
     def check_oa(self, oaid: str, tempid: str | None) -> None:
         """204 for an OA not configured, 789 for a template not configured for the OA."""
@@ -351,17 +358,16 @@ class _Esms:
         self.check_oa(oaid, tempid)
         mode = text(params.get("SendingMode"))
         if mode not in _SENDING_MODES:
-            message = (f"SendingMode {mode!r} is not documented; use 1 (normal, the default) or "
-                       "3 (over quota, whitelisted OAs)")
-            raise Reject(99, message, explain=message)
+            raise invalid_request(f"SendingMode {mode!r} is not documented; use 1 (normal, the "
+                                  "default) or 3 (over quota, whitelisted OAs)")
         if mode == "3" and text(params.get("SendDate")):
             raise refuse(801, "SendingMode 3 (over quota) cannot be scheduled: drop SendDate")
         phone = self.phone(params.get("Phone"))
         fields = {"oaid": oaid, "tempid": tempid}
         if flag(params.get("IsJourney")):
             if not text(params.get("OrderId")):
-                message = "OrderId is required with IsJourney (the id of the journey)"
-                raise Reject(99, message, explain=message)
+                raise invalid_request("OrderId is required with IsJourney (the id of the "
+                                      "journey)")
             return SendPlan("esms.zns.journey", "27", [phone], fields=fields)
         # SendingMode (normal / over quota) does not change the callback: TypeId 25.
         return SendPlan("esms.zns.normal", "25", [phone], fields=fields)
@@ -434,7 +440,7 @@ class _Esms:
         try:
             return choose(request.headers.get(SCENARIO_HEADER), PROVIDER)
         except ValueError as exc:
-            raise Reject(99, f"Invalid request: {exc}", explain=str(exc)) from None
+            raise invalid_request(str(exc)) from None
 
     def claim(self, endpoint: EsmsEndpoint, request_id: str) -> None:
         """124 when ``request_id`` was used within ``request_id_ttl``."""
@@ -537,8 +543,7 @@ class _Esms:
             for run_id in run_ids:
                 self.hooks.cancel(run_id)
             self.state.refund(cost)
-            raise Reject(99, f"Invalid request: cannot play the callbacks: {exc}",
-                         explain=f"cannot play the callbacks: {exc}") from None
+            raise invalid_request(f"cannot play the callbacks: {exc}") from None
         self.state.messages.add(sent)
         return Answer({"CodeResult": "100", "CountRegenerate": 0, "SMSID": smsid},
                       message_ids=[smsid], run_ids=run_ids, explain="; ".join(explain))

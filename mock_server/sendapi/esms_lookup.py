@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ._esms_common import EsmsEndpoint, number, query_error, text
+from ._esms_common import EsmsEndpoint, invalid_request, number, query_error, text
 from ._exchange import Answer, Exchange, Reject
 
 if TYPE_CHECKING:
@@ -181,21 +181,25 @@ MAX_UID_OFFSET, MAX_UID_COUNT = 9950, 50
 
 
 def _whole(params: Mapping[str, Any], name: str, default: int, maximum: int,
-           code: int = 99, message: str = "") -> int:
-    """A paging number from 0 (``Count``/``Limit`` from 1) to ``maximum``."""
+           code: int | None = None, message: str = "") -> int:
+    """A paging number from 0 (``Count``/``Limit`` from 1) to ``maximum``; else ``code`` with
+    ``message``, or (``None``) an invalid request."""
     value = text(params.get(name))
     if not value:
         return default
     least = 0 if name == "Offset" else 1
     if not value.isdigit() or not least <= int(value) <= maximum:
         explain = f"{name} {value!r}: a whole number from {least} to {maximum}"
-        raise Reject(code, message or f"Invalid request: {explain}", explain=explain)
+        if code is None:
+            raise invalid_request(explain)
+        raise Reject(code, message, explain=explain)
     return int(value)
 
 
-def _time(params: Mapping[str, Any], name: str, fmt: str, shown: str, code: int = 99,
+def _time(params: Mapping[str, Any], name: str, fmt: str, shown: str, code: int | None = None,
           message: str = "") -> None:
-    """``name`` is empty or a date in ``fmt``."""
+    """``name`` is empty or a date in ``fmt``; else ``code`` with ``message``, or (``None``) an
+    invalid request."""
     value = text(params.get(name))
     if not value:
         return
@@ -203,7 +207,9 @@ def _time(params: Mapping[str, Any], name: str, fmt: str, shown: str, code: int 
         datetime.strptime(value, fmt)
     except ValueError:
         explain = f"{name} {value!r}: {shown} is required"
-        raise Reject(code, message or f"Invalid request: {explain}", explain=explain) from None
+        if code is None:
+            raise invalid_request(explain) from None
+        raise Reject(code, message, explain=explain) from None
 
 
 def get_rating(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> Answer:

@@ -14,8 +14,8 @@ import itertools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._esms_common import SendPlan, flag, refuse, text
-from ._exchange import Answer, Exchange, Reject
+from ._esms_common import SendPlan, flag, invalid_request, refuse, text
+from ._exchange import Answer, Exchange
 from ._settings import CHANNELS
 
 if TYPE_CHECKING:
@@ -31,10 +31,6 @@ def _channels(value: Any) -> list[str]:
     return [text(item).lower() for item in items]
 
 
-def _explained(message: str) -> Reject:
-    return Reject(99, message, explain=message)
-
-
 def _leg(api: _Esms, channel: str, index: int, entry: Mapping[str, Any],
          phone: str) -> SendPlan:
     from .esms import canonical
@@ -45,11 +41,11 @@ def _leg(api: _Esms, channel: str, index: int, entry: Mapping[str, Any],
     where = f"Data[{index}] ({channel})"
     request_id = text(fields.get("RequestId"))
     if len(request_id) > 50:
-        raise _explained(f"{where}: RequestId is {len(request_id)} characters long; eSMS "
+        raise invalid_request(f"{where}: RequestId is {len(request_id)} characters long; eSMS "
                          "allows at most 50")
     if channel == "zalo":
         if "Params" not in fields and "TempData" not in fields:
-            raise _explained(f"{where}: Params (the template's values, in order) is required")
+            raise invalid_request(f"{where}: Params (the template's values, in order) is required")
         plan = api.plan_zns({**fields, "Phone": phone, "IsJourney": ""})
     else:
         sms_type = text(fields.get("SmsType"))
@@ -60,7 +56,7 @@ def _leg(api: _Esms, channel: str, index: int, entry: Mapping[str, Any],
             raise refuse(118, f"{where}: SmsType {sms_type!r}; the SMS channel sends only 2 "
                          "(customer care)")
         if not text(fields.get("Content")):
-            raise _explained(f"{where}: Content is required")
+            raise invalid_request(f"{where}: Content is required")
         api.check_brandname(fields)
         plan = SendPlan("esms.sms.cskh", "2", [phone])
     plan.channel = channel
@@ -80,11 +76,11 @@ def send_multichannel(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) ->
     data = params["Data"]
     unknown = [c for c in channels if c not in CHANNELS]
     if unknown or not channels or len(set(channels)) != len(channels):
-        raise _explained(f"Channels {channels!r}: list each of {', '.join(CHANNELS)} at most "
+        raise invalid_request(f"Channels {channels!r}: list each of {', '.join(CHANNELS)} at most "
                          "once, in the order to try them (the documented value is "
                          "['zalo', 'sms'])")
     if len(data) != len(channels):
-        raise _explained(f"Data has {len(data)} entries for {len(channels)} channels "
+        raise invalid_request(f"Data has {len(data)} entries for {len(channels)} channels "
                          f"{channels!r}: one entry per channel, in the same order")
     phone = api.phone(params.get("Phone"))
     legs = [_leg(api, channel, index, entry, phone)

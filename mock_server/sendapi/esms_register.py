@@ -2,9 +2,10 @@
 
 ``SubServicePreviewJson/``, ``RegisZNSTemplateJson/`` and ``RegisOAPackageJson/`` answer
 ``{"CodeResult": "100", "ErrorMessage": …, "ServicePreviewId": <number>}`` with the documented
-texts; 101 for wrong keys, 99 for a missing required field, 301 for an SMS template whose
-``ServiceType`` is not 2, 199 for the same request again while it is being processed. A
-template registration with a ``CallbackUrl`` plays ``esms.template.registration`` to it.
+texts; 101 for wrong keys, eSMS's ``{"error": "Invalid request"}`` for a missing required
+field, 301 for an SMS template whose ``ServiceType`` is not 2, 199 for the same request again
+while it is being processed. A template registration with a ``CallbackUrl`` plays
+``esms.template.registration`` to it.
 """
 
 from __future__ import annotations

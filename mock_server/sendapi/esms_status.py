@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from .._wire import decode_error_info
 from ..providers.esms import USER_INACTIVE, carrier_of
-from ._esms_common import AUTHORIZE_FAILED, EsmsEndpoint, SendPlan, as_float, as_int, refuse, text
+from ._esms_common import (
+    AUTHORIZE_FAILED,
+    EsmsEndpoint,
+    SendPlan,
+    as_float,
+    as_int,
+    invalid_request,
+    refuse,
+    text,
+)
 from ._exchange import Answer, Exchange, Reject
 from ._messages import Part, SentMessage
 
@@ -278,8 +287,8 @@ def _local_time(params: Mapping[str, Any], name: str) -> float:
     try:
         at = datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=VIETNAM)
     except ValueError:
-        message = f"{name} {value!r}: a creation time yyyy-MM-dd HH:mm:ss (+0700) is required"
-        raise Reject(99, f"Invalid request: {message}", explain=message) from None
+        raise invalid_request(f"{name} {value!r}: a creation time yyyy-MM-dd HH:mm:ss (+0700) "
+                              "is required") from None
     return at.timestamp()
 
 
@@ -288,8 +297,7 @@ def _positive(params: Mapping[str, Any], name: str, default: int, maximum: int) 
     if not value:
         return default
     if not value.isdigit() or not 1 <= int(value) <= maximum:
-        message = f"{name} {value!r}: a whole number from 1 to {maximum}"
-        raise Reject(99, f"Invalid request: {message}", explain=message)
+        raise invalid_request(f"{name} {value!r}: a whole number from 1 to {maximum}")
     return int(value)
 
 
@@ -329,8 +337,8 @@ def _alive(params: Mapping[str, Any], maximum: int) -> int:
     if not minutes:
         return 5
     if not minutes.isdigit() or not 2 <= int(minutes) <= maximum:
-        message = f"TimeAlive {minutes!r}: minutes from 2 to {maximum} (5 when not given)"
-        raise Reject(99, message, explain=message)
+        raise invalid_request(f"TimeAlive {minutes!r}: minutes from 2 to {maximum} (5 when not "
+                              "given)")
     return int(minutes)
 
 
@@ -346,12 +354,11 @@ def send_gencode_sms(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> 
     minutes = _alive(params, 10)
     length = as_int(params.get("NumCharOfCode")) or 6
     if not 4 <= length <= 10:
-        message = f"NumCharOfCode {length}: from 4 to 10 characters (6 when not given)"
-        raise Reject(99, message, explain=message)
+        raise invalid_request(f"NumCharOfCode {length}: from 4 to 10 characters (6 when not "
+                              "given)")
     template = text(params.get("message"))
     if "{OTP}" not in template:
-        message = "message must contain {OTP}, where eSMS puts the code"
-        raise Reject(99, message, explain=message)
+        raise invalid_request("message must contain {OTP}, where eSMS puts the code")
     phone = api.phone(params.get("Phone"))
     api.check_brandname(params)
     code = _code(length, text(params.get("IsNumber")) == "1")
@@ -372,8 +379,8 @@ def send_gencode_multichannel(api: _Esms, endpoint: EsmsEndpoint, exchange: Exch
     code = _code(6, True)
     mode = text(params.get("TypeId")) or "2"
     if mode not in ("1", "2"):
-        message = f"TypeId {mode!r}: 1 (only make the code) or 2 (make and send it)"
-        raise Reject(99, message, explain=message)
+        raise invalid_request(f"TypeId {mode!r}: 1 (only make the code) or 2 (make and send "
+                              "it)")
     tempid = text(params.get("MultiChannelTempId")) or "0"
     zalo = SendPlan("esms.zns.normal", "25", [phone], channel="zalo",
                     fields={"oaid": "0", "tempid": tempid if tempid.isdigit() else "0"})

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._esms_common import AUTHORIZE_FAILED, EsmsEndpoint, SendPlan, as_int, text
+from ._esms_common import AUTHORIZE_FAILED, EsmsEndpoint, SendPlan, as_int, invalid_request, text
 from ._exchange import Answer, Exchange, Reject
 from ._messages import SentMessage
 
@@ -41,21 +41,18 @@ def _check(api: _Esms, params: Mapping[str, Any]) -> str:
     api.authenticate(params, body=AUTHORIZE_FAILED)
     request_id = text(params.get("RequestId"))
     if len(request_id) > 50:
-        message = f"RequestId is {len(request_id)} characters long; eSMS allows at most 50"
-        raise _refuse(99, message, message)
+        raise invalid_request(f"RequestId is {len(request_id)} characters long; eSMS allows "
+                              "at most 50")
     send_date = text(params.get("SendDate"))
     if not _VOICE_DATE.fullmatch(send_date):
-        message = (f"SendDate {send_date!r}: voice calls write it yyyy/MM/dd hh:mm:ss, e.g. "
-                   "2017/12/12 14:00:00")
-        raise _refuse(99, message, message)
+        raise invalid_request(f"SendDate {send_date!r}: voice calls write it yyyy/MM/dd "
+                              "hh:mm:ss, e.g. 2017/12/12 14:00:00")
     voice = text(params.get("Voice")).lower()
     if voice not in _VOICES:
-        message = f"Voice {voice!r}: one of {', '.join(v for v in _VOICES if v)}"
-        raise _refuse(99, message, message)
+        raise invalid_request(f"Voice {voice!r}: one of {', '.join(v for v in _VOICES if v)}")
     speed = text(params.get("Speed"))
     if speed and (not re.fullmatch(r"-?[0-9]", speed) or not -3 <= int(speed) <= 3):
-        message = f"Speed {speed!r}: from -3 to 3"
-        raise _refuse(99, message, message)
+        raise invalid_request(f"Speed {speed!r}: from -3 to 3")
     return api.phone(params.get("Phone"))
 
 
@@ -116,8 +113,7 @@ def voice_otp(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> Answer:
     api.check(endpoint.schema, params)
     code = text(params.get("Code"))
     if not code.isdigit():
-        message = f"Code {code!r}: the digits to read out"
-        raise _refuse(99, message, message)
+        raise invalid_request(f"Code {code!r}: the digits to read out")
     return _call(api, endpoint, params, phone, {"code": code})
 
 
