@@ -35,6 +35,9 @@ COMPONENTS = "#/components/schemas/"
 _SAMPLE_TARGET = "http://receiver.invalid/hook"
 """The URL a sample receipt is encoded for, to read its transport off the request."""
 _ERROR_CODE_FIELDS = ("CodeResult", "CodeResponse", "code")
+_INVALID_REQUEST = {"esms": "esms.invalid_request"}
+"""The answer schema of a request a provider refuses as invalid (404, 405, 413), when it is
+not the API's own answer schema."""
 EXAMPLES_BASE = f"{SCHEMA_BASE}{FOLDER}/"
 """Where a documented send-API example is published (the summary of its Example Object)."""
 
@@ -220,7 +223,9 @@ def _answers(components: _Components, answer: str | None, provider: str) -> dict
     described = f"{_TITLES[provider]}'s answer: accepted, or an error document" + (
         f" (codes: {codes})" if codes else ""
     )
-    error = {"description": "", "content": _json(components, answer)}
+    # eSMS answers these as an invalid request, in the one document its docs print for it.
+    refused = _INVALID_REQUEST.get(provider, answer)
+    error = {"description": "", "content": _json(components, refused)}
     return {
         "200": {"description": described, "content": _json(components, answer)},
         "404": {**error, "description": "an API dlrmock does not emulate"},
