@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+from esms_invalid_request import invalid_request
 from test_sendapi_esms_apis import (
     DEADLINE,
     EXPLAIN,
@@ -283,13 +284,13 @@ def zns_v6(sink: Sink, **fields: Any) -> dict[str, Any]:
             "TempData": {"otp": "686868"}, "CallbackUrl": f"{sink.url}/zns", **fields}
 
 
-def test_sending_mode_2_is_undocumented_and_refused_with_99_whatever_its_spelling(
+def test_sending_mode_2_is_undocumented_and_an_invalid_request_whatever_its_spelling(
         esms: MockProvider, sink: Sink) -> None:
     document = zns_v6(sink, sendingMode=2)  # any letter case, a JSON number
     response = post(esms, "SendZaloMessage_V6/", document)
     message = ("SendingMode '2' is not documented; use 1 (normal, the default) or 3 (over "
                "quota, whitelisted OAs)")
-    assert refused(response, "99", message) == message
+    assert invalid_request(response) == message
     _, callback = sent(esms, sink, "SendZaloMessage_V6", zns_v6(sink, SENDINGMODE=3))
     assert callback["TypeId"] == "25"
 
@@ -320,7 +321,7 @@ def test_a_journey_calls_back_with_type_27_its_oa_template_and_price(esms: MockP
                     campaignid="c", CallbackUrl=f"{sink.url}/journey")
     url = "SendZaloMessage_V4_post_json/"
     message = "OrderId is required with IsJourney (the id of the journey)"
-    assert refused(post(esms, url, {**document, "OrderId": ""}), "99", message) == message
+    assert invalid_request(post(esms, url, {**document, "OrderId": ""})) == message
     _, callback = sent(esms, sink, url, {**document, "OrderId": "SO-1"})
     assert (callback["TypeId"], callback["oaid"]) == ("27", OA)
     assert "tempid" not in callback  # as the documented TypeId 27 callback

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from esms_invalid_request import invalid_request
 
 from mock_server import MockProvider, RunError
 from mock_server.sendapi import CapturedSend
@@ -85,8 +86,7 @@ def test_a_chunked_body_over_the_limit_is_413_without_claiming_its_length(
 
 
 def problem_of(response: requests.Response) -> str:
-    assert response.json()["CodeResult"] == "99", response.text
-    explain = response.headers[EXPLAIN]
+    explain = invalid_request(response)
     assert explain.startswith("Invalid request: ")
     return explain[len("Invalid request: "):]
 
@@ -132,7 +132,8 @@ def test_every_send_is_recorded_with_what_was_asked_and_answered(esms: MockProvi
 def test_a_refused_send_is_recorded_with_its_code_and_reason(esms: MockProvider) -> None:
     response = post(esms, b"\xff" + send_document()[1:], query="")
     [sent] = esms.sent
-    assert response.json()["CodeResult"] == "99"
+    invalid_request(response)
+    assert sent.response == {"error": "Invalid request"} == response.json()
     assert sent.error == "99" and sent.message_ids == [] and sent.run_ids == []
     assert sent.body.startswith("\ufffd") and sent.body_length == len(send_document())
     assert sent.path == PATH
