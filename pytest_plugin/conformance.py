@@ -196,7 +196,10 @@ def _field(data: Any, name: str) -> Any:
 def _describe_send(item: CapturedSend) -> str:
     answer = json.dumps(item.response, ensure_ascii=False)
     answer = answer if len(answer) <= 200 else answer[:197] + "..."
-    return f"{item.method} {item.path} -> {item.status} {answer}"
+    # The provider's answer may say no more than {"error": "Invalid request"} (eSMS): the why
+    # is dlrmock's explanation.
+    why = f" ({item.explain})" if item.explain and item.error is not None else ""
+    return f"{item.method} {item.path} -> {item.status} {answer}{why}"
 
 
 def check_send(

@@ -528,6 +528,32 @@ def test_send_that_reaches_no_accepted_send_fails_naming_dlrmocks_answer(
     ])
 
 
+def test_send_refused_as_an_invalid_request_fails_naming_dlrmocks_reason(
+    pytester: pytest.Pytester,
+) -> None:
+    # eSMS's answer says only {"error": "Invalid request"}: the failure adds dlrmock's reason.
+    pytester.makeconftest(
+        SENDING_SYSTEM.format(directory=str(WEBHOOK_APP), api_key="")
+        .replace("def send_otp_sms(phone, provider_url, webhook_url):\n",
+                 "def send_otp_sms(phone, provider_url, webhook_url):\n  try:\n")
+        .replace("             callback_url=webhook_url)\n",
+                 "             callback_url=webhook_url, request_id='r' * 60)\n"
+                 "  except Exception:\n    pass\n", 1)
+        .replace("TestZnsSends =", "_Unused =")
+    )
+
+    result = pytester.runpytest("conftest.py", "-k", "test_send and delivered")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*no accepted esms send to 84901230000 reached dlrmock at http://127.0.0.1:*; it "
+        "received:",
+        "        POST /MainService.svc/json/SendMultipleMessage_V4_post_json -> 200 "
+        '{"error": "Invalid request"} (RequestId is 60 characters long; eSMS allows at most '
+        "50)",
+    ])
+
+
 def test_prepare_returning_something_else_is_named(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(REQUEST_ID_RECEIVER.format(
         methods='"GET"', scenarios='scenarios=["esms.sms.cskh.delivered"]'
