@@ -9,6 +9,7 @@ it, with ``requests`` against a :class:`MockProvider` on a real 127.0.0.1 socket
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +20,7 @@ from esms_invalid_request import INVALID_REQUEST, VECTOR, invalid_request
 from targets import refused_url
 
 from mock_server import MockProvider
+from mock_server._console import ConsolePrinter
 from mock_server._registry import validator_for
 from mock_server.sendapi.esms import ENDPOINTS
 
@@ -226,6 +228,19 @@ def test_get_sent_shows_the_answer_and_the_reason(provider: MockProvider) -> Non
     assert record["response"] == {"error": "Invalid request"} and record["error"] == "99"
     assert record["explain"] == response.headers["X-Dlrmock-Explain"]
     assert record["status"] == 200
+
+
+def test_the_serve_log_names_the_reason(provider: MockProvider) -> None:
+    out = io.StringIO()
+    unsubscribe = provider.state.events.subscribe(ConsolePrinter(out, log_format="json"))
+    try:
+        requests.post(url(provider, "SendMultipleMessage_V4_post_json"),
+                      json=sms(RequestId="r" * 60), timeout=DEADLINE)
+    finally:
+        unsubscribe()
+    [line] = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert (line["outcome"], line["error"], line["status"]) == ("rejected", "99", 200)
+    assert line["reason"] == "RequestId is 60 characters long; eSMS allows at most 50"
 
 
 def test_every_esms_answer_schema_takes_it() -> None:

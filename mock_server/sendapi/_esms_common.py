@@ -65,7 +65,7 @@ AUTHORIZE_FAILED: Mapping[str, Any] = {"CodeResult": "101", "ErrorMessage": "Aut
 """The 101 document the status, ZNS-status and voice APIs answer to wrong keys."""
 
 
-INVALID_REQUEST = Verbatim(b'{\n  "error": "Invalid request"\n}\n', {"error": "Invalid request"})
+INVALID_REQUEST = Verbatim(b'{\n  "error": "Invalid request"\n}\n')
 """eSMS's answer to an invalid request, byte for byte as its docs print it (the tab titled "99"
 of the send pages; ``sendapi-examples/esms/error-99-invalid-request.json``). It has no
 ``CodeResult``: the error table's 99 ("phone blocked") is another thing."""

@@ -64,12 +64,10 @@ class Reject(Exception):
 
 @dataclass(frozen=True)
 class Verbatim:
-    """An answer document written as the provider's docs print it, byte for byte."""
+    """A JSON answer written as the provider's docs print it, byte for byte (the captured
+    send's ``response`` is it parsed)."""
 
     text: bytes
-    """The bytes answered."""
-    value: Any
-    """The same document parsed: what the captured send's ``response`` shows."""
 
 
 ErrorShape = Callable[[int | str, str], "dict[str, Any] | Verbatim"]
@@ -234,7 +232,7 @@ def _capture(hooks: SendHooks, exchange: Exchange, answer: Answer) -> None:
         body=kept.decode("utf-8", "replace"),
         json=exchange.json,
         status=answer.status,
-        response=answer.payload.value if isinstance(answer.payload, Verbatim)
+        response=json.loads(answer.payload.text) if isinstance(answer.payload, Verbatim)
         else answer.payload,
         message_ids=list(answer.message_ids),
         run_ids=list(answer.run_ids),
