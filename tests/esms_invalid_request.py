@@ -6,13 +6,15 @@ verbatim); the checks work on a ``requests`` answer and on a Flask test client's
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 VECTOR = (Path(__file__).resolve().parents[1] / "schemas" / "sendapi-examples" / "esms"
           / "error-99-invalid-request.json")
-INVALID_REQUEST = VECTOR.read_bytes()
-"""What eSMS's docs print for an invalid request, byte for byte."""
+INVALID_REQUEST = json.dumps(json.loads(VECTOR.read_bytes())).encode()
+"""The document eSMS's docs show for an invalid request, written as dlrmock writes every
+answer (``json.dumps``: the docs print their examples indented)."""
 EXPLAIN = "X-Dlrmock-Explain"
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._exchange import Answer, ErrorShape, Exchange, Reject, Verbatim
+from ._exchange import Answer, ErrorShape, Exchange, Reject
 
 __all__ = [
     "DOC_MESSAGES",
@@ -65,10 +65,10 @@ AUTHORIZE_FAILED: Mapping[str, Any] = {"CodeResult": "101", "ErrorMessage": "Aut
 """The 101 document the status, ZNS-status and voice APIs answer to wrong keys."""
 
 
-INVALID_REQUEST = Verbatim(b'{\n  "error": "Invalid request"\n}\n')
-"""eSMS's answer to an invalid request, byte for byte as its docs print it (the tab titled "99"
-of the send pages; ``sendapi-examples/esms/error-99-invalid-request.json``). It has no
-``CodeResult``: the error table's 99 ("phone blocked") is another thing."""
+INVALID_REQUEST: Mapping[str, Any] = {"error": "Invalid request"}
+"""eSMS's answer to an invalid request, the document its docs show (the tab titled "99" of the
+send pages; ``sendapi-examples/esms/error-99-invalid-request.json``), written like every other
+answer. It has no ``CodeResult``: the error table's 99 ("phone blocked") is another thing."""
 INVALID_REQUEST_CODE = 99
 """The code an invalid request is captured under (``CapturedSend.error``): the docs' tab title."""
 
@@ -78,14 +78,16 @@ def invalid_request(explain: str, *, status: int = 200,
     """An invalid request: eSMS's documented document, ``explain`` only in dlrmock's places
     (``X-Dlrmock-Explain``, the captured send, the journal)."""
     return Reject(INVALID_REQUEST_CODE, "Invalid request", status=status, headers=headers,
-                  explain=explain, body=INVALID_REQUEST)
+                  explain=explain, body=dict(INVALID_REQUEST))
 
 
 def with_invalid_request(shape: ErrorShape) -> ErrorShape:
     """``shape``, answering :data:`INVALID_REQUEST` for the requests the shared exchange
     refuses itself (a wrong method, a body too large) under ``INVALID_REQUEST_CODE``."""
-    def error(code: int | str, message: str) -> dict[str, Any] | Verbatim:
-        return INVALID_REQUEST if str(code) == str(INVALID_REQUEST_CODE) else shape(code, message)
+    def error(code: int | str, message: str) -> dict[str, Any]:
+        if str(code) == str(INVALID_REQUEST_CODE):
+            return dict(INVALID_REQUEST)
+        return shape(code, message)
 
     return error
 

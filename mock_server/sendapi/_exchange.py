@@ -28,7 +28,6 @@ __all__ = [
     "ErrorShape",
     "Exchange",
     "Reject",
-    "Verbatim",
     "first_problem",
     "serve",
     "trace_id",
@@ -62,15 +61,7 @@ class Reject(Exception):
         """The whole error document when it is not ``error_shape(code, message)``."""
 
 
-@dataclass(frozen=True)
-class Verbatim:
-    """A JSON answer written as the provider's docs print it, byte for byte (the captured
-    send's ``response`` is it parsed)."""
-
-    text: bytes
-
-
-ErrorShape = Callable[[int | str, str], "dict[str, Any] | Verbatim"]
+ErrorShape = Callable[[int | str, str], dict[str, Any]]
 """(code, message) → the provider's error document."""
 
 
@@ -150,9 +141,8 @@ def _path() -> str:
 
 def _json_response(answer: Answer) -> Response:
     # Serialised here, not with the app's JSON provider: key order as the provider documents it.
-    payload = answer.payload
-    body = payload.text if isinstance(payload, Verbatim) else json.dumps(payload)
-    response = Response(body, status=answer.status, mimetype="application/json")
+    response = Response(json.dumps(answer.payload), status=answer.status,
+                        mimetype="application/json")
     for name, value in answer.headers.items():
         response.headers[name] = value
     return response
@@ -232,8 +222,7 @@ def _capture(hooks: SendHooks, exchange: Exchange, answer: Answer) -> None:
         body=kept.decode("utf-8", "replace"),
         json=exchange.json,
         status=answer.status,
-        response=json.loads(answer.payload.text) if isinstance(answer.payload, Verbatim)
-        else answer.payload,
+        response=answer.payload,
         message_ids=list(answer.message_ids),
         run_ids=list(answer.run_ids),
         signed_string=exchange.signed_string,

@@ -61,7 +61,7 @@ def send_zns_bulk(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> Ans
                     api.state.release_request_id(request_id)
                 raise
         except Reject as rejected:
-            if rejected.body is INVALID_REQUEST:  # the engine refused its callbacks
+            if rejected.body == INVALID_REQUEST:  # the engine refused its callbacks
                 for run_id in run_ids:
                     api.hooks.cancel(run_id)
                 raise
@@ -92,5 +92,5 @@ def _check_item(api: _Esms, index: int, fields: dict[str, Any]) -> None:
     try:
         api.plan_zns(fields)
     except Reject as rejected:
-        if rejected.body is INVALID_REQUEST:
+        if rejected.body == INVALID_REQUEST:
             raise invalid_request(f"Data[{index}]: {rejected.explain}") from None
