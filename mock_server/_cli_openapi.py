@@ -7,17 +7,11 @@ from pathlib import Path
 
 import click
 
+from ._cli_common import InputError, tls_flags, tls_options
 from ._errors import DlrmockError
 from .providers import PROVIDERS
 
 __all__ = ["fuzz_command", "openapi_command"]
-
-
-class _UsageError(click.ClickException):
-    exit_code = 2
-
-    def show(self, file: object = None) -> None:
-        click.echo(f"dlrmock: error: {self.format_message()}", err=True)
 
 
 @click.command("openapi")
@@ -37,14 +31,14 @@ def openapi_command(provider: str | None, output: str | None) -> None:
     try:
         text = json.dumps(openapi_document(provider), indent=2, ensure_ascii=False) + "\n"
     except DlrmockError as exc:
-        raise _UsageError(str(exc)) from None
+        raise InputError(str(exc)) from None
     if output is None:
         click.echo(text, nl=False)
         return
     try:
         Path(output).write_text(text, "utf-8")
     except OSError as exc:
-        raise _UsageError(f"cannot write {output!r}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot write {output!r}: {exc.strerror or exc}") from None
 
 
 @click.command("fuzz")
@@ -56,17 +50,19 @@ def openapi_command(provider: str | None, output: str | None) -> None:
 @click.option("--seed", type=int, default=None, help="Seed for a reproducible search.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=5.0,
               show_default=True, help="Seconds to wait for each answer.")
+@tls_flags
 def fuzz_command(target: str, kinds: tuple[str, ...], max_examples: int, seed: int | None,
-                 timeout: float) -> None:
+                 timeout: float, cacert: str | None, insecure: bool) -> None:
     """Send generated receipts to a webhook; report each one it answered 5xx, timed out or
     broke the connection on, shrunk, with a curl command to replay it (exit 1)."""
     from .fuzz import fuzz
 
+    tls = tls_options(cacert, insecure)
     try:
         report = fuzz(target, list(kinds) or None, max_examples=max_examples, seed=seed,
-                      timeout=timeout)
+                      timeout=timeout, tls=tls)
     except DlrmockError as exc:
-        raise _UsageError(str(exc)) from None
+        raise InputError(str(exc)) from None
     click.echo(report.describe())
     if not report.ok:
         raise SystemExit(1)

@@ -7,6 +7,7 @@ no third-party imports, so ``import mock_server`` does not pay for an HTTP clien
 from __future__ import annotations
 
 import os
+import re
 import ssl
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ __all__ = [
     "Response",
     "TlsConfigError",
     "TransportError",
+    "certificate_failure",
+    "read_cacert",
     "tls_context",
     "with_default_headers",
 ]
@@ -43,6 +46,13 @@ TLS_HINT = (
     "or skip verification with --insecure"
 )
 """What to do about a certificate dlrmock cannot verify (appended to ``tls_error`` reasons)."""
+UNKNOWN_ISSUER = frozenset({2, 18, 19, 20, 21})
+"""OpenSSL's verify codes for a certificate no trusted CA signed (X509_V_ERR_...: unable to get
+issuer cert, self-signed, self-signed in chain, unable to get issuer locally, unable to verify
+leaf): trusting its CA (--cacert) is the fix."""
+_PEM_BLOCK = re.compile(
+    r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*?-----END CERTIFICATE-----"
+)
 _METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -134,37 +144,82 @@ def with_default_headers(request: Request) -> Request:
 
 
 def tls_context(
-    cacert: str | os.PathLike[str] | None = None, *, insecure: bool = False
+    cacert: str | os.PathLike[str] | None = None,
+    *,
+    insecure: bool = False,
+    cadata: str | None = None,
 ) -> ssl.SSLContext:
     """How ``https://`` webhooks are verified: the system's trust store, or only the CA
-    certificate(s) in the PEM file ``cacert`` (as curl's ``--cacert``), or not at all
+    certificate(s) in the PEM file ``cacert`` (as curl's ``--cacert``) or in the PEM text
+    ``cadata`` (what :func:`read_cacert` read, sent to another process), or not at all
     (``insecure``, as curl's ``--insecure``). :class:`TlsConfigError` says what is wrong."""
-    if insecure and cacert is not None:
+    if insecure and (cacert is not None or cadata is not None):
         raise TlsConfigError(
             "cacert and insecure together: insecure verifies no certificate, so the CA file "
             "would be ignored; give one of them"
         )
+    if cacert is not None and cadata is not None:
+        raise TlsConfigError("cacert and cadata together: give the CA file or its text")
     if insecure:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    elif cacert is None:
-        context = ssl.create_default_context()
+    elif cacert is not None:
+        context = _trusting(repr(os.fspath(cacert)), cafile=os.fspath(cacert))
+    elif cadata is not None:
+        context = _trusting("the CA certificate text", cadata=cadata)
     else:
-        context = _trusting(os.fspath(cacert))
+        context = ssl.create_default_context()
     context.set_alpn_protocols(["http/1.1"])
     return context
 
 
-def _trusting(path: str) -> ssl.SSLContext:
+def read_cacert(cacert: str | os.PathLike[str]) -> str:
+    """The CA certificates of the PEM file ``cacert`` as PEM text, checked as :func:`tls_context`
+    checks the file (a process sends them to others, which need no copy of the file)."""
+    tls_context(cacert)
     try:
-        return ssl.create_default_context(cafile=path)
+        with open(cacert, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise TlsConfigError(f"{os.fspath(cacert)!r}: cannot read it ({exc.strerror or exc})"
+                             ) from None
+    # Only the certificate blocks: comments around them (certifi's bundle names each CA) need
+    # not be ASCII, which ssl's ``cadata`` text must be.
+    pem = "".join(match.group(0) + "\n" for match in _PEM_BLOCK.finditer(text))
+    if not pem:
+        raise TlsConfigError(
+            f"{os.fspath(cacert)!r}: it holds no '-----BEGIN CERTIFICATE-----' block; give the "
+            "PEM file of the CA certificate that signed the webhook's certificate"
+        )
+    tls_context(cadata=pem)  # what the other processes will load
+    return pem
+
+
+def certificate_failure(where: str, error: ssl.SSLCertVerificationError) -> str:
+    """Why the certificate of ``where`` (``host:port``) failed verification, and the fix."""
+    reason = (error.verify_message or str(error)).rstrip(".")
+    unknown_ca = error.verify_code in UNKNOWN_ISSUER
+    return (
+        f"TLS handshake with {where} failed: certificate verify failed: {reason}; "
+        + (TLS_HINT if unknown_ca else "--insecure skips verification")
+    )
+
+
+def _trusting(
+    what: str, *, cafile: str | None = None, cadata: str | None = None
+) -> ssl.SSLContext:
+    if not (cafile or (cadata or "").strip()):  # ssl would quietly use the system's store
+        raise TlsConfigError(f"{what}: it is empty; give the PEM file of the CA certificate "
+                             "that signed the webhook's certificate")
+    try:
+        return ssl.create_default_context(cafile=cafile, cadata=cadata)
     except OSError as exc:  # ssl.SSLError is an OSError too: tell them apart
         if isinstance(exc, ssl.SSLError):
             why = f"it holds no PEM CA certificate ({exc.reason or exc})"
         else:
             why = f"cannot read it ({exc.strerror or exc})"
         raise TlsConfigError(
-            f"{path!r}: {why}; give the PEM file of the CA certificate that signed the "
+            f"{what}: {why}; give the PEM file of the CA certificate that signed the "
             "webhook's certificate"
         ) from None

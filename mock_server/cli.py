@@ -7,45 +7,16 @@ from __future__ import annotations
 
 import json
 import math
-import ssl
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from ._cli_common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail, tls_flags, tls_options
 from ._errors import DlrmockError
 from .providers import get_kind
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class InputError(click.ClickException):
-    """Unusable input: printed as one line, exit code 2."""
-
-    exit_code = EXIT_USAGE
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"dlrmock: error: {self.format_message()}", err=True)
-
-
-def fail(message: str) -> NoReturn:
-    raise InputError(message)
-
-
-def _tls_flags(command: Callable[..., Any]) -> Callable[..., Any]:
-    """``--cacert FILE`` and ``--insecure`` (curl's names): how https:// webhooks are verified."""
-    command = click.option(
-        "--insecure", is_flag=True, help="Deliver to https:// webhooks without verifying them."
-    )(command)
-    return click.option(
-        "--cacert",
-        metavar="FILE",
-        default=None,
-        help="Verify https:// webhooks against the CA certificate(s) in this PEM file instead of "
-        "the system's trust store.",
-    )(command)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -310,7 +281,7 @@ def _parse_time_scale(value: float | None) -> float | None:
     default=None,
     help="eSMS: force one of the four error_info encodings.",
 )
-@_tls_flags
+@tls_flags
 @click.option("--json", "as_json", is_flag=True,
               help='Print {"run": {...}, "attempts": [...]} as JSON.')
 def play(
@@ -348,7 +319,7 @@ def play(
     except DlrmockError as exc:
         fail(str(exc))
     policy = {"timeout": timeout} if timeout is not None else None
-    tls = _tls_options(cacert, insecure)
+    tls = tls_options(cacert, insecure)
     with Engine(time_scale=time_scale, tls=tls) as engine:
         try:
             run = engine.play(
@@ -404,21 +375,6 @@ def play(
                     f"ok: {len(run.attempts)} attempt(s), every receipt acknowledged{dropped}"
                 )
         sys.exit(EXIT_OK if run.ok else EXIT_FAILED)
-
-
-def _tls_options(cacert: str | None, insecure: bool) -> ssl.SSLContext | None:
-    """The TLS context ``--cacert`` / ``--insecure`` ask for (None: the system's trust store)."""
-    from ._http import TlsConfigError, tls_context
-
-    if cacert is not None and insecure:
-        fail("--cacert and --insecure together: --insecure verifies no certificate, so the CA "
-             "file would be ignored; pass one of them")
-    if cacert is None and not insecure:
-        return None
-    try:
-        return tls_context(cacert, insecure=insecure)
-    except TlsConfigError as exc:
-        fail(f"--cacert {exc}")
 
 
 def _evidence(run: Any, problem: str) -> list[str]:
@@ -532,7 +488,7 @@ def _print_rows(run: Any, shown: int) -> int:
     show_default=True,
     help="The console: one line per send and per delivery attempt, or one JSON object each.",
 )
-@_tls_flags
+@tls_flags
 @click.option("--quiet", is_flag=True, help="Print errors only (rejected sends, receipts "
               "not acknowledged).")
 def serve(
@@ -588,7 +544,7 @@ def serve(
     if keep is not None:
         values["keep"] = keep
     if cacert is not None or insecure:
-        _tls_options(cacert, insecure)  # named as the options, not as config keys
+        tls_options(cacert, insecure)  # named as the options, not as config keys
         values.pop("cacert" if insecure else "insecure", None)  # the command line wins
         values.update({"cacert": cacert} if cacert is not None else {"insecure": True})
     if not (math.isfinite(grace) and 0 <= grace <= 3600):

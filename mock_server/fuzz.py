@@ -36,7 +36,7 @@ from hypothesis_jsonschema import from_schema
 
 from ._errors import DlrmockError
 from ._factory import receipt, wire
-from ._http import Request
+from ._http import Request, certificate_failure, tls_context
 from ._registry import schema
 from ._wire import ErrorInfoEncoding
 from .openapi import COMPONENTS, _Components, _properties
@@ -132,11 +132,14 @@ def fuzz(
     max_examples: int = 100,
     seed: int | None = None,
     timeout: float = 5.0,
+    tls: ssl.SSLContext | None = None,
 ) -> FuzzReport:
     """Send generated receipts of ``kind`` (a name, names, or every kind) to the webhook ``to``.
 
     ``to`` gets ``max_examples`` cases per kind (fewer when one crashes it and shrinking
-    starts). Returns a :class:`FuzzReport` with at most one finding per kind.
+    starts). An ``https://`` webhook is verified as ``tls`` says
+    (:func:`mock_server._http.tls_context`: a CA file, or ``insecure``); by default against the
+    system's trust store. Returns a :class:`FuzzReport` with at most one finding per kind.
     """
     parts = urlsplit(to)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -156,15 +159,16 @@ def fuzz(
     for name in names:
         get_kind(name)  # an unknown kind fails here, with the closest names
     report = FuzzReport(to, names)
+    sender = _Sender(timeout, tls)
     for name in names:
-        finding = _fuzz_kind(name, to, report, max_examples, seed, timeout)
+        finding = _fuzz_kind(name, to, report, max_examples, seed, sender)
         if finding is not None:
             report.findings.append(finding)
     return report
 
 
 def _fuzz_kind(kind: str, to: str, report: FuzzReport, max_examples: int, seed: int | None,
-               timeout: float) -> Finding | None:
+               sender: _Sender) -> Finding | None:
     last: list[_Found] = []
     failed: dict[tuple[str, str, bytes], str] = {}
     started: list[float] = []
@@ -181,7 +185,7 @@ def _fuzz_kind(kind: str, to: str, report: FuzzReport, max_examples: int, seed: 
             # only requests known to fail still fail, so Hypothesis settles on the smallest.
             outcome = failed.get(key)
         else:
-            outcome = _send(case.request, timeout)
+            outcome = sender.send(case.request)
             report.sent += 1
         if outcome is not None:
             started[:] = started or [time.monotonic()]
@@ -346,36 +350,56 @@ def _short(value: Any) -> str:
 
 
 # ------------------------------------------------------------------------------------ sending
-def _send(request: Request, timeout: float) -> str | None:
-    """``None`` when the receiver answered below 500; otherwise what went wrong."""
-    parts = urlsplit(request.url)
-    host = parts.hostname or ""
-    connection: http.client.HTTPConnection
-    if parts.scheme == "https":
-        connection = http.client.HTTPSConnection(host, parts.port, timeout=timeout,
-                                                 context=ssl.create_default_context())
-    else:
-        connection = http.client.HTTPConnection(host, parts.port, timeout=timeout)
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    try:
-        connection.request(request.method, target, body=request.body or None,
-                           headers=dict(request.headers))
-        answer = connection.getresponse()
-        answer.read()
-    except ConnectionRefusedError:
-        raise FuzzError(f"nothing answers at {request.url.split('?')[0]!r} (connection "
-                        "refused); start the receiver first") from None
-    except socket.gaierror as exc:
-        raise FuzzError(f"cannot resolve the host of {request.url.split('?')[0]!r}: "
-                        f"{exc.strerror or exc}") from None
-    except TimeoutError:
-        return f"timeout after {timeout:g} s"
-    except (ConnectionError, http.client.HTTPException, OSError) as exc:
-        return f"broken connection: {type(exc).__name__}: {exc}"
-    finally:
-        connection.close()
-    if answer.status >= 500:
-        return f"HTTP {answer.status}"
-    return None
+class _Sender:
+    """Sends each request on a new connection; ``https://`` ones verified with one TLS
+    context."""
+
+    def __init__(self, timeout: float, tls: ssl.SSLContext | None) -> None:
+        self.timeout = timeout
+        self._tls = tls
+        self._default_tls: ssl.SSLContext | None = None
+
+    def _context(self) -> ssl.SSLContext:
+        if self._tls is not None:
+            return self._tls
+        if self._default_tls is None:  # the system's trust store, loaded once
+            self._default_tls = tls_context()
+        return self._default_tls
+
+    def send(self, request: Request) -> str | None:
+        """``None`` when the receiver answered below 500; otherwise what went wrong."""
+        parts = urlsplit(request.url)
+        host = parts.hostname or ""
+        timeout = self.timeout
+        connection: http.client.HTTPConnection
+        if parts.scheme == "https":
+            connection = http.client.HTTPSConnection(host, parts.port, timeout=timeout,
+                                                     context=self._context())
+        else:
+            connection = http.client.HTTPConnection(host, parts.port, timeout=timeout)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        try:
+            connection.request(request.method, target, body=request.body or None,
+                               headers=dict(request.headers))
+            answer = connection.getresponse()
+            answer.read()
+        except ConnectionRefusedError:
+            raise FuzzError(f"nothing answers at {request.url.split('?')[0]!r} (connection "
+                            "refused); start the receiver first") from None
+        except socket.gaierror as exc:
+            raise FuzzError(f"cannot resolve the host of {request.url.split('?')[0]!r}: "
+                            f"{exc.strerror or exc}") from None
+        except ssl.SSLCertVerificationError as exc:  # every receipt would fail the same way
+            where = f"{host}:{parts.port or 443}"
+            raise FuzzError(certificate_failure(where, exc)) from None
+        except TimeoutError:
+            return f"timeout after {timeout:g} s"
+        except (ConnectionError, http.client.HTTPException, OSError) as exc:
+            return f"broken connection: {type(exc).__name__}: {exc}"
+        finally:
+            connection.close()
+        if answer.status >= 500:
+            return f"HTTP {answer.status}"
+        return None

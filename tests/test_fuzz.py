@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
+from targets import Target
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from mock_server import UnknownKindError
+from mock_server._http import tls_context
 from mock_server.cli import cli
 from mock_server.fuzz import FuzzError, fuzz
 
@@ -277,3 +279,99 @@ def test_a_host_that_does_not_resolve_is_an_error(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(FuzzError, match=re.escape(
             "cannot resolve the host of 'http://receiver.test/hook': Name or service not known")):
         fuzz("http://receiver.test/hook", "esms.sms.ads", max_examples=1)
+
+
+# ------------------------------------------------------------------------------ https webhooks
+def fuzz_cli(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["fuzz", *args])
+
+
+def test_fuzz_refuses_an_https_webhook_of_an_unknown_ca_saying_to_pass_cacert(
+    tls_target: Target,
+) -> None:
+    result = fuzz_cli("--to", tls_target.url, "--kind", "nxcloud.zalo.failed",
+                      "--max-examples", "3")
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"dlrmock: error: TLS handshake with 127.0.0.1:{tls_target.port} failed: certificate "
+        "verify failed: unable to get local issuer certificate; trust its CA with --cacert FILE "
+        "(config: cacert; pytest: --dlrmock-cacert) or skip verification with --insecure\n")
+    assert tls_target.wait_handshake_failed() and tls_target.count() == 0
+
+
+@pytest.mark.parametrize("kind", ["nxcloud.zalo.failed", "esms.sms.cskh"])
+def test_fuzz_trusts_the_ca_given_with_cacert(
+    tls_target: Target, ca_file: Path, kind: str
+) -> None:
+    result = fuzz_cli("--to", tls_target.url, "--kind", kind, "--max-examples", "4",
+                      "--cacert", str(ca_file))
+
+    assert result.exit_code == 0, result.output
+    assert "sent 4 receipts of 1 kinds" in result.stdout and "no findings" in result.stdout
+    assert len(tls_target.wait_for(4)) == 4
+
+
+def test_fuzz_insecure_sends_without_verifying(tls_target: Target) -> None:
+    result = fuzz_cli("--to", tls_target.url, "--kind", "esms.zns.normal", "--max-examples", "3",
+                      "--insecure")
+
+    assert result.exit_code == 0, result.output
+    assert len(tls_target.wait_for(3)) == 3
+
+
+def test_fuzz_with_a_ca_for_another_name_says_insecure_skips_verification(
+    ca_file: Path, make_tls_target: Callable[..., Target]
+) -> None:
+    elsewhere = make_tls_target("hooks.example")
+
+    result = fuzz_cli("--to", elsewhere.url, "--kind", "nxcloud.zalo.failed", "--cacert",
+                      str(ca_file))
+
+    assert result.exit_code == 2
+    assert result.stderr.endswith(
+        "certificate verify failed: IP address mismatch, certificate is not valid for "
+        "'127.0.0.1'; --insecure skips verification\n")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "cannot read it (No such file or directory)"),
+     ("not a certificate\n", "it holds no PEM CA certificate"),
+     ("", "it is empty")],
+    ids=["missing", "not-pem", "empty-path"],
+)
+def test_fuzz_names_a_bad_cacert_in_one_line(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    path = tmp_path / "ca.pem"
+    given = "" if message == "it is empty" else str(path)
+    if content is not None and given:
+        path.write_text(content)
+
+    result = fuzz_cli("--to", "https://127.0.0.1:9/hook", "--kind", "esms.sms.ads",
+                      "--cacert", given)
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"dlrmock: error: --cacert {given!r}: {message}")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_fuzz_refuses_cacert_and_insecure_together(ca_file: Path) -> None:
+    result = fuzz_cli("--to", "https://127.0.0.1:9/hook", "--cacert", str(ca_file),
+                      "--insecure")
+
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "dlrmock: error: --cacert and --insecure together: --insecure verifies no certificate, "
+        "so the CA file would be ignored; pass one of them\n")
+
+
+def test_fuzz_takes_a_tls_context_in_python(tls_target: Target, ca_file: Path) -> None:
+    with pytest.raises(FuzzError, match="unable to get local issuer certificate"):
+        fuzz(tls_target.url, "nxcloud.zalo.delivered", max_examples=2)
+
+    report = fuzz(tls_target.url, "nxcloud.zalo.delivered", max_examples=2, seed=1,
+                  tls=tls_context(ca_file))
+
+    assert report.ok and report.sent == 2
