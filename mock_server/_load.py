@@ -306,6 +306,10 @@ class LoadOptions:
     html: str | None = None
     csv: str | None = None
     loglevel: str = "WARNING"
+    cacert: str | None = None
+    """The PEM file of the CA that signed an https:// webhook's certificate (read by the master,
+    which sends its certificates to every worker)."""
+    insecure: bool = False
 
 
 def locust_command(options: LoadOptions, verdict_file: str | None) -> list[str]:
@@ -339,6 +343,10 @@ def locust_command(options: LoadOptions, verdict_file: str | None) -> list[str]:
     ]
     if options.seed is not None:
         command += ["--dlrmock-seed", str(options.seed)]
+    if options.cacert is not None:
+        command += ["--dlrmock-cacert", options.cacert]
+    if options.insecure:
+        command.append("--dlrmock-insecure")
     if verdict_file is not None:
         command += ["--dlrmock-verdict", verdict_file]
     if options.html:
@@ -434,6 +442,9 @@ def options_from(params: Mapping[str, Any]) -> LoadOptions:
     master = bool(params.get("master"))
     if worker and (master or workers):
         raise ValueError("--worker joins a master: it cannot be combined with --master/--workers")
+    if worker and (params.get("cacert") is not None or params.get("insecure")):
+        raise ValueError("--cacert and --insecure go to the master, which sends them to every "
+                         "worker (a worker takes them from its master): leave them out here")
     if master and workers:
         raise ValueError(
             "--master waits for workers from other machines and --workers starts local ones "
@@ -481,4 +492,6 @@ def options_from(params: Mapping[str, Any]) -> LoadOptions:
         html=params.get("html"),
         csv=params.get("csv_prefix"),
         loglevel=str(params.get("loglevel") or "WARNING"),
+        cacert=params.get("cacert"),
+        insecure=bool(params.get("insecure")),
     )

@@ -650,6 +650,7 @@ def serve(
 @click.option("--html", metavar="FILE", help="Write Locust's HTML report (with charts).")
 @click.option("--csv", "csv_prefix", metavar="PREFIX", help="Write Locust's CSV statistics.")
 @click.option("--loglevel", default="WARNING", show_default=True, help="Locust's log level.")
+@tls_flags
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 def load(**params: Any) -> None:
     """Load a webhook with provider-faithful receipts through Locust.
@@ -666,6 +667,7 @@ def load(**params: Any) -> None:
         options = options_from(params)
     except (DlrmockError, ValueError) as exc:
         fail(str(exc))
+    tls_options(options.cacert, options.insecure)  # checked here, named as the options
     sys.exit(run_load(options, sys.stdout, sys.stderr, as_json=as_json))
 
 

@@ -23,11 +23,14 @@ import logging
 import math
 import random
 import socket
+import ssl
+import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
 import gevent
@@ -41,6 +44,7 @@ from locust.util.timespan import parse_timespan
 from ._engine import ACKNOWLEDGED, HTTP_ERROR, LOST_ACK, Delivery, plan_run, run_policy
 from ._errors import RunError
 from ._factory import ReceiptFactory
+from ._http import TlsConfigError, certificate_failure, read_cacert, tls_context
 from ._load import LoadTally, ScenarioMix, ScenarioSpec, Verdict, parse_mix
 from ._scenarios import Scenario
 from .providers import DeliveryPolicy
@@ -148,14 +152,20 @@ class ReceiptUser(FastHttpUser):
 
     Subclass it in a locustfile and set :attr:`scenarios`; or run ``dlrmock load``, whose
     ``--scenario`` options reach every worker. Command-line options (``--dlrmock-scenario``,
-    ``--dlrmock-seed``, ``--dlrmock-time-scale``) override the class attributes.
+    ``--dlrmock-seed``, ``--dlrmock-time-scale``; ``--dlrmock-cacert`` or ``--dlrmock-insecure``
+    for :attr:`cacert` and :attr:`insecure` together) override the class attributes.
     """
 
     abstract = True
     wait_time = constant(0)
     insecure = False
     """An https:// webhook's certificate is verified (against the system's CAs), as a provider
-    does; set True in a subclass to accept any certificate."""
+    does; set True in a subclass to accept any certificate (curl's ``--insecure``)."""
+    cacert: str | None = None
+    """The PEM file of the CA certificate(s) an https:// webhook's certificate is verified
+    against instead of the system's trust store (curl's ``--cacert``), e.g. mkcert's or
+    trustme's CA. Every process running users reads it: with workers on other machines, pass
+    ``--dlrmock-cacert`` to the master instead, which sends its certificates to the workers."""
 
     scenarios: ScenarioSpec | Sequence[Any] | Mapping[str, float] = ()
     """What to play: one scenario, a list (equal weights), ``{name: weight}``, or
@@ -191,6 +201,7 @@ class ReceiptUser(FastHttpUser):
         """Per session: whether its last answer left a connection open to reuse."""
         self._policies: dict[int, DeliveryPolicy] = {}
         self._tally = _state(environment).tally
+        self._insecure, self._tls = _tls_settings(type(self), environment)
 
     def _resolve_mix(self, environment: Environment) -> ScenarioMix:
         given = _option(environment, "dlrmock_scenario")
@@ -236,9 +247,9 @@ class ReceiptUser(FastHttpUser):
                 connection_timeout=timeout,
                 max_redirects=0,
                 max_retries=0,
-                insecure=self.insecure,
+                insecure=self._insecure,
                 concurrency=self.concurrency,
-                ssl_context_factory=self.ssl_context_factory,
+                ssl_context_factory=self._tls or self.ssl_context_factory,
             )
             session.client.cookiejar = None  # a provider keeps no cookies
             self._sessions[timeout] = session
@@ -307,7 +318,7 @@ class ReceiptUser(FastHttpUser):
             allow_redirects=False,
             context={"step": delivery.step, "copy": delivery.copy, "attempt": number},
         ) as response:
-            outcome, reason = _judge(response, policy, delivery.malformed is not None)
+            outcome, reason = _judge(response, policy, delivery.malformed is not None, request.url)
             closing = str((response.headers or {}).get("connection", "")).lower() == "close"
             self._warm[policy.timeout] = bool(response.status_code) and not closing
             if resend_if_stale and warm and outcome in ("closed", "reset"):
@@ -317,6 +328,30 @@ class ReceiptUser(FastHttpUser):
             else:
                 response.failure(reason)
         return outcome, reason
+
+
+def _tls_settings(
+    user_class: type[ReceiptUser], environment: Environment
+) -> tuple[bool, Callable[..., ssl.SSLContext] | None]:
+    """(insecure, SSL context factory) for ``user_class``'s users: ``--dlrmock-cacert`` /
+    ``--dlrmock-insecure`` when either is given (on a worker: as its master sent them), else the
+    class's :attr:`~ReceiptUser.cacert` / :attr:`~ReceiptUser.insecure`. No factory: Locust's
+    own (the system's trust store, or none when insecure). Raises :class:`TlsConfigError`."""
+    cadata: str | None = _option(environment, "dlrmock_cacert")  # the master read the file
+    insecure = bool(_option(environment, "dlrmock_insecure"))
+    cafile: str | None = None
+    if cadata is None and not insecure:
+        cafile, insecure = user_class.cacert, bool(user_class.insecure)
+    if cadata is None and cafile is None:
+        return insecure, None
+    context = _tls_context(cafile, cadata, insecure)
+    return insecure, lambda **_: context  # geventhttpclient passes its default cafile: ignored
+
+
+@functools.lru_cache(maxsize=8)
+def _tls_context(cafile: str | None, cadata: str | None, insecure: bool) -> ssl.SSLContext:
+    """One context per setting and process (gevent's, since Locust patched ``ssl``)."""
+    return tls_context(cafile, cadata=cadata, insecure=insecure)
 
 
 class _StaleConnection(Exception):
@@ -341,7 +376,7 @@ def _headers(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
 
 
 def _judge(
-    response: ResponseContextManager, policy: DeliveryPolicy, malformed: bool
+    response: ResponseContextManager, policy: DeliveryPolicy, malformed: bool, url: str
 ) -> tuple[str, str | None]:
     """(engine outcome, failure reason or None) for one answer."""
     status = int(response.status_code or 0)
@@ -357,10 +392,11 @@ def _judge(
         return outcome, (
             f"HTTP {status}: not acknowledged (the provider wants {_ACK_RULES[policy.acknowledge]})"
         )
-    return _transport_failure(getattr(response, "error", None), policy.timeout)
+    return _transport_failure(getattr(response, "error", None), policy.timeout, url)
 
 
-def _transport_failure(error: BaseException | None, timeout: float) -> tuple[str, str]:
+def _transport_failure(error: BaseException | None, timeout: float, url: str
+                       ) -> tuple[str, str]:
     seen: set[int] = set()
     while error is not None and id(error) not in seen:  # geventhttpclient wraps the cause
         seen.add(id(error))
@@ -376,6 +412,13 @@ def _transport_failure(error: BaseException | None, timeout: float) -> tuple[str
         return "reset", "reset: the receiver reset the connection"
     if isinstance(error, HTTPConnectionClosed):
         return "closed", "closed: the receiver closed the connection before answering"
+    if isinstance(error, ssl.SSLError):  # before OSError's kinds: the handshake failed
+        parts = urlsplit(url)
+        where = f"{parts.hostname}:{parts.port or 443}"
+        if isinstance(error, ssl.SSLCertVerificationError):
+            return "tls_error", "tls_error: " + certificate_failure(where, error)
+        reason = (error.reason or str(error)).replace("_", " ").lower()
+        return "tls_error", f"tls_error: TLS with {where} failed: {reason}"
     name = type(error).__name__ if error is not None else "unknown error"
     if "Parse" in name:
         return "invalid_response", "invalid_response: the answer is not valid HTTP"
@@ -393,6 +436,20 @@ def _add_options(parser: argparse.ArgumentParser, **_: Any) -> None:
         "(dlrmock load builds it from its --scenario options)",
     )
     group.add_argument("--dlrmock-seed", type=int, default=None, help="Base seed of the users.")
+    group.add_argument(
+        "--dlrmock-cacert",
+        metavar="FILE",
+        type=_ca_certificates,
+        default=None,
+        help="Verify https:// webhooks against the CA certificate(s) in this PEM file instead of "
+        "the system's trust store (read here; a master sends them to its workers).",
+    )
+    group.add_argument(
+        "--dlrmock-insecure",
+        action="store_true",
+        default=None,
+        help="Deliver to https:// webhooks without verifying them.",
+    )
     group.add_argument(
         "--dlrmock-time-scale",
         type=float,
@@ -412,10 +469,36 @@ def _add_options(parser: argparse.ArgumentParser, **_: Any) -> None:
     )
 
 
+def _ca_certificates(path: str) -> str:
+    """``--dlrmock-cacert``'s value: the certificates of the file, as PEM text (what a master
+    sends its workers, which need no copy of the file)."""
+    try:
+        return read_cacert(path)
+    except TlsConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _check_tls(environment: Environment) -> None:
+    """Refuse TLS settings no user could use, in one line, before any user starts."""
+    given = _option(environment, "dlrmock_cacert") is not None or _option(
+        environment, "dlrmock_insecure")
+    for user_class in environment.user_classes:
+        if isinstance(user_class, type) and issubclass(user_class, ReceiptUser):
+            try:
+                _tls_settings(user_class, environment)
+            except TlsConfigError as exc:
+                where = ("--dlrmock-cacert/--dlrmock-insecure" if given
+                         else f"{user_class.__name__}.cacert/insecure")
+                sys.stderr.write(f"dlrmock: error: {where}: {exc}\n")
+                sys.exit(2)
+
+
 @events.init.add_listener
 def _on_init(environment: Environment, **_: Any) -> None:
     runner = environment.runner
     state = _state(environment)
+    if not isinstance(runner, WorkerRunner):  # a worker gets its options from the master
+        _check_tls(environment)
     if isinstance(runner, WorkerRunner):
 
         def report(client_id: str, data: dict[str, Any]) -> None:

@@ -21,9 +21,11 @@ from targets import Target
 from mock_server import DlrmockError, validate
 from mock_server._load import (
     INSTALL_HINT,
+    LOCUSTFILE,
     LoadOptions,
     LoadTally,
     Verdict,
+    free_port,
     locust_command,
     locust_installed,
     mix_argument,
@@ -239,3 +241,180 @@ def test_importing_mock_server_does_not_import_locust_or_gevent() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------------------ https webhooks
+HINT = ("trust its CA with --cacert FILE (config: cacert; pytest: --dlrmock-cacert) or skip "
+        "verification with --insecure")
+
+
+def test_load_of_an_https_webhook_of_an_unknown_ca_fails_saying_to_pass_cacert(
+    tls_target: Target,
+) -> None:
+    result = load("--to", tls_target.url, "--scenario", "nxcloud.zalo.failed", "--users", "1",
+                  "--run-time", "1s")
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    reason = (f"tls_error: TLS handshake with 127.0.0.1:{tls_target.port} failed: certificate "
+              f"verify failed: unable to get local issuer certificate; {HINT}")
+    assert "dlrmock verdict: FAILED" in result.stdout
+    assert f"  {reason}\n" in result.stdout  # by reason, in the verdict
+    assert f"POST nxcloud.zalo.failed: {reason}" in result.stderr  # Locust's error report
+    assert tls_target.count() == 0
+
+
+def test_load_insecure_reaches_its_local_worker_processes(
+    tls_target: Target, tmp_path: Path
+) -> None:
+    result = load("--to", tls_target.url, "--scenario", "esms.sms.cskh.delivered", "--users", "2",
+                  "--workers", "1", "--run-time", "2s", "--insecure", "--loglevel", "INFO",
+                  "--csv", str(tmp_path / "run"))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 workers connected" in result.stderr  # the users ran in a worker process
+    count = locust_counts(tmp_path / "run_stats.csv")["Aggregated"]
+    assert count > 0 and tls_target.count() == count
+
+
+def test_a_remote_worker_verifies_with_the_certificates_its_master_sends(
+    tls_target: Target, ca_file: Path
+) -> None:
+    port = str(free_port())
+    master = subprocess.Popen(
+        [*DLRMOCK, "load", "--to", tls_target.url, "--scenario", "nxcloud.zalo.failed",
+         "--users", "1", "--run-time", "1s", "--master", "--master-port", port,
+         "--cacert", str(ca_file), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    worker = subprocess.Popen(  # its own command line has no --cacert
+        [*DLRMOCK, "load", "--worker", "--master-port", port],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        out, err = master.communicate(timeout=60)
+        worker.wait(30)
+    finally:
+        for process in (master, worker):
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+
+    assert master.returncode == 0, out + err
+    verdict = json.loads(out[out.index("{") : out.rindex("}") + 1])
+    assert verdict["ok"] and verdict["requests"] == tls_target.count() > 0
+
+
+def test_a_receipt_user_trusts_its_cacert_class_attribute(
+    tls_target: Target, ca_file: Path, tmp_path: Path
+) -> None:
+    locustfile = tmp_path / "locustfile.py"
+    locustfile.write_text(
+        "from mock_server.locust import ReceiptUser\n\n"
+        "class LocalTls(ReceiptUser):\n"
+        f"    host = {tls_target.url!r}\n"
+        "    scenarios = 'nxcloud.zalo.failed'\n"
+        f"    cacert = {str(ca_file)!r}\n",
+        "utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "1", "-r", "1",
+         "--dlrmock-run-time", "1", "--stop-timeout", "5"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert "dlrmock verdict: OK" in result.stderr and tls_target.count() > 0
+
+
+def test_a_receipt_user_with_an_unreadable_cacert_stops_before_any_user_starts(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "locustfile.py").write_text(
+        "from mock_server.locust import ReceiptUser\n\n"
+        "class LocalTls(ReceiptUser):\n"
+        "    host = 'https://127.0.0.1:9/hook'\n"
+        "    scenarios = 'nxcloud.zalo.failed'\n"
+        "    cacert = 'missing.pem'\n",
+        "utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", "locustfile.py", "--headless", "-u", "1",
+         "--dlrmock-run-time", "1"],
+        capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path,
+    )  # fmt: skip
+
+    assert result.returncode == 2
+    assert ("\ndlrmock: error: LocalTls.cacert/insecure: 'missing.pem': cannot read it (No such "
+            "file or directory)") in result.stderr  # after Locust's "Starting Locust" line
+    assert "Traceback" not in result.stderr
+
+
+def test_locust_refuses_a_dlrmock_cacert_that_is_no_certificate(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("not a certificate\n")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+         "--dlrmock-cacert", str(tmp_path / "ca.pem")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 2
+    assert f"argument --dlrmock-cacert: {str(tmp_path / 'ca.pem')!r}: it holds no PEM CA " \
+        "certificate" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "cannot read it (No such file or directory)"),
+     ("not a certificate\n", "it holds no PEM CA certificate")],
+    ids=["missing", "not-pem"],
+)
+def test_load_names_a_bad_cacert_in_one_line(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    path = tmp_path / "ca.pem"
+    if content is not None:
+        path.write_text(content)
+
+    code, output = cli_load("--to", "https://127.0.0.1:9/h", "--scenario", "nxcloud.zalo.failed",
+                            "--cacert", str(path))
+
+    assert code == 2
+    assert output.startswith(f"dlrmock: error: --cacert {str(path)!r}: {message}")
+    assert output.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--to", "https://127.0.0.1:9/h", "--scenario", "nxcloud.zalo.failed", "--cacert",
+          "ca.pem", "--insecure"],
+         "--cacert and --insecure together: --insecure verifies no certificate, so the CA file "
+         "would be ignored; pass one of them"),
+        (["--worker", "--cacert", "ca.pem"],
+         "--cacert and --insecure go to the master, which sends them to every worker"),
+        (["--worker", "--insecure"], "--cacert and --insecure go to the master"),
+    ],
+    ids=["both", "worker-cacert", "worker-insecure"],
+)  # fmt: skip
+def test_load_refuses_tls_options_that_cannot_apply(args: list[str], message: str) -> None:
+    code, output = cli_load(*args)
+
+    assert code == 2
+    assert output.startswith(f"dlrmock: error: {message}")
+
+
+def test_the_master_passes_the_tls_options_to_locust_and_a_worker_none() -> None:
+    master = locust_command(LoadOptions(target="https://127.0.0.1:9/h",
+                                        scenarios=("nxcloud.zalo.failed",), workers=1,
+                                        cacert="ca.pem"), None)  # fmt: skip
+    insecure = locust_command(LoadOptions(target="https://127.0.0.1:9/h",
+                                          scenarios=("nxcloud.zalo.failed",), insecure=True),
+                              None)  # fmt: skip
+    worker = locust_command(LoadOptions(worker=True), None)
+
+    assert master[master.index("--dlrmock-cacert") + 1] == "ca.pem"
+    assert "--dlrmock-insecure" not in master
+    assert "--dlrmock-insecure" in insecure and "--dlrmock-cacert" not in insecure
+    assert not {"--dlrmock-cacert", "--dlrmock-insecure"} & set(worker)
