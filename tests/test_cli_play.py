@@ -21,6 +21,7 @@ from click.testing import CliRunner, Result
 from targets import Target, refused_url
 
 from mock_server import builtin_scenarios
+from mock_server._load import locust_installed
 from mock_server.cli import cli
 
 MakeTarget = Callable[..., Target]
@@ -471,6 +472,16 @@ def test_play_insecure_delivers_without_verifying(tls_target: Target) -> None:
     assert tls_target.wait_for(1)[0].path.startswith("/hook?token=1&")
 
 
+TLS_COMMANDS = [
+    ["play", "nxcloud.zalo.failed", "--to", "https://127.0.0.1:1/hook"],
+    ["serve", "--port", "0"],
+    ["fuzz", "--to", "https://127.0.0.1:1/hook", "--kind", "esms.sms.ads"],
+    *([["load", "--to", "https://127.0.0.1:1/hook", "--scenario", "nxcloud.zalo.failed"]]
+      if locust_installed() else []),
+]
+"""Every command that delivers to webhooks: each takes --cacert / --insecure."""
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [(None, "cannot read it (No such file or directory)"),
@@ -484,8 +495,7 @@ def test_a_bad_cacert_exits_2_with_one_line(
     if content is not None:
         path.write_text(content)
 
-    for command in (["play", "nxcloud.zalo.failed", "--to", "https://127.0.0.1:1/hook"],
-                    ["serve", "--port", "0"]):
+    for command in TLS_COMMANDS:
         result = dlrmock(*command, "--cacert", str(path))
 
         assert result.exit_code == 2, result.output
@@ -496,11 +506,20 @@ def test_a_bad_cacert_exits_2_with_one_line(
 
 
 def test_cacert_and_insecure_together_exit_2() -> None:
-    result = dlrmock("play", "nxcloud.zalo.failed", "--to", "https://127.0.0.1:1/hook",
-                     "--cacert", "ca.pem", "--insecure")
+    for command in TLS_COMMANDS:
+        result = dlrmock(*command, "--cacert", "ca.pem", "--insecure")
+
+        assert result.exit_code == 2
+        assert result.stderr == (
+            "dlrmock: error: --cacert and --insecure together: --insecure verifies no "
+            "certificate, so the CA file would be ignored; pass one of them\n")
+
+
+def test_an_empty_cacert_is_an_error_not_the_system_store() -> None:
+    result = play("nxcloud.zalo.failed", "--to", "https://127.0.0.1:1/hook", "--cacert", "")
 
     assert result.exit_code == 2
-    assert "--cacert and --insecure together" in result.stderr
+    assert result.stderr.startswith("dlrmock: error: --cacert '': it is empty; give the PEM file")
 
 
 def test_serve_delivers_to_an_https_webhook_with_cacert(

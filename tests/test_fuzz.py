@@ -334,39 +334,6 @@ def test_fuzz_with_a_ca_for_another_name_says_insecure_skips_verification(
         "'127.0.0.1'; --insecure skips verification\n")
 
 
-@pytest.mark.parametrize(
-    ("content", "message"),
-    [(None, "cannot read it (No such file or directory)"),
-     ("not a certificate\n", "it holds no PEM CA certificate"),
-     ("", "it is empty")],
-    ids=["missing", "not-pem", "empty-path"],
-)
-def test_fuzz_names_a_bad_cacert_in_one_line(
-    tmp_path: Path, content: str | None, message: str
-) -> None:
-    path = tmp_path / "ca.pem"
-    given = "" if message == "it is empty" else str(path)
-    if content is not None and given:
-        path.write_text(content)
-
-    result = fuzz_cli("--to", "https://127.0.0.1:9/hook", "--kind", "esms.sms.ads",
-                      "--cacert", given)
-
-    assert result.exit_code == 2, result.output
-    assert result.stderr.startswith(f"dlrmock: error: --cacert {given!r}: {message}")
-    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
-
-
-def test_fuzz_refuses_cacert_and_insecure_together(ca_file: Path) -> None:
-    result = fuzz_cli("--to", "https://127.0.0.1:9/hook", "--cacert", str(ca_file),
-                      "--insecure")
-
-    assert result.exit_code == 2
-    assert result.stderr == (
-        "dlrmock: error: --cacert and --insecure together: --insecure verifies no certificate, "
-        "so the CA file would be ignored; pass one of them\n")
-
-
 def test_fuzz_takes_a_tls_context_in_python(tls_target: Target, ca_file: Path) -> None:
     with pytest.raises(FuzzError, match="unable to get local issuer certificate"):
         fuzz(tls_target.url, "nxcloud.zalo.delivered", max_examples=2)
