@@ -189,10 +189,13 @@ class Dlrmock:
         timeout: float = 5.0,
     ) -> FuzzReport:
         """Fuzz the webhook ``to`` with generated receipts of ``kind`` (default: every kind);
-        fail the test with each minimal receipt it answered 5xx, timed out or broke on."""
+        fail the test with each minimal receipt it answered 5xx, timed out or broke on. An
+        ``https://`` webhook is verified as the session's own server verifies them
+        (``--dlrmock-cacert`` / ``--dlrmock-insecure``)."""
         __tracebackhide__ = True
+        engine = getattr(getattr(self.provider, "state", None), "engine", None)
         report = run_fuzz(to, kind, max_examples=max_examples, seed=self._next_seed(),
-                          timeout=timeout)
+                          timeout=timeout, tls=getattr(engine, "tls", None))
         if not report.ok:
             raise AssertionError(report.describe())
         return report

@@ -18,6 +18,7 @@ from mock_server._http_client import HttpClient
 
 NXCLOUD = "nxcloud.zalo.success_never_delivered"
 ESMS = "esms.sms.cskh.delivered"
+ESMS_KIND = "esms.sms.cskh"
 MakeTarget = Callable[..., Target]
 
 
@@ -115,6 +116,23 @@ def test_the_plugin_insecure_option_delivers_without_verifying(
     pytester.makepyfile(PLUGIN_TEST.format(scenario=NXCLOUD, url=tls_target.url))
 
     pytester.runpytest("--dlrmock-insecure").assert_outcomes(passed=1)
+
+
+def test_the_plugin_fuzzes_an_https_webhook_trusting_its_ca_file(
+    pytester: pytest.Pytester, tls_target: Target, ca_file: Path
+) -> None:
+    pytester.makepyfile(f"""
+def test_webhook_survives_fuzzing(dlrmock):
+    assert dlrmock.fuzz("{tls_target.url}", kind="{ESMS_KIND}", max_examples=3).sent == 3
+""")
+
+    unverified = pytester.runpytest()
+    unverified.assert_outcomes(failed=1)
+    unverified.stdout.fnmatch_lines(["*FuzzError: TLS handshake with 127.0.0.1:*certificate "
+                                     "verify failed: unable to get local issuer certificate*"])
+    assert tls_target.count() == 0
+    pytester.runpytest("--dlrmock-cacert", str(ca_file)).assert_outcomes(passed=1)
+    assert tls_target.count() == 3
 
 
 def test_the_plugin_names_a_bad_ca_file(pytester: pytest.Pytester) -> None:
