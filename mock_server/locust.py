@@ -410,9 +410,9 @@ def _transport_failure(error: BaseException | None, timeout: float, url: str
         return "refused", "refused: nothing listens at the webhook's address"
     if isinstance(error, ConnectionResetError | BrokenPipeError):
         return "reset", "reset: the receiver reset the connection"
-    if isinstance(error, HTTPConnectionClosed):
+    if isinstance(error, HTTPConnectionClosed | ssl.SSLEOFError | ssl.SSLZeroReturnError):
         return "closed", "closed: the receiver closed the connection before answering"
-    if isinstance(error, ssl.SSLError):  # before OSError's kinds: the handshake failed
+    if isinstance(error, ssl.SSLError):
         parts = urlsplit(url)
         where = f"{parts.hostname}:{parts.port or 443}"
         if isinstance(error, ssl.SSLCertVerificationError):
