@@ -24,7 +24,6 @@ import math
 import random
 import socket
 import ssl
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -489,16 +488,13 @@ def _check_tls(environment: Environment) -> None:
             except TlsConfigError as exc:
                 where = ("--dlrmock-cacert/--dlrmock-insecure" if given
                          else f"{user_class.__name__}.cacert/insecure")
-                sys.stderr.write(f"dlrmock: error: {where}: {exc}\n")
-                sys.exit(2)
+                raise SystemExit(f"dlrmock: error: {where}: {exc}") from None
 
 
 @events.init.add_listener
 def _on_init(environment: Environment, **_: Any) -> None:
     runner = environment.runner
     state = _state(environment)
-    if not isinstance(runner, WorkerRunner):  # a worker gets its options from the master
-        _check_tls(environment)
     if isinstance(runner, WorkerRunner):
 
         def report(client_id: str, data: dict[str, Any]) -> None:
@@ -515,6 +511,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
         environment.events.test_start.add_listener(_mark_cpu)
         runner.register_message(_STOP_MESSAGE, stop, concurrent=True)
         return
+    _check_tls(environment)  # not on a worker: its master's options replace its own
     if isinstance(runner, MasterRunner):
 
         def receive(client_id: str, data: dict[str, Any]) -> None:

@@ -334,7 +334,7 @@ def test_a_receipt_user_with_an_unreadable_cacert_stops_before_any_user_starts(
         "    cacert = 'missing.pem'\n",
     )
 
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert ("\ndlrmock: error: Mine.cacert/insecure: 'missing.pem': cannot read it (No such "
             "file or directory)") in result.stderr  # after Locust's "Starting Locust" line
     assert "Traceback" not in result.stderr
