@@ -40,7 +40,7 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy, istr
 from yarl import URL
 
-from ._http import TLS_HINT, Request, Response, TransportError, with_default_headers
+from ._http import Request, Response, TransportError, certificate_failure, with_default_headers
 from ._targets import parse as parse_target
 
 __all__ = ["HttpClient"]
@@ -54,10 +54,6 @@ _NO_CONTENT_TYPE = ("Content-Type",)
 """Skipped for a request without a Content-Type, where aiohttp would add its own."""
 _UNWRITTEN = "Cannot write to closing transport"
 """aiohttp's message (``StreamWriter._write``) when a connection was closed before the write."""
-_UNKNOWN_ISSUER = frozenset({2, 18, 19, 20, 21})
-"""OpenSSL's verify codes for a certificate no trusted CA signed (X509_V_ERR_...: unable to get
-issuer cert, self-signed, self-signed in chain, unable to get issuer locally, unable to verify
-leaf): trusting its CA (--cacert) is the fix."""
 _BODIES = frozenset({"POST", "PUT", "PATCH"})
 """Methods whose request always has a body (Content-Length: 0 when empty)."""
 
@@ -556,13 +552,11 @@ def _failure(exc: BaseException, address: URL) -> TransportError:
     where = f"{address.host}:{address.port}"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         cert = exc.certificate_error
-        reason = (getattr(cert, "verify_message", None) or str(cert)).rstrip(".")
-        unknown_ca = getattr(cert, "verify_code", None) in _UNKNOWN_ISSUER
+        if isinstance(cert, ssl.SSLCertVerificationError):
+            return TransportError("tls_error", certificate_failure(where, cert))
         return TransportError(
-            "tls_error",
-            f"TLS handshake with {where} failed: certificate verify failed: {reason}; "
-            + (TLS_HINT if unknown_ca else "--insecure skips verification"),
-        )
+            "tls_error", f"TLS handshake with {where} failed: certificate verify failed: "
+            f"{str(cert).rstrip('.')}; --insecure skips verification")
     tls = _find(exc, ssl.SSLError)
     if tls is not None:
         reason = (tls.reason or str(tls)).replace("_", " ").lower()
