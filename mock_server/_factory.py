@@ -49,9 +49,9 @@ class _Random(random.Random):
     and its argument checks for each of the dozen values a receipt draws."""
 
     def randint(self, a: int, b: int) -> int:
-        width = b - a + 1
-        if type(a) is not int or type(b) is not int or width <= 0:
+        if type(a) is not int or type(b) is not int or b < a:
             return super().randint(a, b)  # Random's own answer, or its error
+        width = b - a + 1
         bits = width.bit_length()
         drawn = self.getrandbits(bits)
         while drawn >= width:

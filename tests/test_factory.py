@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mock_server import (
     KINDS,
@@ -469,3 +472,27 @@ def test_wire_puts_error_info_in_the_encoding_it_is_given(encoding: int) -> None
                    error_info_encoding=encoding)
 
     assert parse_callback(request.url)["error_info"] == encode_error_info(data, encoding)
+
+
+@given(seed=st.integers(0, 2**31), low=st.integers(-10**20, 10**20), width=st.integers(1, 10**20),
+       size=st.integers(1, 40))
+def test_the_factorys_random_draws_exactly_what_pythons_random_draws_from_the_same_seed(
+    seed: int, low: int, width: int, size: int
+) -> None:
+    # A seed gives the same receipts as before the factory drew its integers itself.
+    ours = ReceiptFactory(seed).fake.random
+    python = random.Random(seed)
+    choices = list(range(size))
+    for _ in range(3):
+        assert ours.randint(low, low + width - 1) == python.randint(low, low + width - 1)
+        assert ours.choice(choices) == python.choice(choices)
+        assert ours.choice("35789") == python.choice("35789")
+    assert ours.random() == python.random()  # and the two streams are still in step
+
+
+def test_the_factorys_random_refuses_what_pythons_refuses() -> None:
+    ours = ReceiptFactory(1).fake.random
+    with pytest.raises(ValueError):
+        ours.randint(5, 4)
+    with pytest.raises(IndexError):
+        ours.choice([])
