@@ -110,6 +110,22 @@ def test_the_plugin_takes_the_ca_file_from_the_ini_file(
     pytester.runpytest().assert_outcomes(passed=1)
 
 
+@pytest.mark.parametrize("setting", ["cacert", "insecure"])
+def test_a_tls_setting_of_dlrmock_config_wins_over_the_ini_file(
+    pytester: pytest.Pytester, tls_target: Target, ca_file: Path, setting: str
+) -> None:
+    # The ini's CA file does not exist: the session would fail to start if it were read.
+    pytester.makeini("[pytest]\ndlrmock_cacert = missing.pem\n")
+    config = {"cacert": str(ca_file)} if setting == "cacert" else {"insecure": True}
+    pytester.makeconftest(
+        "import pytest\n\n@pytest.fixture(scope='session')\ndef dlrmock_config():\n"
+        f"    return {{'time_scale': 0, **{config!r}}}\n"
+    )
+    pytester.makepyfile(PLUGIN_TEST.format(scenario=NXCLOUD, url=tls_target.url))
+
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
 def test_the_plugin_insecure_option_delivers_without_verifying(
     pytester: pytest.Pytester, tls_target: Target
 ) -> None:
