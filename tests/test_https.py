@@ -110,6 +110,27 @@ def test_the_plugin_takes_the_ca_file_from_the_ini_file(
     pytester.runpytest().assert_outcomes(passed=1)
 
 
+def test_the_ini_file_s_ca_file_is_relative_to_the_ini_file_not_the_working_directory(
+    pytester: pytest.Pytester, tls_target: Target, ca_file: Path
+) -> None:
+    project = pytester.path / "project"
+    (project / "certs").mkdir(parents=True)
+    (project / "certs" / "ca.pem").write_bytes(ca_file.read_bytes())
+    (project / "pytest.ini").write_text("[pytest]\ndlrmock_cacert = certs/ca.pem\n")
+    pytester.makepyfile(PLUGIN_TEST.format(scenario=NXCLOUD, url=tls_target.url))
+
+    pytester.runpytest("-c", "project/pytest.ini").assert_outcomes(passed=1)
+
+
+def test_the_plugin_takes_insecure_from_the_ini_file(
+    pytester: pytest.Pytester, tls_target: Target
+) -> None:
+    pytester.makeini("[pytest]\ndlrmock_insecure = true\n")
+    pytester.makepyfile(PLUGIN_TEST.format(scenario=NXCLOUD, url=tls_target.url))
+
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
 @pytest.mark.parametrize("setting", ["cacert", "insecure"])
 def test_a_tls_setting_of_dlrmock_config_wins_over_the_ini_file(
     pytester: pytest.Pytester, tls_target: Target, ca_file: Path, setting: str
@@ -158,6 +179,18 @@ def test_the_plugin_names_a_bad_ca_file(pytester: pytest.Pytester) -> None:
 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*--dlrmock-cacert 'missing.pem': cannot read it*"])
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+
+def test_the_plugin_names_a_bad_ca_file_of_the_ini_file(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ndlrmock_cacert = missing.pem\n")
+    pytester.makepyfile(PLUGIN_TEST.format(scenario=NXCLOUD, url="https://127.0.0.1:1/hook"))
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([f"*dlrmock_cacert (ini) '{pytester.path / 'missing.pem'}': "
+                                 "cannot read it*"])
     result.stdout.no_fnmatch_line("*Traceback*")
 
 
