@@ -267,6 +267,17 @@ def test_unreadable_source_raises_payload_error(source: str | bytes) -> None:
         validate(source)
 
 
+def test_a_json_payload_nested_more_than_64_levels_is_refused_naming_it_the_payload() -> None:
+    deep = '{"a": ' * 65 + "1" + "}" * 65
+
+    with pytest.raises(PayloadError) as info:
+        validate(deep)
+
+    assert str(info.value) == (
+        "payload looks like JSON but does not parse: the payload is nested more than 64 levels "
+        "deep; no payload needs that many, flatten it")
+
+
 # ---------------------------------------------------------------------------------- caching
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_validators_are_built_once(kind: str) -> None:

@@ -267,6 +267,20 @@ def test_missing_file_and_unknown_name_say_what_was_expected(tmp_path: Path) -> 
     assert "did you mean 'nxcloud.zalo.success_then_delivered'?" in str(info.value)
 
 
+@pytest.mark.parametrize("name", ["nope.yaml", "nope.yml", "nope.json", "nope.YAML"])
+def test_a_scenario_file_that_does_not_exist_is_refused_naming_the_file(
+    tmp_path: Path, name: str
+) -> None:
+    missing = tmp_path / name
+
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(missing)
+
+    assert str(info.value) == (
+        f"{missing}: no such file (a scenario name or a path to a .yaml/.json file)")
+    assert info.value.source == str(missing)
+
+
 def test_inline_mapping_is_parsed_like_a_file() -> None:
     scenario = load_scenario({"steps": [{"kind": "esms.sms.cskh", "lost_ack": 2}]})
 
