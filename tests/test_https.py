@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import trustme
 from targets import Target
 
 from mock_server import Config, DlrmockError, Engine, MockProvider
@@ -170,6 +171,66 @@ def test_webhook_survives_fuzzing(dlrmock):
     assert tls_target.count() == 0
     pytester.runpytest("--dlrmock-cacert", str(ca_file)).assert_outcomes(passed=1)
     assert tls_target.count() == 3
+
+
+def test_the_plugin_s_ca_file_replaces_the_trust_store_so_another_ca_s_webhook_fails(
+    pytester: pytest.Pytester, tls_target: Target, tmp_path: Path
+) -> None:
+    other_ca = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other_ca))
+    pytester.makepyfile(PLUGIN_TEST.format(scenario=NXCLOUD, url=tls_target.url))
+
+    result = pytester.runpytest("--dlrmock-cacert", str(other_ca))
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*tls_error*certificate verify failed*"])
+    assert tls_target.count() == 0
+
+
+@pytest.mark.parametrize("option", ["--dlrmock-cacert", "--dlrmock-insecure"])
+def test_the_plugin_s_options_win_over_dlrmock_config(
+    pytester: pytest.Pytester, tls_target: Target, ca_file: Path, option: str
+) -> None:
+    # dlrmock_config sets the other one: kept beside the option, the two would be refused.
+    config = {"insecure": True} if option == "--dlrmock-cacert" else {"cacert": str(ca_file)}
+    pytester.makeconftest(
+        "import pytest\n\n@pytest.fixture(scope='session')\ndef dlrmock_config():\n"
+        f"    return {{'time_scale': 0, **{config!r}}}\n"
+    )
+    pytester.makepyfile(PLUGIN_TEST.format(scenario=NXCLOUD, url=tls_target.url))
+    args = [option, str(ca_file)] if option == "--dlrmock-cacert" else [option]
+
+    pytester.runpytest(*args).assert_outcomes(passed=1)
+
+
+def test_the_plugin_refuses_a_ca_file_and_insecure_together(
+    pytester: pytest.Pytester, ca_file: Path
+) -> None:
+    pytester.makepyfile(PLUGIN_TEST.format(scenario=NXCLOUD, url="https://127.0.0.1:1/hook"))
+
+    result = pytester.runpytest("--dlrmock-cacert", str(ca_file), "--dlrmock-insecure")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([
+        "*dlrmock: a CA file (cacert) and insecure together: insecure verifies no certificate, "
+        "so the CA file would be ignored; set one of them*"])
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+
+@pytest.mark.parametrize("options", [["--dlrmock-insecure"], ["--dlrmock-cacert", "ca.pem"]])
+def test_the_plugin_s_tls_options_with_a_server_url_are_one_readable_error(
+    pytester: pytest.Pytester, options: list[str]
+) -> None:
+    pytester.makepyfile(PLUGIN_TEST.format(scenario=NXCLOUD, url="https://127.0.0.1:1/hook"))
+
+    result = pytester.runpytest("--dlrmock-url", "http://127.0.0.1:1/", *options)
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([
+        "*--dlrmock-cacert/--dlrmock-insecure set how this session's own server verifies "
+        "webhooks; the server at --dlrmock-url has its own settings "
+        "(dlrmock serve --cacert FILE / --insecure)*"])
+    result.stdout.no_fnmatch_line("*Traceback*")
 
 
 def test_the_plugin_names_a_bad_ca_file(pytester: pytest.Pytester) -> None:
