@@ -313,6 +313,25 @@ def test_each_missing_field_is_named_without_reading_jsonschemas_message(
                        "$.code": "required field 'code' is missing"}
 
 
+def test_missing_fields_are_listed_in_the_order_the_schema_requires_them() -> None:
+    payload = receipt("nxcloud.zalo.failed", seed=3)
+    del payload["requestId"], payload["code"]
+
+    problems = validate(payload, kind="nxcloud.zalo.failed")
+
+    assert [str(p) for p in problems] == ["$.requestId: required field 'requestId' is missing",
+                                          "$.code: required field 'code' is missing"]
+
+
+def test_missing_fields_of_the_receipt_and_of_a_nested_object_are_each_named() -> None:
+    payload = receipt("nxcloud.number_check.basic", seed=1)
+    del payload["phone"], payload["cost"]["currency"]
+
+    assert {str(p) for p in validate(payload)} == {
+        "$.phone: required field 'phone' is missing",
+        "$.cost.currency: required field 'currency' is missing"}
+
+
 @pytest.mark.parametrize("kind", ["nxcloud.zalo.success", "esms.zns.normal",
                                   "nxcloud.sms.delivered", "nxcloud.number_check.basic"])
 def test_undocumented_fields_are_named_without_reading_jsonschemas_message(
