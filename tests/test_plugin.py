@@ -142,6 +142,11 @@ def test_user_test_file_fails_against_the_naive_receiver_with_the_journal(
     seed = zlib.crc32(nodeid.encode())
     assert f"seed: {seed} (rerun with --dlrmock-seed {seed})" in out
     assert "test_zalo_message_ends_delivered" not in section(out, "dlrmock journal")
+    # The assertion already carries the eSMS run's journal: the section gives only the seed.
+    esms_report = out[out.index("_ test_esms_callback_is_acknowledged _"):]
+    esms_seed = zlib.crc32(b"test_webhook.py::test_esms_callback_is_acknowledged")
+    assert section(esms_report, "dlrmock journal").strip() == (
+        f"seed: {esms_seed} (rerun with --dlrmock-seed {esms_seed})")
 
 
 def test_the_report_section_only_appears_for_failed_tests_that_used_dlrmock(
