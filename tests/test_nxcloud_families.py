@@ -149,6 +149,16 @@ def test_sms_reports_go_in_the_query_string_when_the_policy_says_so(
     assert validate(request.path) == []
 
 
+def test_sms_reports_go_in_a_form_body_by_default(engine: Engine, target: Target) -> None:
+    run = engine.play("nxcloud.sms.delivered", target.url + "?acct=1").wait(5)
+
+    (request,) = target.wait_for(1)
+    assert run.ok, run.journal_text()
+    assert urlsplit(request.path).query == "acct=1"
+    assert request.header("Content-Type") == "application/x-www-form-urlencoded"
+    assert dict(parse_qsl(request.body.decode()))["messageid"] == run.message["messageid"]
+
+
 def test_the_query_variant_is_configurable_per_family() -> None:
     app = create_app({"policies": {"nxcloud.sms": {"parameters": "query"}}})
     assert app.extensions["dlrmock"].engine.policy_overrides["nxcloud.sms"] == {
