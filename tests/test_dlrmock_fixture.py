@@ -186,3 +186,23 @@ def test_runs_are_listed_in_the_order_they_started(
     )
 
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=1)
+
+
+def test_runs_play_at_time_scale_0_even_when_the_session_server_keeps_real_time(
+    pytester: pytest.Pytester, target: Target
+) -> None:
+    # docs/pytest.md: "Runs default to time_scale=0 in tests", whatever dlrmock_config says.
+    pytester.makeconftest(
+        "import pytest\n\n@pytest.fixture(scope='session')\ndef dlrmock_config():\n"
+        "    return {'time_scale': 1}\n"
+    )
+    pytester.makepyfile(
+        f"""
+        def test_an_hour_later(dlrmock):
+            scenario = {{"steps": [{{"kind": "nxcloud.zalo.failed", "after": 3600}}]}}
+            dlrmock.play(scenario, to={target.url!r}).wait(timeout=10).assert_acknowledged()
+        """
+    )
+
+    pytester.runpytest().assert_outcomes(passed=1)
+    assert target.count() == 1
