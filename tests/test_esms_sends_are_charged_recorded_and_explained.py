@@ -209,3 +209,34 @@ def test_the_scenario_header_wins_over_the_channel_magic_numbers_on_the_first_ch
     assert explain.startswith("0912347777: zalo: delivered (") and "sms" not in explain
     [(path, _)] = sink.wait(answer.json()["SMSID"], 1)
     assert path == "/zalo"
+
+
+def test_a_failed_channel_with_no_webhook_hands_over_to_the_next_at_once(
+        ruled: MockProvider, sink: Sink) -> None:
+    ruled.reset()  # no default webhook: the Zalo channel has nowhere to call back
+    answer = requests.post(api(ruled, "MultiChannelMessage"), timeout=DEADLINE, json={
+        **KEYS, "Phone": "0912341111", "Channels": ["zalo", "sms"], "Data": [
+            {"TempID": "205644", "Params": ["686868"], "OAID": OAID},
+            {"Content": "686868", "SmsType": "2", "Brandname": "B",
+             "CallbackUrl": f"{sink.url}/sms-only"}]}).json()
+    [(path, callback)] = sink.wait(answer["SMSID"], 1)
+    assert (path, callback["TypeId"], callback["SendFailed"]) == ("/sms-only", "2", "1")
+
+
+@pytest.mark.parametrize(("name", "fields"), [
+    ("SendZaloMessage_V4_post_json", {"Phone": "0912345678", "OAID": OAID, "TempID": "205644",
+                                      "Params": ["Lan"]}),
+    ("SendMultipleMessage_V4_get", {"Phone": "0912345678", "Content": "x", "SmsType": "2",
+                                    "Brandname": "B"}),
+])
+def test_a_reused_request_id_elsewhere_is_124_without_send_status(
+        esms: MockProvider, name: str, fields: dict[str, str]) -> None:
+    def send() -> requests.Response:
+        document = {**KEYS, **fields, "RequestId": "order-7"}
+        if name.endswith("_get"):
+            return requests.get(api(esms, name), params=document, timeout=DEADLINE)
+        return requests.post(api(esms, name), json=document, timeout=DEADLINE)
+
+    assert send().json()["CodeResult"] == "100"
+    assert send().json() == {"CodeResult": "124", "CountRegenerate": 0,
+                             "ErrorMessage": "Request exist 1"}
