@@ -1,0 +1,146 @@
+"""eSMS's pull and query APIs — GetCallback, QueryZnsStatus, GetSmsSentData_V2, the OTP
+codes — refuse in their own shapes and record what they were asked about.
+
+A :class:`MockProvider` at time scale 0 on 127.0.0.1, a loopback sink for the callbacks,
+``requests`` as the app, the docs' request examples (``schemas/sendapi-examples/esms/``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from test_sendapi_esms_apis import DEADLINE, EXPLAIN, KEYS, Sink, api, settle, vector, with_keys
+
+from mock_server import MockProvider
+
+OAID, TEMPLATE = "4097311281936189049", "205644"
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[Sink]:
+    with Sink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="module")
+def esms(sink: Sink) -> Iterator[MockProvider]:
+    with MockProvider(time_scale=0, send={"esms_default_webhook": f"{sink.url}/default"}) \
+            as provider:
+        yield provider
+
+
+@pytest.fixture(autouse=True)
+def _fresh(esms: MockProvider) -> None:
+    esms.reset()
+    esms.state.send_state.clear()
+
+
+def zns(provider: MockProvider, phone: str, **fields: Any) -> str:
+    answer = requests.post(api(provider, "SendZaloMessage_V6"), timeout=DEADLINE, json={
+        **KEYS, "Phone": phone, "OAID": OAID, "TempID": TEMPLATE,
+        "TempData": {"otp": "686868"}, **fields}).json()
+    assert answer["CodeResult"] == "100", answer
+    return str(answer["SMSID"])
+
+
+def get_callback(provider: MockProvider, refids: list[str], **keys: str) -> requests.Response:
+    document = with_keys(vector("req-GetCallback.json"))
+    document.update(ListRefid=refids, **keys)
+    return requests.post(f"{provider.url}/ZaloCallback/GetCallback", json=document,
+                         timeout=DEADLINE)
+
+
+# ------------------------------------------------------------------------------ GetCallback
+def test_get_callback_with_a_wrong_key_is_101_in_its_own_shape(esms: MockProvider) -> None:
+    for keys in ({"SecretKey": "wrong"}, {"ApiKey": "wrong"}):
+        answer = get_callback(esms, ["x"], **keys)
+        assert (answer.status_code, answer.json()) == (200, {"Code": 101,
+                                                             "Message": "Authorize Failed"})
+        assert "api_key" in answer.headers[EXPLAIN]
+
+
+def test_get_callback_is_recorded_with_the_known_messages_it_asked_about(
+        esms: MockProvider, sink: Sink) -> None:
+    pulled = zns(esms, "0961230000", CallbackUrl=f"{sink.url}/pull")
+    pushed = zns(esms, "0961230000")  # to the default webhook: nothing to pull
+    sink.wait(pulled, 1)
+    settle(esms)
+    answer = get_callback(esms, ["unknown", pushed, pulled]).json()
+    assert [entry["SMSID"] for entry in answer["Data_callback"]] == [pulled]
+    assert esms.sent[-1].message_ids == [pushed, pulled]
+
+
+# --------------------------------------------------------------- SendMessageAutoGenCode_V5
+def gencode(provider: MockProvider, **fields: Any) -> requests.Response:
+    """The docs' request with ``fields`` changed (``None``: left out)."""
+    document = with_keys(vector("req-SendMessageAutoGenCode_V5.json"))
+    document.update(fields)
+    document = {key: value for key, value in document.items() if value is not None}
+    return requests.post(api(provider, "SendMessageAutoGenCode_V5"), json=document,
+                         timeout=DEADLINE)
+
+
+def check_code(provider: MockProvider, phone: str, code: str) -> str:
+    return str(requests.get(api(provider, "CheckCodeGen_V4_get"), timeout=DEADLINE,
+                            params={**KEYS, "Phone": phone, "Code": code}).json()["CodeResult"])
+
+
+def test_a_multichannel_code_is_6_digits_sent_by_zalo_with_its_template_and_checks_once(
+        esms: MockProvider, sink: Sink) -> None:
+    response = gencode(esms, Phone="0901880000")  # the docs' request: TimeAlive 2, TypeId 2
+    explain = response.headers[EXPLAIN]
+    code = explain.split()[1]
+    assert explain == f"code {code} for 0901880000, valid 2 min"
+    assert len(code) == 6 and code.isdigit()
+    [(path, callback)] = sink.wait(response.json()["SMSID"], 1)
+    assert (path, callback["TypeId"], callback["oaid"], callback["tempid"]) == \
+        ("/default", "25", "0", "22575")
+    assert callback["phonenumber"] == "0901880000"
+    assert (check_code(esms, "0901880000", code), check_code(esms, "0901880000", code)) == \
+        ("100", "117")
+
+
+@pytest.mark.parametrize(("alive", "minutes"), [(None, 5), ("", 5), (2, 2), ("15", 15)])
+def test_a_multichannel_code_lives_time_alive_minutes_5_when_not_given(
+        esms: MockProvider, alive: Any, minutes: int) -> None:
+    response = gencode(esms, Phone="0901880000", TimeAlive=alive)
+    assert response.json()["CodeResult"] == "100"
+    assert response.headers[EXPLAIN].endswith(f", valid {minutes} min")
+
+
+@pytest.mark.parametrize("alive", ["1", "16", "5m"])
+def test_a_multichannel_time_alive_outside_2_to_15_minutes_is_99_naming_it(
+        esms: MockProvider, alive: str) -> None:
+    response = gencode(esms, Phone="0901880000", TimeAlive=alive)
+    assert response.json() == {"CodeResult": "99", "CountRegenerate": 0,
+                               "ErrorMessage": f"TimeAlive {alive!r}: minutes from 2 to 15 "
+                                               "(5 when not given)"}
+    assert not esms.runs
+
+
+def test_type_id_1_only_makes_the_code_and_sends_nothing(esms: MockProvider,
+                                                         sink: Sink) -> None:
+    response = gencode(esms, Phone="0901881111", TypeId=1)
+    smsid = response.json()["SMSID"]
+    code = response.headers[EXPLAIN].split()[1]
+    settle(esms)
+    assert not [call for call in sink.calls if call[1].get("SMSID") == smsid]
+    assert check_code(esms, "0901881111", code) == "100"
+
+
+def test_a_type_id_other_than_1_or_2_is_99_naming_it(esms: MockProvider) -> None:
+    response = gencode(esms, Phone="0901880000", TypeId="3")
+    assert response.json()["CodeResult"] == "99"
+    assert response.headers[EXPLAIN] == \
+        "TypeId '3': 1 (only make the code) or 2 (make and send it)"
+    assert gencode(esms, Phone="0901880000", TypeId="").json()["CodeResult"] == "100"
+
+
+def test_a_multichannel_template_id_that_is_not_a_number_calls_back_tempid_0(
+        esms: MockProvider, sink: Sink) -> None:
+    smsid = gencode(esms, Phone="0901880000", MultiChannelTempId="otp-2026").json()["SMSID"]
+    [(_, callback)] = sink.wait(smsid, 1)
+    assert callback["tempid"] == "0"
