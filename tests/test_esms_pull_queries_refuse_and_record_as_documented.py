@@ -7,12 +7,23 @@ A :class:`MockProvider` at time scale 0 on 127.0.0.1, a loopback sink for the ca
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
-from test_sendapi_esms_apis import DEADLINE, EXPLAIN, KEYS, Sink, api, settle, vector, with_keys
+from test_sendapi_esms_apis import (
+    DEADLINE,
+    EXPLAIN,
+    KEYS,
+    Sink,
+    _sms_template,
+    api,
+    settle,
+    vector,
+    with_keys,
+)
 
 from mock_server import MockProvider
 
@@ -144,3 +155,46 @@ def test_a_multichannel_template_id_that_is_not_a_number_calls_back_tempid_0(
     smsid = gencode(esms, Phone="0901880000", MultiChannelTempId="otp-2026").json()["SMSID"]
     [(_, callback)] = sink.wait(smsid, 1)
     assert callback["tempid"] == "0"
+
+
+# ------------------------------------------------------------------------ GetSmsSentData_V2
+def sent_data(provider: MockProvider, start: float, end: float,
+              **fields: Any) -> dict[str, Any]:
+    def local(at: float) -> str:  # eSMS's clock: +0700, to the second
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at + 7 * 3600))
+
+    answer = requests.post(api(provider, "GetSmsSentData_V2"), timeout=DEADLINE, json={
+        **KEYS, "From": local(start), "To": local(end), **fields}).json()
+    assert answer["CodeResult"] == "100", answer
+    return dict(answer)
+
+
+def created(row: dict[str, Any]) -> float:
+    """The creation time ``SentTime`` shows (``/Date(<ms>+0700)/``), in seconds."""
+    return int(row["SentTime"][6:-7]) / 1000
+
+
+def test_sent_data_from_and_to_are_inclusive_to_the_second(esms: MockProvider) -> None:
+    smsid = zns(esms, "0961230000")
+    [row] = sent_data(esms, time.time() - 60, time.time() + 60)["SentData"]
+    second = created(row)
+    assert [r["ReferenceId"] for r in sent_data(esms, second, second)["SentData"]] == [smsid]
+    assert sent_data(esms, second + 1, second + 60)["SentData"] == []
+    assert sent_data(esms, second - 60, second - 1)["SentData"] == []
+
+
+def test_sent_data_leaves_out_template_registrations(esms: MockProvider) -> None:
+    smsid = zns(esms, "0961230000")
+    registered = requests.post(api(esms, "SubServicePreviewJson/"), timeout=DEADLINE,
+                               json=_sms_template()).json()
+    assert registered["CodeResult"] == "100", registered
+    answer = sent_data(esms, time.time() - 60, time.time() + 60)
+    assert (answer["CountTotal"], [r["ReferenceId"] for r in answer["SentData"]]) == (1, [smsid])
+
+
+def test_a_sent_data_query_is_recorded_with_the_messages_it_shows(esms: MockProvider) -> None:
+    first, second = zns(esms, "0961230000"), zns(esms, "0961230001")
+    sent_data(esms, time.time() - 60, time.time() + 60, Page=2, PageSize=1)
+    assert esms.sent[-1].message_ids == [second]
+    sent_data(esms, time.time() - 60, time.time() + 60)
+    assert esms.sent[-1].message_ids == sorted([first, second])
