@@ -144,9 +144,10 @@ def test_type_id_1_only_makes_the_code_and_sends_nothing(esms: MockProvider,
 
 def test_a_type_id_other_than_1_or_2_is_99_naming_it(esms: MockProvider) -> None:
     response = gencode(esms, Phone="0901880000", TypeId="3")
-    assert response.json()["CodeResult"] == "99"
-    assert response.headers[EXPLAIN] == \
-        "TypeId '3': 1 (only make the code) or 2 (make and send it)"
+    message = "TypeId '3': 1 (only make the code) or 2 (make and send it)"
+    assert response.json() == {"CodeResult": "99", "CountRegenerate": 0,
+                               "ErrorMessage": message}
+    assert response.headers[EXPLAIN] == message
     assert gencode(esms, Phone="0901880000", TypeId="").json()["CodeResult"] == "100"
 
 

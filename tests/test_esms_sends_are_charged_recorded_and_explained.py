@@ -69,6 +69,12 @@ def sent_rows(provider: MockProvider, since: float) -> list[dict[str, Any]]:
     return list(answer["SentData"])
 
 
+def listed(provider: MockProvider) -> list[dict[str, Any]]:
+    """``GET /_dlrmock/messages``: the sent messages."""
+    response = requests.get(f"{provider.url}/_dlrmock/messages", timeout=DEADLINE)
+    return list(response.json()["messages"])
+
+
 def test_an_smsid_is_32_hex_digits_then_3_decimal_digits_like_esms_own() -> None:
     # eSMS's examples: "d8e0f1f0702544b2acb456ca9ccfd111250", "59e0c764…db4468f257fb221".
     with MockProvider(time_scale=0) as provider:
@@ -90,6 +96,15 @@ def test_a_sandbox_send_under_either_documented_name_is_free_and_calls_back_pric
     assert balance(esms) == BALANCE
     [row] = sent_rows(esms, since)
     assert row["SellPrice"] == 0.0
+    [message] = listed(esms)
+    assert (message["api"], message["sandbox"]) == ("SendMultipleMessage_V4_post_json", True)
+
+
+def test_a_sandbox_send_without_a_webhook_sells_for_0(esms: MockProvider) -> None:
+    since = time.time()
+    post(esms, "SendMultipleMessage_V4_post_json", Phone="0912345678", **SMS, Sandbox="true")
+    [row] = sent_rows(esms, since)  # no callback: the price comes from the message itself
+    assert (row["SendResult"], row["SellPrice"]) == (1, 0.0)
 
 
 def test_a_paid_send_costs_its_type_price_and_records_what_was_sent(esms: MockProvider) -> None:
@@ -102,6 +117,10 @@ def test_a_paid_send_costs_its_type_price_and_records_what_was_sent(esms: MockPr
                                                                   "Ma OTP 4821")
     assert (row["Campaign"], row["SmsType"], row["SellPrice"]) == ("Tet 2026", 2, 850.0)
     assert (row["SendResult"], row["SendStatus"]) == (1, 5)
+    [message] = listed(esms)
+    assert (message["id"], message["api"], message["sandbox"]) == (
+        smsid, "SendMultipleMessage_V4_post_json", False)
+    assert [(p["phone"], p["receivers"]) for p in message["parts"]] == [("0912345678", 1)]
 
 
 def test_a_zns_row_shows_the_template_values_joined_and_its_type(esms: MockProvider) -> None:
@@ -121,6 +140,8 @@ def test_an_advertising_send_pays_for_every_number_and_shows_the_first(
     assert balance(esms) == BALANCE - 3 * 5
     [row] = sent_rows(esms, since)
     assert (row["Phone"], row["SellPrice"], row["SmsType"]) == ("0912345670", 15.0, 1)
+    [message] = listed(esms)  # one campaign part for all the numbers
+    assert [(p["phone"], p["receivers"]) for p in message["parts"]] == [("", 3)]
 
 
 def test_a_failed_message_costs_nothing(esms: MockProvider) -> None:
