@@ -261,3 +261,14 @@ def test_a_reused_request_id_elsewhere_is_124_without_send_status(
     assert send().json()["CodeResult"] == "100"
     assert send().json() == {"CodeResult": "124", "CountRegenerate": 0,
                              "ErrorMessage": "Request exist 1"}
+
+
+def test_a_fixed_number_sms_is_listed_as_sms_type_8_and_found_by_it(esms: MockProvider) -> None:
+    since = time.time()
+    smsid = post(esms, "SendMultipleMessage_V4_post_json", Phone="0912345678",
+                 **{**SMS, "SmsType": 8}).json()["SMSID"]
+    [row] = sent_rows(esms, since)
+    assert (row["ReferenceId"], row["SmsType"], row["SellPrice"]) == (smsid, 8, 850.0)
+    answer = requests.post(api(esms, "GetSmsSentData_V2"), timeout=DEADLINE, json={
+        **KEYS, "From": local(since - 1), "To": local(time.time() + 1), "SmsType": "8"}).json()
+    assert [r["ReferenceId"] for r in answer["SentData"]] == [smsid]
