@@ -272,3 +272,16 @@ def test_a_fixed_number_sms_is_listed_as_sms_type_8_and_found_by_it(esms: MockPr
     answer = requests.post(api(esms, "GetSmsSentData_V2"), timeout=DEADLINE, json={
         **KEYS, "From": local(since - 1), "To": local(time.time() + 1), "SmsType": "8"}).json()
     assert [r["ReferenceId"] for r in answer["SentData"]] == [smsid]
+
+
+def test_an_advertising_campaign_ends_as_its_first_number_says(esms: MockProvider,
+                                                               sink: Sink) -> None:
+    answer = post(esms, "SendMultipleSMSBrandname_json", Phones=["0912341111", "0983450000"],
+                  Content="Sale", Brandname="B", SmsType="1", CallbackUrl=f"{sink.url}/ads",
+                  **KEYS)
+    assert answer.headers[EXPLAIN] == "0912341111: failed (number suffix 1111)"
+    [(_, callback)] = sink.wait(answer.json()["SMSID"], 1)
+    # docs/send-apis.md: a message that ends failed costs nothing, its callback says 0.
+    assert (callback["TypeId"], callback["SendSuccess"], callback["TotalPrice"]) == \
+        ("1", "0", "0.0000")
+    assert balance(esms) == BALANCE
