@@ -138,6 +138,7 @@ def test_type_id_1_only_makes_the_code_and_sends_nothing(esms: MockProvider,
     smsid = response.json()["SMSID"]
     code = response.headers[EXPLAIN].split()[1]
     settle(esms)
+    assert not esms.runs  # nothing scheduled, not even to nowhere
     assert not [call for call in sink.calls if call[1].get("SMSID") == smsid]
     assert check_code(esms, "0901881111", code) == "100"
 
@@ -199,3 +200,36 @@ def test_a_sent_data_query_is_recorded_with_the_messages_it_shows(esms: MockProv
     assert esms.sent[-1].message_ids == [second]
     sent_data(esms, time.time() - 60, time.time() + 60)
     assert esms.sent[-1].message_ids == sorted([first, second])
+
+
+def test_a_multichannel_code_falls_back_to_sms_each_channel_at_its_type_price(
+        esms: MockProvider, sink: Sink) -> None:
+    # The default esms_unit_prices: 300 for TypeId 25, 650 for 2; a failed channel costs 0.
+    delivered = gencode(esms, Phone="0901880000").json()["SMSID"]
+    [(_, zalo)] = sink.wait(delivered, 1)
+    assert (zalo["TypeId"], zalo["TotalPrice"], zalo["RequestId"]) == ("25", "300.0000", "")
+    smsid = gencode(esms, Phone="0901887777").json()["SMSID"]  # Zalo fails on …7777
+    [(_, failed), (_, sms)] = sink.wait(smsid, 2)
+    assert (failed["TypeId"], failed["SendFailed"], failed["TotalPrice"]) == ("25", "1", "0.0000")
+    assert (sms["TypeId"], sms["SendSuccess"], sms["TotalPrice"]) == ("2", "1", "650.0000")
+    assert (sms["phonenumber"], sms["RequestId"]) == ("0901887777", "")
+
+
+def test_the_scenario_header_decides_the_zalo_channel_of_a_multichannel_code(
+        esms: MockProvider, sink: Sink) -> None:
+    response = requests.post(api(esms, "SendMessageAutoGenCode_V5"), timeout=DEADLINE,
+                             headers={"X-Dlrmock-Scenario": "failed"},
+                             json={**with_keys(vector("req-SendMessageAutoGenCode_V5.json")),
+                                   "Phone": "0901880000"})
+    calls = sink.wait(response.json()["SMSID"], 2)
+    assert [(c["TypeId"], c["SendSuccess"]) for _, c in calls] == [("25", "0"), ("2", "1")]
+
+
+def test_channel_magic_numbers_decide_the_sms_channel_of_a_multichannel_code(
+        sink: Sink) -> None:
+    send = {"esms_default_webhook": f"{sink.url}/default",
+            "channel_magic_numbers": {"zalo": {"7777": "failed"}, "sms": {"7777": "failed"}}}
+    with MockProvider(time_scale=0, send=send) as provider:
+        smsid = gencode(provider, Phone="0901887777").json()["SMSID"]
+        calls = sink.wait(smsid, 2)
+    assert [(c["TypeId"], c["SendFailed"]) for _, c in calls] == [("25", "1"), ("2", "1")]
