@@ -185,11 +185,22 @@ def test_sent_data_from_and_to_are_inclusive_to_the_second(esms: MockProvider) -
     assert sent_data(esms, second - 60, second - 1)["SentData"] == []
 
 
+def test_sent_data_lists_what_was_created_after_from_even_after_older_messages(
+        esms: MockProvider) -> None:
+    older = zns(esms, "0961230000")
+    [row] = sent_data(esms, time.time() - 60, time.time() + 60)["SentData"]
+    while time.time() < created(row) + 1:  # the next second, on eSMS's clock
+        time.sleep(0.05)
+    newer = zns(esms, "0961230001")
+    [shown] = sent_data(esms, created(row) + 1, time.time() + 60)["SentData"]
+    assert shown["ReferenceId"] == newer != older
+
+
 def test_sent_data_leaves_out_template_registrations(esms: MockProvider) -> None:
-    smsid = zns(esms, "0961230000")
     registered = requests.post(api(esms, "SubServicePreviewJson/"), timeout=DEADLINE,
                                json=_sms_template()).json()
     assert registered["CodeResult"] == "100", registered
+    smsid = zns(esms, "0961230000")
     answer = sent_data(esms, time.time() - 60, time.time() + 60)
     assert (answer["CountTotal"], [r["ReferenceId"] for r in answer["SentData"]]) == (1, [smsid])
 

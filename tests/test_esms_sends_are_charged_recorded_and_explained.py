@@ -285,3 +285,13 @@ def test_an_advertising_campaign_ends_as_its_first_number_says(esms: MockProvide
     assert (callback["TypeId"], callback["SendSuccess"], callback["TotalPrice"]) == \
         ("1", "0", "0.0000")
     assert balance(esms) == BALANCE
+
+
+def test_a_multichannel_send_whose_first_channel_is_sandbox_is_free_and_listed_sandbox(
+        esms: MockProvider, sink: Sink) -> None:
+    post(esms, "MultiChannelMessage", Phone="0912340000", Channels=["zalo", "sms"], Data=[
+        {"TempID": "205644", "Params": ["686868"], "OAID": OAID, "Sandbox": 1},
+        {"Content": "686868", "SmsType": "2", "Brandname": "B"}], **KEYS)
+    assert balance(esms) == BALANCE
+    [message] = listed(esms)
+    assert message["sandbox"] is True
