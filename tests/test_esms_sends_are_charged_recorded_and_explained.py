@@ -295,3 +295,12 @@ def test_a_multichannel_send_whose_first_channel_is_sandbox_is_free_and_listed_s
     assert balance(esms) == BALANCE
     [message] = listed(esms)
     assert message["sandbox"] is True
+
+
+def test_a_viber_send_to_two_numbers_pays_for_each_as_its_own_part(esms: MockProvider) -> None:
+    post(esms, "Send_Multiple_Sms_OTT", Phones=["0912340000", "0983450000"], Content="x",
+         Brandname="B", SmsType="23", **KEYS)  # TypeId 23 keeps its default price, 470
+    [message] = listed(esms)
+    assert [(p["phone"], p["receivers"]) for p in message["parts"]] == \
+        [("0912340000", 1), ("0983450000", 1)]
+    assert balance(esms) == BALANCE - 2 * 470
