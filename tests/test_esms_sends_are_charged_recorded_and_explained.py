@@ -304,3 +304,12 @@ def test_a_viber_send_to_two_numbers_pays_for_each_as_its_own_part(esms: MockPro
     assert [(p["phone"], p["receivers"]) for p in message["parts"]] == \
         [("0912340000", 1), ("0983450000", 1)]
     assert balance(esms) == BALANCE - 2 * 470
+
+
+def test_a_failed_scenario_named_for_the_zalo_channel_hands_over_to_the_sms(
+        ruled: MockProvider, sink: Sink) -> None:
+    ruled.reset()
+    answer = zalo_then_sms(ruled, sink, "0912340000",
+                           {"X-Dlrmock-Scenario": "esms.zns.normal.failed_user_inactive"})
+    calls = sink.wait(answer.json()["SMSID"], 2)
+    assert [(path, c["TypeId"]) for path, c in calls] == [("/zalo", "25"), ("/sms", "2")]
