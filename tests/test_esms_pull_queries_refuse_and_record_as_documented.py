@@ -196,9 +196,9 @@ def test_sent_data_lists_what_was_created_after_from_even_after_older_messages(
     assert shown["ReferenceId"] == newer != older
 
 
-def test_sent_data_leaves_out_template_registrations(esms: MockProvider) -> None:
+def test_sent_data_leaves_out_template_registrations(esms: MockProvider, sink: Sink) -> None:
     registered = requests.post(api(esms, "SubServicePreviewJson/"), timeout=DEADLINE,
-                               json=_sms_template()).json()
+                               json=_sms_template(CallbackUrl=f"{sink.url}/registered")).json()
     assert registered["CodeResult"] == "100", registered
     smsid = zns(esms, "0961230000")
     answer = sent_data(esms, time.time() - 60, time.time() + 60)
