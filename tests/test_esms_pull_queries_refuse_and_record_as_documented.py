@@ -123,12 +123,12 @@ def test_a_multichannel_code_lives_time_alive_minutes_5_when_not_given(
 
 
 @pytest.mark.parametrize("alive", ["1", "16", "5m"])
-def test_a_multichannel_time_alive_outside_2_to_15_minutes_is_99_naming_it(
+def test_a_multichannel_time_alive_outside_2_to_15_minutes_is_an_invalid_request_naming_it(
         esms: MockProvider, alive: str) -> None:
     response = gencode(esms, Phone="0901880000", TimeAlive=alive)
-    assert response.json() == {"CodeResult": "99", "CountRegenerate": 0,
-                               "ErrorMessage": f"TimeAlive {alive!r}: minutes from 2 to 15 "
-                                               "(5 when not given)"}
+    assert (response.status_code, response.json()) == (200, {"error": "Invalid request"})
+    assert response.headers[EXPLAIN] == \
+        f"TimeAlive {alive!r}: minutes from 2 to 15 (5 when not given)"
     assert not esms.runs
 
 
@@ -143,12 +143,11 @@ def test_type_id_1_only_makes_the_code_and_sends_nothing(esms: MockProvider,
     assert check_code(esms, "0901881111", code) == "100"
 
 
-def test_a_type_id_other_than_1_or_2_is_99_naming_it(esms: MockProvider) -> None:
+def test_a_type_id_other_than_1_or_2_is_an_invalid_request_naming_it(esms: MockProvider) -> None:
     response = gencode(esms, Phone="0901880000", TypeId="3")
-    message = "TypeId '3': 1 (only make the code) or 2 (make and send it)"
-    assert response.json() == {"CodeResult": "99", "CountRegenerate": 0,
-                               "ErrorMessage": message}
-    assert response.headers[EXPLAIN] == message
+    assert response.json() == {"error": "Invalid request"}
+    assert response.headers[EXPLAIN] == \
+        "TypeId '3': 1 (only make the code) or 2 (make and send it)"
     assert gencode(esms, Phone="0901880000", TypeId="").json()["CodeResult"] == "100"
 
 
