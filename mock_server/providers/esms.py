@@ -119,7 +119,8 @@ def _counts(fake: Faker, message: Message, type_id: str, receivers: int = 1) -> 
         sent = receivers
         success = 0 if _failed(message) else fake.random.randint(0, sent)
         failed = fake.random.randint(0, sent - success)
-    price = message["unit_price"] * (sent if receivers > 1 else success)
+    # A failed message costs nothing (docs/send-apis.md), a campaign included.
+    price = 0 if _failed(message) else message["unit_price"] * (sent if receivers > 1 else 1)
     return {
         "SMSID": message["SMSID"],
         "SendFailed": str(failed),
