@@ -249,13 +249,15 @@ def test_whatsapp_statuses_name_the_recipient_without_plus_and_the_business_phon
     ("wa-mt-request-template-otp.json", "Login_OTP", "authentication"),
     ("wa-mt-request-template-parameterized.json", "text_template", "utility"),
     ("wa-mt-request-text.json", None, "utility"),
+    # Only a template send: a stray template object on a text send changes nothing.
+    ("wa-mt-request-text.json", "otp_stray", "utility"),
 ])
 def test_a_whatsapp_template_named_otp_opens_an_authentication_conversation_others_utility(
         nxcloud: MockProvider, webhook: Target, name: str, template: str | None,
         category: str) -> None:
     body = whatsapp(name)
     if template is not None:
-        body["template"]["name"] = template
+        body.setdefault("template", {})["name"] = template
     wamid = post(nxcloud, WHATSAPP, body).json()["data"]["messages"][0]["id"]
     conversations = [r["statuses"][0]["conversation"] for r in receipts(webhook, wamid, 2)]
     assert [c["origin"]["type"] for c in conversations] == [category, category]
@@ -284,7 +286,8 @@ def test_whatsapp_rules_read_the_template_name(nxcloud: MockProvider, webhook: T
 def test_a_whatsapp_text_send_has_no_template_and_a_template_send_no_content(
         nxcloud: MockProvider) -> None:
     unnamed = whatsapp("wa-mt-request-template-parameterized.json", to="8613612348888")
-    unnamed["template"]["name"] = ""
+    del unnamed["template"]["name"]
+    empty_text = whatsapp(to="8613612348888", text={"preview_url": False})
     explained = [unquote(post(nxcloud, WHATSAPP, body).headers["X-Dlrmock-Explain"])
-                 for body in (whatsapp(to="8613612348888"), unnamed)]
-    assert explained == ["failed (send.rules[9])", "delivered (default_outcome)"]
+                 for body in (whatsapp(to="8613612348888"), unnamed, empty_text)]
+    assert explained == ["failed (send.rules[9])"] + ["delivered (default_outcome)"] * 2
