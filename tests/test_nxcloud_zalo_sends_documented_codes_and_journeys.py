@@ -139,6 +139,16 @@ def test_a_zalo_body_that_is_not_json_is_1002_with_the_parsers_reason(
     assert message.startswith("body is not valid JSON: Expecting value: line 1 column 12")
 
 
+@pytest.mark.parametrize(("raw", "reason"), [
+    (b"[" * 65 + b"]" * 65, "the body is nested more than 64 levels deep; no payload needs that "
+                           "many, flatten it"),
+    (b'{"appkey": NaN}', "NaN is not a JSON number (JSON has no NaN or Infinity)"),
+])
+def test_a_zalo_body_too_deep_or_with_nan_is_1002_naming_the_body(
+        nxcloud: MockProvider, raw: bytes, reason: str) -> None:
+    assert refusal(post(nxcloud, MT, raw=raw), 1002) == f"body is not valid JSON: {reason}"
+
+
 def test_a_zalo_phone_without_country_code_is_9002_with_an_example(
         nxcloud: MockProvider) -> None:
     for path, body in ((MT, zns("0912345678")),
@@ -340,3 +350,4 @@ def test_a_token_dlrmock_did_not_give_out_starts_a_journey_of_fresh_19_digit_ids
         assert all(re.fullmatch(r"[1-9][0-9]{18}", i) for i in ids), ids
         seen.update(ids)
     assert len(seen) == 15
+    assert len({i[:1] for i in seen}) > 1 and len({i[:4] for i in seen}) > 5  # random, all over
