@@ -36,6 +36,9 @@ RULES = [
     # On one number, any template values or ext fail the send.
     {"match": {"phone": "8888$", "content": "."}, "outcome": "failed"},
     {"match": {"phone": "8888$", "request_id": "."}, "outcome": "failed"},
+    {"match": {"provider": "^nxcloud$", "content": "^PROVIDER-RULE$"}, "outcome": "no_receipt"},
+    # A rule naming another NXCloud family's scenario is not about Zalo sends: skipped.
+    {"match": {"content": "^FAMILY-RULE$"}, "scenario": "nxcloud.sms.expired"},
 ]
 
 
@@ -210,7 +213,7 @@ def test_the_trailing_slash_is_optional(nxcloud: MockProvider) -> None:
 
 
 # -------------------------------------------------------------- what a send decides
-def test_zalo_rules_read_the_api_template_values_joined_template_id_and_ext(
+def test_zalo_rules_read_provider_api_template_values_joined_template_id_and_ext(
         nxcloud: MockProvider) -> None:
     cases = [
         (zns(templateData={"a": "RULE-A", "b": "RULE-B"}), "failed (send.rules[0])"),
@@ -220,6 +223,8 @@ def test_zalo_rules_read_the_api_template_values_joined_template_id_and_ext(
         (zns("84912348888", templateData={}), "delivered (default_outcome)"),
         (zns("84912348888", templateData={"otp": 1}), "failed (send.rules[3])"),
         (zns("84912348888", templateData={}, ext="e"), "failed (send.rules[4])"),
+        (zns(templateData={"x": "PROVIDER-RULE"}), "no_receipt (send.rules[5])"),
+        (zns(templateData={"x": "FAMILY-RULE"}), "delivered (default_outcome)"),
     ]
     assert [explain(post(nxcloud, MT, body)) for body, _ in cases] == [e for _, e in cases]
 
