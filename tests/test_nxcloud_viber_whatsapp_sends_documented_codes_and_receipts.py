@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -105,13 +106,88 @@ def refusal(response: requests.Response, code: int) -> str:
     return str(answer["message"])
 
 
-# --------------------------------------------------------------------------------- Viber
+# ---------------------------------------------------------------------- both chat APIs
 def viber(**message_data: Any) -> dict[str, Any]:
     return example("viber-mt-request-text.json", phone="79123450000",
                    messageData={"rateType": "Transactional", "text": "Your code is 989724.",
                                 **message_data})
 
 
+def whatsapp(name: str = "wa-mt-request-text.json", **fields: Any) -> dict[str, Any]:
+    return example(name, **{"to": "8613612340000", "business_phone": "8618500008399", **fields})
+
+
+@dataclass(frozen=True)
+class Chat:
+    path: str
+    body: Callable[[str], dict[str, Any]]
+    """A valid body to the number given."""
+    api: str
+    """The message's ``api``."""
+    answered: Callable[[dict[str, Any]], str]
+    """The message id in the answer."""
+    status: Callable[[dict[str, Any]], str]
+    """A receipt's status."""
+
+
+CHAT = {
+    "viber": Chat(VIBER, lambda to: {**viber(), "phone": to}, "viber.mt",
+                  lambda answer: str(answer["data"]["requestId"]), lambda r: str(r["status"])),
+    "whatsapp": Chat(WHATSAPP, lambda to: whatsapp(to=to), "whatsapp.mt",
+                     lambda answer: str(answer["data"]["messages"][0]["id"]),
+                     lambda r: str(r["statuses"][0]["status"])),
+}
+
+
+@pytest.mark.parametrize("api", CHAT)
+def test_a_chat_send_is_the_message_its_answered_id_names_in_runs_and_live_events(
+        nxcloud: MockProvider, webhook: Target, api: str) -> None:
+    chat = CHAT[api]
+    events: list[Any] = []
+    unsubscribe = nxcloud.state.events.subscribe(
+        lambda event: events.append(event) if event.kind == "scheduled" else None)
+    try:
+        sent = chat.answered(post(nxcloud, chat.path, chat.body("+8613612340000")).json())
+    finally:
+        unsubscribe()
+    message = nxcloud.message(sent)
+    assert (message.provider, message.api) == ("nxcloud", chat.api)
+    [run_id] = message.run_ids
+    assert nxcloud.run(run_id).message_id == sent
+    # The dashboard files the scheduled receipts under the message the send answered.
+    assert [event.data["message_id"] for event in events] == [sent]
+    assert len(receipts(webhook, sent, 2)) == 2
+
+
+@pytest.mark.parametrize(("api", "scenario", "statuses"), [
+    ("viber", "nxcloud.viber.delivered_then_seen", ["success", "delivered", "seen"]),
+    ("whatsapp", "nxcloud.whatsapp.delivered_then_read", ["sent", "delivered", "read"]),
+])
+def test_a_chat_send_plays_the_scenario_of_its_family_the_header_names(
+        nxcloud: MockProvider, webhook: Target, api: str, scenario: str,
+        statuses: list[str]) -> None:
+    chat = CHAT[api]
+    response = post(nxcloud, chat.path, chat.body("8613612340000"),
+                    headers={"X-Dlrmock-Scenario": scenario})
+    sent = chat.answered(response.json())
+    assert [chat.status(r) for r in receipts(webhook, sent, 3)] == statuses
+
+
+@pytest.mark.parametrize("api", CHAT)
+def test_a_chat_send_refuses_a_header_naming_another_familys_scenario_with_9000_listing_its_own(
+        nxcloud: MockProvider, api: str) -> None:
+    chat = CHAT[api]
+    response = post(nxcloud, chat.path, chat.body("8613612340000"),
+                    headers={"X-Dlrmock-Scenario": "nxcloud.zalo.failed"})
+    answer = response.json()
+    assert answer["code"] == 9000 and ("traceId" in answer) == (api == "viber")
+    assert answer["message"].startswith(
+        f"the X-Dlrmock-Scenario header: 'nxcloud.zalo.failed' is not a nxcloud.{api} "
+        f"scenario; name one of nxcloud.{api}.")
+    assert nxcloud.sent[-1].run_ids == []
+
+
+# --------------------------------------------------------------------------------- Viber
 def test_viber_refuses_another_appkey_with_9003_naming_it_and_the_setting(
         nxcloud: MockProvider) -> None:
     assert post(nxcloud, VIBER, viber()).json()["code"] == 0
@@ -142,45 +218,6 @@ def test_viber_receipts_cost_is_billed_at_the_rate_type_the_send_named(
     assert delivered["cost"]["rateType"] == message_data["rateType"]
 
 
-def test_a_viber_send_is_the_message_its_request_id_names_in_runs_and_live_events(
-        nxcloud: MockProvider, webhook: Target) -> None:
-    events: list[Any] = []
-    unsubscribe = nxcloud.state.events.subscribe(
-        lambda event: events.append(event) if event.kind == "scheduled" else None)
-    try:
-        answer = post(nxcloud, VIBER, {**viber(), "phone": "+79123450000"}).json()
-    finally:
-        unsubscribe()
-    request_id = answer["data"]["requestId"]
-    assert re.fullmatch(r"[0-9a-f]{32}", request_id)
-    message = nxcloud.message(request_id)
-    assert (message.provider, message.api) == ("nxcloud", "viber.mt")
-    [run_id] = message.run_ids
-    assert nxcloud.run(run_id).message_id == request_id
-    # The dashboard files the scheduled receipts under the message the send answered.
-    assert [event.data["message_id"] for event in events] == [request_id]
-    assert {r["requestId"] for r in receipts(webhook, request_id, 2)} == {request_id}
-
-
-def test_viber_plays_the_viber_scenario_the_header_names(
-        nxcloud: MockProvider, webhook: Target) -> None:
-    response = post(nxcloud, VIBER, viber(),
-                    headers={"X-Dlrmock-Scenario": "nxcloud.viber.delivered_then_seen"})
-    request_id = response.json()["data"]["requestId"]
-    assert [r["status"] for r in receipts(webhook, request_id, 3)] == [
-        "success", "delivered", "seen"]
-
-
-def test_viber_refuses_a_header_naming_another_familys_scenario_with_9000_listing_its_own(
-        nxcloud: MockProvider) -> None:
-    response = post(nxcloud, VIBER, viber(),
-                    headers={"X-Dlrmock-Scenario": "nxcloud.zalo.failed"})
-    message = refusal(response, 9000)
-    assert message.startswith("the X-Dlrmock-Scenario header: 'nxcloud.zalo.failed' is not a "
-                              "nxcloud.viber scenario; name one of nxcloud.viber.")
-    assert nxcloud.sent[-1].run_ids == []
-
-
 def test_a_viber_rule_reads_the_text_of_the_send(nxcloud: MockProvider,
                                                   webhook: Target) -> None:
     response = post(nxcloud, VIBER, viber(text="VIBER-RULE please fail"))
@@ -201,10 +238,6 @@ def test_a_viber_send_without_text_is_matched_by_rules_as_empty_content(
 
 
 # ------------------------------------------------------------------------------ WhatsApp
-def whatsapp(name: str = "wa-mt-request-text.json", **fields: Any) -> dict[str, Any]:
-    return example(name, **{"to": "8613612340000", "business_phone": "8618500008399", **fields})
-
-
 def test_whatsapp_without_cus_message_id_answers_an_id_shaped_like_the_docs_example(
         nxcloud: MockProvider, webhook: Target) -> None:
     ids = [post(nxcloud, WHATSAPP, whatsapp()).json()["data"]["messages"][0]["id"]
