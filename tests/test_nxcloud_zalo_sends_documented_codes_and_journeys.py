@@ -39,6 +39,7 @@ RULES = [
     {"match": {"provider": "^nxcloud$", "content": "^PROVIDER-RULE$"}, "outcome": "no_receipt"},
     # A rule naming another NXCloud family's scenario is not about Zalo sends: skipped.
     {"match": {"content": "^FAMILY-RULE$"}, "scenario": "nxcloud.sms.expired"},
+    {"match": {"content": "^ZALO-RULE$"}, "scenario": "nxcloud.zalo.duplicate_delivered"},
 ]
 
 
@@ -225,6 +226,8 @@ def test_zalo_rules_read_provider_api_template_values_joined_template_id_and_ext
         (zns("84912348888", templateData={}, ext="e"), "failed (send.rules[4])"),
         (zns(templateData={"x": "PROVIDER-RULE"}), "no_receipt (send.rules[5])"),
         (zns(templateData={"x": "FAMILY-RULE"}), "delivered (default_outcome)"),
+        (zns(templateData={"x": "ZALO-RULE"}),
+         "nxcloud.zalo.duplicate_delivered (send.rules[7])"),
     ]
     assert [explain(post(nxcloud, MT, body)) for body, _ in cases] == [e for _, e in cases]
 
