@@ -359,3 +359,18 @@ def test_a_token_dlrmock_did_not_give_out_starts_a_journey_of_fresh_19_digit_ids
         seen.update(ids)
     assert len(seen) == 15
     assert len({i[:1] for i in seen}) > 1 and len({i[:4] for i in seen}) > 5  # random, all over
+
+
+def test_the_first_receipt_comes_receipt_delay_after_the_answer_or_the_release(
+        make_target: Any) -> None:
+    own = make_target()
+    send = {"nxcloud_default_webhook": own.url, "receipt_delay": 0.4}
+    with MockProvider(time_scale=1, send=send) as slow:
+        answered = time.monotonic()
+        receipts(own, request_id(post(slow, MT, zns(appkey="any"))), 1)
+        assert time.monotonic() - answered >= 0.4
+        held = request_id(post(slow, MT, zns("84912346666", appkey="any")))
+        released = time.monotonic()
+        slow.release(held, "delivered")
+        receipts(own, held, 1)
+        assert time.monotonic() - released >= 0.4
