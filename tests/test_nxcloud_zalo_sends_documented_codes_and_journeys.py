@@ -268,6 +268,7 @@ def test_a_send_is_the_message_its_request_id_names(nxcloud: MockProvider) -> No
     sent = request_id(response)
     message = nxcloud.message(sent)
     assert (message.provider, message.api) == ("nxcloud", "zalo.mt")
+    assert [part["phone"] for part in message.parts] == ["84912340000"]
     [run_id] = message.run_ids
     assert nxcloud.run(run_id).message_id == sent
     assert nxcloud.sent[-1].run_ids == [run_id] and nxcloud.sent[-1].message_ids == [sent]
@@ -302,6 +303,7 @@ def test_an_unused_token_times_out_at_its_lifetime_with_its_journeys_ids(
     data = init(nxcloud, token_type)
     message = nxcloud.message(data["journeyId"])
     assert (message.api, message.state) == ("zalo.initJourneyToken", "pending")
+    assert [part["phone"] for part in message.parts] == [PHONE]
     [expiry] = message.run_ids
     assert nxcloud.sent[-1].run_ids == [expiry]
     run = nxcloud.run(expiry)
