@@ -315,6 +315,10 @@ def test_an_unused_token_times_out_at_its_lifetime_with_its_journeys_ids(
     assert timed_out["status"] == "journey_time_out" and timed_out["code"] == 17007
     assert re.fullmatch(r"[1-9][0-9]{18}", timed_out["oaId"])
     assert re.fullmatch(r"[1-9][0-9]{18}", timed_out["appId"])
+    # The journey's oaId / appId: those checkJourneyToken reports.
+    check = post(nxcloud, "/v1/zalo/checkJourneyToken",
+                 {"appkey": APPKEY, "journeyToken": data["token"]}).json()["data"]
+    assert (timed_out["oaId"], timed_out["appId"]) == (check["oaId"], check["appId"])
     assert "ext" not in timed_out and "requestId" not in timed_out
     assert nxcloud.message(data["journeyId"]).wait("final", DEADLINE)
     # After its expiry was sent, the token is refused.
