@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +20,12 @@ from urllib.parse import unquote
 
 import pytest
 import requests
+from live import json_bodies, post_nxcloud
 from targets import Target
 
 from mock_server import MockProvider
-from mock_server.sendapi import sign
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "schemas" / "sendapi-examples" / "nxcloud"
-ACCESS_KEY, ACCESS_SECRET = "dlrmock-access-key", "dlrmock-secret"
 APPKEY = "chat-app"
 DEADLINE = 10.0
 VIBER, WHATSAPP = "/api/viber/mt", "/api/wa/mt"
@@ -77,27 +75,14 @@ def example(name: str, **fields: Any) -> dict[str, Any]:
 def post(provider: MockProvider, path: str, document: dict[str, Any],
          headers: dict[str, str] | None = None) -> requests.Response:
     """``document`` signed as NXCloud documents: Viber is bizType 7, WhatsApp 2."""
-    raw = json.dumps(document, ensure_ascii=False).encode()
-    sent = {"accessKey": ACCESS_KEY, "ts": str(int(time.time() * 1000)),
-            "bizType": "7" if path == VIBER else "2", "action": "mt",
-            "Content-Type": "application/json"}
-    sent["sign"] = sign(sent, raw, ACCESS_SECRET)
-    return requests.post(provider.url + path, data=raw, headers={**sent, **(headers or {})},
-                         timeout=DEADLINE)
+    return post_nxcloud(provider.url + path, json.dumps(document, ensure_ascii=False).encode(),
+                        biz_type="7" if path == VIBER else "2", headers=headers)
 
 
 def receipts(webhook: Target, message_id: str, count: int) -> list[dict[str, Any]]:
-    """The first ``count`` JSON bodies at the webhook about ``message_id``."""
-    def mine() -> list[dict[str, Any]]:
-        bodies = [json.loads(r.body) for r in list(webhook.requests)]
-        return [b for b in bodies if message_id in (
-            b.get("requestId"), *(s.get("id") for s in b.get("statuses", [])))]
-
-    deadline = time.monotonic() + DEADLINE
-    while len(mine()) < count:
-        assert time.monotonic() < deadline, f"{count} receipt(s) of {message_id}: {mine()}"
-        time.sleep(0.01)
-    return mine()
+    """The first ``count`` receipts at the webhook about ``message_id``."""
+    return json_bodies(webhook, lambda b: message_id in (
+        b.get("requestId"), *(s.get("id") for s in b.get("statuses", []))), count)
 
 
 def refusal(response: requests.Response, code: int) -> str:
