@@ -504,7 +504,9 @@ class _Esms:
         for phone in targets:
             legs: list[_Leg] = []
             for index, step in enumerate(plan.chain()):
-                decision = self.decide(endpoint, step, phone, request_id,
+                # Each channel is matched by its own RequestId (multichannel: Data[i]'s).
+                own_id = request_id if step.request_id is None else step.request_id
+                decision = self.decide(endpoint, step, phone, own_id,
                                        choice if index == 0 else None, first=index == 0)
                 sandbox = top_sandbox if step.sandbox is None else step.sandbox
                 callback = top_callback if step.callback is None else step.callback or None
