@@ -215,12 +215,19 @@ def test_a_request_id_shared_by_both_channels_is_claimed_once_and_then_is_124(
     assert again.json()["CodeResult"] == "124" and "'otp-shared'" in again.headers[EXPLAIN]
 
 
-def test_a_channel_refused_after_the_first_claim_frees_every_request_id(
+def test_a_send_refused_after_its_first_channel_claimed_its_request_id_frees_it(
         esms: MockProvider, sink: Sink) -> None:
-    document = multichannel(sink, DELIVERED)
-    bad = post(esms, document, headers={"X-Dlrmock-Scenario": "no-such-outcome"})
-    assert bad.json()["CodeResult"] == "99"
-    accepted(post(esms, document))
+    used = renewed(multichannel(sink, DELIVERED))
+    accepted(post(esms, used))
+    document = renewed(multichannel(sink, DELIVERED))
+    document["Data"][1]["RequestId"] = used["Data"][1]["RequestId"]  # 124 after Data[0]'s claim
+    assert post(esms, document).json()["CodeResult"] == "124"
+    document["Data"][1]["RequestId"] = "otp-fresh"
+    accepted(post(esms, document))  # Data[0]'s RequestId was given back
+    bad = renewed(multichannel(sink, DELIVERED))
+    assert post(esms, bad, headers={"X-Dlrmock-Scenario": "no-such-outcome"}).json()[
+        "CodeResult"] == "99"
+    accepted(post(esms, bad))  # a bad scenario header claims nothing
 
 
 def test_the_scenario_header_fails_the_zalo_channel_and_the_sms_follows_the_number(
