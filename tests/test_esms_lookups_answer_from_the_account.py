@@ -1,0 +1,186 @@
+"""eSMS's look-up APIs answered from the account's settings: price estimates by part and number,
+templates and OAs, quota and quality, ratings and followers paged, balance and brandnames —
+each documented rule and each [choice] of ``docs/send-apis.md`` ("Look-ups, balance and OTP
+codes"), errors in eSMS's words with dlrmock's explanation beside them.
+
+Over real sockets, as an app calls them: a :class:`MockProvider` at time scale 0 whose account
+lists its brandnames, OAs and prices, ``requests`` sending GETs and JSON POSTs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from test_sendapi_esms_apis import API_KEY, DEADLINE, EXPLAIN, KEYS, SECRET_KEY, api, valid
+
+from mock_server import MockProvider
+
+OA, OTHER_OA = "4097311281936189049", "111"
+PRICES = {"2": 850, "8": 300, "25": 330}
+
+
+@pytest.fixture(scope="module")
+def esms() -> Iterator[MockProvider]:
+    send = {"brandnames": ["ACME", "DLRMOCK"], "zalo_oas": {OA: ["205644"], OTHER_OA: []},
+            "esms_unit_prices": PRICES, "balance": 5000, "user_id": 4242}
+    with MockProvider(time_scale=0, send=send) as provider:
+        yield provider
+
+
+def get(provider: MockProvider, name: str, **params: Any) -> requests.Response:
+    return requests.get(api(provider, name), params={**KEYS, **params}, timeout=DEADLINE)
+
+
+def post(provider: MockProvider, name: str, **fields: Any) -> requests.Response:
+    return requests.post(api(provider, name), json={**KEYS, **fields}, timeout=DEADLINE)
+
+
+# ----------------------------------------------------------------------- price estimates
+@pytest.mark.parametrize(("content", "unicode", "parts"), [
+    ("a" * 160, "0", 1), ("a" * 161, "0", 2), ("a" * 320, "0", 2), ("a" * 321, "0", 3),
+    ("ă" * 70, "1", 1), ("ă" * 71, "1", 2), ("", "0", 1),
+])
+def test_an_sms_estimate_counts_parts_of_160_characters_or_70_in_unicode(
+        esms: MockProvider, content: str, unicode: str, parts: int) -> None:
+    answer = get(esms, "SummaryMultipleMessage_V4_get", Phone="0901888484", Content=content,
+                 IsUnicode=unicode, SmsType="2", Brandname="ACME").json()
+    assert answer == {"CodeResult": "100", "ErrorMessage": "success", "TotalPrice": 850 * parts,
+                      "TotalReceiver": 1}
+
+
+def test_an_sms_estimate_charges_each_number_at_its_sms_type_price(esms: MockProvider) -> None:
+    answer = get(esms, "SummaryMultipleMessage_V4_get", Phone="0901888484, 84912345678,",
+                 Content="hi", SmsType="8", Brandname="ACME").json()
+    assert (answer["TotalPrice"], answer["TotalReceiver"]) == (600, 2)
+    default = get(esms, "SummaryMultipleMessage_V4_get", Phone="0901888484", Content="hi",
+                  Brandname="ACME").json()
+    assert default["TotalPrice"] == 850  # no SmsType: customer care (2)
+
+
+def test_an_sms_estimate_refuses_a_brandname_not_on_the_account_and_a_bad_number(
+        esms: MockProvider) -> None:
+    other = get(esms, "SummaryMultipleMessage_V4_get", Phone="0901888484", Content="hi",
+                Brandname="OTHER")
+    assert other.json() == {"CodeResult": "104", "ErrorMessage": "Brand name code is not exist"}
+    assert other.headers[EXPLAIN] == ("brandname 'OTHER' is not registered (the brandnames "
+                                      "setting: ACME, DLRMOCK)")
+    bad = get(esms, "SummaryMultipleMessage_V4_get", Phone="12345", Content="hi",
+              Brandname="ACME")
+    assert bad.json()["CodeResult"] == "108" and "'12345'" in bad.headers[EXPLAIN]
+
+
+def test_a_zalo_estimate_costs_the_zns_price_and_checks_the_oa_template(
+        esms: MockProvider) -> None:
+    answer = post(esms, "SummaryZaloMessage_V4_post_json/", Phone="0901888484", OAID=OA,
+                  TempID="205644", Params=["1"]).json()
+    assert answer == {"CodeResult": "100", "ErrorMessage": "success", "TotalPrice": 330,
+                      "TotalReceiver": 1}
+    other = post(esms, "SummaryZaloMessage_V4_post_json/", Phone="0901888484", OAID=OA,
+                 TempID="999", Params=["1"])
+    assert other.json()["CodeResult"] == "789"
+
+
+# ------------------------------------------------------------------- templates and OAs
+def test_get_template_lists_customer_care_or_advertising_and_refuses_other_types(
+        esms: MockProvider) -> None:
+    for sms_type in ("1", "2"):
+        answer = post(esms, "GetTemplate/", SmsType=sms_type, Brandname="ACME").json()
+        assert answer["CodeResult"] == "100" and len(answer["BrandnameTemplates"]) == 7
+    other = post(esms, "GetTemplate/", SmsType="8", Brandname="ACME")
+    assert other.json() == {"CodeResult": "118", "ErrorMessage": "Loại tin nhắn không hỗ trợ."}
+    assert other.headers[EXPLAIN] == (
+        "SmsType '8': GetTemplate lists 2 (customer-care SMS templates of Brandname) or 24/25 "
+        "(ZNS templates of OAId)")
+    missing = post(esms, "GetTemplate/", SmsType="2", Brandname="")
+    assert missing.json()["CodeResult"] == "104"
+    assert missing.headers[EXPLAIN] == ("brandname '' is not registered (the brandnames "
+                                        "setting: ACME, DLRMOCK)")
+
+
+def test_template_ids_are_stable_per_brandname_text_and_carrier(esms: MockProvider) -> None:
+    first = post(esms, "GetTemplate/", SmsType="2", Brandname="ACME").json()
+    again = post(esms, "GetTemplate/", SmsType="2", Brandname="ACME").json()
+    other = post(esms, "GetTemplate/", SmsType="2", Brandname="DLRMOCK").json()
+    ids = [t["TempId"] for t in first["BrandnameTemplates"]]
+    assert ids == [t["TempId"] for t in again["BrandnameTemplates"]]
+    assert len(set(ids)) == 7 and all(100 <= i < 900_100 for i in ids)
+    assert not set(ids) & {t["TempId"] for t in other["BrandnameTemplates"]}
+
+
+def test_zns_template_info_refuses_a_template_the_oa_does_not_have(esms: MockProvider) -> None:
+    info = get(esms, "GetZnsTemplateInfo", TemplateId="205644", OAId=OA).json()
+    assert (info["Error"], info["Data"]["TemplateId"], info["Data"]["PreviewUrl"]) == (
+        0, 205644, "https://account.zalo.cloud/znspreview/205644")
+    other = get(esms, "GetZnsTemplateInfo", TemplateId="999", OAId=OA)
+    assert other.json()["CodeResult"] == "789"
+    assert other.headers[EXPLAIN] == (f"template '999' is not configured for OA '{OA}' "
+                                      "(its templates: 205644)")
+    any_template = get(esms, "GetZnsTemplateInfo", TemplateId="abc", OAId=OTHER_OA).json()
+    assert any_template["Data"]["TemplateId"] == "abc"  # an OA listing none has any
+
+
+def test_the_oa_look_ups_list_the_accounts_oas_and_refuse_others(esms: MockProvider) -> None:
+    zoa = post(esms, "ZNS/GetListZOA/").json()
+    assert zoa["ZOAList"] == [{"OAID": OTHER_OA, "OAName": f"OA {OTHER_OA}"},
+                              {"OAID": OA, "OAName": "SVoucher"}]
+    for name in ("ZNS/GetQuota/", "ZNS/GetQuality/", "ZNS/GetRating/", "ZNS/GetFollowers/"):
+        unknown = post(esms, name, OAID="222")
+        assert unknown.json()["CodeResult"] == "204", name
+        assert unknown.headers[EXPLAIN] == (f"OA '222' is not in the zalo_oas setting "
+                                            f"({OTHER_OA}, {OA})")
+        empty = post(esms, name, OAID="")
+        assert empty.json()["CodeResult"] == "791", name
+    quality = post(esms, "ZNS/GetQuality/", OAID=OA).json()
+    assert quality == {"CodeResult": "100", "ErrorMessage": "success", "Oa7dayQuality": "HIGH",
+                       "OaCurrentQuality": "HIGH"}
+
+
+# --------------------------------------------------------------------- paging and dates
+def test_ratings_are_paged_by_offset_and_limit_and_need_their_time_format(
+        esms: MockProvider) -> None:
+    assert post(esms, "ZNS/GetRating/", OAID=OA, Offset=1).json()["Data"] == []
+    assert len(post(esms, "ZNS/GetRating/", OAID=OA, Limit=50).json()["Data"]) == 1
+    for field, value in (("Limit", "0"), ("Limit", "x"), ("FromTime", "2022-08-01")):
+        refused = post(esms, "ZNS/GetRating/", OAID=OA, **{field: value})
+        assert refused.json()["CodeResult"] == "99", (field, value)
+    wrong = post(esms, "ZNS/GetRating/", OAID=OA, ToTime="31/08/2022")
+    assert wrong.headers[EXPLAIN] == "ToTime '31/08/2022': yyyy-mm-dd hh:mm:ss is required"
+
+
+def test_followers_are_paged_by_count_or_limit(esms: MockProvider) -> None:
+    by_limit = post(esms, "ZNS/GetFollowers/", OAID=OA, Offset=1, Limit=2).json()
+    by_count = post(esms, "ZNS/GetFollowers/", OAID=OA, Offset=1, Count=2, Limit=3).json()
+    assert by_limit["Followers"] == by_count["Followers"] == [
+        {"User_Id": "4176617840488517388"}, {"User_Id": "7000997455428487634"}]
+    too_many = post(esms, "ZNS/GetFollowers/", OAID=OA, Count=51)
+    assert too_many.json()["CodeResult"] == "99"
+    assert too_many.headers[EXPLAIN] == "Count '51': a whole number from 1 to 50"
+
+
+def test_query_list_uid_of_non_followers_is_empty(esms: MockProvider) -> None:
+    data = post(esms, "QueryListUID/", OAID=OA, IsFollower="0").json()["Data"]
+    assert (data["Total"], data["Users"]) == (0, [])
+
+
+# ---------------------------------------------------------------- balance and brandnames
+def test_the_balance_answers_in_both_forms_with_the_accounts_user_id(esms: MockProvider) -> None:
+    legacy = requests.get(api(esms, f"GetBalance/{API_KEY}/{SECRET_KEY}"), timeout=DEADLINE)
+    assert legacy.json() == {"Balance": 5000, "CodeResponse": "100", "UserID": 4242}
+    assert post(esms, "GetBalance_json").json() == legacy.json()
+    wrong = requests.get(api(esms, "GetBalance/x/y"), timeout=DEADLINE).json()
+    assert wrong == {"Balance": 0, "CodeResponse": "101", "ErrorMessage": "Authorize Failed"}
+
+
+def test_the_brandname_list_is_the_accounts_or_dlrmock(esms: MockProvider) -> None:
+    brands = requests.get(api(esms, f"GetListBrandname/{API_KEY}/{SECRET_KEY}"),
+                          timeout=DEADLINE).json()
+    assert brands == {"CodeResponse": "100", "ListBrandName": [
+        {"Brandname": "ACME", "Type": 2}, {"Brandname": "DLRMOCK", "Type": 2}]}
+    with MockProvider(time_scale=0) as plain:
+        answer = requests.get(api(plain, f"GetListBrandname/{API_KEY}/{SECRET_KEY}"),
+                              timeout=DEADLINE).json()
+    assert valid("esms.lookup.keys.response", answer)["ListBrandName"] == [
+        {"Brandname": "DLRMOCK", "Type": 2}]
