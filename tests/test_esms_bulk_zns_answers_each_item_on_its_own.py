@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from esms_invalid_request import invalid_request
 from test_sendapi_esms_apis import DEADLINE, EXPLAIN, KEYS, Sink, api, valid, vector
 
 from mock_server import MockProvider
@@ -115,17 +116,23 @@ def test_a_bad_bulk_item_is_reported_inline_and_the_items_after_it_still_go(
         esms: MockProvider) -> None:
     items = copy.deepcopy(DOCUMENTED["Data"])
     items[0]["Phone"] = "097469188"
-    items[1]["RequestId"] = "r" * 51
     answer = answered(post(esms, bulk(Data=items)))
-    assert answer["detail"][:2] == [
-        {"CodeResult": "108", "Phone": "097469188",
-         "ErrorMessage": "The phone number 097469188 is not valid."},
-        {"CodeResult": "99", "Phone": items[1]["Phone"],
-         "ErrorMessage": "RequestId is 51 characters long; eSMS allows at most 50"}]
-    assert answer["detail"][2]["CodeResult"] == "100"
-    assert (answer["TotalSuccess"], answer["TotalFail"]) == (1, 2)
-    items[1]["RequestId"] = "r" * 50
-    assert answered(post(esms, bulk(Data=items[1:2])))["detail"][0]["CodeResult"] == "100"
+    assert answer["detail"][0] == {"CodeResult": "108", "Phone": "097469188",
+                                   "ErrorMessage": "The phone number 097469188 is not valid."}
+    assert [item["CodeResult"] for item in answer["detail"][1:]] == ["100", "100"]
+    assert (answer["TotalSuccess"], answer["TotalFail"]) == (2, 1)
+
+
+def test_a_bulk_item_request_id_over_50_characters_makes_the_whole_request_invalid(
+        esms: MockProvider) -> None:
+    items = copy.deepcopy(DOCUMENTED["Data"])
+    items[2]["RequestId"] = "r" * 51
+    explain = invalid_request(post(esms, bulk(Data=items)))
+    assert "RequestId is 51 characters long; eSMS allows at most 50" in explain
+    assert esms.sent[-1].message_ids == []  # no item was sent
+    items[2]["RequestId"] = "r" * 50
+    detail = answered(post(esms, bulk(Data=items[1:])))["detail"]
+    assert [item["CodeResult"] for item in detail] == ["100", "100"]
 
 
 def test_a_bulk_request_id_used_again_is_124_for_that_item_only(esms: MockProvider) -> None:

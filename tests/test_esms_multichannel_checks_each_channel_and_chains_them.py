@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import requests
+from esms_invalid_request import invalid_request
 from test_sendapi_esms_apis import (
     DEADLINE,
     EXPLAIN,
@@ -95,13 +96,13 @@ def test_channels_as_a_comma_separated_string_chain_like_the_array(esms: MockPro
 
 
 @pytest.mark.parametrize("channels", [["zalo", "zalo"], "zalo,viber", "zalo,SMS,zalo"])
-def test_channels_naming_one_twice_or_an_unknown_one_are_99_stating_the_documented_value(
+def test_channels_naming_one_twice_or_an_unknown_one_are_invalid_stating_the_documented_value(
         esms: MockProvider, sink: Sink, channels: Any) -> None:
     document = {**multichannel(sink, DELIVERED), "Channels": channels}
     read = channels.lower().split(",") if isinstance(channels, str) else channels
     message = (f"Channels {read!r}: list each of zalo, sms at most once, in the order to try "
                "them (the documented value is ['zalo', 'sms'])")
-    assert refused(post(esms, document), "99", message) == message
+    assert invalid_request(post(esms, document)) == message
 
 
 def test_the_sms_channel_alone_sends_the_sms(esms: MockProvider, sink: Sink) -> None:
@@ -125,14 +126,14 @@ def test_the_php_samples_aoid_spelling_names_the_zalo_channels_oa(esms: MockProv
     assert zalo["oaid"] == "4097311281936189049"
 
 
-def test_a_channel_request_id_of_50_characters_is_accepted_and_51_is_99_naming_the_entry(
+def test_a_channel_request_id_of_50_characters_is_accepted_and_51_is_invalid_naming_the_entry(
         esms: MockProvider, sink: Sink) -> None:
     document = multichannel(sink, DELIVERED)
     document["Data"][1]["RequestId"] = "r" * 50
     accepted(post(esms, document))
     document["Data"][1]["RequestId"] = "s" * 51
     message = "Data[1] (sms): RequestId is 51 characters long; eSMS allows at most 50"
-    assert refused(post(esms, document), "99", message) == message
+    assert invalid_request(post(esms, document)) == message
 
 
 def test_the_zalo_channel_takes_tempdata_for_params_and_needs_one_of_them(
@@ -140,7 +141,7 @@ def test_the_zalo_channel_takes_tempdata_for_params_and_needs_one_of_them(
     document = multichannel(sink, DELIVERED)
     del document["Data"][0]["Params"]
     message = "Data[0] (zalo): Params (the template's values, in order) is required"
-    assert refused(post(esms, document), "99", message) == message
+    assert invalid_request(post(esms, document)) == message
     document["Data"][0]["TempData"] = {"otp": "686868"}
     [(_, zalo)] = sink.wait(accepted(post(esms, document)), 1)
     assert zalo["TypeId"] == "25"
@@ -165,7 +166,7 @@ def test_the_sms_channel_sends_only_sms_type_2_and_needs_content(esms: MockProvi
         "Data[1] (sms): SmsType is missing; the SMS channel sends 2 (customer care)")
     document["Data"][1].update(SmsType="2", Content="")
     message = "Data[1] (sms): Content is required"
-    assert refused(post(esms, document), "99", message) == message
+    assert invalid_request(post(esms, document)) == message
 
 
 # ------------------------------------------------------- callbacks, sandbox, RequestId, chain
@@ -225,8 +226,7 @@ def test_a_send_refused_after_its_first_channel_claimed_its_request_id_frees_it(
     document["Data"][1]["RequestId"] = "otp-fresh"
     accepted(post(esms, document))  # Data[0]'s RequestId was given back
     bad = renewed(multichannel(sink, DELIVERED))
-    assert post(esms, bad, headers={"X-Dlrmock-Scenario": "no-such-outcome"}).json()[
-        "CodeResult"] == "99"
+    invalid_request(post(esms, bad, headers={"X-Dlrmock-Scenario": "no-such-outcome"}))
     accepted(post(esms, bad))  # a bad scenario header claims nothing
 
 
