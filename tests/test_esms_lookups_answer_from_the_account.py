@@ -15,7 +15,16 @@ from typing import Any
 import pytest
 import requests
 from esms_invalid_request import invalid_request
-from test_sendapi_esms_apis import API_KEY, DEADLINE, EXPLAIN, KEYS, SECRET_KEY, api, valid
+from test_sendapi_esms_apis import (
+    API_KEY,
+    DEADLINE,
+    EXPLAIN,
+    KEYS,
+    SECRET_KEY,
+    api,
+    valid,
+    vector,
+)
 
 from mock_server import MockProvider
 
@@ -82,6 +91,17 @@ def test_a_zalo_estimate_costs_the_zns_price_and_checks_the_oa_template(
     other = post(esms, "SummaryZaloMessage_V4_post_json/", Phone="0901888484", OAID=OA,
                  TempID="999", Params=["1"])
     assert other.json()["CodeResult"] == "789"
+
+
+def test_the_sms_estimate_and_the_oa_list_refuse_wrong_keys_with_the_documented_dot(
+        esms: MockProvider) -> None:
+    wrong = {"ApiKey": "x", "SecretKey": "y"}
+    estimate = requests.get(api(esms, "SummaryMultipleMessage_V4_get"), timeout=DEADLINE,
+                            params={**wrong, "Phone": "0901888484", "Content": "hi"})
+    oas = requests.post(api(esms, "ZNS/GetListZOA/"), json=wrong, timeout=DEADLINE)
+    for response in (estimate, oas):
+        assert response.json() == vector("query-101-authorize-dot.json")
+        assert esms.sent[-1].error == "101"
 
 
 # ------------------------------------------------------------------- templates and OAs
