@@ -33,7 +33,7 @@ def sink() -> Iterator[Sink]:
 
 @pytest.fixture(scope="module")
 def esms() -> Iterator[MockProvider]:
-    send = {"zalo_oas": {OA: []}, "brandnames": ["DLRMOCK"]}
+    send = {"zalo_oas": {OA: []}, "brandnames": ["ACME", "DLRMOCK"]}
     with MockProvider(time_scale=0, send=send) as provider:
         yield provider
 
@@ -93,11 +93,11 @@ def test_registration_errors_are_captured_with_their_code(esms: MockProvider) ->
     assert code_of(esms, response) == "301"
     assert response.headers[EXPLAIN] == ("ServiceType '1': eSMS registers templates of "
                                          "ServiceType 2 (customer care or fixed number) only")
-    response = register(esms, "SubServicePreviewJson", {**SMS_TEMPLATE, "Brandname": "ACME"})
+    response = register(esms, "SubServicePreviewJson", {**SMS_TEMPLATE, "Brandname": "OTHER"})
     assert response.json() == {"CodeResult": "104", "ErrorMessage": "Brand name code is not exist"}
     assert esms.sent[-1].error == "104"
-    assert response.headers[EXPLAIN] == ("brandname 'ACME' is not on the account (the brandnames "
-                                         "setting: DLRMOCK)")
+    assert response.headers[EXPLAIN] == ("brandname 'OTHER' is not on the account (the brandnames "
+                                         "setting: ACME, DLRMOCK)")
 
 
 def test_an_oa_package_with_a_callback_url_calls_nothing_back(esms: MockProvider,
