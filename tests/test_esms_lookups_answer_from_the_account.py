@@ -29,7 +29,7 @@ from test_sendapi_esms_apis import (
 from mock_server import MockProvider
 
 OA, OTHER_OA = "4097311281936189049", "111"
-PRICES = {"2": 850, "8": 300, "25": 330}
+PRICES = {"2": 850, "25": 330}
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +61,18 @@ def test_an_sms_estimate_counts_parts_of_160_characters_or_70_in_unicode(
                       "TotalReceiver": 1}
 
 
-def test_an_sms_estimate_charges_each_number_at_its_sms_type_price(esms: MockProvider) -> None:
+def test_an_sms_estimate_charges_each_number_what_its_send_would_cost(
+        esms: MockProvider) -> None:
     answer = get(esms, "SummaryMultipleMessage_V4_get", Phone="0901888484, 84912345678,",
-                 Content="hi", SmsType="8", Brandname="ACME").json()
-    assert (answer["TotalPrice"], answer["TotalReceiver"]) == (600, 2)
+                 Content="hi", SmsType="1", Brandname="ACME").json()
+    assert (answer["TotalPrice"], answer["TotalReceiver"]) == (500, 2)  # the default price of 1
     default = get(esms, "SummaryMultipleMessage_V4_get", Phone="0901888484", Content="hi",
                   Brandname="ACME").json()
     assert default["TotalPrice"] == 850  # no SmsType: customer care (2)
+    # SmsType 8 (fixed number) is sent and charged as TypeId 2: the estimate says the same.
+    fixed = get(esms, "SummaryMultipleMessage_V4_get", Phone="0901888484", Content="hi",
+                SmsType="8", Brandname="ACME").json()
+    assert fixed["TotalPrice"] == 850
 
 
 def test_an_sms_estimate_refuses_a_brandname_not_on_the_account_and_a_bad_number(

@@ -284,6 +284,8 @@ def _segments(content: str, unicode: bool) -> int:
 
 def summary_sms(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> Answer:
     """``GET SummaryMultipleMessage_V4_get``: what a customer-care send would cost."""
+    from .esms import _SMS_TYPES
+
     params = api.params(endpoint, exchange)
     api.authenticate(params, body=query_error(101, "Authorize Failed."))
     api.check(endpoint.schema, params)
@@ -295,8 +297,10 @@ def summary_sms(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> Answe
                      f"{', '.join(brandnames)})")
     phones = [api.phone(p.strip()) for p in text(params.get("Phone")).split(",") if p.strip()]
     sms_type = text(params.get("SmsType")) or "2"
+    # Priced by the TypeId the send is charged at, as GetBalance_json counts it (8 sends as 2).
+    type_id = _SMS_TYPES[sms_type][1] if sms_type in _SMS_TYPES else sms_type
     parts = _segments(text(params.get("Content")), text(params.get("IsUnicode")) == "1")
-    price = float(api.settings.esms_unit_prices.get(sms_type, 0)) * parts * len(phones)
+    price = float(api.settings.esms_unit_prices.get(type_id, 0)) * parts * len(phones)
     return Answer({"CodeResult": "100", "ErrorMessage": "success", "TotalPrice": number(price),
                    "TotalReceiver": len(phones)})
 
