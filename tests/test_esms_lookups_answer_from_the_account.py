@@ -73,6 +73,9 @@ def test_an_sms_estimate_charges_each_number_what_its_send_would_cost(
     fixed = get(esms, "SummaryMultipleMessage_V4_get", Phone="0901888484", Content="hi",
                 SmsType="8", Brandname="ACME").json()
     assert fixed["TotalPrice"] == 850
+    unpriced = get(esms, "SummaryMultipleMessage_V4_get", Phone="0901888484", Content="hi",
+                   SmsType="5", Brandname="ACME").json()
+    assert (unpriced["CodeResult"], unpriced["TotalPrice"]) == ("100", 0)  # a type with no price
 
 
 def test_an_sms_estimate_refuses_a_brandname_not_on_the_account_and_a_bad_number(
