@@ -117,7 +117,10 @@ def test_get_template_lists_customer_care_or_advertising_and_refuses_other_types
         esms: MockProvider) -> None:
     for sms_type in ("1", "2"):
         answer = post(esms, "GetTemplate/", SmsType=sms_type, Brandname="ACME").json()
-        assert answer["CodeResult"] == "100" and len(answer["BrandnameTemplates"]) == 7
+        assert (answer["CodeResult"], answer["ErrorMessage"]) == ("100", "success")
+        assert len(answer["BrandnameTemplates"]) == 7
+    zns = post(esms, "GetTemplate/", SmsType="24", OAID=OA).json()
+    assert (zns["CodeResult"], zns["ErrorMessage"]) == ("100", "success")
     other = post(esms, "GetTemplate/", SmsType="8", Brandname="ACME")
     assert other.json() == {"CodeResult": "118", "ErrorMessage": "Loại tin nhắn không hỗ trợ."}
     assert other.headers[EXPLAIN] == (
@@ -161,7 +164,9 @@ def test_the_oa_look_ups_list_the_accounts_oas_and_refuse_others(esms: MockProvi
         assert unknown.headers[EXPLAIN] == (f"OA '222' is not in the zalo_oas setting "
                                             f"({OTHER_OA}, {OA})")
         empty = post(esms, name, OAID="")
-        assert empty.json()["CodeResult"] == "791", name
+        assert empty.json() == {"CodeResult": "791",
+                                "ErrorMessage": "Thiếu OA ID hoặc Template ID."}, name
+        assert empty.headers[EXPLAIN] == "OAId is required"
     quality = post(esms, "ZNS/GetQuality/", OAID=OA).json()
     assert quality == {"CodeResult": "100", "ErrorMessage": "success", "Oa7dayQuality": "HIGH",
                        "OaCurrentQuality": "HIGH"}
