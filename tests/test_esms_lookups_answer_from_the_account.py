@@ -90,6 +90,15 @@ def test_an_sms_estimate_refuses_a_brandname_not_on_the_account_and_a_bad_number
     assert bad.json()["CodeResult"] == "108" and "'12345'" in bad.headers[EXPLAIN]
 
 
+def test_a_fixed_number_estimate_needs_no_brandname_as_its_send_needs_none(
+        esms: MockProvider) -> None:
+    # SmsType 8 goes out from a fixed number: its send takes any Brandname, or none.
+    for brand in ({}, {"Brandname": "OTHER"}):
+        answer = get(esms, "SummaryMultipleMessage_V4_get", Phone="0901888484", Content="hi",
+                     SmsType="8", **brand).json()
+        assert (answer["CodeResult"], answer["TotalPrice"]) == ("100", 850), brand
+
+
 def test_a_zalo_estimate_costs_the_zns_price_and_checks_the_oa_template(
         esms: MockProvider) -> None:
     answer = post(esms, "SummaryZaloMessage_V4_post_json/", Phone="0901888484", OAID=OA,

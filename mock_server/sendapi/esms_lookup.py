@@ -289,14 +289,14 @@ def summary_sms(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> Answe
     params = api.params(endpoint, exchange)
     api.authenticate(params, body=query_error(101, "Authorize Failed."))
     api.check(endpoint.schema, params)
+    sms_type = text(params.get("SmsType")) or "2"
     brand = text(params.get("Brandname"))
     brandnames = api.settings.brandnames
-    if brandnames and brand not in brandnames:
+    if brandnames and brand not in brandnames and sms_type != "8":  # 8 sends without one
         raise Reject(104, "Brand name code is not exist",
                      explain=f"brandname {brand!r} is not registered (the brandnames setting: "
                      f"{', '.join(brandnames)})")
     phones = [api.phone(p.strip()) for p in text(params.get("Phone")).split(",") if p.strip()]
-    sms_type = text(params.get("SmsType")) or "2"
     # Priced by the TypeId the send is charged at, as GetBalance_json counts it (8 sends as 2).
     type_id = _SMS_TYPES[sms_type][1] if sms_type in _SMS_TYPES else sms_type
     parts = _segments(text(params.get("Content")), text(params.get("IsUnicode")) == "1")
