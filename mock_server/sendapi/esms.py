@@ -514,7 +514,8 @@ class _Esms:
                                  callback, sandbox, decision.delay, decision.outcome,
                                  decision.scenario))
                 channel = f"{step.channel}: " if step.channel else ""
-                explain.append(f"{phone}: {channel}{decision.outcome or decision.scenario} "
+                who = f"{phone}: " if phone else ""  # a registration has no phone
+                explain.append(f"{who}{channel}{decision.outcome or decision.scenario} "
                                f"({decision.because})")
                 ends = decision.outcome == "hold" or final_state(
                     None if decision.scenario else decision.outcome, decision.scenario) != "failed"
