@@ -1,0 +1,111 @@
+"""What ``Engine.play`` accepts and how a run lives on the loop, as a caller sees it.
+
+Rules that mutation testing of ``Engine.play`` / ``Engine._play`` found unguarded. Each test
+states one rule in its name and plays through ``Engine``; every webhook is a loopback
+``Target`` on 127.0.0.1, port 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+from targets import Target
+
+from mock_server import Engine, RunError
+
+WAIT = 5.0
+YEAR = 365 * 86_400.0
+
+
+@pytest.mark.parametrize(
+    ("start_after", "shown"),
+    [(-1.0, "-1.0"), (YEAR + 1, "31536001.0"), (float("nan"), "nan"), (float("inf"), "inf")],
+    ids=["negative", "more than a year", "nan", "infinite"],
+)
+def test_start_after_outside_0_to_a_year_is_refused_naming_the_value(
+    engine: Engine, target: Target, start_after: float, shown: str
+) -> None:
+    with pytest.raises(RunError) as refused:
+        engine.play("nxcloud.zalo.failed", target.url, start_after=start_after)
+
+    assert str(refused.value) == f"start_after must be a number of seconds >= 0, got {shown}"
+    assert engine.runs() == [] and engine.pending_runs == 0
+
+
+@pytest.mark.parametrize("start_after", [0.0, YEAR], ids=["zero", "a year"])
+def test_start_after_of_0_up_to_a_year_is_accepted(
+    engine: Engine, target: Target, start_after: float
+) -> None:
+    run = engine.play("nxcloud.zalo.failed", target.url, start_after=start_after, hold=True)
+
+    assert run.start_after == start_after and run.held
+    assert engine.runs() == [run]
+
+
+@pytest.mark.parametrize("url", ["https://127.0.0.1:9/hook", "HTTPS://127.0.0.1:9/hook",
+                                 "HTTP://127.0.0.1:9/hook"],
+                         ids=["https", "upper-case https", "upper-case http"])
+def test_an_http_or_https_target_is_accepted_whatever_the_case_of_its_scheme(
+    engine: Engine, url: str
+) -> None:
+    run = engine.play("nxcloud.zalo.failed", url, hold=True)  # held: nothing is sent
+
+    assert run.target == url and run.blocked is None
+
+
+def test_a_target_that_is_not_http_is_refused_showing_what_a_target_looks_like(
+    engine: Engine,
+) -> None:
+    with pytest.raises(RunError) as refused:
+        engine.play("nxcloud.zalo.failed", "ftp://127.0.0.1/hook")
+
+    assert str(refused.value) == ("target URL 'ftp://127.0.0.1/hook' must be an http:// or "
+                                  "https:// URL, e.g. http://127.0.0.1:8000/hook")
+    assert engine.runs() == []
+
+
+def test_a_family_server_policy_wins_over_its_provider_policy(target: Target) -> None:
+    # docs/choices.md: "a family's entry wins over its provider's"; every answer is lost, so
+    # the callback is retried as often as the policy allows.
+    with Engine(time_scale=0, policies={"esms": {"retries": 3}, "esms.sms": {"retries": 1}}
+                ) as engine:
+        run = engine.play("esms.sms.cskh.retried_after_lost_ack", target.url).wait(WAIT)
+    with Engine(time_scale=0, policies={"esms": {"retries": 3}}) as engine:
+        provider_only = engine.play("esms.sms.cskh.retried_after_lost_ack", target.url).wait(WAIT)
+
+    assert [a.attempt for a in run.attempts] == [1, 2]
+    assert [a.attempt for a in provider_only.attempts] == [1, 2, 3, 4]
+
+
+def test_a_run_waiting_for_its_next_receipt_is_running(engine: Engine, target: Target) -> None:
+    run = engine.play("nxcloud.zalo.success_then_delivered", target.url, clock="manual")
+    deadline = time.monotonic() + WAIT
+    while run.state == "pending" and time.monotonic() < deadline:
+        time.sleep(0.002)
+
+    assert run.state == "running" and run.as_dict()["state"] == "running"
+    run.step(timeout=WAIT)
+    assert run.state == "running" and not run.finished
+    run.step(timeout=WAIT)
+    assert run.wait_done(WAIT) and run.state == "done"
+
+
+def test_an_error_inside_a_run_fails_it_naming_the_error_and_keeps_it_for_the_caller(
+    target: Target, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(run: object, attempt: object) -> None:
+        raise LookupError("a listener's bug")
+
+    with Engine(time_scale=0) as engine:
+        engine.on_attempt.append(broken)
+        run = engine.play("nxcloud.zalo.success_then_delivered", target.url)
+        assert run.wait_done(WAIT)
+        errors = engine.errors.take()
+
+    assert run.state == "error" and run.error == "LookupError: a listener's bug"
+    assert [str(e) for e in errors] == ["a listener's bug"]
+    assert target.count() == 1  # the run stopped at the receipt whose listener failed
+    [logged] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert logged.getMessage() == f"run {run.id} failed" and logged.exc_info is not None
