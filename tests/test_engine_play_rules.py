@@ -109,3 +109,36 @@ def test_an_error_inside_a_run_fails_it_naming_the_error_and_keeps_it_for_the_ca
     assert target.count() == 1  # the run stopped at the receipt whose listener failed
     [logged] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert logged.getMessage() == f"run {run.id} failed" and logged.exc_info is not None
+
+
+def test_a_time_scale_that_is_not_a_number_is_refused_naming_it(
+    engine: Engine, target: Target
+) -> None:
+    with pytest.raises(RunError) as refused:
+        engine.play("nxcloud.zalo.failed", target.url, time_scale="fast")  # type: ignore[arg-type]
+
+    assert str(refused.value) == "time_scale must be a number >= 0, got 'fast'"
+
+
+def test_a_message_field_of_the_wrong_type_is_refused_naming_the_error_and_the_fix(
+    engine: Engine, target: Target
+) -> None:
+    with pytest.raises(RunError) as refused:
+        engine.play("nxcloud.zalo.success_then_delivered", target.url, message={"sent_at": 5})
+
+    assert str(refused.value) == (
+        "cannot build the receipts of nxcloud.zalo.success_then_delivered with the fields given "
+        "(AttributeError: 'int' object has no attribute 'strftime'); check the types of the "
+        "'message' and 'fields' values against the receipt schemas")
+    assert engine.runs() == []
+
+
+def test_each_unseeded_run_draws_a_seed_of_its_own_that_replays_its_receipts(
+    target: Target,
+) -> None:
+    with Engine(time_scale=0, seed=7) as engine:
+        runs = [engine.play("nxcloud.zalo.failed", target.url, hold=True) for _ in range(100)]
+        again = engine.play("nxcloud.zalo.failed", target.url, hold=True, seed=runs[-1].seed)
+
+    assert len({run.seed for run in runs}) == 100
+    assert again.deliveries == runs[-1].deliveries
