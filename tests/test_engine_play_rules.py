@@ -13,7 +13,7 @@ import time
 import pytest
 from targets import Target
 
-from mock_server import Engine, RunError
+from mock_server import Engine, PendingLimitError, RunError
 
 WAIT = 5.0
 YEAR = 365 * 86_400.0
@@ -142,3 +142,19 @@ def test_each_unseeded_run_draws_a_seed_of_its_own_that_replays_its_receipts(
 
     assert len({run.seed for run in runs}) == 100
     assert again.deliveries == runs[-1].deliveries
+
+
+def test_each_run_beyond_max_pending_runs_is_refused_naming_the_cap_and_counted(
+    target: Target,
+) -> None:
+    with Engine(time_scale=0, max_pending_runs=2) as engine:
+        held = [engine.play("nxcloud.zalo.failed", target.url, hold=True) for _ in range(2)]
+        for _ in range(3):
+            with pytest.raises(PendingLimitError) as refused:
+                engine.play("nxcloud.zalo.failed", target.url, hold=True)
+            assert str(refused.value) == (
+                "2 runs are already pending (max_pending_runs 2); wait for some to finish, "
+                "cancel them, reset, or raise max_pending_runs")
+
+        assert (engine.pending_runs, engine.rejected_runs) == (2, 3)
+        assert engine.runs() == held
