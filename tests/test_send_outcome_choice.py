@@ -96,3 +96,43 @@ def test_a_rule_naming_a_zalo_scenario_decides_zalo_sends_and_is_skipped_for_sms
             "messageData": {"templateId": "1", "templateData": {}}})
         zalo = provider.sent[-1].explain
     assert (sms, zalo) == ("delivered (default_outcome)", "nxcloud.zalo.failed (send.rules[0])")
+
+
+def _send_esms(provider: MockProvider, phone: str) -> requests.Response:
+    return requests.post(
+        f"{provider.url}/MainService.svc/json/SendMultipleMessage_V4_post_json/", timeout=5,
+        json={**KEYS, "Phone": phone, "Content": "x", "SmsType": "2", "Brandname": "B",
+              "CallbackUrl": refused_url()})
+
+
+def test_the_longest_matching_magic_suffix_wins_not_the_greatest() -> None:
+    # "9" sorts after "0009", so only the longest-suffix rule picks 0009.
+    magic = {"9": "failed", "0009": "no_receipt", "19": "duplicate"}
+    with MockProvider(time_scale=0, send={"magic_numbers": magic}) as provider:
+        explained = [_send_esms(provider, phone).headers["X-Dlrmock-Explain"]
+                     for phone in ("0912340009", "0912340019", "0912340029")]
+    assert explained == ["0912340009: no_receipt (number suffix 0009)",
+                         "0912340019: duplicate (number suffix 19)",
+                         "0912340029: failed (number suffix 9)"]
+
+
+def test_a_rule_may_match_the_provider_of_the_send() -> None:
+    rules = [{"match": {"provider": "^esms$"}, "outcome": "failed"}]
+    send = {"rules": rules, "nxcloud_default_webhook": refused_url()}
+    with MockProvider(time_scale=0, send=send) as provider:
+        esms = _send_esms(provider, "0912345678").headers["X-Dlrmock-Explain"]
+        send_nxcloud(provider.url, "/v1/sms/mt", {"appKey": "a", "phone": "84912345678",
+                                                   "content": "hi"},
+                     biz_type="3", action="mtsend")
+        nxcloud = provider.sent[-1].explain
+    assert esms == "0912345678: failed (send.rules[0])"
+    assert nxcloud == "delivered (default_outcome)"
+
+
+def test_a_receipt_delay_range_is_drawn_for_each_message_within_it() -> None:
+    with MockProvider(time_scale=0, send={"receipt_delay": [1, 3]}) as provider:
+        for _ in range(12):
+            assert _send_esms(provider, "0912345678").json()["CodeResult"] == "100"
+        delays = [provider.run(sent.run_ids[0]).start_after for sent in provider.sent]
+    assert all(1 <= delay <= 3 for delay in delays), delays
+    assert len(set(delays)) == len(delays), delays
