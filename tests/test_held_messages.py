@@ -55,3 +55,42 @@ def test_releasing_an_unknown_message_is_404_saying_where_messages_are_listed() 
                                json={"outcome": "failed"}, timeout=5)
     assert answer.status_code == 404
     assert answer.json()["message"].endswith("; list them with GET /_dlrmock/messages")
+
+
+def test_releasing_a_message_that_is_not_held_is_409_naming_its_state(target: Target) -> None:
+    with MockProvider(time_scale=0) as provider:
+        smsid = send_esms(provider.url, "0912345678", target.url)["SMSID"]
+        provider.message(smsid).wait("final", 10)
+        answer = requests.post(f"{provider.url}/_dlrmock/messages/{smsid}/release",
+                               json={"outcome": "failed"}, timeout=5)
+    assert answer.status_code == 409
+    assert answer.json()["message"] == (
+        f"message {smsid!r} is final, not held; only a message sent with the outcome 'hold' "
+        "waits for a release")
+
+
+def test_a_release_refused_while_too_many_runs_are_pending_leaves_the_message_held(
+        target: Target) -> None:
+    with MockProvider(time_scale=0, max_pending_runs=1) as provider:
+        smsid = send_esms(provider.url, HELD_PHONE, target.url)["SMSID"]
+        blocking = provider.play("esms.sms.cskh.delivered", target.url, clock="manual")
+        refused = requests.post(f"{provider.url}/_dlrmock/messages/{smsid}/release",
+                                json={"outcome": "failed"}, timeout=5)
+        assert refused.status_code == 503 and "max_pending_runs 1" in refused.json()["message"]
+        held = provider.message(smsid)
+        assert (held.state, held.parts[0]["state"], held.run_ids) == ("held", "held", [])
+
+        provider.state.engine.cancel(blocking.id)
+        blocking.wait_done(10)
+        release(provider, smsid, outcome="failed")
+        assert provider.message(smsid).wait("final", 10).parts[0]["outcome"] == "failed"
+    assert "SendFailed=1" in callback_of(target, smsid)
+
+
+def test_a_held_message_released_with_no_receipt_is_final_at_once(target: Target) -> None:
+    with MockProvider(time_scale=0) as provider:
+        smsid = send_esms(provider.url, HELD_PHONE, target.url)["SMSID"]
+        release(provider, smsid, outcome="no_receipt")
+        released = provider.message(smsid)
+        assert (released.state, released.run_ids) == ("final", [])
+    assert target.count() == 0
