@@ -7,8 +7,10 @@ states one rule in its name and plays through ``Engine``; every webhook is a loo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 import pytest
 from targets import Target
@@ -16,6 +18,7 @@ from targets import Target
 from mock_server import Engine, PendingLimitError, RunError
 
 WAIT = 5.0
+NXCLOUD = "nxcloud.zalo.failed"
 YEAR = 365 * 86_400.0
 
 
@@ -158,3 +161,41 @@ def test_each_run_beyond_max_pending_runs_is_refused_naming_the_cap_and_counted(
 
         assert (engine.pending_runs, engine.rejected_runs) == (2, 3)
         assert engine.runs() == held
+
+
+# -------------------------------------------------------------- the line for a connection
+def test_a_run_cancelled_while_waiting_for_a_connection_ends_at_once_and_the_line_moves_on(
+    make_target: Callable[..., Target],
+) -> None:
+    stuck = make_target("never")
+    with Engine(time_scale=0, max_connections=1) as engine:
+        holder = engine.play(NXCLOUD, stuck.url, policy={"timeout": 30})
+        stuck.wait_for(1)
+        cancelled = engine.play(NXCLOUD, stuck.url, policy={"timeout": 30})
+        behind = engine.play(NXCLOUD, stuck.url, policy={"timeout": 30})
+        # the loop runs its callbacks in order: once this has run, both runs are in line
+        engine.call(asyncio.sleep(0), WAIT, "letting the loop take the runs")
+
+        engine.cancel(cancelled.id)
+        assert cancelled.wait_done(WAIT) and cancelled.state == "cancelled"
+        stuck.mode = "ok"
+        engine.cancel(holder.id)
+        # the holder's connection skips the cancelled run and goes to the next in line
+        behind.assert_acknowledged(WAIT)
+        engine.play(NXCLOUD, stuck.url, policy={"timeout": 0.5}).assert_acknowledged(WAIT)
+
+    assert cancelled.attempts == [] and stuck.count() == 3
+
+
+def test_never_more_connections_to_one_origin_than_max_connections(
+    make_target: Callable[..., Target],
+) -> None:
+    slow = make_target("slow", delay=0.2)
+    with Engine(time_scale=0, max_connections=2) as engine:
+        for _ in range(3):  # runs that finished give back no more connections than they took
+            engine.play(NXCLOUD, slow.url).assert_acknowledged(WAIT)
+        runs = [engine.play(NXCLOUD, slow.url, policy={"timeout": 30}) for _ in range(8)]
+        for run in runs:
+            run.assert_acknowledged(WAIT)
+
+    assert slow.max_open == 2
