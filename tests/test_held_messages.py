@@ -94,3 +94,14 @@ def test_a_held_message_released_with_no_receipt_is_final_at_once(target: Target
         released = provider.message(smsid)
         assert (released.state, released.run_ids) == ("final", [])
     assert target.count() == 0
+
+
+def test_a_message_held_before_a_restart_is_released_with_an_outcome_after_it(
+        tmp_path: Path, target: Target) -> None:
+    config = {"db": str(tmp_path / "dlrmock.sqlite"), "time_scale": 0}
+    with MockProvider(**config) as first:
+        smsid = send_esms(first.url, HELD_PHONE, target.url)["SMSID"]
+    with MockProvider(**config) as second:
+        release(second, smsid, outcome="failed")
+        assert second.message(smsid).wait("final", 10).parts[0]["outcome"] == "failed"
+    assert "SendFailed=1" in callback_of(target, smsid)
