@@ -15,7 +15,7 @@ from collections.abc import Callable
 import pytest
 from targets import Target
 
-from mock_server import Engine, PendingLimitError, RunError
+from mock_server import Engine, EngineClosedError, PendingLimitError, RunError
 
 WAIT = 5.0
 NXCLOUD = "nxcloud.zalo.failed"
@@ -199,3 +199,15 @@ def test_never_more_connections_to_one_origin_than_max_connections(
             run.assert_acknowledged(WAIT)
 
     assert slow.max_open == 2
+
+
+def test_playing_on_a_closed_engine_is_refused_saying_to_create_a_new_one(target: Target) -> None:
+    engine = Engine(time_scale=0).start()
+    engine.close()
+    with pytest.raises(EngineClosedError) as refused:
+        engine.play(NXCLOUD, target.url)
+
+    assert str(refused.value) == (
+        "the delivery engine is closed (Engine.close(), MockProvider.stop() or the end of its "
+        "`with` block) and plays no more runs; create a new Engine or MockProvider to play again")
+    assert target.count() == 0
