@@ -9,7 +9,7 @@ import logging
 import time
 
 import pytest
-from live import send_nxcloud
+from live import send_esms, send_nxcloud
 from targets import Target
 
 from mock_server import MockProvider
@@ -32,8 +32,10 @@ def test_a_pending_message_lists_every_receipt_to_come_each_copy_included(
     send = {"receipt_delay": 600}
     with MockProvider(time_scale=1, send=send) as provider:
         message_id = send_zalo(provider, "84912343333", target.url)
-        part = provider.message(message_id).parts[0]
-        assert provider.message(message_id).state == "pending"
+        message = provider.message(message_id).as_dict()
+    part = message["parts"][0]
+    assert message["state"] == "pending"
+    assert (message["receipts_to_come"], message["receipts_played"]) == (3, 0)
     assert part["receipts_to_come"] == [SUCCESS, DELIVERED, DELIVERED]
     assert (part["receipts_played"], part["played"]) == (0, [])
     assert target.count() == 0
@@ -52,6 +54,8 @@ def test_a_message_is_playing_once_its_first_receipt_is_out_and_final_after_the_
             time.sleep(0.01)
         part = message.parts[0]
         assert (message.state, part["state"]) == ("playing", "playing")
+        totals = message.as_dict()
+        assert (totals["receipts_played"], totals["receipts_to_come"]) == (1, 1)
         assert part["receipts_to_come"] == [DELIVERED] and part["receipts_played"] == 1
         assert part["played"][0]["status"] == "success"
     assert target.count() == 1
@@ -65,3 +69,11 @@ def test_a_run_no_message_is_bound_to_finishes_without_an_error(
         message_id = send_zalo(provider, "84912340000", target.url)
         provider.message(message_id).wait("final", 10)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_a_message_sent_with_nowhere_to_call_back_is_final_at_once() -> None:
+    with MockProvider(time_scale=0) as provider:
+        smsid = send_esms(provider.url, "0912345678", None)["SMSID"]
+        message = provider.message(smsid).as_dict()
+    assert (message["state"], message["run_ids"]) == ("final", [])
+    assert message["parts"][0]["state"] == "final"
