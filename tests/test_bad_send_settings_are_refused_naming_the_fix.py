@@ -39,8 +39,8 @@ OUTCOMES = "delivered, failed, no_receipt, duplicate, out_of_order, lost_ack, ho
         "rules[0].match must map fields to regular expressions, got 'x'",
         id='rule match not a mapping'),
     pytest.param(
-        {'rules': [{'match': {'phon': '1'}, 'outcome': 'failed'}]},
-        "rules[0].match: unknown field 'phon'; did you mean 'phone'? fields: "
+        {'rules': [{'match': {'contnt': '1'}, 'outcome': 'failed'}]},
+        "rules[0].match: unknown field 'contnt'; did you mean 'content'? fields: "
         'provider, api, phone, content, template, request_id',
         id='rule match unknown field'),
     pytest.param(

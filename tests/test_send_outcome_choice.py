@@ -136,3 +136,22 @@ def test_a_receipt_delay_range_is_drawn_for_each_message_within_it() -> None:
         delays = [provider.run(sent.run_ids[0]).start_after for sent in provider.sent]
     assert all(1 <= delay <= 3 for delay in delays), delays
     assert len(set(delays)) == len(delays), delays
+
+
+def test_a_rule_without_match_decides_every_send() -> None:
+    with MockProvider(time_scale=0, send={"rules": [{"outcome": "failed"}]}) as provider:
+        explained = _send_esms(provider, "0912340000").headers["X-Dlrmock-Explain"]
+    assert explained == "0912340000: failed (send.rules[0])"
+
+
+def test_a_rule_on_a_field_the_send_does_not_have_matches_it_as_empty_text() -> None:
+    # An NXCloud SMS has no template: "." finds nothing in it, "^$" matches it.
+    rules = [{"match": {"template": "."}, "outcome": "failed"},
+             {"match": {"template": "^$", "api": "^sms"}, "outcome": "duplicate"}]
+    send = {"rules": rules, "nxcloud_default_webhook": refused_url()}
+    with MockProvider(time_scale=0, send=send) as provider:
+        send_nxcloud(provider.url, "/v1/sms/mt", {"appKey": "a", "phone": "84912345678",
+                                                   "content": "hi"},
+                     biz_type="3", action="mtsend")
+        explained = provider.sent[-1].explain
+    assert explained == "duplicate (send.rules[1])"
