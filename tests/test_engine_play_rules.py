@@ -160,7 +160,7 @@ def test_each_run_beyond_max_pending_runs_is_refused_naming_the_cap_and_counted(
                 "cancel them, reset, or raise max_pending_runs")
 
         assert (engine.pending_runs, engine.rejected_runs) == (2, 3)
-        assert engine.runs() == held
+        assert engine.runs() == held and [run.id for run in held] == ["run-1", "run-2"]
 
 
 # -------------------------------------------------------------- the line for a connection

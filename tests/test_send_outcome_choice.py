@@ -144,8 +144,8 @@ def test_a_rule_without_match_decides_every_send() -> None:
     assert explained == "0912340000: failed (send.rules[0])"
 
 
-def test_a_rule_on_a_field_the_send_does_not_have_matches_it_as_empty_text() -> None:
-    # An NXCloud SMS has no template: "." finds nothing in it, "^$" matches it.
+def test_a_rule_sees_an_empty_template_on_an_nxcloud_sms() -> None:
+    # An NXCloud SMS has no template: its `template` is empty text for the rules.
     rules = [{"match": {"template": "."}, "outcome": "failed"},
              {"match": {"template": "^$", "api": "^sms"}, "outcome": "duplicate"}]
     send = {"rules": rules, "nxcloud_default_webhook": refused_url()}
