@@ -38,6 +38,7 @@ def test_a_pending_message_lists_every_receipt_to_come_each_copy_included(
     assert (message["receipts_to_come"], message["receipts_played"]) == (3, 0)
     assert part["receipts_to_come"] == [SUCCESS, DELIVERED, DELIVERED]
     assert (part["receipts_played"], part["played"]) == (0, [])
+    assert (part["phone"], part["receivers"], part["outcome"]) == ("84912343333", 1, "duplicate")
     assert target.count() == 0
 
 
