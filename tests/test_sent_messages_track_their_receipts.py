@@ -59,6 +59,7 @@ def test_a_message_is_playing_once_its_first_receipt_is_out_and_final_after_the_
         assert (totals["receipts_played"], totals["receipts_to_come"]) == (1, 1)
         assert part["receipts_to_come"] == [DELIVERED] and part["receipts_played"] == 1
         assert part["played"][0]["status"] == "success"
+        assert [part["run_id"]] == message.run_ids
     assert target.count() == 1
 
 
