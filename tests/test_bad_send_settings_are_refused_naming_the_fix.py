@@ -414,3 +414,12 @@ def test_sms_apps_and_prices_of_a_config_file_are_read_as_text_keys() -> None:
                                           "esms_unit_prices": {2: 700}})
     assert settings.sms_apps == {"app-1": "123", "7": "s"}
     assert settings.esms_unit_prices["2"] == 700 and settings.esms_unit_prices["voice"] == 880
+
+
+def test_an_unknown_setting_is_refused_with_the_closest_and_every_known_one() -> None:
+    with pytest.raises(ValueError) as refused:
+        SendSettings.from_mapping({"brandname": ["ACME"]})
+    known = ", ".join(sorted(f for f in SendSettings().as_dict()))
+    assert str(refused.value) == (
+        f"unknown send setting 'brandname'; did you mean 'brandnames'? known: {known}")
+    assert known.startswith("access_key, access_secret, ads_min_phones, ")
