@@ -96,7 +96,7 @@ def parse(url: str) -> Target:
             f"URL {url!r} contains {bad.group(0)!r}; percent-encode spaces, control and "
             "non-ASCII characters"
         )
-    if "\\" in url:
+    if "\\" in url.split("?", 1)[0].split("#", 1)[0]:  # the query is opaque to every parser
         raise AmbiguousTargetError(
             f"URL {url!r} contains a backslash, which parsers disagree about (a path "
             "separator or part of the host); write '/' or percent-encode it as %5C"

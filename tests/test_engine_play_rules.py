@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from urllib.parse import unquote
 
 import pytest
 from targets import Target
@@ -211,3 +212,27 @@ def test_playing_on_a_closed_engine_is_refused_saying_to_create_a_new_one(target
         "the delivery engine is closed (Engine.close(), MockProvider.stop() or the end of its "
         "`with` block) and plays no more runs; create a new Engine or MockProvider to play again")
     assert target.count() == 0
+
+
+def _error_info_sent(target: Target) -> str:
+    query = target.requests[-1].path.split("?", 1)[1]
+    [value] = [v for k, v in (p.split("=", 1) for p in query.split("&")) if k == "error_info"]
+    return value
+
+
+@pytest.mark.parametrize("encoding", [1, 4])
+def test_a_scenarios_error_info_encoding_reaches_the_wire_unless_the_play_overrides_it(
+    engine: Engine, target: Target, encoding: int
+) -> None:
+    scenario = {"name": "zns-encoded", "error_info_encoding": encoding,
+                "steps": [{"kind": "esms.zns.normal"}]}
+    engine.play(scenario, target.url).assert_acknowledged(WAIT)
+    own = _error_info_sent(target)
+    other = 5 - encoding  # 1 <-> 4
+    engine.play(scenario, target.url, error_info_encoding=other).assert_acknowledged(WAIT)
+    overridden = _error_info_sent(target)
+
+    quoted, plain = (own, overridden) if encoding == 1 else (overridden, own)
+    # 1: the JSON object as a quoted JSON string; 4: the plain object, percent-encoded once
+    assert quoted.startswith('"{') and "%" not in quoted
+    assert unquote(plain).startswith("{") and "%" in plain

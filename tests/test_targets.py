@@ -29,6 +29,13 @@ EXPOSED = "0.0.0.0"
 
 
 # ------------------------------------------------------------------------------------ the parser
+def test_a_backslash_in_the_query_is_kept_as_it_is_not_ambiguous() -> None:
+    # eSMS error_info encoding 1 puts a quoted JSON string, backslashes included, in the query.
+    target = parse('http://127.0.0.1:8000/hook?error_info="{\\"error\\":0}"#x\\y')
+    assert (target.host, target.port) == ("127.0.0.1", 8000)
+    assert target.path == '/hook?error_info="{\\"error\\":0}"'
+
+
 @pytest.mark.parametrize(
     ("url", "host", "port", "path"),
     [
