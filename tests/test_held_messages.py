@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import requests
 from live import HELD_PHONE, send_esms
 from targets import Target
@@ -38,14 +39,17 @@ def test_a_held_message_released_with_a_scenario_plays_that_scenario(target: Tar
         assert "SendFailed=1" in callback_of(target, smsid)
 
 
-def test_a_message_held_before_a_restart_is_released_with_a_scenario_after_it(
-        tmp_path: Path, target: Target) -> None:
+@pytest.mark.parametrize("choice", [{"scenario": "esms.sms.cskh.failed"}, {"outcome": "failed"}],
+                         ids=["scenario", "outcome"])
+def test_a_message_held_before_a_restart_is_released_after_it(
+        tmp_path: Path, target: Target, choice: dict[str, str]) -> None:
     config = {"db": str(tmp_path / "dlrmock.sqlite"), "time_scale": 0}
     with MockProvider(**config) as first:
         smsid = send_esms(first.url, HELD_PHONE, target.url)["SMSID"]
     with MockProvider(**config) as second:
-        release(second, smsid, scenario="esms.sms.cskh.failed")
-        second.message(smsid).wait("final", 10)
+        release(second, smsid, **choice)
+        [(key, value)] = choice.items()
+        assert second.message(smsid).wait("final", 10).parts[0][key] == value
         assert "SendFailed=1" in callback_of(target, smsid)
 
 
@@ -95,13 +99,3 @@ def test_a_held_message_released_with_no_receipt_is_final_at_once(target: Target
         assert (released.state, released.run_ids) == ("final", [])
     assert target.count() == 0
 
-
-def test_a_message_held_before_a_restart_is_released_with_an_outcome_after_it(
-        tmp_path: Path, target: Target) -> None:
-    config = {"db": str(tmp_path / "dlrmock.sqlite"), "time_scale": 0}
-    with MockProvider(**config) as first:
-        smsid = send_esms(first.url, HELD_PHONE, target.url)["SMSID"]
-    with MockProvider(**config) as second:
-        release(second, smsid, outcome="failed")
-        assert second.message(smsid).wait("final", 10).parts[0]["outcome"] == "failed"
-    assert "SendFailed=1" in callback_of(target, smsid)

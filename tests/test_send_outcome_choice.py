@@ -31,6 +31,11 @@ def test_a_template_registration_a_rule_says_no_receipt_for_calls_back_nothing()
     assert len(registered.run_ids) == 1
 
 
+def _send_nxcloud_sms(provider: MockProvider, phone: str) -> None:
+    send_nxcloud(provider.url, "/v1/sms/mt", {"appKey": "a", "phone": phone, "content": "hi"},
+                 biz_type="3", action="mtsend")
+
+
 OUTCOME_LIST = "(delivered, failed, no_receipt, duplicate, out_of_order, lost_ack, hold)"
 
 
@@ -87,9 +92,7 @@ def test_a_rule_naming_a_zalo_scenario_decides_zalo_sends_and_is_skipped_for_sms
     rules = [{"match": {"phone": "7777$"}, "scenario": "nxcloud.zalo.failed"}]
     send = {"rules": rules, "nxcloud_default_webhook": refused_url()}
     with MockProvider(time_scale=0, send=send) as provider:
-        send_nxcloud(provider.url, "/v1/sms/mt", {"appKey": "a", "phone": "84912347777",
-                                                   "content": "hi"},
-                     biz_type="3", action="mtsend")
+        _send_nxcloud_sms(provider, "84912347777")
         sms = provider.sent[-1].explain
         send_nxcloud(provider.url, "/v1/zalo/mt", {
             "appkey": "a", "phone": "84912347777", "functionType": "template",
@@ -121,9 +124,7 @@ def test_a_rule_may_match_the_provider_of_the_send() -> None:
     send = {"rules": rules, "nxcloud_default_webhook": refused_url()}
     with MockProvider(time_scale=0, send=send) as provider:
         esms = _send_esms(provider, "0912345678").headers["X-Dlrmock-Explain"]
-        send_nxcloud(provider.url, "/v1/sms/mt", {"appKey": "a", "phone": "84912345678",
-                                                   "content": "hi"},
-                     biz_type="3", action="mtsend")
+        _send_nxcloud_sms(provider, "84912345678")
         nxcloud = provider.sent[-1].explain
     assert esms == "0912345678: failed (send.rules[0])"
     assert nxcloud == "delivered (default_outcome)"
@@ -150,8 +151,6 @@ def test_a_rule_sees_an_empty_template_on_an_nxcloud_sms() -> None:
              {"match": {"template": "^$", "api": "^sms"}, "outcome": "duplicate"}]
     send = {"rules": rules, "nxcloud_default_webhook": refused_url()}
     with MockProvider(time_scale=0, send=send) as provider:
-        send_nxcloud(provider.url, "/v1/sms/mt", {"appKey": "a", "phone": "84912345678",
-                                                   "content": "hi"},
-                     biz_type="3", action="mtsend")
+        _send_nxcloud_sms(provider, "84912345678")
         explained = provider.sent[-1].explain
     assert explained == "duplicate (send.rules[1])"
