@@ -79,3 +79,9 @@ def test_a_message_sent_with_nowhere_to_call_back_is_final_at_once() -> None:
         message = provider.message(smsid).as_dict()
     assert (message["state"], message["run_ids"]) == ("final", [])
     assert message["parts"][0]["state"] == "final"
+
+
+def test_the_newest_messages_limit_messages_are_remembered_the_oldest_forgotten() -> None:
+    with MockProvider(time_scale=0, send={"messages_limit": 2}) as provider:
+        sent = [send_esms(provider.url, "0912345678", None)["SMSID"] for _ in range(3)]
+        assert [message.id for message in provider.messages] == sent[1:]
