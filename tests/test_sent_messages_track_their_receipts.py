@@ -36,6 +36,10 @@ def test_a_pending_message_lists_every_receipt_to_come_each_copy_included(
     part = message["parts"][0]
     assert message["state"] == "pending"
     assert (message["receipts_to_come"], message["receipts_played"]) == (3, 0)
+    assert (message["id"], message["provider"], message["api"], message["sandbox"]) == (
+        message_id, "nxcloud", "zalo.mt", False)
+    assert abs(message["created_at"] - time.time()) < 60
+    assert message["run_ids"] == [part["run_id"]] and message["run_ids"][0].startswith("run-")
     assert part["receipts_to_come"] == [SUCCESS, DELIVERED, DELIVERED]
     assert (part["receipts_played"], part["played"]) == (0, [])
     assert (part["phone"], part["receivers"], part["outcome"]) == ("84912343333", 1, "duplicate")
