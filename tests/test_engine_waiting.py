@@ -215,3 +215,18 @@ def test_latency_is_measured_finer_than_the_loops_millisecond_clock(
     latency = run.attempts[0].latency_ms
     assert latency >= 12.5
     assert latency != round(latency)  # not whole milliseconds (uvloop's loop.time() is)
+
+
+def test_a_run_waiting_out_its_delay_holds_no_connection(target: Target) -> None:
+    # One connection to the webhook: a run whose first receipt is due later leaves it free for
+    # the runs due now until its own time comes.
+    with Engine(time_scale=1, max_connections=1) as engine:
+        later = engine.play(NXCLOUD, target.url, start_after=30)
+        started = time.monotonic()
+        now = [engine.play(NXCLOUD, target.url, policy={"timeout": 2}) for _ in range(3)]
+        for run in now:
+            run.assert_acknowledged(WAIT)
+        assert time.monotonic() - started < 2  # none of them waited for the later run's slot
+        assert later.state == "running" and later.attempt_count == 0
+        engine.cancel(later.id)
+        later.wait(WAIT)
