@@ -163,6 +163,38 @@ def test_zns_template_info_refuses_a_template_the_oa_does_not_have(esms: MockPro
     assert any_template["Data"]["TemplateId"] == "abc"  # an OA listing none has any
 
 
+@pytest.mark.parametrize(("method", "name"), [
+    ("POST", "ZNS/GetQuota/"), ("POST", "ZNS/GetQuality/"), ("POST", "ZNS/GetRating/"),
+    ("POST", "SummaryZaloMessage_V4_post_json/"), ("GET", "GetZnsTemplateInfo"),
+])
+def test_the_zalo_look_ups_refuse_wrong_keys_with_the_documented_101_without_a_dot(
+        esms: MockProvider, method: str, name: str) -> None:
+    wrong = {"ApiKey": "x", "SecretKey": "y", "OAID": OA, "OAId": OA, "TemplateId": "205644"}
+    if method == "GET":
+        answer = requests.get(api(esms, name), params=wrong, timeout=DEADLINE)
+    else:
+        answer = requests.post(api(esms, name), json=wrong, timeout=DEADLINE)
+    assert answer.json() == vector("query-101-authorize.json")
+    assert esms.sent[-1].error == "101"
+
+
+def test_a_zns_template_is_described_in_the_documented_shapes_with_its_otp_param(
+        esms: MockProvider) -> None:
+    listed = post(esms, "GetTemplate/", SmsType="24", OAID=OA).json()["ZNSTemplates"]
+    documented = vector("GetTemplate-zns-100.json")["ZNSTemplates"][0]
+    assert [(t["TempId"], t["TempName"], t["ZNSTempDetail"]) for t in listed] == [
+        (documented["TempId"], documented["TempName"], documented["ZNSTempDetail"])]
+    info = get(esms, "GetZnsTemplateInfo", TemplateId="205644", OAId=OA).json()
+    shape = vector("GetZnsTemplateInfo-100.json")
+    assert (info["Error"], info["Message"]) == (shape["Error"], shape["Message"])
+    for key in ("Reason", "Status", "TemplateQuality", "TemplateTag", "Timeout"):
+        assert info["Data"][key] == shape["Data"][key], key
+    assert info["Data"]["TemplateName"] == documented["TempName"]
+    otp = documented["ZNSTempDetail"][0]
+    assert info["Data"]["ListParams"] == [{**shape["Data"]["ListParams"][0],
+                                           "MaxLength": otp["Limit"], "Name": otp["Param"]}]
+
+
 def test_the_oa_look_ups_list_the_accounts_oas_and_refuse_others(esms: MockProvider) -> None:
     zoa = post(esms, "ZNS/GetListZOA/").json()
     assert zoa["ZOAList"] == [{"OAID": OTHER_OA, "OAName": f"OA {OTHER_OA}"},
