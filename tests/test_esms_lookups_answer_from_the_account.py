@@ -27,6 +27,7 @@ from test_sendapi_esms_apis import (
 )
 
 from mock_server import MockProvider
+from mock_server.sendapi.esms_lookup import DEFAULT_FOLLOWERS
 
 OA, OTHER_OA = "4097311281936189049", "111"
 PRICES = {"2": 850, "25": 330}
@@ -156,7 +157,7 @@ def test_zns_template_info_refuses_a_template_the_oa_does_not_have(esms: MockPro
     assert (info["Error"], info["Data"]["TemplateId"], info["Data"]["PreviewUrl"]) == (
         0, 205644, "https://account.zalo.cloud/znspreview/205644")
     other = get(esms, "GetZnsTemplateInfo", TemplateId="999", OAId=OA)
-    assert other.json()["CodeResult"] == "789"
+    assert other.json() == {"CodeResult": "789", "ErrorMessage": "TemplateId is not config"}
     assert other.headers[EXPLAIN] == (f"template '999' is not configured for OA '{OA}' "
                                       "(its templates: 205644)")
     any_template = get(esms, "GetZnsTemplateInfo", TemplateId="abc", OAId=OTHER_OA).json()
@@ -257,3 +258,19 @@ def test_the_brandname_list_is_the_accounts_or_dlrmock(esms: MockProvider) -> No
                               timeout=DEADLINE).json()
     assert valid("esms.lookup.keys.response", answer)["ListBrandName"] == [
         {"Brandname": "DLRMOCK", "Type": 2}]
+
+
+def test_an_account_without_oas_lists_the_documented_svoucher_oa() -> None:
+    with MockProvider(time_scale=0) as provider:
+        answer = post(provider, "ZNS/GetListZOA/").json()
+    assert answer == {"CodeResult": "100", "ErrorMessage": "success",
+                      "ZOAList": [{"OAID": "4097311281936189049", "OAName": "SVoucher"}]}
+
+
+def test_followers_and_user_ids_without_paging_are_all_listed_from_the_first(
+        esms: MockProvider) -> None:
+    followers = post(esms, "ZNS/GetFollowers/", OAID=OA).json()
+    assert followers == {"CodeResult": "100", "ErrorMessage": "success", "Total": 4,
+                         "Followers": [{"User_Id": uid} for uid in DEFAULT_FOLLOWERS]}
+    users = post(esms, "QueryListUID/", OAID=OA).json()
+    assert users == vector("QueryListUID-100.json")
