@@ -274,3 +274,14 @@ def test_followers_and_user_ids_without_paging_are_all_listed_from_the_first(
                          "Followers": [{"User_Id": uid} for uid in DEFAULT_FOLLOWERS]}
     users = post(esms, "QueryListUID/", OAID=OA).json()
     assert users == vector("QueryListUID-100.json")
+
+
+def test_query_list_uid_explains_a_bad_date_or_page_naming_the_value_and_the_format(
+        esms: MockProvider) -> None:
+    date = post(esms, "QueryListUID/", OAID=OA, FromDate="2024-05-01")
+    assert date.json() == {"CodeResult": "161",
+                           "ErrorMessage": "FromDate is invalid date format."}
+    assert date.headers[EXPLAIN] == "FromDate '2024-05-01': dd/MM/yyyy is required"
+    count = post(esms, "QueryListUID/", OAID=OA, Count="51")
+    assert count.json() == {"CodeResult": "162", "ErrorMessage": "Count is invalid."}
+    assert count.headers[EXPLAIN] == "Count '51': a whole number from 1 to 50"
