@@ -109,6 +109,11 @@ def test_a_zalo_estimate_costs_the_zns_price_and_checks_the_oa_template(
     other = post(esms, "SummaryZaloMessage_V4_post_json/", Phone="0901888484", OAID=OA,
                  TempID="999", Params=["1"])
     assert other.json()["CodeResult"] == "789"
+    bad_phone = post(esms, "SummaryZaloMessage_V4_post_json/", Phone="abc", OAID=OA,
+                     TempID="205644", Params=["1"])
+    assert bad_phone.json()["CodeResult"] == "108"
+    assert bad_phone.headers[EXPLAIN] == ("bad phone number format: 'abc'; use 0xxxxxxxxx or "
+                                          "84xxxxxxxxx")
 
 
 def test_the_sms_estimate_and_the_oa_list_refuse_wrong_keys_with_the_documented_dot(
