@@ -290,3 +290,12 @@ def test_query_list_uid_explains_a_bad_date_or_page_naming_the_value_and_the_for
     count = post(esms, "QueryListUID/", OAID=OA, Count="51")
     assert count.json() == {"CodeResult": "162", "ErrorMessage": "Count is invalid."}
     assert count.headers[EXPLAIN] == "Count '51': a whole number from 1 to 50"
+
+
+def test_zns_template_info_describes_each_template_the_oa_lists() -> None:
+    with MockProvider(time_scale=0, send={"zalo_oas": {OA: ["300000", "300001"]}}) as provider:
+        info = get(provider, "GetZnsTemplateInfo", TemplateId="300001", OAId=OA).json()
+        default = get(provider, "GetZnsTemplateInfo", TemplateId="205644", OAId=OA)
+    assert (info["Error"], info["Data"]["TemplateId"]) == (0, 300001)
+    assert default.json()["CodeResult"] == "789"
+    assert default.headers[EXPLAIN].endswith("(its templates: 300000, 300001)")
