@@ -299,3 +299,9 @@ def test_zns_template_info_describes_each_template_the_oa_lists() -> None:
     assert (info["Error"], info["Data"]["TemplateId"]) == (0, 300001)
     assert default.json()["CodeResult"] == "789"
     assert default.headers[EXPLAIN].endswith("(its templates: 300000, 300001)")
+
+
+def test_a_template_id_that_is_not_a_number_is_listed_as_configured() -> None:
+    with MockProvider(time_scale=0, send={"zalo_oas": {OA: ["otp-v2", "205644"]}}) as provider:
+        listed = post(provider, "GetTemplate/", SmsType="24", OAID=OA).json()
+    assert [t["TempId"] for t in listed["ZNSTemplates"]] == ["otp-v2", 205644]
