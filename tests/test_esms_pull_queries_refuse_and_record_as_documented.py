@@ -73,6 +73,16 @@ def test_get_callback_with_a_wrong_key_is_101_in_its_own_shape(esms: MockProvide
         assert "api_key" in answer.headers[EXPLAIN]
 
 
+def test_get_callback_at_the_root_also_answers_with_a_trailing_slash(esms: MockProvider) -> None:
+    document = with_keys(vector("req-GetCallback.json"))
+    document.update(ListRefid=["x"], SecretKey="wrong")
+    for path in ("/ZaloCallback/GetCallback", "/ZaloCallback/GetCallback/"):
+        answer = requests.post(f"{esms.url}{path}", json=document, timeout=DEADLINE,
+                               allow_redirects=False)
+        assert (answer.status_code, answer.json()) == (200, {"Code": 101,
+                                                             "Message": "Authorize Failed"})
+
+
 def test_get_callback_is_recorded_with_the_known_messages_it_asked_about(
         esms: MockProvider, sink: Sink) -> None:
     pulled = zns(esms, "0961230000", CallbackUrl=f"{sink.url}/pull")
