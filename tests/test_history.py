@@ -440,7 +440,7 @@ def test_a_server_started_while_the_last_one_finishes_its_runs_waits_for_it(
     first.send_signal(signal.SIGTERM)  # it sends the receipt within its grace, then stops
     second, url = _serve(args)  # the port is free at once; the history when the first is done
     try:
-        assert first.wait(1) == 0  # it had stopped before the second was serving
+        assert first.wait(10) == 0  # it stopped cleanly, its history released to the second
         time.sleep(0.5)
         assert [r.path for r in target.requests if answer["SMSID"] in r.path] != []
         assert len(target.requests) == 1  # sent once: not again by the second
