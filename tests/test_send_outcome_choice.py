@@ -154,3 +154,25 @@ def test_a_rule_sees_an_empty_template_on_an_nxcloud_sms() -> None:
         _send_nxcloud_sms(provider, "84912345678")
         explained = provider.sent[-1].explain
     assert explained == "duplicate (send.rules[1])"
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_a_content_rule_matches_the_text_of_a_plain_sms_sent_as_the_official_sample_sends_it(
+        method: str) -> None:
+    # eSMS's Python sample posts a form (or a query string to the _get API) with upper-case
+    # names: APIKEY, SECRETKEY, CONTENT, SMSTYPE, BRANDNAME, PHONE; no Params, no TempData.
+    rules = [{"match": {"content": "^Ma OTP 4821 FAILME$"}, "outcome": "failed"}]
+    url = "/MainService.svc/json/SendMultipleMessage_V4_" + ("post/" if method == "POST" else
+                                                            "get")
+    with MockProvider(time_scale=0, send={"rules": rules}) as provider:
+        explained = []
+        for content in ("Ma OTP 4821 FAILME", "Ma OTP 4821"):
+            fields = {"APIKEY": KEYS["ApiKey"], "SECRETKEY": KEYS["SecretKey"],
+                      "CONTENT": content, "SMSTYPE": "2", "BRANDNAME": "B",
+                      "PHONE": "0912345678"}
+            answer = requests.request(method, provider.url + url, timeout=5,
+                                      **{"data" if method == "POST" else "params": fields})
+            assert answer.json()["CodeResult"] == "100", answer.text
+            explained.append(answer.headers["X-Dlrmock-Explain"])
+    assert explained == ["0912345678: failed (send.rules[0])",
+                         "0912345678: delivered (default_outcome)"]
