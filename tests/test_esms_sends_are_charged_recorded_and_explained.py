@@ -123,6 +123,24 @@ def test_a_paid_send_costs_its_type_price_and_records_what_was_sent(esms: MockPr
     assert [(p["phone"], p["receivers"]) for p in message["parts"]] == [("0912345678", 1)]
 
 
+@pytest.mark.parametrize(("body", "written"), [
+    ("json", "0901 888 484"), ("json", "+84 901 888 484"), ("form", "+84 901 888 484")])
+def test_a_number_written_with_spaces_is_charged_and_listed_as_the_local_number(
+        esms: MockProvider, body: str, written: str) -> None:
+    since = time.time()
+    if body == "json":
+        answer = post(esms, "SendMultipleMessage_V4_post_json", **{**SMS, "Phone": written})
+    else:  # as eSMS's Python sample posts it: requests encodes "+" as %2B, a space as "+"
+        answer = requests.post(api(esms, "SendMultipleMessage_V4_post/"), timeout=DEADLINE,
+                               data={"APIKEY": KEYS["ApiKey"], "SECRETKEY": KEYS["SecretKey"],
+                                     "CONTENT": SMS["Content"], "SMSTYPE": "2",
+                                     "BRANDNAME": "B", "PHONE": written})
+        assert answer.json()["CodeResult"] == "100", answer.text
+    assert answer.headers[EXPLAIN] == "0901888484: delivered (default_outcome)"
+    [row] = sent_rows(esms, since)
+    assert (row["Phone"], row["SellPrice"]) == ("0901888484", 850.0)
+
+
 def test_a_zns_row_shows_the_template_values_joined_and_its_type(esms: MockProvider) -> None:
     since = time.time()
     post(esms, "SendZaloMessage_V4_post_json", Phone="0912345678", OAID=OAID, TempID="205644",
