@@ -9,6 +9,7 @@ A :class:`MockProvider` at time scale 0, ``requests`` posting to eSMS's
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import time
@@ -83,6 +84,58 @@ def test_a_chunked_body_over_the_limit_is_413_without_claiming_its_length(
     assert response.headers[EXPLAIN] == (
         f"request body too large: more than {LIMIT} bytes, at most {LIMIT} "
         "(the max_body_bytes setting)")
+
+
+def cut_short(provider: MockProvider, path: str, framing: bytes, body: bytes,
+              ) -> tuple[http.client.HTTPResponse, bytes]:
+    """Send the head with ``framing`` and ``body``, then stop sending, as an app that went
+    away mid-body does (half-closed, so the answer can still be read)."""
+    with socket.create_connection(("127.0.0.1", int(provider.url.rsplit(":", 1)[1])),
+                                  timeout=DEADLINE) as app:
+        app.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode() + framing
+                    + b"Content-Type: application/json\r\n\r\n" + body)
+        app.shutdown(socket.SHUT_WR)
+        response = http.client.HTTPResponse(app)
+        response.begin()
+        return response, response.read()
+
+
+NXCLOUD_PATH = "/v1/sms/mt"
+PART = send_document()[:45]
+
+
+@pytest.mark.parametrize(("path", "code"), [(PATH, "99"), (NXCLOUD_PATH, "9000")])
+def test_a_body_cut_short_of_its_length_is_400_and_recorded_with_the_bytes_received(
+        esms: MockProvider, path: str, code: str) -> None:
+    response, body = cut_short(esms, path, b"Content-Length: 200\r\n", PART)
+    reason = ("request body cut short: 45 of the 200 bytes its Content-Length declares came "
+              "before the client stopped sending")
+    assert response.status == 400 and response.getheader(EXPLAIN) == reason
+    answer = json.loads(body)
+    assert answer == {"error": "Invalid request"} if code == "99" else \
+        (answer["code"], answer["message"]) == (9000, reason)
+    [sent] = esms.sent
+    assert (sent.path, sent.status, sent.response, sent.error) == (path, 400, answer, code)
+    assert (sent.body, sent.body_length, sent.explain) == (PART.decode(), 45, reason)
+    esms.check()
+
+
+@pytest.mark.parametrize("rest", [b"", b"\r\nzz\r\n"], ids=["gone", "bad-chunk-size"])
+def test_a_chunked_body_that_breaks_off_is_400_and_recorded_not_a_500(
+        esms: MockProvider, rest: bytes) -> None:
+    # 45 bytes of a 64-byte chunk, then nothing; or a whole chunk, then no valid chunk size.
+    size = b"40" if rest == b"" else b"%x" % len(PART)
+    response, body = cut_short(esms, PATH, b"Transfer-Encoding: chunked\r\n",
+                               size + b"\r\n" + PART + rest)
+    assert response.status == 400 and json.loads(body) == {"error": "Invalid request"}
+    reason = response.getheader(EXPLAIN)  # werkzeug's reason in brackets
+    assert reason is not None and reason.startswith(
+        "request body cut short: its chunked encoding broke off (") and reason.endswith(")")
+    [sent] = esms.sent
+    assert (sent.status, sent.error, sent.explain) == (400, "99", reason)
+    # werkzeug's chunked reader drops what the failing read had taken: no claim of 45 bytes
+    assert sent.body_length == len(sent.body.encode()) < len(PART) + 1
+    esms.check()
 
 
 def problem_of(response: requests.Response) -> str:

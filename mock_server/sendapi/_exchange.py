@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from .._registry import schema_problems
 from ._model import CapturedSend, SendHooks
@@ -115,8 +115,17 @@ class _TooLarge(Exception):
         self.declared = declared
 
 
+class _CutShort(Exception):
+    """The body ended before its Content-Length or its chunked encoding said it would."""
+
+    def __init__(self, received: bytes, reason: str) -> None:
+        self.received = received
+        self.reason = reason
+
+
 def _read_body(limit: int) -> bytes:
-    """The request body, at most ``limit`` bytes; :class:`_TooLarge` beyond that."""
+    """The request body, at most ``limit`` bytes; :class:`_TooLarge` beyond that,
+    :class:`_CutShort` if the client stops sending before its end."""
     declared = request.content_length
     if declared is not None and declared > limit:
         raise _TooLarge(declared, True)
@@ -124,7 +133,15 @@ def _read_body(limit: int) -> bytes:
     parts: list[bytes] = []
     size = 0
     while True:
-        chunk = stream.read(min(_CHUNK, limit + 1 - size))
+        try:
+            chunk = stream.read(min(_CHUNK, limit + 1 - size))
+        except (ClientDisconnected, OSError) as exc:
+            # werkzeug's server raises OSError for a broken chunked body, and loses the part of
+            # it that the failed read had taken: only what earlier reads returned is kept.
+            raise _CutShort(b"".join(parts), "request body cut short: " + (
+                f"{size} of the {declared} bytes its Content-Length declares came before the "
+                "client stopped sending" if declared is not None else
+                f"its chunked encoding broke off ({exc})")) from None
         if not chunk:
             break
         parts.append(chunk)
@@ -174,6 +191,10 @@ def serve(
             raise Reject(too_large_code,
                          f"request body too large: {size}, at most {max_body} "
                          "(the max_body_bytes setting)", status=413) from None
+        except _CutShort as exc:  # nobody may be left to read the answer: the record shows it
+            exchange.body = exc.received
+            exchange.body_length = len(exc.received)
+            raise Reject(bad_request_code, exc.reason, status=400) from None
         exchange.body_length = len(exchange.body)
         answer = handler(exchange)
     except Reject as rejected:
@@ -184,7 +205,7 @@ def serve(
         answer = Answer(body, rejected.status, rejected.headers, error=str(rejected.code),
                         explain=rejected.explain or rejected.message)
     except HTTPException as exc:
-        # e.g. the app's MAX_CONTENT_LENGTH, or a client that went away mid-body.
+        # e.g. MAX_CONTENT_LENGTH set on an app embedding dlrmock's.
         status = exc.code or 400
         code = too_large_code if status == 413 else bad_request_code
         reason = exc.description or exc.name
