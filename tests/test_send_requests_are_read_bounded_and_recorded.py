@@ -120,6 +120,17 @@ def test_a_body_cut_short_of_its_length_is_400_and_recorded_with_the_bytes_recei
     esms.check()
 
 
+def test_a_long_body_cut_short_is_recorded_with_the_length_that_came() -> None:
+    # More than one 64 KiB read arrived: the record counts them all, and keeps the first 64 KiB.
+    part = send_document(Content="x" * 70_000)[:70_000]
+    with MockProvider(time_scale=0) as provider:
+        response, _ = cut_short(provider, PATH, b"Content-Length: 100000\r\n", part)
+        [sent] = provider.sent
+    assert response.status == 400 and response.getheader(EXPLAIN, "").startswith(
+        "request body cut short: 70000 of the 100000 bytes")
+    assert (sent.body_length, sent.body) == (70_000, part[:64 * 1024].decode())  # 64 KiB kept
+
+
 @pytest.mark.parametrize("rest", [b"", b"\r\nzz\r\n"], ids=["gone", "bad-chunk-size"])
 def test_a_chunked_body_that_breaks_off_is_400_and_recorded_not_a_500(
         esms: MockProvider, rest: bytes) -> None:
