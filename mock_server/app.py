@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from ._engine import Engine, Run, check_policy
 from ._errors import DlrmockError, ErrorLog, PendingLimitError, RunNotFoundError
@@ -371,7 +371,14 @@ def _body() -> dict[str, Any]:
             f"request body too large: {declared} bytes, at most {limit} "
             "(the admin_max_body_bytes setting)", 413
         )
-    raw = request.stream.read(limit + 1)  # a chunked body has no Content-Length but is read
+    try:
+        raw = request.stream.read(limit + 1)  # a chunked body has no Content-Length but is read
+    except (ClientDisconnected, OSError) as exc:  # werkzeug's server: a broken chunked body
+        raise BadRequest(f"request body cut short: its chunked encoding broke off ({exc}); "
+                         "send the whole body") from None
+    if declared is not None and len(raw) < declared:
+        raise BadRequest(f"request body cut short: {len(raw)} of the {declared} bytes its "
+                         "Content-Length declares came before the client stopped sending")
     if len(raw) > limit:
         raise BadRequest(
             f"request body too large: more than {limit} bytes "

@@ -6,8 +6,10 @@ in-process; the last one is a property-based sweep of every route asserting no 5
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_sendapi_support import mt_body, nx_headers
 
-from mock_server import Config, create_app
+from mock_server import Config, MockProvider, create_app
 from mock_server.app import get_state
 
 ADMIN = "/_dlrmock"
@@ -292,3 +294,29 @@ def test_no_route_answers_5xx_to_any_input(
     )
     assert response.status_code < 500, (method, path, headers, body[:200], response.get_data())
     assert list(state.errors) == [] and list(state.engine.errors) == []
+
+
+def _cut_short(provider: MockProvider, framing: bytes, body: bytes) -> tuple[int, dict[str, Any]]:
+    """POST ``body`` to the admin API with ``framing``, then stop sending (half-closed)."""
+    port = int(provider.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as app:
+        app.sendall(f"POST {ADMIN}/runs HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode() + framing
+                    + b"Content-Type: application/json\r\n\r\n" + body)
+        app.shutdown(socket.SHUT_WR)
+        response = http.client.HTTPResponse(app)
+        response.begin()
+        return response.status, json.loads(response.read())
+
+
+@pytest.mark.parametrize(("framing", "body"), [
+    (b"Content-Length: 200\r\n", b'{"scenario": "nxcloud.zalo.failed"'),
+    (b"Transfer-Encoding: chunked\r\n", b'40\r\n{"scenario": "nxcloud.zalo.failed"'),
+    (b"Transfer-Encoding: chunked\r\n", b"5\r\n{\"a\":\r\nzz\r\n"),
+], ids=["short-of-its-length", "chunk-gone", "bad-chunk-size"])
+def test_an_admin_body_cut_short_is_a_400_naming_it_not_a_500(framing: bytes, body: bytes) -> None:
+    with MockProvider(time_scale=0) as provider:
+        status, answer = _cut_short(provider, framing, body)
+        assert status == 400, answer
+        assert "request body cut short" in answer["message"], answer
+        assert provider.runs == []
+        provider.check()  # nothing went wrong inside dlrmock
