@@ -573,7 +573,13 @@ def serve(
         click.echo(f"dlrmock {_version()} serving the fake NXCloud and eSMS APIs at {url}")
         click.echo(f"  admin API: {url}/_dlrmock/health   dashboard: {url}/_dlrmock/ui/   "
                    "(Ctrl-C stops)")
-        click.echo(f"  receipts go to: {allow.describe() if allow else 'any target'}")
+        click.echo(f"  receipts may go to: {allow.describe() if allow else 'any target'}")
+        webhooks = {name: state.send_settings.webhook_for(provider)
+                    for name, provider in (("NXCloud", "nxcloud"), ("eSMS", "esms"))}
+        if any(webhooks.values()):
+            click.echo("  default webhooks: " + ", ".join(
+                f"{name} {url or '(none: each send names its own)'}"
+                for name, url in webhooks.items()))
         if state.restored is not None:
             click.echo(f"  history: {state.config.db} ({state.restored['messages']} message(s), "
                        f"{state.restored['resumed']} with receipts resumed)")

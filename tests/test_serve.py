@@ -166,7 +166,7 @@ def test_exposed_it_delivers_only_to_loopback_and_allowed_targets(
 ) -> None:
     served = serve("--host", "0.0.0.0", "--admin-token", "T", "--time-scale", "0",
                    "--allow-target", "10.0.0.0/8")
-    assert "receipts go to: loopback and 10.0.0.0/8" in served.banner[2]
+    assert "receipts may go to: loopback and 10.0.0.0/8" in served.banner[2]
     url = f"http://127.0.0.1:{served.port}"
     auth = {"Authorization": "Bearer T"}
 
@@ -185,6 +185,15 @@ def test_exposed_it_delivers_only_to_loopback_and_allowed_targets(
     assert "--allow-target" in blocked["attempts"][0]["error"]
     health = requests.get(url + "/_dlrmock/health", headers=auth, timeout=5).json()
     assert health["blocked_attempts"] == 1
+
+
+def test_the_banner_names_the_default_webhooks_receipts_go_to(
+    serve: Callable[..., Served],
+) -> None:
+    served = serve("--time-scale", "0", "--default-webhook", "http://127.0.0.1:5000/webhooks")
+    assert "receipts may go to: any target" in served.banner[2]
+    assert served._line().strip() == ("default webhooks: NXCloud http://127.0.0.1:5000/webhooks, "
+                                      "eSMS http://127.0.0.1:5000/webhooks")
 
 
 def test_a_signal_right_after_the_banner_still_stops_cleanly(serve: Callable[..., Served]) -> None:
