@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["dlrmock", "dlrmock_config", "dlrmock_seed", "dlrmock_server"]
 
 _HANDLE = pytest.StashKey["Dlrmock"]()
+_STARTED_WITH = pytest.StashKey[Any]()
+"""The ``dlrmock_config`` the session's own server started with."""
 _JOURNAL_MARK = "journal of run "
 
 
@@ -133,10 +135,12 @@ def _session_server(
         problem = f"dlrmock_config: {exc}"
     if problem is not None:
         pytest.fail(problem, pytrace=False)
+    pytestconfig.stash[_STARTED_WITH] = dlrmock_config
     try:
         yield provider
     finally:
         provider.stop()
+        del pytestconfig.stash[_STARTED_WITH]
 
 
 def _with_tls(pytestconfig: pytest.Config, dlrmock_config: Any) -> Any:
@@ -189,14 +193,30 @@ def _seed(config: pytest.Config, nodeid: str) -> int:
 
 @pytest.fixture
 def dlrmock(
-    dlrmock_server: MockProvider | RemoteProvider, dlrmock_seed: int, request: pytest.FixtureRequest
+    dlrmock_server: MockProvider | RemoteProvider, dlrmock_seed: int, dlrmock_config: Any,
+    request: pytest.FixtureRequest,
 ) -> Iterator[Dlrmock]:
     """The fake provider as this test sees it: ``dlrmock.play(...)``, ``dlrmock.url`` …
 
     The session's own server is cleared first; a shared one (``--dlrmock-url``) only with
     ``--dlrmock-reset``, else the test sees what happened since it started.
     """
+    _check_same_config(request.config, dlrmock_config)
     yield from _test_handle(dlrmock_server, dlrmock_seed, request)
+
+
+def _check_same_config(config: pytest.Config, seen: Any) -> None:
+    """Fail a test whose ``dlrmock_config`` is not the one the session's server started with
+    (an override in a test module or class: the server, started once, never sees it)."""
+    started = config.stash.get(_STARTED_WITH, seen)
+    if started is not seen and started != seen:
+        pytest.fail(
+            f"dlrmock_config: this test's is {seen!r}, but the session's server started "
+            f"with {started!r} and starts only once per session (per xdist worker); override "
+            "dlrmock_config in a conftest.py every dlrmock test shares, or start a "
+            "mock_server.MockProvider(config) of your own for tests that need other settings",
+            pytrace=False,
+        )
 
 
 def _test_handle(

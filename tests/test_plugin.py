@@ -511,6 +511,52 @@ def test_dlrmock_config_configures_the_session_server(pytester: pytest.Pytester)
     assert pytester.runpytest().ret == 0
 
 
+def test_a_dlrmock_config_the_session_server_never_saw_fails_the_test_saying_so(
+        pytester: pytest.Pytester) -> None:
+    # The server starts once, with the first test's config; a module's own override would be
+    # ignored without a word.
+    pytester.makepyfile(
+        test_a="def test_first(dlrmock): pass",
+        test_b="""
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def dlrmock_config():
+            return {"time_scale": 0, "send": {"api_key": "module-key"}}
+
+        def test_with_its_own_key(dlrmock): pass
+
+        def test_without_dlrmock(): pass
+        """,
+    )
+
+    result = pytester.runpytest("-p", "no:randomly")
+
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines([
+        "*dlrmock_config: this test's is {'time_scale': 0, 'send': {'api_key': 'module-key'}}, "
+        "but the session's server started with {'time_scale': 0}*override dlrmock_config in a "
+        "conftest.py*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_an_equal_dlrmock_config_in_a_module_is_accepted(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_a="def test_first(dlrmock): pass",
+        test_b="""
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def dlrmock_config():
+            return {"time_scale": 0}
+
+        def test_same_settings(dlrmock): pass
+        """,
+    )
+
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+
+
 def test_a_bad_dlrmock_config_is_one_readable_error(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         """
