@@ -130,6 +130,25 @@ def test_play_set_of_a_shared_message_field_types_it_and_reaches_message_and_rec
 
 
 # ------------------------------------------------------------ receipts stamped as they leave
+def test_a_journey_event_of_a_real_send_carries_the_millisecond_it_leaves(
+    engine: Engine, target: Target
+) -> None:
+    # A real send's journey event is planned when the message is sent and stamped as it leaves
+    # (the provider's naive time in its zone, UTC+8); what the journal shows is what left.
+    china = timezone(timedelta(hours=8))
+    run = engine.play("nxcloud.zalo.journey_time_out", target.url, live_zone=china,
+                      clock="manual")
+    planned = dict(run.payloads[0])
+
+    left = time.time() * 1000
+    [attempt] = run.advance(0)
+    [received] = target.wait_for(1)
+    event = json.loads(received.body)
+    assert abs(int(event["timestamp"]) - left) < 1000, (event["timestamp"], left)
+    assert event == {**planned, "timestamp": event["timestamp"]}
+    assert run.payloads == [event] and attempt.request.body == received.body
+
+
 def test_a_malformed_step_stamped_as_it_leaves_still_goes_out_malformed(
     engine: Engine, target: Target
 ) -> None:
