@@ -188,6 +188,7 @@ def test_ci_runs_the_readme_test_command() -> None:
 NAMED_NOT_REGISTERED = {
     "nxcloud.zalo.deliverd": "the misspelt kind of an error message's example",
     "nxcloud.unknown": "the captured send's endpoint for a path dlrmock does not emulate",
+    "esms.soap": "the captured send's endpoint for eSMS's SOAP service, which is refused",
     "esms.openapi.json": "the file an example writes",
 }
 

@@ -152,6 +152,39 @@ def test_an_unknown_api_is_404_listing_the_known_ones_in_the_header(
     assert "'SendSms_V9/'" in explain and "MultiChannelMessage" in explain
 
 
+def test_the_soap_service_description_is_404_pointing_at_the_json_api(
+        provider: MockProvider) -> None:
+    # eSMS's PHP sample (soap_client/) starts with new SoapClient(".../MainService.svc?wsdl").
+    response = requests.get(f"{provider.url}/MainService.svc?wsdl", timeout=DEADLINE,
+                            headers={"User-Agent": "PHP-SOAP/8.2.36"})
+    explain = invalid_request(response, 404)
+    assert explain == ("eSMS's SOAP service (GET /MainService.svc?wsdl) is not emulated: dlrmock "
+                       "answers eSMS's JSON API; call the same method with the same fields at "
+                       "/MainService.svc/json/<Method>, e.g. "
+                       "/MainService.svc/json/SendMultipleMessage_V4_get")
+    recorded(provider, explain)
+    assert provider.sent[0].endpoint == "esms.soap"
+
+
+def test_a_soap_call_is_404_naming_its_json_equivalent(provider: MockProvider) -> None:
+    # What a SOAP client with a cached description posts: the method in SOAPAction.
+    envelope = ('<?xml version="1.0" encoding="UTF-8"?><SOAP-ENV:Envelope xmlns:SOAP-ENV='
+                '"http://schemas.xmlsoap.org/soap/envelope/"><SOAP-ENV:Body>'
+                "<SendMultipleMessage_V4_get><ApiKey>k</ApiKey></SendMultipleMessage_V4_get>"
+                "</SOAP-ENV:Body></SOAP-ENV:Envelope>")
+    response = requests.post(f"{provider.url}/MainService.svc", data=envelope.encode(),
+                             timeout=DEADLINE, headers={
+                                 "Content-Type": "text/xml; charset=utf-8",
+                                 "SOAPAction": '"http://tempuri.org/IMainService/'
+                                               'SendMultipleMessage_V4_get"'})
+    explain = invalid_request(response, 404)
+    assert explain.startswith("eSMS's SOAP service (POST /MainService.svc) is not emulated")
+    assert explain.endswith("call /MainService.svc/json/SendMultipleMessage_V4_get with the "
+                            "same fields instead")
+    recorded(provider, explain)
+    assert provider.sent[0].body == envelope
+
+
 def test_a_bad_scenario_header_is_invalid(provider: MockProvider) -> None:
     response = requests.post(url(provider, "SendMultipleMessage_V4_post_json"), json=sms(),
                              headers={"X-Dlrmock-Scenario": "nxcloud.zalo.failed"},

@@ -74,6 +74,8 @@ __all__ = [
 PROVIDER = "esms"
 SERVICE_PATHS = ("/MainService.svc/json", "/mainservice.svc/json")
 """eSMS's base path as documented, and in lower case as some of its own examples write it."""
+SOAP_PATHS = ("/MainService.svc", "/mainservice.svc")
+"""eSMS's SOAP service (``?wsdl``), which dlrmock refuses naming the JSON API to call."""
 
 MAX_PHONES = 5000
 """Most numbers in one ``Phones`` list (eSMS's documented maximum for advertising SMS)."""
@@ -210,6 +212,30 @@ class _Esms:
             hooks=self.hooks,
             handler=lambda ex: handler(self, endpoint, ex),
         )
+
+    def soap(self) -> Response:
+        """eSMS's SOAP service (``MainService.svc?wsdl``, its PHP sample's ``soap_client``):
+        not emulated [choice], answered like an unknown API with the JSON path to call instead."""
+        return serve(
+            Exchange(PROVIDER, "esms.soap"), methods=ALL_METHODS,
+            max_body=self.settings.max_body_bytes, error_shape=_SHAPES["send"],
+            bad_request_code=INVALID_REQUEST_CODE, too_large_code=INVALID_REQUEST_CODE,
+            hooks=self.hooks, handler=lambda _: self._soap_refused(),
+        )
+
+    @staticmethod
+    def _soap_refused() -> Answer:
+        query = request.query_string.decode("latin-1")
+        what = f"{request.method} {request.path}{'?' + query if query else ''}"
+        method = request.headers.get("SOAPAction", "").strip('" ').rsplit("/", 1)[-1]
+        json_path = f"{SERVICE_PATHS[0]}/"
+        if _BY_NAME.get(method.lower()) is not None:
+            advice = f"call {json_path}{_BY_NAME[method.lower()].name} with the same fields instead"
+        else:
+            advice = (f"call the same method with the same fields at {json_path}<Method>, e.g. "
+                      f"{json_path}SendMultipleMessage_V4_get")
+        raise invalid_request(f"eSMS's SOAP service ({what[:200]}) is not emulated: dlrmock "
+                              f"answers eSMS's JSON API; {advice}", status=404)
 
     @staticmethod
     def _unknown(name: str) -> Answer:
@@ -725,6 +751,10 @@ def esms_blueprint(settings: SendSettings, hooks: SendHooks, state: SendState) -
     for number, base in enumerate(SERVICE_PATHS):
         blueprint.add_url_rule(f"{base}/<esms_path:name>", endpoint=f"api_{number}",
                                view_func=esms_api, strict_slashes=False, methods=ALL_METHODS)
+    # A refusal, not an API (no endpoint-table row), like the unknown-API rules above.
+    spellings = ", ".join(f'"{path.lstrip("/")}"' for path in SOAP_PATHS)
+    blueprint.add_url_rule(f"/<any({spellings}):_service>", endpoint="soap",
+                           view_func=lambda _service: api.soap(), methods=ALL_METHODS)
     for endpoint in _ROOT.values():
         blueprint.add_url_rule(f"/{endpoint.name}", endpoint=f"root_{endpoint.name}",
                                view_func=lambda name=endpoint.name: api.serve(name, root=True),
