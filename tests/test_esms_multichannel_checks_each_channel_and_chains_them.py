@@ -113,15 +113,39 @@ def test_the_sms_channel_alone_sends_the_sms(esms: MockProvider, sink: Sink) -> 
 
 
 # --------------------------------------------------------------------- each entry, checked
-def test_the_php_samples_aoid_spelling_names_the_zalo_channels_oa(esms: MockProvider,
-                                                                 sink: Sink) -> None:
+def test_the_php_samples_aoid_spelling_is_791_naming_the_documented_oaid(
+        esms: MockProvider, sink: Sink) -> None:
+    # eSMS's PHP sample (multiple_channel/) builds this body by hand, with "AOID" where the docs
+    # name OAID (required), and posts it with Content-Type application/json. The docs win: the
+    # OA is missing, as eSMS's error table's 791 says, and nothing is sent.
+    body = """
+        {
+            "ApiKey": "dlrmock-api-key",
+            "SecretKey": "dlrmock-secret-key",
+            "Phone": "0902435340",
+            "Channels": ["zalo", "sms"],
+            "Data": [
+                {"AOID": "4361812075662036180", "TempID": "200300",
+                 "Params": ["9786", "Nguyen Quy"], "CallbackUrl": "SINK/zalo"},
+                {"Content": "Ma xac nhan 892374", "Phone": "0902435340", "IsUnicode": 0,
+                 "SmsType": 2, "Brandname": "eSMS.vn", "CallbackUrl": "SINK/sms"}
+            ]
+        }
+    """.replace("SINK", sink.url)
+    response = requests.post(api(esms, "MultiChannelMessage/"), data=body.encode(),
+                             headers={"Content-Type": "application/json"}, timeout=DEADLINE)
+    explain = refused(response, "791", "Thiếu OA ID hoặc Template ID.")
+    assert explain == ("Data[0] (zalo): OAID is missing; 'AOID' is not an eSMS field (eSMS's PHP "
+                       "sample misspells OAID): send the OA's id as OAID")
+    [captured] = esms.sent
+    assert captured.error == "791" and captured.explain == explain
+    assert captured.message_ids == [] and esms.runs == []
+
+
+def test_an_aoid_beside_the_oaid_is_ignored_like_any_unknown_field(esms: MockProvider,
+                                                                   sink: Sink) -> None:
     document = multichannel(sink, DELIVERED)
-    document["Data"][0]["AOID"] = document["Data"][0].pop("OAID")
-    smsid = accepted(post(esms, document))
-    [(_, zalo)] = sink.wait(smsid, 1)
-    assert zalo["oaid"] == "4097311281936189049"
-    document = renewed(multichannel(sink, DELIVERED))
-    document["Data"][0]["AOID"] = "3639635426588416370"  # OAID, spelled right, wins
+    document["Data"][0]["AOID"] = "3639635426588416370"
     [(_, zalo)] = sink.wait(accepted(post(esms, document)), 1)
     assert zalo["oaid"] == "4097311281936189049"
 

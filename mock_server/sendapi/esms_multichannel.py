@@ -36,9 +36,11 @@ def _leg(api: _Esms, channel: str, index: int, entry: Mapping[str, Any],
     from .esms import canonical
 
     fields = canonical(entry)
-    if "OAID" not in fields and "AOID" in entry:  # eSMS's own PHP sample misspells it
-        fields["OAID"] = entry["AOID"]
     where = f"Data[{index}] ({channel})"
+    if channel == "zalo" and "OAID" not in fields and "AOID" in entry:
+        # eSMS's own PHP sample misspells it; the docs win: the required OAID is missing.
+        raise refuse(791, f"{where}: OAID is missing; 'AOID' is not an eSMS field (eSMS's PHP "
+                     "sample misspells OAID): send the OA's id as OAID")
     request_id = text(fields.get("RequestId"))
     if len(request_id) > 50:
         raise invalid_request(f"{where}: RequestId is {len(request_id)} characters long; eSMS "
