@@ -116,6 +116,24 @@ def test_a_call_request_id_used_again_is_124_and_one_refused_for_another_reason_
     called(call(esms, RequestId="voice-2"))
 
 
+@pytest.mark.parametrize("name", ["MakeCallTemplate_V2", "MakeCallRecord_V2", "VoiceOTP"])
+def test_every_refusal_of_a_call_is_in_the_voice_apis_shape_without_count_regenerate(
+        name: str) -> None:
+    # The checks a call shares with the SMS sends (phone, RequestId, balance) answer in the
+    # voice APIs' documented error shape too, as the Python sample's GET reads it.
+    extra = {"Code": "482913"} if name == "VoiceOTP" else {}
+    with MockProvider(time_scale=0, send={"balance": 100, "esms_unit_prices": {"voice": 300}}
+                      ) as provider:
+        refused(provider, call(provider, name, Phone="12ab", **extra), "108",
+                "Số điện thoại không đúng định dạng.")
+        refused(provider, call(provider, name, **extra), "103", "Không đủ số dư để gửi tin.")
+    with MockProvider(time_scale=0) as provider:
+        called(call(provider, name, REQUESTID="once", **extra))
+        again = call(provider, name, REQUESTID="once", **extra)
+        assert list(again.json()) == ["CodeResult", "ErrorMessage"], again.json()
+        assert again.json()["CodeResult"] == "124" and provider.sent[-1].error == "124"
+
+
 def test_send_rules_match_a_voice_calls_request_id(esms: MockProvider, sink: Sink) -> None:
     smsid = called(call(esms, RequestId="fail-7", CallbackUrl=f"{sink.url}/voice"))
     [(_, callback)] = sink.wait(smsid, 1)

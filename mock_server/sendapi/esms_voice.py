@@ -13,7 +13,15 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._esms_common import AUTHORIZE_FAILED, EsmsEndpoint, SendPlan, as_int, invalid_request, text
+from ._esms_common import (
+    AUTHORIZE_FAILED,
+    EsmsEndpoint,
+    Handler,
+    SendPlan,
+    as_int,
+    invalid_request,
+    text,
+)
 from ._exchange import Answer, Exchange, Reject
 from ._messages import SentMessage
 
@@ -156,11 +164,26 @@ def get_voice_status(api: _Esms, params: Mapping[str, Any]) -> Answer:
     return Answer(answer, message_ids=[smsid])
 
 
+def _in_voice_shape(handler: Handler) -> Handler:
+    """``handler`` with the refusals of the checks a call shares with the SMS sends (108, 124,
+    103) in the voice APIs' error shape: no ``CountRegenerate``, as their documented 101/104."""
+    def handle(api: _Esms, endpoint: EsmsEndpoint, exchange: Exchange) -> Answer:
+        try:
+            return handler(api, endpoint, exchange)
+        except Reject as refused:
+            if isinstance(refused.body, dict):
+                refused.body.pop("CountRegenerate", None)
+            raise
+
+    return handle
+
+
 def _endpoints() -> tuple[EsmsEndpoint, ...]:
-    def call(name: str, handler: Any) -> EsmsEndpoint:
+    def call(name: str, handler: Handler) -> EsmsEndpoint:
         return EsmsEndpoint(name, "GET", f"esms.voice.{name.lower()}.request", "voice",
                             answer="esms.voice.call.response", body="query", errors="query",
-                            type_ids="voice callback (esms.voice.call)", handler=handler)
+                            type_ids="voice callback (esms.voice.call)",
+                            handler=_in_voice_shape(handler))
 
     return (
         call("MakeCallTemplate_V2", make_call_template),
