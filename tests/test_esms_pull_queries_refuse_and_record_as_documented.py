@@ -253,3 +253,31 @@ def test_channel_magic_numbers_decide_the_sms_channel_of_a_multichannel_code(
         smsid = gencode(provider, Phone="0901887777").json()["SMSID"]
         calls = sink.wait(smsid, 2)
     assert [(c["TypeId"], c["SendFailed"]) for _, c in calls] == [("25", "1"), ("2", "1")]
+
+
+# --------------------------------------------------------------------- GetZaloMessageStatus
+def zalo_message_status(provider: MockProvider, **fields: str) -> requests.Response:
+    """The docs' request, our keys and OA, ``fields`` changed."""
+    document = {**with_keys(vector("req-GetZaloMessageStatus.json")), "OAID": OAID, **fields}
+    return requests.post(api(provider, "GetZaloMessageStatus/"), json=document,
+                         timeout=DEADLINE)
+
+
+def test_zalo_message_status_with_a_wrong_key_is_the_look_up_101(esms: MockProvider) -> None:
+    answer = zalo_message_status(esms, MessageId="6dc7499c9ef6baaee3e1", SecretKey="wrong")
+    assert (answer.status_code, answer.json()) == (200, vector("query-101-authorize.json"))
+    assert "api_key" in answer.headers[EXPLAIN]
+
+
+@pytest.mark.parametrize(("message_id", "code", "message", "explain"), [
+    ("", "851", "Thiếu MessageId hoặc SMSID",
+     "MessageId is required: the partnerids of a ZNS callback"),
+    ("6dc7499c9ef6baaee3e1", "854", "Không tìm thấy dữ liệu",
+     "no ZNS callback played with partnerids '6dc7499c9ef6baaee3e1'"),
+])
+def test_zalo_message_status_refuses_a_missing_or_unknown_message_id_naming_it(
+        esms: MockProvider, message_id: str, code: str, message: str, explain: str) -> None:
+    answer = zalo_message_status(esms, MessageId=message_id)
+    assert (answer.json()["CodeResult"], answer.json()["ErrorMessage"]) == (code, message)
+    assert answer.headers[EXPLAIN] == explain
+    assert esms.sent[-1].error == code
