@@ -281,3 +281,19 @@ def test_zalo_message_status_refuses_a_missing_or_unknown_message_id_naming_it(
     assert (answer.json()["CodeResult"], answer.json()["ErrorMessage"]) == (code, message)
     assert answer.headers[EXPLAIN] == explain
     assert esms.sent[-1].error == code
+
+
+def test_zalo_message_status_of_a_delivered_zns_tells_when_in_milliseconds(
+        esms: MockProvider, sink: Sink) -> None:
+    # Only a delivered ZNS has a Zalo message id: a failed one calls back an empty partnerids.
+    before = time.time()
+    smsid = zns(esms, "0961230000", CallbackUrl=f"{sink.url}/pull")
+    [(_, callback)] = sink.wait(smsid, 1)
+    settle(esms)
+    answer = zalo_message_status(esms, MessageId=callback["partnerids"]).json()
+    after = time.time()
+    data = answer["Data"]
+    assert (data["status"], data["message"]) == \
+        (1, "The message was delivered to the user's phone")
+    assert before * 1000 <= int(data["delivery_time"]) <= after * 1000  # ms, as a string
+    assert esms.sent[-1].message_ids == [smsid]
