@@ -297,3 +297,18 @@ def test_zalo_message_status_of_a_delivered_zns_tells_when_in_milliseconds(
         (1, "The message was delivered to the user's phone")
     assert before * 1000 <= int(data["delivery_time"]) <= after * 1000  # ms, as a string
     assert esms.sent[-1].message_ids == [smsid]
+
+
+def test_get_callback_shows_an_error_info_no_encoding_decodes_as_it_was_played(
+        esms: MockProvider, sink: Sink) -> None:
+    response = requests.post(api(esms, "SendZaloMessage_V6"), timeout=DEADLINE,
+                             headers={"X-Dlrmock-Scenario": "esms.zns.normal.bad_error_info"},
+                             json={**KEYS, "Phone": "0961230000", "OAID": OAID,
+                                   "TempID": TEMPLATE, "TempData": {"otp": "686868"},
+                                   "CallbackUrl": f"{sink.url}/pull"})
+    smsid = response.json()["SMSID"]
+    bad, real = (callback["error_info"] for _, callback in sink.wait(smsid, 2))
+    settle(esms)
+    entries = get_callback(esms, [smsid]).json()["Data_callback"]
+    assert [entry["ErrorInfo"] for entry in entries] == [bad, '{"error":0,"message":"Success"}']
+    assert real == '"{\\"error\\":0,\\"message\\":\\"Success\\"}"'  # quoted, as eSMS sends it
