@@ -14,7 +14,16 @@ from typing import Any
 
 import pytest
 import requests
-from test_sendapi_esms_apis import DEADLINE, EXPLAIN, KEYS, Sink, settle, voice_query, with_keys
+from test_sendapi_esms_apis import (
+    DEADLINE,
+    EXPLAIN,
+    KEYS,
+    Sink,
+    settle,
+    vector,
+    voice_query,
+    with_keys,
+)
 
 from mock_server import MockProvider
 
@@ -125,3 +134,12 @@ def test_a_code_checks_until_time_alive_minutes_have_passed(
     assert check(esms, "0901888484", codes["0901888484"]) == "100"
     now[0] += 1
     assert check(esms, "0901888485", codes["0901888485"]) == "117"
+
+
+def test_a_code_never_made_is_the_documented_117_explaining_why(esms: MockProvider) -> None:
+    query = voice_query("req-CheckCodeGen_V4_get-example.url")  # 0901888484, code 1NTTJ6
+    response = requests.get(f"{esms.url}/MainService.svc/json/CheckCodeGen_V4_get/",
+                            params=query, timeout=DEADLINE)
+    assert response.json() == vector("CheckCodeGen_V4_get-117.json")
+    assert response.headers[EXPLAIN] == ("'1NTTJ6' is not a live code for 0901888484: never "
+                                         "made, already used, or past its TimeAlive")

@@ -22,6 +22,7 @@ from test_sendapi_esms_apis import (
     api,
     settle,
     vector,
+    voice_query,
     with_keys,
 )
 
@@ -312,3 +313,15 @@ def test_get_callback_shows_an_error_info_no_encoding_decodes_as_it_was_played(
     entries = get_callback(esms, [smsid]).json()["Data_callback"]
     assert [entry["ErrorInfo"] for entry in entries] == [bad, '{"error":0,"message":"Success"}']
     assert real == '"{\\"error\\":0,\\"message\\":\\"Success\\"}"'  # quoted, as eSMS sends it
+
+
+# ------------------------------------------------------------------ GetSmsReceiverStatus_get
+def test_receiver_status_of_an_unknown_ref_id_is_105_naming_it(esms: MockProvider) -> None:
+    query = voice_query("req-GetSmsReceiverStatus_get.url")  # the docs' RefId: unknown here
+    answer = requests.get(api(esms, "GetSmsReceiverStatus_get/"), params=query,
+                          timeout=DEADLINE)
+    assert (answer.json()["CodeResult"], answer.json()["ErrorMessage"]) == \
+        ("105", "Không tìm thấy mã tin nhắn/ Mã cuộc gọi trên hệ thống.")
+    assert answer.headers[EXPLAIN] == (
+        "no message with SMSID '1e8caf001e494a9b873cc70535ad8b15' (the SMSID a send answered; "
+        "dlrmock forgets them when restarted or reset)")
