@@ -9,6 +9,7 @@ the docs' request URL (``req-SendMessageAutoGenCode_V4_get.url``, its double sla
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -143,3 +144,11 @@ def test_a_code_never_made_is_the_documented_117_explaining_why(esms: MockProvid
     assert response.json() == vector("CheckCodeGen_V4_get-117.json")
     assert response.headers[EXPLAIN] == ("'1NTTJ6' is not a live code for 0901888484: never "
                                          "made, already used, or past its TimeAlive")
+
+
+def test_a_code_with_is_number_0_mixes_digits_and_upper_case_letters(
+        esms: MockProvider) -> None:
+    codes = [gencode(esms, IsNumber=0, NumCharOfCode=10).headers[EXPLAIN].split()[1]
+             for _ in range(3)]
+    assert all(re.fullmatch(r"[0-9A-Z]{10}", code) for code in codes), codes
+    assert not all(code.isdigit() for code in codes), codes  # all digits: 1 in 10**16

@@ -325,3 +325,13 @@ def test_receiver_status_of_an_unknown_ref_id_is_105_naming_it(esms: MockProvide
     assert answer.headers[EXPLAIN] == (
         "no message with SMSID '1e8caf001e494a9b873cc70535ad8b15' (the SMSID a send answered; "
         "dlrmock forgets them when restarted or reset)")
+
+
+@pytest.mark.parametrize("field", ["From", "To"])
+def test_sent_data_refuses_a_time_not_in_the_documented_format_naming_it(
+        esms: MockProvider, field: str) -> None:
+    document = {**with_keys(vector("req-GetSmsSentData_V2.json")), field: "01/01/2025 06:00"}
+    response = requests.post(api(esms, "GetSmsSentData_V2/"), json=document, timeout=DEADLINE)
+    assert response.json() == {"error": "Invalid request"}
+    assert response.headers[EXPLAIN] == (f"{field} '01/01/2025 06:00': a creation time "
+                                         "yyyy-MM-dd HH:mm:ss (+0700) is required")
