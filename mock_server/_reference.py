@@ -164,6 +164,7 @@ def _signing(signing: Any) -> str:
 def endpoints() -> Iterator[tuple[str, str, str, str, str, str, str]]:
     """(provider, method, path, request schema, answer schema, callbacks or family, auth) of
     every send API."""
+    from ._registry import schema
     from .sendapi import ESMS_ENDPOINTS, NXCLOUD_ENDPOINTS
     from .sendapi.nxcloud import ZALO_ROUTES
 
@@ -172,9 +173,12 @@ def endpoints() -> Iterator[tuple[str, str, str, str, str, str, str]]:
                _signing(route.signing))
     for endpoint in NXCLOUD_ENDPOINTS:
         body = "" if endpoint.body == "json" else f" ({endpoint.body})"
-        yield ("nxcloud", endpoint.method, endpoint.path,
+        keyed = endpoint.request_schema is not None and \
+            {"appkey", "appKey"} & set(schema(endpoint.request_schema).get("properties", {}))
+        yield ("nxcloud", ", ".join((endpoint.method, *endpoint.also)), endpoint.path,
                (endpoint.request_schema or "") + body, endpoint.answer or "",
-               endpoint.family, _signing(endpoint.signing) or "body fields")
+               endpoint.family, _signing(endpoint.signing) or ("body fields" if keyed else
+                                                               "none"))
     for esms in ESMS_ENDPOINTS:
         path = ("/" if esms.root else "/MainService.svc/json/") + esms.name
         path += "".join(f"/{{{key}}}" for key in esms.path_keys)

@@ -166,6 +166,8 @@ ILLUSTRATES: Mapping[str, tuple[str, ...]] = {
     "nxcloud/wa-mt-response-success.json": ("nxcloud.whatsapp.mt",),
     "nxcloud/wa-mt-response-failure-nxcloud.json": ("nxcloud.whatsapp.mt",),
     "nxcloud/wa-mt-response-failure-meta.json": ("nxcloud.whatsapp.mt",),
+    "nxcloud/sms-get-response.json": ("nxcloud.sms.get",),
+    "nxcloud/balance-response.json": ("nxcloud.common.getBalance",),
     "nxcloud/zalo-check-journey-token-request.json": ("nxcloud.zalo.checkJourneyToken",),
     "nxcloud/zalo-check-journey-token-response-success.json": ("nxcloud.zalo.checkJourneyToken",),
     "nxcloud/zalo-init-journey-token-request.json": ("nxcloud.zalo.initJourneyToken",),
@@ -177,8 +179,7 @@ NOT_EMULATED: Mapping[str, str] = {
     "mo-shortcode-ClientResponse.xml": "the receiver's answer to a short-code MO push",
     "did-sms-mtsend-*.json": "DID SMS (/didsms/mtsend)",
     "saas-wa-send-*": "SaaS WhatsApp (/saas/wa/send)",
-    "balance-response.json, sms-get-response.json, sms-getSmsCdr-response.json":
-        "the legacy look-up APIs",
+    "sms-getSmsCdr-response.json": "the legacy SMS record list (/api/sms/getSmsCdr)",
 }
 """Documented send-API examples left out of ``schemas/sendapi-examples/``: dlrmock does not
 emulate their APIs (docs/openapi.md)."""

@@ -214,9 +214,10 @@ def _json(components: _Components, name: str) -> dict[str, Any]:
 
 
 # -------------------------------------------------------------------------------- send APIs
-def _answers(components: _Components, answer: str | None, provider: str) -> dict[str, Any]:
-    """The documented responses: the provider's answer in HTTP 200, and its error document for
-    an unknown path, a method the API does not take or a body too large."""
+def _answers(components: _Components, answer: str | None, provider: str,
+             media: str = "application/json") -> dict[str, Any]:
+    """The documented responses: the provider's answer in HTTP 200 (as ``media``), and its
+    error document for an unknown path, a method the API does not take or a body too large."""
     if answer is None:
         return {"200": {"description": f"{_TITLES[provider]}'s answer"}}
     codes = _error_codes(answer)
@@ -225,9 +226,11 @@ def _answers(components: _Components, answer: str | None, provider: str) -> dict
     )
     # eSMS answers these as an invalid request, in the one document its docs print for it.
     refused = _INVALID_REQUEST.get(provider, answer)
-    error = {"description": "", "content": _json(components, refused)}
+    content = {media: {"schema": components.ref(answer)}}
+    error = {"description": "", "content": content if refused == answer
+             else _json(components, refused)}
     return {
-        "200": {"description": described, "content": _json(components, answer)},
+        "200": {"description": described, "content": content},
         "404": {**error, "description": "an API dlrmock does not emulate"},
         "405": {**error, "description": "a method this API does not take"},
         "413": {**error, "description": "a body larger than the max_body_bytes setting"},
@@ -367,17 +370,17 @@ def _signed(operation: dict[str, Any], signing: Signing) -> None:
 
 def _nxcloud_paths(components: _Components) -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    routes: list[tuple[str, str, str, str | None, str | None, str, Signing | None]] = [
-        ("POST", route.path, route.name, route.request, route.answer, "json", route.signing)
-        for route in nxcloud_api.ZALO_ROUTES]
-    routes += [(e.method, e.path, e.name, e.request_schema, e.answer, e.body, e.signing)
-               for e in sendapi.NXCLOUD_ENDPOINTS]
-    for method, path, name, request_schema, answer, body, signing in routes:
+    routes: list[tuple[str, str, str, str | None, str | None, str, Signing | None, str]] = [
+        ("POST", route.path, route.name, route.request, route.answer, "json", route.signing,
+         "application/json") for route in nxcloud_api.ZALO_ROUTES]
+    routes += [(e.method, e.path, e.name, e.request_schema, e.answer, e.body, e.signing,
+                e.media) for e in sendapi.NXCLOUD_ENDPOINTS]
+    for method, path, name, request_schema, answer, body, signing, media in routes:
         operation: dict[str, Any] = {
             "operationId": name,
             "tags": ["nxcloud"],
             "summary": schema(request_schema).get("title", name) if request_schema else name,
-            "responses": _answers(components, answer, "nxcloud"),
+            "responses": _answers(components, answer, "nxcloud", media),
         }
         if signing is not None:
             _signed(operation, signing)

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from openapi_spec_validator import validate as validate_spec
 
 from mock_server import MockProvider, create_app, receipt, validate, wire
-from mock_server._registry import validator_for
+from mock_server._registry import schema, validator_for
 from mock_server._sendapi_examples import ILLUSTRATES, send_examples
 from mock_server.cli import cli
 from mock_server.openapi import EXAMPLES_BASE, bundle, openapi_document
@@ -68,13 +68,17 @@ def test_every_nxcloud_route_is_documented_and_served() -> None:
         assert "1003 bad signature" in operation["responses"]["200"]["description"]
     for endpoint in NXCLOUD_ENDPOINTS:
         operation = paths[endpoint.path][endpoint.method.lower()]
-        media = "application/x-www-form-urlencoded" if endpoint.body == "form" \
-            else "application/json"
-        body = operation["requestBody"]["content"]
-        assert list(body) == [media]
-        assert body[media]["schema"] == {
-            "$ref": f"#/components/schemas/{endpoint.request_schema}"}
-        answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        if endpoint.method == "GET":  # the query's fields, one parameter each
+            names = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+            assert names == set(schema(str(endpoint.request_schema))["properties"])
+        else:
+            media = "application/x-www-form-urlencoded" if endpoint.body == "form" \
+                else "application/json"
+            body = operation["requestBody"]["content"]
+            assert list(body) == [media]
+            assert body[media]["schema"] == {
+                "$ref": f"#/components/schemas/{endpoint.request_schema}"}
+        answer = operation["responses"]["200"]["content"][endpoint.media]["schema"]
         assert answer == {"$ref": f"#/components/schemas/{endpoint.answer}"}
         assert ("security" in operation) == (endpoint.signing is not None), endpoint.name
 
@@ -110,7 +114,8 @@ def test_every_emulated_endpoint_has_a_request_and_an_answer_schema() -> None:
         answers = operation["responses"]
         assert {"200", "404", "405", "413"} <= set(answers), key
         for status in ("200", "404", "405", "413"):
-            assert _schema_name(answers[status]["content"]["application/json"]["schema"]), key
+            [content] = answers[status]["content"].values()  # JSON, or plain text (conversion)
+            assert _schema_name(content["schema"]), key
         if "requestBody" in operation:
             for content in operation["requestBody"]["content"].values():
                 assert _schema_name(content["schema"]), key
@@ -165,7 +170,8 @@ def _shown(document: dict[str, Any]) -> dict[str, list[tuple[str, str, str, dict
     for _, _, operation in _operations(document):
         places = [(media, content) for media, content in
                   operation.get("requestBody", {}).get("content", {}).items()]
-        places += [("200", operation["responses"]["200"]["content"]["application/json"])]
+        places += [("200", content) for content in
+                   operation["responses"]["200"]["content"].values()]
         places += [(f"parameter {p['name']}", p) for p in operation.get("parameters", ())]
         for where, place in places:
             for label, example in place.get("examples", {}).items():
@@ -204,7 +210,7 @@ def test_documented_send_examples_are_valid_against_their_operation() -> None:
         identifier = operation["operationId"]
         requests: dict[str, dict[str, Any]] = {}
         answers: list[tuple[str, Any]] = []
-        content = operation["responses"]["200"]["content"]["application/json"]
+        [content] = operation["responses"]["200"]["content"].values()
         for example in content.get("examples", {}).values():
             if "value" in example:
                 answers.append((_schema_name(content["schema"]), example["value"]))
@@ -216,7 +222,7 @@ def test_documented_send_examples_are_valid_against_their_operation() -> None:
             for label, example in parameter.get("examples", {}).items():
                 requests.setdefault(label, {})[parameter["name"]] = example["value"]
         request_schema = schemas.get(identifier) or _schema_name(next(iter(
-            operation["requestBody"]["content"].values()))["schema"])
+            operation["requestBody"]["content"].values()))["schema"]) if requests else ""
         for label, value in requests.items():
             # eSMS matches parameter names case-insensitively (``Apikey``), as dlrmock does.
             fields = canonical(value) if identifier.startswith("esms.") else value

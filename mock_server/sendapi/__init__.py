@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import nxcloud_journey, nxcloud_sms, nxcloud_viber, nxcloud_whatsapp
+from . import nxcloud_journey, nxcloud_sms, nxcloud_sms_lookup, nxcloud_viber, nxcloud_whatsapp
 from ._exchange import EXPLAIN_HEADER
 from ._messages import MessageNotFoundError, MessageNotHeldError, MessageStore, Part, SentMessage
 from ._model import AcceptedMessage, CapturedSend, SendHooks
@@ -32,6 +32,7 @@ from .signature import masked_string_to_sign, sign, string_to_sign
 
 NXCLOUD_ENDPOINTS = (
     *nxcloud_sms.ENDPOINTS,
+    *nxcloud_sms_lookup.ENDPOINTS,
     *nxcloud_viber.ENDPOINTS,
     *nxcloud_whatsapp.ENDPOINTS,
     *nxcloud_journey.ENDPOINTS,

@@ -84,7 +84,7 @@ def invalid_request(explain: str, *, status: int = 200,
 def with_invalid_request(shape: ErrorShape) -> ErrorShape:
     """``shape``, answering :data:`INVALID_REQUEST` for the requests the shared exchange
     refuses itself (a wrong method, a body too large) under ``INVALID_REQUEST_CODE``."""
-    def error(code: int | str, message: str) -> dict[str, Any]:
+    def error(code: int | str, message: str) -> Any:
         if str(code) == str(INVALID_REQUEST_CODE):
             return dict(INVALID_REQUEST)
         return shape(code, message)

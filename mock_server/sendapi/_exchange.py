@@ -61,8 +61,8 @@ class Reject(Exception):
         """The whole error document when it is not ``error_shape(code, message)``."""
 
 
-ErrorShape = Callable[[int | str, str], dict[str, Any]]
-"""(code, message) → the provider's error document."""
+ErrorShape = Callable[[int | str, str], Any]
+"""(code, message) → the provider's error document (a JSON value; text for a text API)."""
 
 
 @dataclass
@@ -80,6 +80,7 @@ class Answer:
 
 
 EXPLAIN_HEADER = "X-Dlrmock-Explain"
+JSON = "application/json"
 
 
 @dataclass
@@ -156,10 +157,10 @@ def _path() -> str:
     return request.path + (f"?{query}" if query else "")
 
 
-def _json_response(answer: Answer) -> Response:
+def _response(answer: Answer, media: str) -> Response:
     # Serialised here, not with the app's JSON provider: key order as the provider documents it.
-    response = Response(json.dumps(answer.payload), status=answer.status,
-                        mimetype="application/json")
+    text = json.dumps(answer.payload) if media == JSON else str(answer.payload)
+    response = Response(text, status=answer.status, mimetype=media)
     for name, value in answer.headers.items():
         response.headers[name] = value
     return response
@@ -175,8 +176,11 @@ def serve(
     too_large_code: int | str,
     hooks: SendHooks,
     handler: Callable[[Exchange], Answer],
+    media: str = JSON,
 ) -> Response:
-    """Handle the current request with ``handler``; never lets bad input become a 500."""
+    """Handle the current request with ``handler``; never lets bad input become a 500.
+
+    The answer is JSON, or with another ``media`` (``text/plain``) the payload as text."""
     try:
         if request.method not in methods:
             raise Reject(bad_request_code,
@@ -216,7 +220,7 @@ def serve(
     _capture(hooks, exchange, answer)
     if answer.explain and EXPLAIN_HEADER not in answer.headers:
         answer.headers[EXPLAIN_HEADER] = _header_text(answer.explain)
-    response = _json_response(answer)
+    response = _response(answer, media)
     if answer.run_ids:
         # Answer first: the receipts are scheduled once the answer has been written (the WSGI
         # server closes the response after sending it), so a callback never overtakes it.

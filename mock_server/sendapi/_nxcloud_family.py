@@ -72,11 +72,16 @@ class Endpoint:
     too_large_code: int | str
     handler: Handler
     body: str = "json"
-    """The request body: ``json`` or ``form`` (x-www-form-urlencoded); read by ``openapi``."""
+    """The request body: ``json``, ``form`` (x-www-form-urlencoded) or ``query`` (the URL's
+    query, a form body also read); read by ``openapi``."""
     answer: str | None = None
     """The answer's schema (success and error documents alike, inside HTTP 200)."""
     signing: Signing | None = None
     """The signed-API headers it requires (its handler authenticates with this), or ``None``."""
+    media: str = "application/json"
+    """The answer's media type; ``text/plain`` answers the payload (and errors) as text."""
+    also: tuple[str, ...] = ()
+    """Other methods it takes (the same handler), beyond the documented ``method``."""
 
 
 def json_object(exchange: Exchange, schema: str, *, code: int | str = 9000,
@@ -118,6 +123,7 @@ def accept(
     scenarios: Mapping[str, str | None],
     values: Mapping[str, str],
     reject_code: int | str,
+    sent_fields: Mapping[str, Any] | None = None,
 ) -> tuple[list[str], str]:
     """Record one accepted send of ``family`` as a :class:`SentMessage` and start (or hold) the
     receipts of each recipient; (the run ids started, the explanation of what they play).
@@ -125,6 +131,7 @@ def accept(
     Each recipient's fate is :func:`decide`'s (the ``X-Dlrmock-Scenario`` header, ``send.rules``
     with ``api`` and ``values``, the number); ``scenarios`` maps an outcome to this family's
     built-in scenario (``None``: no receipt at all). A scenario of another family is refused.
+    ``sent_fields`` become the message's :attr:`~SentMessage.fields`.
     """
     try:
         choice = choose(request.headers.get(SCENARIO_HEADER), PROVIDER)
@@ -142,7 +149,7 @@ def accept(
                 f"of {', '.join(sorted({s for s in scenarios.values() if s}))} or an outcome",
             )
         decisions.append(decision)
-    sent = SentMessage(sent_id, PROVIDER, api)
+    sent = SentMessage(sent_id, PROVIDER, api, fields=dict(sent_fields or {}))
     run_ids: list[str] = []
     for recipient, decision in zip(recipients, decisions, strict=True):
         part = Part(recipient.phone)
@@ -233,6 +240,7 @@ def _respond(context: Context, endpoint: Endpoint, methods: tuple[str, ...]) -> 
         too_large_code=endpoint.too_large_code,
         hooks=context.hooks,
         handler=lambda exchange: endpoint.handler(context, exchange),
+        media=endpoint.media,
     )
 
 
@@ -252,7 +260,7 @@ def families_blueprint(
     context.state.messages.starters[HELD] = _starter_factory(context)
     for endpoint in endpoints:
         def view(endpoint: Endpoint = endpoint) -> Response:
-            return _respond(context, endpoint, (endpoint.method,))
+            return _respond(context, endpoint, (endpoint.method, *endpoint.also))
 
         # Every method reaches the view, so a wrong one is answered in the API's own shape.
         blueprint.add_url_rule(endpoint.path, endpoint.name.replace(".", "_"), view,

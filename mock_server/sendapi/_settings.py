@@ -146,6 +146,11 @@ class SendSettings:
     """``cost.originalPrice`` of a charged journey (``journey_acknowledged``)."""
     nxcloud_daily_quota: int = 1000
     """Zalo's daily quota of the OA; ``remainingQuota`` counts down with each send."""
+    nxcloud_balance: float = 1000
+    """The NXCloud account's balance (``/api/common/getBalance``), in ``nxcloud_currency``;
+    sends do not spend it."""
+    nxcloud_credit_balance: float = 0
+    """The NXCloud account's credit line (``getBalance``'s ``credit_balance``)."""
     esms_unit_prices: Mapping[str, float] = field(default_factory=lambda: dict(_ESMS_PRICES))
     """eSMS price of one message by TypeId (``TotalPrice``); sandbox sends cost 0."""
     channel_magic_numbers: Mapping[str, Mapping[str, str]] = field(

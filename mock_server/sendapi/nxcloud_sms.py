@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 
 from flask import request
 
+from .._registry import schema as schema_document
 from ._exchange import Answer, Exchange, Reject, first_problem
 from ._nxcloud_family import (
     Context,
@@ -32,7 +33,8 @@ from ._nxcloud_family import (
 )
 from .nxcloud_signed import Signing, authenticate, nxcloud_error
 
-__all__ = ["ENDPOINTS", "SCENARIOS", "legacy_error", "segments"]
+__all__ = ["ENDPOINTS", "SCENARIOS", "check_app", "checked_form", "form_fields", "legacy_error",
+           "segments"]
 
 FAMILY = "nxcloud.sms"
 SIGNING = Signing("3", "mtsend", "the SMS APIs")
@@ -104,16 +106,47 @@ LEGACY_CODES = _Codes(params="2", key="1", content="4", long="5", phone="6", sen
 V1_CODES = _Codes(params=9000, key=9003, content=9000, long=9000, phone=9002, sender=9000)
 
 
-def _check_app(context: Context, appkey: str, secretkey: str | None, codes: _Codes) -> None:
+def check_app(context: Context, appkey: str, secretkey: str | None, code: int | str) -> None:
+    """Refuse (``code``) an ``appkey`` / ``secretkey`` pair the ``sms_apps`` setting does not
+    list; an empty setting accepts any pair. ``secretkey`` ``None``: the key alone (signed APIs).
+    """
     apps = context.settings.sms_apps
     if not apps:
         return
     if appkey not in apps:
-        raise Reject(codes.key, f"unknown SMS application appkey {appkey!r}; the sms_apps "
-                                f"setting lists {', '.join(sorted(apps))}")
+        raise Reject(code, f"unknown SMS application appkey {appkey!r}; the sms_apps "
+                           f"setting lists {', '.join(sorted(apps))}")
     if secretkey is not None and secretkey != apps[appkey]:
-        raise Reject(codes.key, f"wrong secretkey for SMS application {appkey!r} "
-                                "(the sms_apps setting maps appkey to secretkey)")
+        raise Reject(code, f"wrong secretkey for SMS application {appkey!r} "
+                           "(the sms_apps setting maps appkey to secretkey)")
+
+
+def form_fields(exchange: Exchange, code: int | str) -> dict[str, str]:
+    """The form body's fields (an empty body: none); :class:`Reject` (``code``) for JSON or a
+    body that is not UTF-8. Kept as the captured send's ``json``."""
+    content_type = request.headers.get("Content-Type", "")
+    if "json" in content_type:
+        raise Reject(code, f"Content-Type {content_type!r}: this API takes an "
+                           "application/x-www-form-urlencoded body, not JSON")
+    try:
+        text = exchange.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Reject(code, "the form body is not UTF-8 text") from None
+    fields = dict(parse_qsl(text, keep_blank_values=True))
+    exchange.json = fields
+    return fields
+
+
+def checked_form(exchange: Exchange, schema: str, code: int | str) -> dict[str, str]:
+    """:func:`form_fields`, valid against ``schema`` (else :class:`Reject` ``code`` naming the
+    problem and the required fields)."""
+    fields = form_fields(exchange, code)
+    problem = first_problem(schema, fields)
+    if problem is not None:
+        required = schema_document(schema).get("required", [])
+        raise Reject(code, f"parameter error: {problem} (the API needs the form fields "
+                           f"{', '.join(required)})")
+    return fields
 
 
 def _send(context: Context, fields: Mapping[str, str], codes: _Codes, *, api: str,
@@ -165,31 +198,18 @@ def _send(context: Context, fields: Mapping[str, str], codes: _Codes, *, api: st
     run_ids, explain = accept(
         context, family=FAMILY, api=api, sent_id=messageid, recipients=recipients,
         callback=callback, scenarios=SCENARIOS, reject_code=codes.params,
-        values={"content": content, "template": "", "request_id": ext or ""})
+        values={"content": content, "template": "", "request_id": ext or ""},
+        # What the look-ups (/api/sms/get) answer about it besides its receipts.
+        sent_fields={"content": content, "sender": sender or "",
+                     "report_ids": [r.message_id for r in recipients]})
     return Answer(answer(messageid), message_ids=[messageid], run_ids=run_ids, explain=explain)
 
 
 # -- POST /api/sms/mtsend
-_LEGACY_REQUIRED = ("appkey", "secretkey", "phone", "content")
-
-
 def mtsend(context: Context, exchange: Exchange) -> Answer:
     """The legacy form API."""
-    content_type = request.headers.get("Content-Type", "")
-    if "json" in content_type:
-        raise Reject("2", f"Content-Type {content_type!r}: this API takes an "
-                          "application/x-www-form-urlencoded body, not JSON")
-    try:
-        text = exchange.body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Reject("2", "the form body is not UTF-8 text") from None
-    fields = dict(parse_qsl(text, keep_blank_values=True))
-    exchange.json = fields
-    problem = first_problem("nxcloud.sms.mtsend.request", fields)
-    if problem is not None:
-        raise Reject("2", f"parameter error: {problem} (the API needs the form fields "
-                          f"{', '.join(_LEGACY_REQUIRED)})")
-    _check_app(context, fields["appkey"], fields["secretkey"], LEGACY_CODES)
+    fields = checked_form(exchange, "nxcloud.sms.mtsend.request", LEGACY_CODES.params)
+    check_app(context, fields["appkey"], fields["secretkey"], LEGACY_CODES.key)
     return _send(context, fields, LEGACY_CODES, api="sms.mtsend", names={},
                  answer=_legacy_success)
 
@@ -206,7 +226,7 @@ def _signed(context: Context, exchange: Exchange, codes: _Codes, api: str,
     authenticate(exchange, context.settings, context.state.clock, SIGNING)
     document = json_object(exchange, "nxcloud.sms.mt.request", code=codes.params,
                            body_code=codes.params)
-    _check_app(context, document["appKey"], None, codes)
+    check_app(context, document["appKey"], None, codes.key)
     fields = {k: str(v) for k, v in document.items() if v is not None and not isinstance(v, dict)}
     return _send(context, fields, codes, api=api, names=_SIGNED_NAMES, answer=answer)
 
