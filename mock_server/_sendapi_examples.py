@@ -167,6 +167,7 @@ ILLUSTRATES: Mapping[str, tuple[str, ...]] = {
     "nxcloud/wa-mt-response-failure-nxcloud.json": ("nxcloud.whatsapp.mt",),
     "nxcloud/wa-mt-response-failure-meta.json": ("nxcloud.whatsapp.mt",),
     "nxcloud/sms-get-response.json": ("nxcloud.sms.get",),
+    "nxcloud/sms-getSmsCdr-response.json": ("nxcloud.sms.getSmsCdr",),
     "nxcloud/balance-response.json": ("nxcloud.common.getBalance",),
     "nxcloud/zalo-check-journey-token-request.json": ("nxcloud.zalo.checkJourneyToken",),
     "nxcloud/zalo-check-journey-token-response-success.json": ("nxcloud.zalo.checkJourneyToken",),
@@ -179,7 +180,6 @@ NOT_EMULATED: Mapping[str, str] = {
     "mo-shortcode-ClientResponse.xml": "the receiver's answer to a short-code MO push",
     "did-sms-mtsend-*.json": "DID SMS (/didsms/mtsend)",
     "saas-wa-send-*": "SaaS WhatsApp (/saas/wa/send)",
-    "sms-getSmsCdr-response.json": "the legacy SMS record list (/api/sms/getSmsCdr)",
 }
 """Documented send-API examples left out of ``schemas/sendapi-examples/``: dlrmock does not
 emulate their APIs (docs/openapi.md)."""

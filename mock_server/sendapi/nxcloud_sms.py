@@ -201,6 +201,7 @@ def _send(context: Context, fields: Mapping[str, str], codes: _Codes, *, api: st
         values={"content": content, "template": "", "request_id": ext or ""},
         # What the look-ups (/api/sms/get) answer about it besides its receipts.
         sent_fields={"content": content, "sender": sender or "",
+                     "appkey": fields.get("appkey", fields.get("appKey", "")),
                      "report_ids": [r.message_id for r in recipients]})
     return Answer(answer(messageid), message_ids=[messageid], run_ids=run_ids, explain=explain)
 

@@ -7,6 +7,11 @@
 - ``POST /api/sms/get`` (form ``appkey, secretkey, date=yyyyMMdd, messageid``): one message's
   record, ``{"code": "0", "row": {…}}``, filled from the message and the receipt it played.
   Codes 1 params invalid, 2 keys invalid, 3 only the recent 31 days.
+- ``POST /api/sms/getSmsCdr`` (form ``appkey, secretkey, date, page_size, page[, sort_type]``):
+  one page of the records of every number the application's SMS went to on that day,
+  ``{"code": "0", "info": {"total", "page", "pageSize", "rows": […]}}``. Codes 1 params invalid,
+  2 keys invalid, 3 ``page_size`` and 4 ``page`` invalid [choice: the docs give both codes the
+  same text].
 - ``POST /api/common/getBalance`` (form ``appkey, secretkey``): the ``nxcloud_balance`` and
   ``nxcloud_credit_balance`` settings.
 
@@ -120,15 +125,24 @@ def get(context: Context, exchange: Exchange) -> Answer:
         ids = ", ".join(sent.fields.get("report_ids") or ())
         raise Reject("1", f"messageid {messageid!r} is a batch of {len(parts)} numbers: ask "
                           f"about one report's messageid ({ids})")
-    sent_at = datetime.fromtimestamp(sent.created_at, SEND_TIME_ZONE).replace(tzinfo=None)
+    app = str(sent.fields.get("appkey", ""))
+    if app != fields["appkey"]:
+        raise Reject("1", f"SMS {messageid!r} was sent by the SMS application {app!r}, not "
+                          f"{fields['appkey']!r}: ask with its keys")
+    sent_at = _sent_at(sent)
     if sent_at.date() != day:
         raise Reject("1", f"SMS {messageid!r} was sent on {sent_at:%Y%m%d} (China time, "
                           f"UTC+8), not on {fields['date']}: date must be its day")
-    return Answer({"code": "0", "row": _row(sent, parts[0], messageid, sent_at)},
+    return Answer({"code": "0", "row": _row(sent, parts[0], messageid)},
                   message_ids=[sent.id])
 
 
-def _day(text: str, context: Context) -> date:
+def _sent_at(sent: SentMessage) -> datetime:
+    """When ``sent`` was accepted, as a naive time on NXCloud's clock (China time)."""
+    return datetime.fromtimestamp(sent.created_at, SEND_TIME_ZONE).replace(tzinfo=None)
+
+
+def _day(text: str, context: Context, too_old: int | str = "3") -> date:
     try:
         day = datetime.strptime(text, "%Y%m%d").date()
     except ValueError:
@@ -137,13 +151,13 @@ def _day(text: str, context: Context) -> date:
     if day > today:
         raise Reject("1", f"date {text} is after today ({today:%Y%m%d}, China time, UTC+8)")
     if (today - day).days >= RECENT_DAYS:
-        raise Reject("3", f"date {text} is more than {RECENT_DAYS - 1} days before today "
+        raise Reject(too_old, f"date {text} is more than {RECENT_DAYS - 1} days before today "
                           f"({today:%Y%m%d}, China time): only the recent {RECENT_DAYS} days "
                           "can be queried")
     return day
 
 
-def _row(sent: SentMessage, part: Part, messageid: str, sent_at: datetime) -> dict[str, Any]:
+def _row(sent: SentMessage, part: Part, messageid: str) -> dict[str, Any]:
     """The ``row``, key order and types as the documented example. Vocabulary of the Chinese
     wiki: ``dr_status`` Success / Fail, ``billing_status`` Billed / UnBilled."""
     report = part.played[-1] if part.played else {}
@@ -155,7 +169,7 @@ def _row(sent: SentMessage, part: Part, messageid: str, sent_at: datetime) -> di
         price = 0.0
     return {
         "billing_size": segments(content),
-        "date": str(report.get("sendtime") or sent_at.strftime(TIME_FORMAT)),
+        "date": str(report.get("sendtime") or _sent_at(sent).strftime(TIME_FORMAT)),
         "senderid": str(sent.fields.get("sender", "")),
         "phone": part.phone.lstrip("+"),
         "dr_time": str(report.get("drtime", "")),
@@ -167,6 +181,56 @@ def _row(sent: SentMessage, part: Part, messageid: str, sent_at: datetime) -> di
         "dr": str(report.get("result", "")),
         "network": "",
     }
+
+
+# -- POST /api/sms/getSmsCdr
+CDR_KEYS = ("senderid", "body", "phone", "msgid", "dr_status", "billing_size", "billing_price",
+            "date", "dr_time", "billing_status", "network", "dr")
+"""A ``getSmsCdr`` row's keys in the documented example's order (not ``get``'s)."""
+MAX_PAGE_SIZE = 999
+"""[doc] ``page_size`` "less than 1000"."""
+
+
+def get_sms_cdr(context: Context, exchange: Exchange) -> Answer:
+    """One page of the day's records of the application's SMS, a row per number, oldest first
+    (``sort_type`` 1: newest first)."""
+    fields = checked_form(exchange, "nxcloud.sms.get_sms_cdr.request", "1")
+    check_app(context, fields["appkey"], fields["secretkey"], "2")
+    size = _whole(fields["page_size"], "page_size", 1, MAX_PAGE_SIZE, "3")
+    page = _whole(fields["page"], "page", 1, None, "4")
+    sort_type = fields.get("sort_type", "0") or "0"
+    if sort_type not in ("0", "1"):
+        raise Reject("1", f"sort_type {sort_type!r} must be 0 (ascending) or 1 (descending)")
+    day = _day(fields["date"], context, too_old="1")
+    records: list[tuple[SentMessage, Part, str]] = []  # oldest first, a batch in send order
+    for sent in context.state.messages.all():
+        ids = list(sent.fields.get("report_ids") or ())
+        if _is_sms(sent) and sent.fields.get("appkey") == fields["appkey"] \
+                and _sent_at(sent).date() == day and len(ids) == len(sent.parts):
+            records += zip([sent] * len(ids), sent.parts, ids, strict=True)
+    records.sort(key=lambda record: record[0].created_at)  # stable: a batch keeps its order
+    if sort_type == "1":
+        records.reverse()
+    shown = records[(page - 1) * size:page * size]
+    rows = []
+    for sent, part, messageid in shown:
+        row = _row(sent, part, messageid)
+        rows.append({key: row[key] for key in CDR_KEYS})
+    return Answer({"code": "0", "info": {"total": len(records), "page": page, "pageSize": size,
+                                         "rows": rows}},
+                  message_ids=list(dict.fromkeys(sent.id for sent, _, _ in shown)),
+                  explain=f"{len(records)} record(s) of SMS application {fields['appkey']!r} "
+                          f"sent on {fields['date']} (China time, UTC+8); {len(rows)} on page "
+                          f"{page}")
+
+
+def _whole(text: str, name: str, low: int, high: int | None, code: str) -> int:
+    digits = text.strip()
+    value = int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 10 else None
+    if value is None or value < low or (high is not None and value > high):
+        limit = f"{low}-{high}" if high is not None else f"{low} or more"
+        raise Reject(code, f"{name} {text!r} must be a whole number, {limit}")
+    return value
 
 
 # -- POST /api/common/getBalance
@@ -186,6 +250,9 @@ ENDPOINTS = (
              media="text/plain", also=("POST",)),
     Endpoint("POST", "/api/sms/get", "nxcloud.sms.get", NO_RECEIPTS, "nxcloud.sms.get.request",
              _error, "1", "1", get, body="form", answer="nxcloud.sms.get.response"),
+    Endpoint("POST", "/api/sms/getSmsCdr", "nxcloud.sms.getSmsCdr", NO_RECEIPTS,
+             "nxcloud.sms.get_sms_cdr.request", _error, "1", "1", get_sms_cdr, body="form",
+             answer="nxcloud.sms.get_sms_cdr.response"),
     Endpoint("POST", "/api/common/getBalance", "nxcloud.common.getBalance", NO_RECEIPTS,
              "nxcloud.common.balance.request", _error, "2", "2", get_balance, body="form",
              answer="nxcloud.common.balance.response"),
