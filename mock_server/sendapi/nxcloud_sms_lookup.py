@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from flask import request
 
@@ -52,19 +52,17 @@ def find_sms(context: Context, messageid: str) -> tuple[SentMessage, list[Part]]
     messages = context.state.messages
     sent = messages.find(messageid)
     if _is_sms(sent):
-        assert sent is not None
         return sent, list(sent.parts)
     match = _BATCH_REPORT_ID.fullmatch(messageid)
     sent = messages.find(match["sent"]) if match else None
     if _is_sms(sent):
-        assert sent is not None
         report_ids = list(sent.fields.get("report_ids") or ())
         if messageid in report_ids and len(report_ids) == len(sent.parts):
             return sent, [sent.parts[report_ids.index(messageid)]]
     return None
 
 
-def _is_sms(sent: SentMessage | None) -> bool:
+def _is_sms(sent: SentMessage | None) -> TypeGuard[SentMessage]:
     return sent is not None and sent.provider == "nxcloud" and sent.api in SMS_APIS
 
 
