@@ -9,8 +9,10 @@ it, with ``requests`` against a :class:`MockProvider` on a real 127.0.0.1 socket
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -183,6 +185,25 @@ def test_a_soap_call_is_404_naming_its_json_equivalent(provider: MockProvider) -
                             "same fields instead")
     recorded(provider, explain)
     assert provider.sent[0].body == envelope
+
+
+def test_a_soap_envelope_too_large_or_cut_short_is_still_esms_invalid_request(
+        provider: MockProvider) -> None:
+    # The body is read before the refusal: its own faults answer in eSMS's shape too, and are
+    # recorded as eSMS's.
+    big = requests.post(f"{provider.url}/MainService.svc", data=b"<x/>" * LIMIT,
+                        headers={"Content-Type": "text/xml"}, timeout=DEADLINE)
+    assert "max_body_bytes" in invalid_request(big, 413)
+    port = int(provider.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as app:
+        app.sendall(b"POST /mainservice.svc HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    b"Content-Type: text/xml\r\nContent-Length: 100\r\n\r\n<SOAP-ENV:")
+        app.shutdown(socket.SHUT_WR)
+        cut = http.client.HTTPResponse(app)
+        cut.begin()
+        assert (cut.status, cut.read()) == (400, INVALID_REQUEST)
+    assert [(s.provider, s.endpoint, s.error) for s in provider.sent] == [
+        ("esms", "esms.soap", "99"), ("esms", "esms.soap", "99")]
 
 
 def test_a_bad_scenario_header_is_invalid(provider: MockProvider) -> None:
