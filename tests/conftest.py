@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import trustme
+from esms_sink import EsmsSink
 from hypothesis import settings
 from targets import Sink, Target
 
@@ -147,9 +148,16 @@ def target(make_target: Callable[..., Target]) -> Target:
 
 
 @pytest.fixture
-def sink() -> Iterator[Sink]:
+def counting_sink() -> Iterator[Sink]:
     """The fast counting sink."""
     with Sink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="module")
+def sink() -> Iterator[EsmsSink]:
+    """A webhook recording the eSMS callbacks of a module's provider (its tests share it)."""
+    with EsmsSink() as sink:
         yield sink
 
 

@@ -16,19 +16,14 @@ from typing import Any
 import pytest
 import requests
 from esms_invalid_request import invalid_request
-from test_sendapi_esms_apis import DEADLINE, EXPLAIN, KEYS, Sink, api, valid, vector
+from esms_sink import EsmsSink
+from test_sendapi_esms_apis import DEADLINE, EXPLAIN, KEYS, api, valid, vector
 
 from mock_server import MockProvider
 
 OA, TEMPLATE = "4097311281936189049", "267247"
 DOCUMENTED = {**vector("req-Send_zns_bulk_v4_post_json.json"), **KEYS}
 """The docs' request: three items, RequestIds ``96accf59-0c41-4bc7-a5c1``…``a5c3``."""
-
-
-@pytest.fixture(scope="module")
-def sink() -> Iterator[Sink]:
-    with Sink() as sink:
-        yield sink
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +36,9 @@ def esms() -> Iterator[MockProvider]:
 @pytest.fixture(autouse=True)
 def _fresh(esms: MockProvider) -> None:
     esms.reset()
-    esms.state.send_state.clear()
 
 
-def bulk(sink: Sink | None = None, **fields: Any) -> dict[str, Any]:
+def bulk(sink: EsmsSink | None = None, **fields: Any) -> dict[str, Any]:
     """The documented request, calling back to the sink (or nowhere), ``fields`` over it."""
     document = copy.deepcopy(DOCUMENTED)
     if sink is None:
@@ -97,7 +91,7 @@ def test_bulk_checks_the_shared_oa_and_template_against_the_account(esms: MockPr
 
 # --------------------------------------------------------------------------- each item
 def test_each_bulk_item_is_its_own_send_with_its_request_id_in_its_callback(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     document = bulk(sink, Data=[{**item, "Phone": item["Phone"][:-4] + "0000"}
                                 for item in DOCUMENTED["Data"][:2]])
     answer = answered(post(esms, document))
@@ -152,7 +146,7 @@ def test_a_bulk_item_the_balance_cannot_pay_keeps_its_request_id_free(
     assert detail[2]["ErrorMessage"] == "Không đủ số dư để gửi tin."
 
 
-def test_the_scenario_header_decides_every_bulk_item(esms: MockProvider, sink: Sink) -> None:
+def test_the_scenario_header_decides_every_bulk_item(esms: MockProvider, sink: EsmsSink) -> None:
     document = bulk(sink, Data=DOCUMENTED["Data"][:2])
     answer = answered(post(esms, document, headers={"X-Dlrmock-Scenario": "failed"}))
     for item in answer["detail"]:

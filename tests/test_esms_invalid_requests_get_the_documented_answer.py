@@ -41,7 +41,6 @@ def provider() -> Iterator[MockProvider]:
 @pytest.fixture(autouse=True)
 def _fresh(provider: MockProvider) -> None:
     provider.reset()
-    provider.state.send_state.clear()
 
 
 def url(provider: MockProvider, name: str) -> str:

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import requests
 from esms_invalid_request import invalid_request
+from esms_sink import EsmsSink
 from test_sendapi_esms_apis import (
     DEADLINE,
     EXPLAIN,
-    Sink,
     api,
     multichannel,
     status,
@@ -35,13 +35,7 @@ PRICES = {"2": 850, "25": 330}
 
 
 @pytest.fixture(scope="module")
-def sink() -> Iterator[Sink]:
-    with Sink() as sink:
-        yield sink
-
-
-@pytest.fixture(scope="module")
-def esms(sink: Sink) -> Iterator[MockProvider]:
+def esms(sink: EsmsSink) -> Iterator[MockProvider]:
     send = {"esms_default_webhook": f"{sink.url}/default", "esms_unit_prices": PRICES,
             "rules": [{"match": {"request_id": "^fail-"}, "outcome": "failed"}]}
     with MockProvider(time_scale=0, send=send) as provider:
@@ -51,7 +45,6 @@ def esms(sink: Sink) -> Iterator[MockProvider]:
 @pytest.fixture(autouse=True)
 def _fresh(esms: MockProvider) -> None:
     esms.reset()
-    esms.state.send_state.clear()
 
 
 def post(provider: MockProvider, document: dict[str, Any],
@@ -82,14 +75,14 @@ def renewed(document: dict[str, Any]) -> dict[str, Any]:
 _SERIAL = itertools.count()
 
 
-def channels_played(sink: Sink, smsid: str, count: int) -> list[tuple[str, str, str]]:
+def channels_played(sink: EsmsSink, smsid: str, count: int) -> list[tuple[str, str, str]]:
     """(path, TypeId, SendSuccess) of each callback about ``smsid``, in order."""
     return [(path, c["TypeId"], c["SendSuccess"]) for path, c in sink.wait(smsid, count)]
 
 
 # ------------------------------------------------------------------------------- Channels
 def test_channels_as_a_comma_separated_string_chain_like_the_array(esms: MockProvider,
-                                                                  sink: Sink) -> None:
+                                                                  sink: EsmsSink) -> None:
     document = {**multichannel(sink, ZALO_FAILS), "Channels": "zalo,sms"}
     smsid = accepted(post(esms, document))
     assert channels_played(sink, smsid, 2) == [("/zalo", "25", "0"), ("/sms", "2", "1")]
@@ -97,7 +90,7 @@ def test_channels_as_a_comma_separated_string_chain_like_the_array(esms: MockPro
 
 @pytest.mark.parametrize("channels", [["zalo", "zalo"], "zalo,viber", "zalo,SMS,zalo"])
 def test_channels_naming_one_twice_or_an_unknown_one_are_invalid_stating_the_documented_value(
-        esms: MockProvider, sink: Sink, channels: Any) -> None:
+        esms: MockProvider, sink: EsmsSink, channels: Any) -> None:
     document = {**multichannel(sink, DELIVERED), "Channels": channels}
     read = channels.lower().split(",") if isinstance(channels, str) else channels
     message = (f"Channels {read!r}: list each of zalo, sms at most once, in the order to try "
@@ -105,7 +98,7 @@ def test_channels_naming_one_twice_or_an_unknown_one_are_invalid_stating_the_doc
     assert invalid_request(post(esms, document)) == message
 
 
-def test_the_sms_channel_alone_sends_the_sms(esms: MockProvider, sink: Sink) -> None:
+def test_the_sms_channel_alone_sends_the_sms(esms: MockProvider, sink: EsmsSink) -> None:
     document = multichannel(sink, DELIVERED)
     document.update(Channels=["sms"], Data=document["Data"][1:])
     smsid = accepted(post(esms, document))
@@ -114,7 +107,7 @@ def test_the_sms_channel_alone_sends_the_sms(esms: MockProvider, sink: Sink) -> 
 
 # --------------------------------------------------------------------- each entry, checked
 def test_the_php_samples_aoid_spelling_is_791_naming_the_documented_oaid(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     # eSMS's PHP sample (multiple_channel/) builds this body by hand, with "AOID" where the docs
     # name OAID (required), and posts it with Content-Type application/json. The docs win: the
     # OA is missing, as eSMS's error table's 791 says, and nothing is sent.
@@ -143,7 +136,7 @@ def test_the_php_samples_aoid_spelling_is_791_naming_the_documented_oaid(
 
 
 def test_an_aoid_beside_the_oaid_is_ignored_like_any_unknown_field(esms: MockProvider,
-                                                                   sink: Sink) -> None:
+                                                                   sink: EsmsSink) -> None:
     document = multichannel(sink, DELIVERED)
     document["Data"][0]["AOID"] = "3639635426588416370"
     [(_, zalo)] = sink.wait(accepted(post(esms, document)), 1)
@@ -151,7 +144,7 @@ def test_an_aoid_beside_the_oaid_is_ignored_like_any_unknown_field(esms: MockPro
 
 
 def test_a_channel_request_id_of_50_characters_is_accepted_and_51_is_invalid_naming_the_entry(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     document = multichannel(sink, DELIVERED)
     document["Data"][1]["RequestId"] = "r" * 50
     accepted(post(esms, document))
@@ -161,7 +154,7 @@ def test_a_channel_request_id_of_50_characters_is_accepted_and_51_is_invalid_nam
 
 
 def test_the_zalo_channel_takes_tempdata_for_params_and_needs_one_of_them(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     document = multichannel(sink, DELIVERED)
     del document["Data"][0]["Params"]
     message = "Data[0] (zalo): Params (the template's values, in order) is required"
@@ -172,7 +165,7 @@ def test_the_zalo_channel_takes_tempdata_for_params_and_needs_one_of_them(
 
 
 def test_the_zalo_channel_is_a_normal_zns_even_when_its_entry_says_is_journey(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     document = multichannel(sink, DELIVERED)
     document["Data"][0]["IsJourney"] = "1"  # a journey would need OrderId (99) and TypeId 27
     [(_, zalo)] = sink.wait(accepted(post(esms, document)), 1)
@@ -180,7 +173,7 @@ def test_the_zalo_channel_is_a_normal_zns_even_when_its_entry_says_is_journey(
 
 
 def test_the_sms_channel_sends_only_sms_type_2_and_needs_content(esms: MockProvider,
-                                                                sink: Sink) -> None:
+                                                                sink: EsmsSink) -> None:
     document = multichannel(sink, DELIVERED)
     document["Data"][1]["SmsType"] = "8"
     assert refused(post(esms, document), "118", "Loại tin nhắn không hỗ trợ.") == (
@@ -195,7 +188,7 @@ def test_the_sms_channel_sends_only_sms_type_2_and_needs_content(esms: MockProvi
 
 # ------------------------------------------------------- callbacks, sandbox, RequestId, chain
 def test_a_channel_without_a_callback_url_calls_back_to_the_default_webhook(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     document = multichannel(sink, ZALO_FAILS)
     for entry in document["Data"]:
         del entry["CallbackUrl"]
@@ -203,7 +196,7 @@ def test_a_channel_without_a_callback_url_calls_back_to_the_default_webhook(
     assert channels_played(sink, smsid, 2) == [("/default", "25", "0"), ("/default", "2", "1")]
 
 
-def test_a_channel_without_any_callback_ends_at_once_as_its_outcome_says(sink: Sink) -> None:
+def test_a_channel_without_any_callback_ends_at_once_as_its_outcome_says(sink: EsmsSink) -> None:
     with MockProvider(time_scale=0) as provider:
         document = multichannel(sink, ZALO_FAILS)
         for entry in document["Data"]:
@@ -219,7 +212,7 @@ def test_a_channel_without_any_callback_ends_at_once_as_its_outcome_says(sink: S
     (ZALO_FAILS, 1, "850.0000", "0.0000"),  # Zalo fails (free), the SMS delivers
 ])
 def test_each_channels_sandbox_flag_decides_its_own_price(
-        esms: MockProvider, sink: Sink, phone: str, entry: int, paid: str, free: str) -> None:
+        esms: MockProvider, sink: EsmsSink, phone: str, entry: int, paid: str, free: str) -> None:
     prices = []
     for sandbox in ("0", "1"):
         document = renewed(multichannel(sink, phone))
@@ -230,7 +223,7 @@ def test_each_channels_sandbox_flag_decides_its_own_price(
 
 
 def test_a_request_id_shared_by_both_channels_is_claimed_once_and_then_is_124(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     document = multichannel(sink, ZALO_FAILS)
     for entry in document["Data"]:
         entry["RequestId"] = "otp-shared"
@@ -241,7 +234,7 @@ def test_a_request_id_shared_by_both_channels_is_claimed_once_and_then_is_124(
 
 
 def test_a_send_refused_after_its_first_channel_claimed_its_request_id_frees_it(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     used = renewed(multichannel(sink, DELIVERED))
     accepted(post(esms, used))
     document = renewed(multichannel(sink, DELIVERED))
@@ -255,13 +248,13 @@ def test_a_send_refused_after_its_first_channel_claimed_its_request_id_frees_it(
 
 
 def test_the_scenario_header_fails_the_zalo_channel_and_the_sms_follows_the_number(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     smsid = accepted(post(esms, multichannel(sink, DELIVERED),
                           headers={"X-Dlrmock-Scenario": "failed"}))
     assert channels_played(sink, smsid, 2) == [("/zalo", "25", "0"), ("/sms", "2", "1")]
 
 
-def test_send_rules_match_each_channels_own_request_id(esms: MockProvider, sink: Sink) -> None:
+def test_send_rules_match_each_channels_own_request_id(esms: MockProvider, sink: EsmsSink) -> None:
     document = renewed(multichannel(sink, ZALO_FAILS))
     document["Data"][1]["RequestId"] = "fail-sms-1"  # the SMS channel's own RequestId
     smsid = accepted(post(esms, document))

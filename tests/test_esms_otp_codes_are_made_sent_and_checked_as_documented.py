@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 import requests
+from esms_sink import EsmsSink
 from test_sendapi_esms_apis import (
     DEADLINE,
     EXPLAIN,
     KEYS,
-    Sink,
     settle,
     vector,
     voice_query,
@@ -35,13 +35,7 @@ SMS_PRICE = 650.0
 
 
 @pytest.fixture(scope="module")
-def sink() -> Iterator[Sink]:
-    with Sink() as sink:
-        yield sink
-
-
-@pytest.fixture(scope="module")
-def esms(sink: Sink) -> Iterator[MockProvider]:
+def esms(sink: EsmsSink) -> Iterator[MockProvider]:
     with MockProvider(time_scale=0, send={"esms_default_webhook": f"{sink.url}/default"}) \
             as provider:
         yield provider
@@ -50,7 +44,6 @@ def esms(sink: Sink) -> Iterator[MockProvider]:
 @pytest.fixture(autouse=True)
 def _fresh(esms: MockProvider) -> None:
     esms.reset()
-    esms.state.send_state.clear()
 
 
 def gencode(provider: MockProvider, headers: dict[str, str] | None = None,
@@ -69,7 +62,7 @@ def check(provider: MockProvider, phone: str, code: str) -> str:
 
 
 def test_a_code_is_sent_as_customer_care_sms_at_its_price_without_a_request_id(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     answer = gencode(esms).json()
     assert answer["CodeResult"] == "100", answer
     [(path, callback)] = sink.wait(answer["SMSID"], 1)
@@ -88,7 +81,7 @@ def test_a_code_is_sent_as_customer_care_sms_at_its_price_without_a_request_id(
     assert balance["Balance"] == 10_000_000 - SMS_PRICE
 
 
-def test_the_scenario_header_decides_the_codes_sms(esms: MockProvider, sink: Sink) -> None:
+def test_the_scenario_header_decides_the_codes_sms(esms: MockProvider, sink: EsmsSink) -> None:
     answer = gencode(esms, headers={"X-Dlrmock-Scenario": "failed"}).json()
     [(_, callback)] = sink.wait(answer["SMSID"], 1)
     assert (callback["SendFailed"], callback["SendSuccess"]) == ("1", "0")

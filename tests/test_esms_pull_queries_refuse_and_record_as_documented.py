@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 import requests
+from esms_sink import EsmsSink
 from test_sendapi_esms_apis import (
     DEADLINE,
     EXPLAIN,
     KEYS,
-    Sink,
     _sms_template,
     api,
     settle,
@@ -32,13 +32,7 @@ OAID, TEMPLATE = "4097311281936189049", "205644"
 
 
 @pytest.fixture(scope="module")
-def sink() -> Iterator[Sink]:
-    with Sink() as sink:
-        yield sink
-
-
-@pytest.fixture(scope="module")
-def esms(sink: Sink) -> Iterator[MockProvider]:
+def esms(sink: EsmsSink) -> Iterator[MockProvider]:
     with MockProvider(time_scale=0, send={"esms_default_webhook": f"{sink.url}/default"}) \
             as provider:
         yield provider
@@ -47,7 +41,6 @@ def esms(sink: Sink) -> Iterator[MockProvider]:
 @pytest.fixture(autouse=True)
 def _fresh(esms: MockProvider) -> None:
     esms.reset()
-    esms.state.send_state.clear()
 
 
 def zns(provider: MockProvider, phone: str, **fields: Any) -> str:
@@ -85,7 +78,7 @@ def test_get_callback_at_the_root_also_answers_with_a_trailing_slash(esms: MockP
 
 
 def test_get_callback_is_recorded_with_the_known_messages_it_asked_about(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     pulled = zns(esms, "0961230000", CallbackUrl=f"{sink.url}/pull")
     pushed = zns(esms, "0961230000")  # to the default webhook: nothing to pull
     sink.wait(pulled, 1)
@@ -111,7 +104,7 @@ def check_code(provider: MockProvider, phone: str, code: str) -> str:
 
 
 def test_a_multichannel_code_is_6_digits_sent_by_zalo_with_its_template_and_checks_once(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     response = gencode(esms, Phone="0901880000")  # the docs' request: TimeAlive 2, TypeId 2
     explain = response.headers[EXPLAIN]
     code = explain.split()[1]
@@ -144,7 +137,7 @@ def test_a_multichannel_time_alive_outside_2_to_15_minutes_is_an_invalid_request
 
 
 def test_type_id_1_only_makes_the_code_and_sends_nothing(esms: MockProvider,
-                                                         sink: Sink) -> None:
+                                                         sink: EsmsSink) -> None:
     response = gencode(esms, Phone="0901881111", TypeId=1)
     smsid = response.json()["SMSID"]
     code = response.headers[EXPLAIN].split()[1]
@@ -163,7 +156,7 @@ def test_a_type_id_other_than_1_or_2_is_an_invalid_request_naming_it(esms: MockP
 
 
 def test_a_multichannel_template_id_that_is_not_a_number_calls_back_tempid_0(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     smsid = gencode(esms, Phone="0901880000", MultiChannelTempId="otp-2026").json()["SMSID"]
     [(_, callback)] = sink.wait(smsid, 1)
     assert callback["tempid"] == "0"
@@ -206,7 +199,7 @@ def test_sent_data_lists_what_was_created_after_from_even_after_older_messages(
     assert shown["ReferenceId"] == newer != older
 
 
-def test_sent_data_leaves_out_template_registrations(esms: MockProvider, sink: Sink) -> None:
+def test_sent_data_leaves_out_template_registrations(esms: MockProvider, sink: EsmsSink) -> None:
     registered = requests.post(api(esms, "SubServicePreviewJson/"), timeout=DEADLINE,
                                json=_sms_template(CallbackUrl=f"{sink.url}/registered")).json()
     assert registered["CodeResult"] == "100", registered
@@ -224,7 +217,7 @@ def test_a_sent_data_query_is_recorded_with_the_messages_it_shows(esms: MockProv
 
 
 def test_a_multichannel_code_falls_back_to_sms_each_channel_at_its_type_price(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     # The default esms_unit_prices: 300 for TypeId 25, 650 for 2; a failed channel costs 0.
     delivered = gencode(esms, Phone="0901880000").json()["SMSID"]
     [(_, zalo)] = sink.wait(delivered, 1)
@@ -237,7 +230,7 @@ def test_a_multichannel_code_falls_back_to_sms_each_channel_at_its_type_price(
 
 
 def test_the_scenario_header_decides_the_zalo_channel_of_a_multichannel_code(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     response = requests.post(api(esms, "SendMessageAutoGenCode_V5"), timeout=DEADLINE,
                              headers={"X-Dlrmock-Scenario": "failed"},
                              json={**with_keys(vector("req-SendMessageAutoGenCode_V5.json")),
@@ -247,7 +240,7 @@ def test_the_scenario_header_decides_the_zalo_channel_of_a_multichannel_code(
 
 
 def test_channel_magic_numbers_decide_the_sms_channel_of_a_multichannel_code(
-        sink: Sink) -> None:
+        sink: EsmsSink) -> None:
     send = {"esms_default_webhook": f"{sink.url}/default",
             "channel_magic_numbers": {"zalo": {"7777": "failed"}, "sms": {"7777": "failed"}}}
     with MockProvider(time_scale=0, send=send) as provider:
@@ -285,7 +278,7 @@ def test_zalo_message_status_refuses_a_missing_or_unknown_message_id_naming_it(
 
 
 def test_zalo_message_status_of_a_delivered_zns_tells_when_in_milliseconds(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     # Only a delivered ZNS has a Zalo message id: a failed one calls back an empty partnerids.
     before = time.time()
     smsid = zns(esms, "0961230000", CallbackUrl=f"{sink.url}/pull")
@@ -301,7 +294,7 @@ def test_zalo_message_status_of_a_delivered_zns_tells_when_in_milliseconds(
 
 
 def test_get_callback_shows_an_error_info_no_encoding_decodes_as_it_was_played(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     response = requests.post(api(esms, "SendZaloMessage_V6"), timeout=DEADLINE,
                              headers={"X-Dlrmock-Scenario": "esms.zns.normal.bad_error_info"},
                              json={**KEYS, "Phone": "0961230000", "OAID": OAID,

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 import requests
-from test_sendapi_esms_apis import DEADLINE, EXPLAIN, KEYS, Sink, api, valid
+from esms_sink import EsmsSink
+from test_sendapi_esms_apis import DEADLINE, EXPLAIN, KEYS, api, valid
 
 from mock_server import MockProvider
 
@@ -26,12 +27,6 @@ OA_PACKAGE = {"OAID": OA, "Package": 2, "Dateactive": "2026-12-01", "Duaration":
 
 
 @pytest.fixture(scope="module")
-def sink() -> Iterator[Sink]:
-    with Sink() as sink:
-        yield sink
-
-
-@pytest.fixture(scope="module")
 def esms() -> Iterator[MockProvider]:
     send = {"zalo_oas": {OA: []}, "brandnames": ["ACME", "DLRMOCK"]}
     with MockProvider(time_scale=0, send=send) as provider:
@@ -39,9 +34,8 @@ def esms() -> Iterator[MockProvider]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh(esms: MockProvider, sink: Sink) -> None:
+def _fresh(esms: MockProvider, sink: EsmsSink) -> None:
     esms.reset()
-    esms.state.send_state.clear()
     with sink.changed:  # ServicePreviewIds count from 52353 again after a reset
         sink.calls.clear()
 
@@ -101,14 +95,14 @@ def test_registration_errors_are_captured_with_their_code(esms: MockProvider) ->
 
 
 def test_an_oa_package_with_a_callback_url_calls_nothing_back(esms: MockProvider,
-                                                              sink: Sink) -> None:
+                                                              sink: EsmsSink) -> None:
     response = register(esms, "RegisOAPackageJson", {**OA_PACKAGE, "CallbackUrl": sink.url})
     assert code_of(esms, response) == "100"
     assert esms.sent[-1].run_ids == [] and esms.runs == []
 
 
 def test_a_template_registration_with_a_callback_url_is_captured_with_its_runs(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     response = register(esms, "RegisZNSTemplateJson",
                         {**ZNS_TEMPLATE, "CallbackUrl": f"{sink.url}/tpl"})
     preview = str(response.json()["ServicePreviewId"])
@@ -120,7 +114,7 @@ def test_a_template_registration_with_a_callback_url_is_captured_with_its_runs(
 
 
 def test_the_scenario_header_decides_a_template_registration(esms: MockProvider,
-                                                             sink: Sink) -> None:
+                                                             sink: EsmsSink) -> None:
     response = requests.post(api(esms, "SubServicePreviewJson/"), timeout=DEADLINE,
                              headers={"X-Dlrmock-Scenario": "failed"},
                              json={**KEYS, **SMS_TEMPLATE, "CallbackUrl": f"{sink.url}/tpl"})

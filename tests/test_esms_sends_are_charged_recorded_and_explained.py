@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 import requests
-from test_sendapi_esms_apis import DEADLINE, EXPLAIN, KEYS, Sink, api, settle
+from esms_sink import EsmsSink
+from test_sendapi_esms_apis import DEADLINE, EXPLAIN, KEYS, api, settle
 
 from mock_server import MockProvider
 
@@ -29,13 +30,7 @@ OAID = "4097311281936189049"
 
 
 @pytest.fixture(scope="module")
-def sink() -> Iterator[Sink]:
-    with Sink() as sink:
-        yield sink
-
-
-@pytest.fixture(scope="module")
-def esms(sink: Sink) -> Iterator[MockProvider]:
+def esms(sink: EsmsSink) -> Iterator[MockProvider]:
     send = {"esms_unit_prices": PRICES, "balance": BALANCE}
     with MockProvider(time_scale=0, send=send) as provider:
         yield provider
@@ -44,7 +39,6 @@ def esms(sink: Sink) -> Iterator[MockProvider]:
 @pytest.fixture(autouse=True)
 def _fresh(esms: MockProvider) -> None:
     esms.reset()
-    esms.state.send_state.clear()
 
 
 def post(provider: MockProvider, name: str, **fields: Any) -> requests.Response:
@@ -87,7 +81,7 @@ def test_an_smsid_is_32_hex_digits_then_3_decimal_digits_like_esms_own() -> None
 
 @pytest.mark.parametrize("field", ["Sandbox", "IsSandBox", "ISSANDBOX", "sandbox"])
 def test_a_sandbox_send_under_either_documented_name_is_free_and_calls_back_price_0(
-        esms: MockProvider, sink: Sink, field: str) -> None:
+        esms: MockProvider, sink: EsmsSink, field: str) -> None:
     since = time.time()
     smsid = post(esms, "SendMultipleMessage_V4_post_json", Phone="0912345678", **SMS,
                  CallbackUrl=f"{sink.url}/sandbox", **{field: 1}).json()["SMSID"]
@@ -170,7 +164,7 @@ def test_a_failed_message_costs_nothing(esms: MockProvider) -> None:
     assert (row["SendResult"], row["SellPrice"]) == (0, 0.0)
 
 
-def test_a_fallback_costs_the_channel_that_delivered(esms: MockProvider, sink: Sink) -> None:
+def test_a_fallback_costs_the_channel_that_delivered(esms: MockProvider, sink: EsmsSink) -> None:
     def multichannel(phone: str) -> requests.Response:
         return post(esms, "MultiChannelMessage", Phone=phone, Channels=["zalo", "sms"], Data=[
             {"TempID": "205644", "Params": ["686868"], "OAID": OAID,
@@ -204,12 +198,12 @@ RULES = [{"match": {"request_id": "^fail-"}, "outcome": "failed"},
 
 
 @pytest.fixture(scope="module")
-def ruled(sink: Sink) -> Iterator[MockProvider]:
+def ruled(sink: EsmsSink) -> Iterator[MockProvider]:
     with MockProvider(time_scale=0, send={"rules": RULES}) as provider:
         yield provider
 
 
-def zalo_then_sms(provider: MockProvider, sink: Sink, phone: str,
+def zalo_then_sms(provider: MockProvider, sink: EsmsSink, phone: str,
                   headers: dict[str, str] | None = None) -> requests.Response:
     response = requests.post(api(provider, "MultiChannelMessage"), timeout=DEADLINE,
                              headers=headers or {}, json={
@@ -230,7 +224,7 @@ def test_a_rule_on_the_request_id_decides_the_outcome(ruled: MockProvider) -> No
 
 
 def test_a_fallback_channel_a_rule_would_hold_is_sent_at_once(ruled: MockProvider,
-                                                               sink: Sink) -> None:
+                                                               sink: EsmsSink) -> None:
     ruled.reset()
     answer = zalo_then_sms(ruled, sink, "0912347777")
     assert answer.headers[EXPLAIN] == (
@@ -241,7 +235,7 @@ def test_a_fallback_channel_a_rule_would_hold_is_sent_at_once(ruled: MockProvide
 
 
 def test_the_scenario_header_wins_over_the_channel_magic_numbers_on_the_first_channel(
-        ruled: MockProvider, sink: Sink) -> None:
+        ruled: MockProvider, sink: EsmsSink) -> None:
     ruled.reset()
     answer = zalo_then_sms(ruled, sink, "0912347777", {"X-Dlrmock-Scenario": "delivered"})
     explain = answer.headers[EXPLAIN]
@@ -251,7 +245,7 @@ def test_the_scenario_header_wins_over_the_channel_magic_numbers_on_the_first_ch
 
 
 def test_a_failed_channel_with_no_webhook_hands_over_to_the_next_at_once(
-        ruled: MockProvider, sink: Sink) -> None:
+        ruled: MockProvider, sink: EsmsSink) -> None:
     ruled.reset()  # no default webhook: the Zalo channel has nowhere to call back
     answer = requests.post(api(ruled, "MultiChannelMessage"), timeout=DEADLINE, json={
         **KEYS, "Phone": "0912341111", "Channels": ["zalo", "sms"], "Data": [
@@ -293,7 +287,7 @@ def test_a_fixed_number_sms_is_listed_as_sms_type_8_and_found_by_it(esms: MockPr
 
 
 def test_an_advertising_campaign_ends_as_its_first_number_says(esms: MockProvider,
-                                                               sink: Sink) -> None:
+                                                               sink: EsmsSink) -> None:
     answer = post(esms, "SendMultipleSMSBrandname_json", Phones=["0912341111", "0983450000"],
                   Content="Sale", Brandname="B", SmsType="1", CallbackUrl=f"{sink.url}/ads",
                   **KEYS)
@@ -306,7 +300,7 @@ def test_an_advertising_campaign_ends_as_its_first_number_says(esms: MockProvide
 
 
 def test_a_multichannel_send_whose_first_channel_is_sandbox_is_free_and_listed_sandbox(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     post(esms, "MultiChannelMessage", Phone="0912340000", Channels=["zalo", "sms"], Data=[
         {"TempID": "205644", "Params": ["686868"], "OAID": OAID, "Sandbox": 1},
         {"Content": "686868", "SmsType": "2", "Brandname": "B"}], **KEYS)
@@ -325,7 +319,7 @@ def test_a_viber_send_to_two_numbers_pays_for_each_as_its_own_part(esms: MockPro
 
 
 def test_a_failed_scenario_named_for_the_zalo_channel_hands_over_to_the_sms(
-        ruled: MockProvider, sink: Sink) -> None:
+        ruled: MockProvider, sink: EsmsSink) -> None:
     ruled.reset()
     answer = zalo_then_sms(ruled, sink, "0912340000",
                            {"X-Dlrmock-Scenario": "esms.zns.normal.failed_user_inactive"})

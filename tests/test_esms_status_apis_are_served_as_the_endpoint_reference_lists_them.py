@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 import requests
+from esms_sink import EsmsSink
 from test_sendapi_esms_apis import (
     DEADLINE,
     EXPLAIN,
     KEYS,
-    Sink,
     settle,
     valid,
     vector,
@@ -41,13 +41,7 @@ STATUS_APIS = ("/ZaloCallback/GetCallback", "GetSmsReceiverStatus_get", "QueryZn
 
 
 @pytest.fixture(scope="module")
-def sink() -> Iterator[Sink]:
-    with Sink() as sink:
-        yield sink
-
-
-@pytest.fixture(scope="module")
-def esms(sink: Sink) -> Iterator[MockProvider]:
+def esms(sink: EsmsSink) -> Iterator[MockProvider]:
     with MockProvider(time_scale=0, send={"esms_default_webhook": f"{sink.url}/default"}) \
             as provider:
         yield provider
@@ -56,7 +50,6 @@ def esms(sink: Sink) -> Iterator[MockProvider]:
 @pytest.fixture(autouse=True)
 def _fresh(esms: MockProvider) -> None:
     esms.reset()
-    esms.state.send_state.clear()
 
 
 def reference_rows() -> dict[str, list[str]]:
@@ -82,7 +75,7 @@ def call(provider: MockProvider, row: list[str], fields: dict[str, Any]) -> requ
     return requests.request(method, url, json=fields, timeout=DEADLINE)
 
 
-def zns(provider: MockProvider, sink: Sink) -> tuple[str, str]:
+def zns(provider: MockProvider, sink: EsmsSink) -> tuple[str, str]:
     """A ZNS sent with a ``CallbackUrl``: its SMSID and the ``partnerids`` its callback carried."""
     answer = requests.post(f"{provider.url}/MainService.svc/json/SendZaloMessage_V6/",
                            timeout=DEADLINE,
@@ -95,7 +88,7 @@ def zns(provider: MockProvider, sink: Sink) -> tuple[str, str]:
 
 
 def test_each_status_api_answers_at_its_reference_row_and_causes_the_callbacks_it_names(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     rows = reference_rows()
     smsid, partnerids = zns(esms, sink)
     requests_by_api: list[tuple[str, dict[str, Any], int]] = [

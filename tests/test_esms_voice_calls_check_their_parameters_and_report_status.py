@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import requests
 from esms_invalid_request import invalid_request
-from test_sendapi_esms_apis import DEADLINE, EXPLAIN, KEYS, Sink, api, settle, valid, vector
+from esms_sink import EsmsSink
+from test_sendapi_esms_apis import DEADLINE, EXPLAIN, KEYS, api, settle, valid, vector
 
 from mock_server import MockProvider
 
@@ -24,12 +25,6 @@ SCRIPTS = ["12", "13"]
 RECORDINGS = ["34"]
 DELIVERED, FAILED, NO_RECEIPT, HELD = "0901880000", "0901881111", "0901882222", "0901886666"
 """Numbers whose magic suffix decides the call: answered, failed, never reported, held."""
-
-
-@pytest.fixture(scope="module")
-def sink() -> Iterator[Sink]:
-    with Sink() as sink:
-        yield sink
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +38,6 @@ def esms() -> Iterator[MockProvider]:
 @pytest.fixture(autouse=True)
 def _fresh(esms: MockProvider) -> None:
     esms.reset()
-    esms.state.send_state.clear()
 
 
 def call(provider: MockProvider, name: str = "MakeCallTemplate_V2", *,
@@ -134,7 +128,7 @@ def test_every_refusal_of_a_call_is_in_the_voice_apis_shape_without_count_regene
         assert again.json()["CodeResult"] == "124" and provider.sent[-1].error == "124"
 
 
-def test_send_rules_match_a_voice_calls_request_id(esms: MockProvider, sink: Sink) -> None:
+def test_send_rules_match_a_voice_calls_request_id(esms: MockProvider, sink: EsmsSink) -> None:
     smsid = called(call(esms, RequestId="fail-7", CallbackUrl=f"{sink.url}/voice"))
     [(_, callback)] = sink.wait(smsid, 1)
     assert (callback["SentResult"], callback["CallStatus"]) == ("0", "")
@@ -142,7 +136,7 @@ def test_send_rules_match_a_voice_calls_request_id(esms: MockProvider, sink: Sin
 
 
 def test_the_scenario_header_decides_a_call_and_no_answer_reads_noanswered_in_the_status(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     smsid = called(call(esms, CallbackUrl=f"{sink.url}/voice",
                         headers={"X-Dlrmock-Scenario": "esms.voice.call.no_answer"}))
     [(_, callback)] = sink.wait(smsid, 1)
@@ -217,7 +211,7 @@ def test_voice_otp_reads_digits_only(esms: MockProvider) -> None:
     ("VoiceOTP", {"Code": "482913"}, ("code", "482913")),
 ])
 def test_a_calls_run_records_the_script_recording_or_code_it_plays(
-        esms: MockProvider, sink: Sink, name: str, params: dict[str, str],
+        esms: MockProvider, sink: EsmsSink, name: str, params: dict[str, str],
         field: tuple[str, str]) -> None:
     called(call(esms, name, CallbackUrl=f"{sink.url}/voice", **params))
     [run] = esms.sent[-1].wait(DEADLINE)
@@ -226,7 +220,7 @@ def test_a_calls_run_records_the_script_recording_or_code_it_plays(
 
 
 def test_a_recorded_call_calls_back_with_the_key_pressed_and_its_status_repeats_it(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     smsid = called(call(esms, "MakeCallRecord_V2", Ivr="3", CallbackUrl=f"{sink.url}/voice"))
     [(_, callback)] = sink.wait(smsid, 1)
     assert (callback["CallStatus"], callback["Ivr"], callback["SentResult"]) == (
@@ -238,7 +232,7 @@ def test_a_recorded_call_calls_back_with_the_key_pressed_and_its_status_repeats_
 
 # ------------------------------------------------------------------------- GetSendStatus
 def test_a_held_call_is_waiting_in_its_status_until_released_then_follows_its_callback(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     smsid = called(call(esms, Phone=HELD, CallbackUrl=f"{sink.url}/voice"))
     assert voice_status(esms, smsid) == status_of(smsid, send_status=2)
     released = requests.post(f"{esms.url}/_dlrmock/messages/{smsid}/release",

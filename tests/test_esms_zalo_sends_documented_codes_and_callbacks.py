@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 import requests
 from esms_invalid_request import invalid_request
+from esms_sink import EsmsSink
 from test_sendapi_esms_apis import (
     DEADLINE,
     EXPLAIN,
     KEYS,
     VECTORS,
-    Sink,
     api,
     status,
     valid,
@@ -43,13 +43,7 @@ USER_ID = "31215806834323092"
 
 
 @pytest.fixture(scope="module")
-def sink() -> Iterator[Sink]:
-    with Sink() as sink:
-        yield sink
-
-
-@pytest.fixture(scope="module")
-def esms(sink: Sink) -> Iterator[MockProvider]:
+def esms(sink: EsmsSink) -> Iterator[MockProvider]:
     send = {"esms_default_webhook": f"{sink.url}/default", "esms_unit_prices": PRICES,
             "zalo_oas": {OA: list(TEMPLATES), OTHER_OA: []}, "balance": 1000}
     with MockProvider(time_scale=0, send=send) as provider:
@@ -59,7 +53,6 @@ def esms(sink: Sink) -> Iterator[MockProvider]:
 @pytest.fixture(autouse=True)
 def _fresh(esms: MockProvider) -> None:
     esms.reset()
-    esms.state.send_state.clear()
 
 
 def post(provider: MockProvider, name: str, document: dict[str, Any]) -> requests.Response:
@@ -73,7 +66,7 @@ def refused(response: requests.Response, code: str, message: str) -> str:
     return str(response.headers[EXPLAIN])
 
 
-def sent(provider: MockProvider, sink: Sink, name: str,
+def sent(provider: MockProvider, sink: EsmsSink, name: str,
          document: dict[str, Any]) -> tuple[str, dict[str, str]]:
     """Send, expect 100 and one callback; (its path, its parameters)."""
     answer = valid("esms.send.response", post(provider, name, document).json())
@@ -83,7 +76,7 @@ def sent(provider: MockProvider, sink: Sink, name: str,
 
 
 # ------------------------------------------------- SmsType 24 / 25: Zalo with full content
-def full_content(sink: Sink, **fields: Any) -> dict[str, Any]:
+def full_content(sink: EsmsSink, **fields: Any) -> dict[str, Any]:
     """The docs' full-content Zalo request (its placeholders filled), SmsType a JSON number."""
     document = with_keys(vector("req-SendMultipleMessage_V4_post_json-fullcontent-zalo.json"))
     document.update({"SmsType": 24, "OAID": OA, "Phone": "0901888484",
@@ -93,7 +86,7 @@ def full_content(sink: Sink, **fields: Any) -> dict[str, Any]:
 
 
 def test_full_content_zalo_calls_back_with_its_type_oa_template_0_and_the_type_price(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     path, callback = sent(esms, sink, "SendMultipleMessage_V4_post_json/", full_content(sink))
     assert (path, callback["TypeId"], callback["phonenumber"]) == ("/content", "24", "0901888484")
     # [choice, docs/choices.md] no template: tempid is the request's TempID, else 0.
@@ -105,7 +98,7 @@ def test_full_content_zalo_calls_back_with_its_type_oa_template_0_and_the_type_p
                                                                          "330.0000")
 
 
-def test_full_content_zalo_without_an_oaid_is_791(esms: MockProvider, sink: Sink) -> None:
+def test_full_content_zalo_without_an_oaid_is_791(esms: MockProvider, sink: EsmsSink) -> None:
     document = full_content(sink)
     del document["OAID"]
     explain = refused(post(esms, "SendMultipleMessage_V4_post_json/", document), "791",
@@ -115,7 +108,7 @@ def test_full_content_zalo_without_an_oaid_is_791(esms: MockProvider, sink: Sink
 
 
 def test_full_content_zalo_from_an_oa_not_on_the_account_is_204(esms: MockProvider,
-                                                               sink: Sink) -> None:
+                                                               sink: EsmsSink) -> None:
     explain = refused(post(esms, "SendMultipleMessage_V4_post_json/",
                            full_content(sink, OAID="1397492183140006179")),
                       "204", "OAID không tồn tại trên hệ thống.")
@@ -124,7 +117,7 @@ def test_full_content_zalo_from_an_oa_not_on_the_account_is_204(esms: MockProvid
 
 
 # ---------------------------------------------------------- follower messages (TypeId 26)
-def follower_v4(sink: Sink, **fields: Any) -> dict[str, Any]:
+def follower_v4(sink: EsmsSink, **fields: Any) -> dict[str, Any]:
     """The docs' V4 text request: its broken ``"CallbackUrl":{{CallbackUrl}}"`` line mended."""
     text = (VECTORS / "req-SendZaloFollowerMessage_V4_post_json-text.json").read_text("utf-8")
     document = with_keys(json.loads(text.replace(':{{CallbackUrl}}"', ':"{{CallbackUrl}}"')))
@@ -134,7 +127,7 @@ def follower_v4(sink: Sink, **fields: Any) -> dict[str, Any]:
 
 
 def test_follower_v4_by_user_id_calls_back_with_type_26_the_oa_and_its_price(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     path, callback = sent(esms, sink, "SendZaloFollowerMessage_V4_post_json/", follower_v4(sink))
     assert (path, callback["TypeId"], callback["phonenumber"]) == ("/follower", "26", USER_ID)
     assert callback["oaid"] == OA and "telcoid" not in callback
@@ -144,7 +137,7 @@ def test_follower_v4_by_user_id_calls_back_with_type_26_the_oa_and_its_price(
     assert status(esms, smsid)["TotalPrice"] == 60
 
 
-def test_a_follower_message_without_an_oa_is_204(esms: MockProvider, sink: Sink) -> None:
+def test_a_follower_message_without_an_oa_is_204(esms: MockProvider, sink: EsmsSink) -> None:
     explain = refused(post(esms, "SendZaloFollowerMessage_V4_post_json",
                            follower_v4(sink, OAID="")),
                       "204", "OAID không tồn tại trên hệ thống.")
@@ -152,7 +145,7 @@ def test_a_follower_message_without_an_oa_is_204(esms: MockProvider, sink: Sink)
 
 
 def test_a_follower_message_from_an_oa_not_on_the_account_is_204(esms: MockProvider,
-                                                                sink: Sink) -> None:
+                                                                sink: EsmsSink) -> None:
     refused(post(esms, "SendZaloFollowerMessage_V4_post_json",
                  follower_v4(sink, OAID="1397492183140006179")),
             "204", "OAID không tồn tại trên hệ thống.")
@@ -164,7 +157,7 @@ def test_a_follower_message_from_an_oa_not_on_the_account_is_204(esms: MockProvi
                                                           "message": {"text": "hi"}}}),
 ], ids=["v4-empty-user-id", "v5-empty-user-id"])
 def test_a_follower_message_without_a_user_id_is_210_in_the_error_tables_words(
-        esms: MockProvider, sink: Sink, api_name: str, change: dict[str, Any]) -> None:
+        esms: MockProvider, sink: EsmsSink, api_name: str, change: dict[str, Any]) -> None:
     document = {**follower_v4(sink), **change}
     if "Payload" in change:
         del document["User_id"]
@@ -173,27 +166,27 @@ def test_a_follower_message_without_a_user_id_is_210_in_the_error_tables_words(
 
 
 # ---------------------------------------------------- by Zalo user id and by hashed phone
-def by_uid(sink: Sink, **fields: Any) -> dict[str, Any]:
+def by_uid(sink: EsmsSink, **fields: Any) -> dict[str, Any]:
     document = with_keys(vector("req-SendZaloMessage_V6-zalo_uid.json"))
     document.update(CallbackUrl=f"{sink.url}/uid", **fields)
     return document
 
 
-def by_hash(sink: Sink, **fields: Any) -> dict[str, Any]:
+def by_hash(sink: EsmsSink, **fields: Any) -> dict[str, Any]:
     document = with_keys(vector("req-SendZaloMessage_V6-hash_phone.json"))
     document.update(CallbackUrl=f"{sink.url}/hash", **fields)
     return document
 
 
 def test_a_send_by_zalo_uid_calls_back_with_its_oa_template_and_the_zns_price(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     _, callback = sent(esms, sink, "SendZaloMessage_V6/zalo_uid/", by_uid(sink))
     assert (callback["oaid"], callback["tempid"]) == (OA, "540679")
     assert callback["TotalPrice"] == "330.0000"
 
 
 def test_a_zalo_uid_of_20_characters_is_accepted_and_21_is_852(esms: MockProvider,
-                                                               sink: Sink) -> None:
+                                                               sink: EsmsSink) -> None:
     uid = USER_ID + "123"  # 20 characters; its last digits are no magic number
     _, callback = sent(esms, sink, "SendZaloMessage_V6/zalo_uid", by_uid(sink, ZaloUid=uid))
     assert callback["phonenumber"] == uid
@@ -204,7 +197,7 @@ def test_a_zalo_uid_of_20_characters_is_accepted_and_21_is_852(esms: MockProvide
 
 
 def test_a_send_by_hashed_phone_calls_back_with_telcoid_9_the_hash_oa_and_template(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     document = by_hash(sink)
     _, callback = sent(esms, sink, "SendZaloMessage_V6/hash_phone/", document)
     assert (callback["TypeId"], callback["telcoid"]) == ("25", "9")
@@ -215,7 +208,7 @@ def test_a_send_by_hashed_phone_calls_back_with_telcoid_9_the_hash_oa_and_templa
 
 
 def test_a_hash_that_is_not_64_hex_digits_is_115_in_the_error_tables_words(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     explain = refused(post(esms, "SendZaloMessage_V6/hash_phone",
                            by_hash(sink, HashPhone="0901888484")),
                       "115", "Dữ liệu hashphone không đúng.")
@@ -223,7 +216,7 @@ def test_a_hash_that_is_not_64_hex_digits_is_115_in_the_error_tables_words(
 
 
 @pytest.mark.parametrize("name", ["SendZaloMessage_V6/zalo_uid", "SendZaloMessage_V6/hash_phone"])
-def test_a_send_by_user_without_a_template_is_791(esms: MockProvider, sink: Sink,
+def test_a_send_by_user_without_a_template_is_791(esms: MockProvider, sink: EsmsSink,
                                                   name: str) -> None:
     document = (by_uid if name.endswith("uid") else by_hash)(sink)
     del document["TempID"]
@@ -232,7 +225,7 @@ def test_a_send_by_user_without_a_template_is_791(esms: MockProvider, sink: Sink
 
 @pytest.mark.parametrize("name", ["SendZaloMessage_V6/zalo_uid", "SendZaloMessage_V6/hash_phone"])
 def test_a_send_by_user_checks_the_oa_and_its_template_against_the_account(
-        esms: MockProvider, sink: Sink, name: str) -> None:
+        esms: MockProvider, sink: EsmsSink, name: str) -> None:
     document = (by_uid if name.endswith("uid") else by_hash)(sink)
     refused(post(esms, name, {**document, "OAID": "1397492183140006179"}), "204",
             "OAID không tồn tại trên hệ thống.")
@@ -244,7 +237,7 @@ def test_a_send_by_user_checks_the_oa_and_its_template_against_the_account(
 
 # -------------------------------------------------------------------- numbers and balance
 def test_advertising_phones_may_be_one_comma_separated_string_or_json_numbers(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     ads = {**KEYS, "Content": "Sale", "Brandname": "ACME", "SmsType": 1,
            "CallbackUrl": f"{sink.url}/ads"}
     for phones in ("0912345670, 84983456781", [912345670, 84983456781]):
@@ -253,7 +246,7 @@ def test_advertising_phones_may_be_one_comma_separated_string_or_json_numbers(
         assert (callback["TotalReceiver"], callback["TotalPrice"]) == ("2", "10.0000")
 
 
-def test_5000_numbers_in_one_request_are_accepted(esms: MockProvider, sink: Sink) -> None:
+def test_5000_numbers_in_one_request_are_accepted(esms: MockProvider, sink: EsmsSink) -> None:
     phones = [f"09{n:08d}" for n in range(5000)]
     answer = post(esms, "SendMultipleSMSBrandname_json", {
         **KEYS, "Phones": phones, "Content": "Sale", "Brandname": "ACME", "SmsType": "1",
@@ -264,7 +257,7 @@ def test_5000_numbers_in_one_request_are_accepted(esms: MockProvider, sink: Sink
 
 
 def test_the_balance_is_a_whole_json_number_or_rounded_to_4_decimals(esms: MockProvider,
-                                                                     sink: Sink) -> None:
+                                                                     sink: EsmsSink) -> None:
     def balance() -> Any:
         answer = valid("esms.lookup.keys.response",
                        post(esms, "GetBalance_json/", dict(KEYS)).json())
@@ -279,13 +272,13 @@ def test_the_balance_is_a_whole_json_number_or_rounded_to_4_decimals(esms: MockP
 
 
 # ------------------------------------------------------------------ template ZNS: SendingMode
-def zns_v6(sink: Sink, **fields: Any) -> dict[str, Any]:
+def zns_v6(sink: EsmsSink, **fields: Any) -> dict[str, Any]:
     return {**KEYS, "Phone": "0901888484", "OAID": OA, "TempID": "205644",
             "TempData": {"otp": "686868"}, "CallbackUrl": f"{sink.url}/zns", **fields}
 
 
 def test_sending_mode_2_is_undocumented_and_an_invalid_request_whatever_its_spelling(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     document = zns_v6(sink, sendingMode=2)  # any letter case, a JSON number
     response = post(esms, "SendZaloMessage_V6/", document)
     message = ("SendingMode '2' is not documented; use 1 (normal, the default) or 3 (over "
@@ -296,7 +289,7 @@ def test_sending_mode_2_is_undocumented_and_an_invalid_request_whatever_its_spel
 
 
 def test_over_quota_sending_mode_3_cannot_be_scheduled_801(esms: MockProvider,
-                                                           sink: Sink) -> None:
+                                                           sink: EsmsSink) -> None:
     response = post(esms, "SendZaloMessage_V6/",
                     zns_v6(sink, SendingMode="3", SendDate="2026-12-01 10:00:00"))
     explain = refused(response, "801",
@@ -305,7 +298,7 @@ def test_over_quota_sending_mode_3_cannot_be_scheduled_801(esms: MockProvider,
 
 
 def test_a_template_zns_without_its_template_is_791_saying_what_it_names(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     document = zns_v6(sink)
     del document["TempID"]
     explain = refused(post(esms, "SendZaloMessage_V6", document), "791",
@@ -315,7 +308,7 @@ def test_a_template_zns_without_its_template_is_791_saying_what_it_names(
 
 
 def test_a_journey_calls_back_with_type_27_its_oa_template_and_price(esms: MockProvider,
-                                                                     sink: Sink) -> None:
+                                                                     sink: EsmsSink) -> None:
     document = with_keys(vector("req-SendZaloMessage_V4-journey.json"))
     document.update(Phone="0901888484", Params=["Lan"], TempID=205644, OAID=OA, RequestId="j-1",
                     campaignid="c", CallbackUrl=f"{sink.url}/journey")
@@ -330,7 +323,7 @@ def test_a_journey_calls_back_with_type_27_its_oa_template_and_price(esms: MockP
 
 # ------------------------------------------------------- GetSendStatus of several numbers
 def test_status_of_several_numbers_adds_up_their_callbacks_and_prices(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     answer = post(esms, "Send_Multiple_Sms_OTT/", {
         **KEYS, "Phones": ["0901880000", "0901881111", "0901883333"], "Content": "Hi",
         "Brandname": "ACME", "SmsType": "23", "CallbackUrl": f"{sink.url}/ott"}).json()
@@ -349,7 +342,7 @@ def test_status_of_several_held_numbers_is_2_waiting(esms: MockProvider) -> None
 
 
 def test_status_of_several_numbers_sent_with_no_webhook_is_final_from_their_outcomes(
-        sink: Sink) -> None:
+        sink: EsmsSink) -> None:
     with MockProvider(time_scale=0) as quiet:  # no CallbackUrl and no default webhook
         answer = post(quiet, "Send_Multiple_Sms_OTT", {
             **KEYS, "Phones": ["0901880000", "0901881111", "0901880001", "0901891111"],
@@ -360,7 +353,7 @@ def test_status_of_several_numbers_sent_with_no_webhook_is_final_from_their_outc
 
 
 # ------------------------------------------------ what send.rules and brandnames read
-def test_rules_read_the_template_values_joined_and_the_template_id(sink: Sink) -> None:
+def test_rules_read_the_template_values_joined_and_the_template_id(sink: EsmsSink) -> None:
     rules = [{"match": {"content": "^Lan 686868$"}, "outcome": "failed"},
              {"match": {"content": "^Lan 4821$"}, "outcome": "failed"},
              {"match": {"template": "^267247$"}, "outcome": "failed"}]
@@ -381,7 +374,7 @@ def test_rules_read_the_template_values_joined_and_the_template_id(sink: Sink) -
     assert failed == ["1", "1", "1", "0"]
 
 
-def test_brandnames_are_read_in_any_letter_case_and_an_unknown_one_is_104(sink: Sink) -> None:
+def test_brandnames_are_read_in_any_letter_case_and_an_unknown_one_is_104(sink: EsmsSink) -> None:
     send = {"esms_default_webhook": f"{sink.url}/brand", "brandnames": ["Baotrixemay", "ACME"]}
     with MockProvider(time_scale=0, send=send) as branded:
         sms = {**KEYS, "Phone": "0901888484", "Content": "Ma OTP 4821", "SmsType": 2}
@@ -395,7 +388,7 @@ def test_brandnames_are_read_in_any_letter_case_and_an_unknown_one_is_104(sink: 
 
 
 def test_advertising_sms_type_on_the_customer_care_api_is_118_pointing_to_the_ads_api(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     sms = {**KEYS, "Phone": "0901888484", "Content": "Sale", "Brandname": "ACME"}
     explain = refused(post(esms, "SendMultipleMessage_V4_post_json/", {**sms, "SmsType": 1}),
                       "118", "Loại tin nhắn không hỗ trợ.")
@@ -413,7 +406,7 @@ def test_advertising_sms_type_on_the_customer_care_api_is_118_pointing_to_the_ad
 
 
 def test_advertising_needs_ads_min_phones_numbers_and_takes_exactly_that_many(
-        sink: Sink) -> None:
+        sink: EsmsSink) -> None:
     with MockProvider(time_scale=0, send={"ads_min_phones": 30}) as strict:
         ads = {**KEYS, "Content": "Sale", "Brandname": "ACME", "SmsType": "1",
                "CallbackUrl": f"{sink.url}/ads-min"}
@@ -441,7 +434,7 @@ def test_status_of_an_unknown_sms_id_is_105_in_the_error_tables_words(
 
 
 def test_a_status_query_is_captured_with_the_sms_id_it_asked_about(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     _, callback = sent(esms, sink, "SendZaloMessage_V6", zns_v6(sink))
     status(esms, callback["SMSID"])
     assert esms.sent[-1].endpoint == "esms.GetSendStatus"

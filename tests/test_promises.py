@@ -147,12 +147,12 @@ def test_the_journal_keeps_a_short_response_body_whole(
     assert run.attempts[0].response_body == body.decode()
 
 
-def test_eviction_counts_every_attempt_of_a_multi_attempt_run(sink: Sink) -> None:
+def test_eviction_counts_every_attempt_of_a_multi_attempt_run(counting_sink: Sink) -> None:
     # Two attempts per run: counting runs instead of attempts (or one attempt per evicted
     # run) shows up here, where one-attempt runs would hide it.
     with Engine(time_scale=0, journal_limit=9) as engine:
         for _ in range(15):
-            engine.play("nxcloud.zalo.success_then_delivered", sink.url).wait(5)
+            engine.play("nxcloud.zalo.success_then_delivered", counting_sink.url).wait(5)
         stats = engine.journal.stats()
         kept = engine.runs()
 
@@ -366,10 +366,11 @@ def test_an_answer_that_is_not_utf8_is_journaled_not_fatal(
     assert attempt.response_body == "ok \ufffd\ufffd"
 
 
-def test_the_journal_keeps_exactly_journal_limit_attempts_before_evicting(sink: Sink) -> None:
+def test_the_journal_keeps_exactly_journal_limit_attempts_before_evicting(
+        counting_sink: Sink) -> None:
     with Engine(time_scale=0, journal_limit=4) as engine:
         for _ in range(2):
-            engine.play("nxcloud.zalo.success_then_delivered", sink.url).wait(5)
+            engine.play("nxcloud.zalo.success_then_delivered", counting_sink.url).wait(5)
         stats = engine.journal.stats()
 
     assert (stats["attempts"], stats["evicted_runs"]) == (4, 0)

@@ -147,9 +147,9 @@ def test_server_survives_faulty_targets_and_reports_them_over_http(
 
 
 # ------------------------------------------------------------------------------------- load
-def test_thousand_concurrent_runs_journal_every_attempt_the_sink_saw(sink: Sink) -> None:
+def test_thousand_concurrent_runs_journal_every_attempt_the_sink_saw(counting_sink: Sink) -> None:
     with Engine(time_scale=0) as engine:
-        runs = [engine.play("nxcloud.zalo.success_then_delivered", sink.url)
+        runs = [engine.play("nxcloud.zalo.success_then_delivered", counting_sink.url)
                 for _ in range(1000)]
         for run in runs:
             run.wait(30)
@@ -158,15 +158,15 @@ def test_thousand_concurrent_runs_journal_every_attempt_the_sink_saw(sink: Sink)
         assert all(run.ok for run in runs)
         journaled = sum(len(run.attempts) for run in runs)
         assert journaled == stats["attempts"] == stats["total_attempts"] == 2000
-        assert wait_received(sink, journaled) == journaled
+        assert wait_received(counting_sink, journaled) == journaled
         assert list(engine.errors) == []
 
 
 def test_thousand_runs_to_mixed_targets_lose_nothing(
-    sink: Sink, make_target: MakeTarget
+    counting_sink: Sink, make_target: MakeTarget
 ) -> None:
     failing, refused = make_target("error"), refused_url()
-    urls = [sink.url] * 600 + [failing.url] * 200 + [refused] * 200
+    urls = [counting_sink.url] * 600 + [failing.url] * 200 + [refused] * 200
     with Engine(time_scale=0, max_connections=16) as engine:
         # The request timeout includes waiting for one of the 16 connections: keep it roomy.
         runs = [engine.play(NXCLOUD, url, policy={"timeout": 10}) for url in urls]
@@ -176,7 +176,7 @@ def test_thousand_runs_to_mixed_targets_lose_nothing(
         outcomes = Counter(a.outcome for run in runs for a in run.attempts)
         assert outcomes == {"acknowledged": 600, "http_error": 200, "refused": 200}
         assert engine.journal.stats()["total_attempts"] == 1000
-        assert wait_received(sink, 600) == 600
+        assert wait_received(counting_sink, 600) == 600
         assert failing.count() == 200
         assert sum(bool(run.failures()) for run in runs) == 400
         assert list(engine.errors) == []
@@ -305,9 +305,9 @@ def _play_all(engine: Engine, url: str, count: int) -> list[Run]:
     return [engine.play(NXCLOUD, url).wait(5) for _ in range(count)]
 
 
-def test_journal_evicts_oldest_finished_runs_and_counts_them(sink: Sink) -> None:
+def test_journal_evicts_oldest_finished_runs_and_counts_them(counting_sink: Sink) -> None:
     with Engine(time_scale=0, journal_limit=50) as engine:
-        runs = _play_all(engine, sink.url, 200)
+        runs = _play_all(engine, counting_sink.url, 200)
         stats = engine.journal.stats()
         kept = engine.runs()
 
@@ -318,15 +318,15 @@ def test_journal_evicts_oldest_finished_runs_and_counts_them(sink: Sink) -> None
     assert [r.id for r in kept] == [r.id for r in runs[-len(kept):]]  # the newest stay
 
 
-def test_journal_never_evicts_runs_in_progress(sink: Sink) -> None:
+def test_journal_never_evicts_runs_in_progress(counting_sink: Sink) -> None:
     with Engine(time_scale=0, journal_limit=20) as engine:
         pending = [
-            engine.play("nxcloud.zalo.success_then_delivered", sink.url, clock="manual")
+            engine.play("nxcloud.zalo.success_then_delivered", counting_sink.url, clock="manual")
             for _ in range(5)
         ]
         for run in pending:
             run.step()
-        _play_all(engine, sink.url, 100)
+        _play_all(engine, counting_sink.url, 100)
 
         assert all(engine.get(run.id) is run for run in pending)
         stats = engine.journal.stats()

@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 import requests
 from esms_invalid_request import invalid_request
-from targets import ThreadedWsgiApp
-from werkzeug.wrappers import Request, Response
+from esms_sink import DEADLINE, EsmsSink
 
 from mock_server import MockProvider
 from mock_server._registry import validator_for
@@ -27,48 +26,11 @@ VECTORS = Path(__file__).resolve().parents[1] / "schemas" / "sendapi-examples" /
 API_KEY = "dlrmock-api-key"
 SECRET_KEY = "dlrmock-secret-key"
 KEYS = {"ApiKey": API_KEY, "SecretKey": SECRET_KEY}
-DEADLINE = 10.0
 EXPLAIN = "X-Dlrmock-Explain"
 
 
-class Sink(ThreadedWsgiApp):
-    """A webhook that records every callback (path and query parameters) and answers 200."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, str]]] = []
-        super().__init__()
-
-    @Request.application  # type: ignore[misc]
-    def app(self, request: Request) -> Response:
-        with self.changed:
-            self.calls.append((request.path, dict(request.args)))
-            self.changed.notify_all()
-        return Response("ok")
-
-    def wait(self, smsid: str, count: int) -> list[tuple[str, dict[str, str]]]:
-        """The callbacks about ``smsid`` once there are ``count`` of them."""
-        def mine() -> list[tuple[str, dict[str, str]]]:
-            # A voice callback names its call by ReferenceId (the SMSID MakeCall answered).
-            # A template registration's by ServicePreviewId.
-            return [c for c in self.calls
-                    if (c[1].get("SMSID") or c[1].get("ReferenceId")
-                        or c[1].get("ServicePreviewId")) == smsid]
-
-        with self.changed:
-            if not self.changed.wait_for(lambda: len(mine()) >= count, DEADLINE):
-                raise AssertionError(f"{count} callback(s) about {smsid} expected within "
-                                     f"{DEADLINE:g} s; got {mine()}")
-            return mine()
-
-
 @pytest.fixture(scope="module")
-def sink() -> Iterator[Sink]:
-    with Sink() as sink:
-        yield sink
-
-
-@pytest.fixture(scope="module")
-def esms(sink: Sink) -> Iterator[MockProvider]:
+def esms(sink: EsmsSink) -> Iterator[MockProvider]:
     send = {"esms_default_webhook": f"{sink.url}/default", "balance": 2000,
             "esms_unit_prices": {"2": 850, "25": 330, "24": 660}}
     with MockProvider(time_scale=0, send=send) as provider:
@@ -78,7 +40,6 @@ def esms(sink: Sink) -> Iterator[MockProvider]:
 @pytest.fixture(autouse=True)
 def _fresh(esms: MockProvider) -> None:
     esms.reset()
-    esms.state.send_state.clear()
 
 
 def api(provider: MockProvider, name: str) -> str:
@@ -116,7 +77,7 @@ def status(provider: MockProvider, smsid: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------- MultiChannelMessage
-def multichannel(sink: Sink, phone: str, *, zalo_url: str = "",
+def multichannel(sink: EsmsSink, phone: str, *, zalo_url: str = "",
                  sms_url: str = "") -> dict[str, Any]:
     """The documented request, our keys and number, each channel calling back to its own path."""
     document = with_keys(vector("req-MultiChannelMessage.json"))
@@ -126,7 +87,8 @@ def multichannel(sink: Sink, phone: str, *, zalo_url: str = "",
     return document
 
 
-def test_multichannel_sends_only_zalo_when_zalo_delivers(esms: MockProvider, sink: Sink) -> None:
+def test_multichannel_sends_only_zalo_when_zalo_delivers(
+        esms: MockProvider, sink: EsmsSink) -> None:
     response = requests.post(api(esms, "MultiChannelMessage/"),
                              json=multichannel(sink, "0901888484"), timeout=DEADLINE)
     answer = valid("esms.send.response", response.json())
@@ -142,7 +104,7 @@ def test_multichannel_sends_only_zalo_when_zalo_delivers(esms: MockProvider, sin
     assert status(esms, smsid)["SendSuccess"] == 1
 
 
-def test_multichannel_falls_back_to_sms_when_zalo_fails(esms: MockProvider, sink: Sink) -> None:
+def test_multichannel_falls_back_to_sms_when_zalo_fails(esms: MockProvider, sink: EsmsSink) -> None:
     document = multichannel(sink, "84901887777")  # …7777: Zalo fails (channel_magic_numbers)
     document["Data"][0]["Sandbox"] = 0
     document["Data"][1]["SmsType"] = 2  # a JSON number, as eSMS's Python sample sends it
@@ -158,7 +120,7 @@ def test_multichannel_falls_back_to_sms_when_zalo_fails(esms: MockProvider, sink
 
 
 def test_multichannel_sends_sms_after_zalo_even_when_both_fail(esms: MockProvider,
-                                                               sink: Sink) -> None:
+                                                               sink: EsmsSink) -> None:
     response = requests.post(api(esms, "MultiChannelMessage/"),
                              json=multichannel(sink, "0901881111"), timeout=DEADLINE)
     smsid = response.json()["SMSID"]
@@ -169,7 +131,7 @@ def test_multichannel_sends_sms_after_zalo_even_when_both_fail(esms: MockProvide
 
 
 def test_multichannel_checks_each_channel_and_names_the_entry(esms: MockProvider,
-                                                              sink: Sink) -> None:
+                                                              sink: EsmsSink) -> None:
     document = multichannel(sink, "0901888484")
     del document["Data"][1]["SmsType"]
     response = requests.post(api(esms, "MultiChannelMessage/"), json=document, timeout=DEADLINE)
@@ -182,7 +144,7 @@ def test_multichannel_checks_each_channel_and_names_the_entry(esms: MockProvider
     assert "Data has 1 entries for 2 channels" in invalid_request(response)
 
 
-def test_multichannel_accepts_https_callbacks(esms: MockProvider, sink: Sink) -> None:
+def test_multichannel_accepts_https_callbacks(esms: MockProvider, sink: EsmsSink) -> None:
     document = multichannel(sink, "0901888484", zalo_url="https://127.0.0.1:1/zalo",
                             sms_url="https://127.0.0.1:1/sms")
     response = requests.post(api(esms, "MultiChannelMessage/"), json=document, timeout=DEADLINE)
@@ -193,7 +155,7 @@ def test_multichannel_accepts_https_callbacks(esms: MockProvider, sink: Sink) ->
 
 # ------------------------------------------------------------------ SendMultipleMessage_V4_post
 def test_form_send_with_upper_case_keys_calls_back_to_the_default_webhook(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     # Exactly what eSMS's Python sample sends (requests' data= → x-www-form-urlencoded).
     form = {"APIKEY": API_KEY, "SECRETKEY": SECRET_KEY, "CONTENT": "Ma OTP 4821",
             "SMSTYPE": "2", "BRANDNAME": "Baotrixemay", "PHONE": "0901888484"}
@@ -206,7 +168,7 @@ def test_form_send_with_upper_case_keys_calls_back_to_the_default_webhook(
 
 @pytest.mark.parametrize(("sms_type", "type_id"), [("24", "24"), ("25", "25")])
 def test_form_send_of_zalo_full_content_calls_back_with_its_type(
-        esms: MockProvider, sink: Sink, sms_type: str, type_id: str) -> None:
+        esms: MockProvider, sink: EsmsSink, sms_type: str, type_id: str) -> None:
     # The documented x-form curl: Apikey (lower-case k), Smstype, OAID.
     form = {"Apikey": API_KEY, "SecretKey": SECRET_KEY, "Phone": "0901888484",
             "Content": "Ma OTP 4821", "Smstype": sms_type, "OAID": "4097311281936189049"}
@@ -298,7 +260,7 @@ def test_get_template_lists_the_oa_templates_for_sms_type_24(esms: MockProvider)
     assert [t["TempId"] for t in answer["ZNSTemplates"]] == [205644]
 
 
-def test_get_template_answers_from_configuration(sink: Sink) -> None:
+def test_get_template_answers_from_configuration(sink: EsmsSink) -> None:
     send = {"sms_templates": {"ACME": ["{P1,6} is your ACME code"]}, "brandnames": ["ACME"],
             "zalo_oas": {"111": ["7", "8"]}}
     with MockProvider(time_scale=0, send=send) as provider:
@@ -387,7 +349,7 @@ def test_balance_decreases_by_each_send_and_runs_out_with_103(esms: MockProvider
     assert wrong.json() == vector("GetBalance_json-101.json")
 
 
-def test_sandbox_callbacks_say_total_price_0(esms: MockProvider, sink: Sink) -> None:
+def test_sandbox_callbacks_say_total_price_0(esms: MockProvider, sink: EsmsSink) -> None:
     body = {**KEYS, "Phone": "0901888484", "Content": "x", "SmsType": "2", "Brandname": "B",
             "Sandbox": "1", "CallbackUrl": f"{sink.url}/sandbox"}
     smsid = requests.post(api(esms, "SendMultipleMessage_V4_post_json"), json=body,
@@ -400,7 +362,7 @@ def test_sandbox_callbacks_say_total_price_0(esms: MockProvider, sink: Sink) -> 
 # ------------------------------------------------------- follower, journey, by uid / hash, bulk
 @pytest.mark.parametrize("name", ["button", "image", "transaction", "request-user-info"])
 def test_follower_v5_documented_requests_call_back_with_type_26(
-        esms: MockProvider, sink: Sink, name: str) -> None:
+        esms: MockProvider, sink: EsmsSink, name: str) -> None:
     document = with_keys(vector(f"req-SendZaloFollowerMessage_V5-{name}.json"))
     document["Payload"]["recipient"]["user_id"] = "31215806834323092"
     document["RequestId"] = f"follower-{name}"
@@ -416,7 +378,7 @@ def test_follower_v5_documented_requests_call_back_with_type_26(
 
 
 def test_journey_needs_its_order_id_and_calls_back_with_type_27(esms: MockProvider,
-                                                                 sink: Sink) -> None:
+                                                                 sink: EsmsSink) -> None:
     document = with_keys(vector("req-SendZaloMessage_V4-journey.json"))
     document.update(Phone="0901888484", TempID="267247", OAID="4097311281936189049",
                     RequestId="journey-1", campaignid="c", CallbackUrl=f"{sink.url}/journey")
@@ -429,7 +391,7 @@ def test_journey_needs_its_order_id_and_calls_back_with_type_27(esms: MockProvid
     assert callback["TypeId"] == "27"
 
 
-def test_send_by_zalo_uid_and_its_documented_errors(esms: MockProvider, sink: Sink) -> None:
+def test_send_by_zalo_uid_and_its_documented_errors(esms: MockProvider, sink: EsmsSink) -> None:
     document = with_keys(vector("req-SendZaloMessage_V6-zalo_uid.json"))
     document["CallbackUrl"] = f"{sink.url}/uid"
     url = api(esms, "SendZaloMessage_V6/zalo_uid/")
@@ -445,7 +407,7 @@ def test_send_by_zalo_uid_and_its_documented_errors(esms: MockProvider, sink: Si
                          timeout=DEADLINE).json() == vector("zalo_uid-853.json")
 
 
-def test_send_by_hashed_phone(esms: MockProvider, sink: Sink) -> None:
+def test_send_by_hashed_phone(esms: MockProvider, sink: EsmsSink) -> None:
     document = with_keys(vector("req-SendZaloMessage_V6-hash_phone.json"))
     document["CallbackUrl"] = f"{sink.url}/hash"
     url = api(esms, "SendZaloMessage_V6/hash_phone")
@@ -458,7 +420,7 @@ def test_send_by_hashed_phone(esms: MockProvider, sink: Sink) -> None:
 
 
 def test_bulk_zns_answers_per_recipient_and_calls_back_for_each(esms: MockProvider,
-                                                                sink: Sink) -> None:
+                                                                sink: EsmsSink) -> None:
     document = with_keys(vector("req-Send_zns_bulk_v4_post_json.json"))
     document["CallbackUrl"] = f"{sink.url}/bulk"
     document["Data"][2]["Phone"] = "097469188"  # the documented per-item 108
@@ -487,7 +449,7 @@ def zns_send(provider: MockProvider, phone: str, callback: str | None) -> str:
 
 
 def test_get_callback_shows_the_played_callbacks_of_messages_sent_with_a_callback_url(
-        esms: MockProvider, sink: Sink) -> None:
+        esms: MockProvider, sink: EsmsSink) -> None:
     failed = zns_send(esms, "0901881111", f"{sink.url}/pull")
     silent = zns_send(esms, "0901888484", None)  # to the default webhook: nothing to pull
     sink.wait(failed, 1)
@@ -509,7 +471,7 @@ def test_get_callback_shows_the_played_callbacks_of_messages_sent_with_a_callbac
     assert wrong.json()["Code"] == 101
 
 
-def test_receiver_and_zns_status_follow_the_callbacks(esms: MockProvider, sink: Sink) -> None:
+def test_receiver_and_zns_status_follow_the_callbacks(esms: MockProvider, sink: EsmsSink) -> None:
     smsid = zns_send(esms, "0901888484", f"{sink.url}/q")
     sink.wait(smsid, 1)
     settle(esms)
@@ -540,7 +502,7 @@ def test_receiver_and_zns_status_follow_the_callbacks(esms: MockProvider, sink: 
                          timeout=DEADLINE).json()["CodeResult"] == "854"
 
 
-def test_generated_otp_codes_check_once(esms: MockProvider, sink: Sink) -> None:
+def test_generated_otp_codes_check_once(esms: MockProvider, sink: EsmsSink) -> None:
     response = requests.get(api(esms, "SendMessageAutoGenCode_V4_get"), timeout=DEADLINE,
                             params={**KEYS, "Phone": "0901888484", "TimeAlive": 2,
                                     "Brandname": "Baotrixemay", "Type": 2, "IsNumber": 1,
@@ -560,7 +522,7 @@ def test_generated_otp_codes_check_once(esms: MockProvider, sink: Sink) -> None:
     assert again["CodeResult"] == "117"
 
 
-def test_multichannel_otp_falls_back_to_sms(esms: MockProvider, sink: Sink) -> None:
+def test_multichannel_otp_falls_back_to_sms(esms: MockProvider, sink: EsmsSink) -> None:
     document = with_keys(vector("req-SendMessageAutoGenCode_V5.json"))
     response = requests.post(api(esms, "SendMessageAutoGenCode_V5"), timeout=DEADLINE,
                              json={**document, "Phone": "0901887777"})
@@ -582,7 +544,7 @@ def voice_query(name: str, **values: str) -> dict[str, str]:
 @pytest.mark.parametrize("name", ["req-voice-MakeCallTemplate_V2.url",
                                   "req-voice-MakeCallRecord_V2.url"])
 def test_voice_calls_answer_as_documented_and_report_their_status(
-        esms: MockProvider, sink: Sink, name: str) -> None:
+        esms: MockProvider, sink: EsmsSink, name: str) -> None:
     path = "MakeCallTemplate_V2" if "Template" in name else "MakeCallRecord_V2"
     query = voice_query(name, TemplateId="12", RecordId="34", Phone="0901888484",
                         SendDate="", CallbackUrl=f"{sink.url}/voice", RequestId=f"v-{path}",
@@ -602,7 +564,7 @@ def test_voice_calls_answer_as_documented_and_report_their_status(
     assert (report["ReferenceId"], report["SendStatus"], report["SentResult"]) == (smsid, 5, 1)
 
 
-def test_voice_errors_are_the_documented_bodies(sink: Sink) -> None:
+def test_voice_errors_are_the_documented_bodies(sink: EsmsSink) -> None:
     with MockProvider(time_scale=0, send={"voice_templates": ["12"]}) as provider:
         query = {**KEYS, "TemplateId": "99", "Phone": "0901888484"}
         wrong = requests.get(api(provider, "MakeCallTemplate_V2"), params=query,
@@ -771,7 +733,7 @@ def test_query_list_uid_answers_the_documented_example_and_its_161_162(
     assert wrong == vector("query-101-authorize.json")
 
 
-def test_query_apis_refuse_an_oa_not_configured(sink: Sink) -> None:
+def test_query_apis_refuse_an_oa_not_configured(sink: EsmsSink) -> None:
     with MockProvider(time_scale=0, send={"zalo_oas": {"111": ["7"]}}) as provider:
         for name in ("ZNS/GetRating", "ZNS/GetFollowers", "QueryListUID"):
             ok = requests.post(api(provider, name), json={**KEYS, "OAID": "111"},
@@ -849,7 +811,7 @@ def test_registration_errors(esms: MockProvider) -> None:
 
 
 def test_template_registrations_call_back_received_then_registered(esms: MockProvider,
-                                                                     sink: Sink) -> None:
+                                                                     sink: EsmsSink) -> None:
     sms = requests.post(api(esms, "SubServicePreviewJson/"), timeout=DEADLINE,
                         json=_sms_template(CallbackUrl=f"{sink.url}/tpl")).json()
     preview = str(sms["ServicePreviewId"])
@@ -870,7 +832,7 @@ def test_template_registrations_call_back_received_then_registered(esms: MockPro
     assert listed["CountTotal"] == 0  # a registration is no sent message
 
 
-def test_template_registration_outcome_follows_content_rules(sink: Sink) -> None:
+def test_template_registration_outcome_follows_content_rules(sink: EsmsSink) -> None:
     send = {"rules": [{"match": {"content": "^REJECT"}, "outcome": "failed"}]}
     with sink.changed:  # another provider counts ServicePreviewIds from the start again
         sink.calls.clear()
