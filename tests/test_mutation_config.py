@@ -86,7 +86,7 @@ def _subset_project(root: Path, destination: Path, config: dict[str, Any]) -> No
     for name in ("mock_server", "schemas"):
         shutil.copytree(root / name, destination / name, ignore=ignore)
     (destination / "tests").mkdir()
-    for name in ("conftest.py", "targets.py", Path(SUBSET_TESTS).name):
+    for name in ("conftest.py", "esms_sink.py", "targets.py", Path(SUBSET_TESTS).name):
         shutil.copy2(root / "tests" / name, destination / "tests" / name)
     (destination / "pyproject.toml").write_text(
         "[tool.mutmut]\n"
