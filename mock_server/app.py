@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, current_app, jsonify, request
-from werkzeug.exceptions import ClientDisconnected, HTTPException
+from werkzeug.exceptions import HTTPException
 
 from ._engine import Engine, Run, check_policy
 from ._errors import DlrmockError, ErrorLog, PendingLimitError, RunNotFoundError
@@ -41,6 +41,7 @@ from .sendapi import (
     SentMessage,
     create_send_blueprints,
 )
+from .sendapi._exchange import BodyCutShort, BodyTooLarge, read_body
 from .sendapi._state import Journey
 
 __all__ = ["ADMIN_PREFIX", "Config", "State", "create_app", "get_state", "release_message"]
@@ -365,25 +366,15 @@ def _error(code: str, message: str, status: int) -> Any:
 def _body() -> dict[str, Any]:
     """The request body as a JSON object: capped in size and depth, chunked or not."""
     limit = get_state().config.admin_max_body_bytes
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise BadRequest(
-            f"request body too large: {declared} bytes, at most {limit} "
-            "(the admin_max_body_bytes setting)", 413
-        )
     try:
-        raw = request.stream.read(limit + 1)  # a chunked body has no Content-Length but is read
-    except (ClientDisconnected, OSError) as exc:  # werkzeug's server: a broken chunked body
-        raise BadRequest(f"request body cut short: its chunked encoding broke off ({exc}); "
-                         "send the whole body") from None
-    if declared is not None and len(raw) < declared:
-        raise BadRequest(f"request body cut short: {len(raw)} of the {declared} bytes its "
-                         "Content-Length declares came before the client stopped sending")
-    if len(raw) > limit:
-        raise BadRequest(
-            f"request body too large: more than {limit} bytes "
-            "(the admin_max_body_bytes setting)", 413
-        )
+        raw = read_body(limit)  # a chunked body has no Content-Length but is read
+    except BodyTooLarge as exc:
+        size = f"{exc.length} bytes, at most {limit}" if exc.declared else \
+            f"more than {limit} bytes"
+        raise BadRequest(f"request body too large: {size} (the admin_max_body_bytes setting)",
+                         413) from None
+    except BodyCutShort as exc:
+        raise BadRequest(exc.reason) from None
     if not raw.strip():
         return {}
     try:

@@ -20,7 +20,7 @@ from esms_sink import EsmsSink
 from hypothesis import settings
 from targets import Sink, Target
 
-from mock_server import KINDS, Engine
+from mock_server import KINDS, Engine, MockProvider
 
 # CI explores the same examples on every run, so a red main always reproduces; a developer's
 # run keeps exploring new ones (and hypothesis keeps what it found in .hypothesis/).
@@ -159,6 +159,15 @@ def sink() -> Iterator[EsmsSink]:
     """A webhook recording the eSMS callbacks of a module's provider (its tests share it)."""
     with EsmsSink() as sink:
         yield sink
+
+
+@pytest.fixture(scope="module")
+def esms(sink: EsmsSink) -> Iterator[MockProvider]:
+    """A module's eSMS provider, its callbacks to ``sink`` by default (a module that needs other
+    send settings defines its own ``esms``)."""
+    with MockProvider(time_scale=0, send={"esms_default_webhook": f"{sink.url}/default"}) \
+            as provider:
+        yield provider
 
 
 @pytest.fixture(scope="session")

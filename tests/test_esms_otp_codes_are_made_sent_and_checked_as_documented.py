@@ -10,7 +10,6 @@ the docs' request URL (``req-SendMessageAutoGenCode_V4_get.url``, its double sla
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,13 +31,6 @@ DOCUMENTED_URL = "/MainService.svc/json//SendMessageAutoGenCode_V4_get"
 """The path of the docs' request URL, as written there."""
 SMS_PRICE = 650.0
 """The default ``esms_unit_prices`` of TypeId 2."""
-
-
-@pytest.fixture(scope="module")
-def esms(sink: EsmsSink) -> Iterator[MockProvider]:
-    with MockProvider(time_scale=0, send={"esms_default_webhook": f"{sink.url}/default"}) \
-            as provider:
-        yield provider
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,6 @@ A :class:`MockProvider` at time scale 0 on 127.0.0.1, a loopback sink for the ca
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,13 +28,6 @@ from test_sendapi_esms_apis import (
 from mock_server import MockProvider
 
 OAID, TEMPLATE = "4097311281936189049", "205644"
-
-
-@pytest.fixture(scope="module")
-def esms(sink: EsmsSink) -> Iterator[MockProvider]:
-    with MockProvider(time_scale=0, send={"esms_default_webhook": f"{sink.url}/default"}) \
-            as provider:
-        yield provider
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,6 @@ A :class:`MockProvider` at time scale 0 on 127.0.0.1, a loopback sink, ``request
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -38,13 +37,6 @@ STATUS_APIS = ("/ZaloCallback/GetCallback", "GetSmsReceiverStatus_get", "QueryZn
                "GetZaloMessageStatus", "GetSmsSentData_V2", "SendMessageAutoGenCode_V4_get",
                "SendMessageAutoGenCode_V5", "CheckCodeGen_V4_get")
 """The APIs of ``mock_server.sendapi.esms_status``, as their reference rows end."""
-
-
-@pytest.fixture(scope="module")
-def esms(sink: EsmsSink) -> Iterator[MockProvider]:
-    with MockProvider(time_scale=0, send={"esms_default_webhook": f"{sink.url}/default"}) \
-            as provider:
-        yield provider
 
 
 @pytest.fixture(autouse=True)

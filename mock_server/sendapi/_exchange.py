@@ -24,11 +24,15 @@ from ._model import CapturedSend, SendHooks
 __all__ = [
     "BODY_KEPT",
     "EXPLAIN_HEADER",
+    "JSON",
     "Answer",
+    "BodyCutShort",
+    "BodyTooLarge",
     "ErrorShape",
     "Exchange",
     "Reject",
     "first_problem",
+    "read_body",
     "serve",
     "trace_id",
 ]
@@ -81,6 +85,7 @@ class Answer:
 
 EXPLAIN_HEADER = "X-Dlrmock-Explain"
 JSON = "application/json"
+"""The media type of every answer but a plain-text API's."""
 
 
 @dataclass
@@ -110,13 +115,15 @@ def first_problem(schema: str, instance: Any) -> str | None:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-class _TooLarge(Exception):
+class BodyTooLarge(Exception):
+    """The body is longer than the limit: ``length`` as declared, or as read so far."""
+
     def __init__(self, length: int, declared: bool) -> None:
         self.length = length
         self.declared = declared
 
 
-class _CutShort(Exception):
+class BodyCutShort(Exception):
     """The body ended before its Content-Length or its chunked encoding said it would."""
 
     def __init__(self, received: bytes, reason: str) -> None:
@@ -124,12 +131,12 @@ class _CutShort(Exception):
         self.reason = reason
 
 
-def _read_body(limit: int) -> bytes:
-    """The request body, at most ``limit`` bytes; :class:`_TooLarge` beyond that,
-    :class:`_CutShort` if the client stops sending before its end."""
+def read_body(limit: int) -> bytes:
+    """The request body, at most ``limit`` bytes; :class:`BodyTooLarge` beyond that,
+    :class:`BodyCutShort` if the client stops sending before its end."""
     declared = request.content_length
     if declared is not None and declared > limit:
-        raise _TooLarge(declared, True)
+        raise BodyTooLarge(declared, True)
     stream = request.stream
     parts: list[bytes] = []
     size = 0
@@ -139,7 +146,7 @@ def _read_body(limit: int) -> bytes:
         except (ClientDisconnected, OSError) as exc:
             # werkzeug's server raises OSError for a broken chunked body, and loses the part of
             # it that the failed read had taken: only what earlier reads returned is kept.
-            raise _CutShort(b"".join(parts), "request body cut short: " + (
+            raise BodyCutShort(b"".join(parts), "request body cut short: " + (
                 f"{size} of the {declared} bytes its Content-Length declares came before the "
                 "client stopped sending" if declared is not None else
                 f"its chunked encoding broke off ({exc})")) from None
@@ -148,7 +155,7 @@ def _read_body(limit: int) -> bytes:
         parts.append(chunk)
         size += len(chunk)
         if size > limit:
-            raise _TooLarge(size, False)
+            raise BodyTooLarge(size, False)
     return b"".join(parts)
 
 
@@ -188,14 +195,14 @@ def serve(
                          f"use {' or '.join(methods)}",
                          status=405, headers={"Allow": ", ".join(methods)})
         try:
-            exchange.body = _read_body(max_body)
-        except _TooLarge as exc:
+            exchange.body = read_body(max_body)
+        except BodyTooLarge as exc:
             exchange.body_length = exc.length
             size = f"{exc.length} bytes" if exc.declared else f"more than {max_body} bytes"
             raise Reject(too_large_code,
                          f"request body too large: {size}, at most {max_body} "
                          "(the max_body_bytes setting)", status=413) from None
-        except _CutShort as exc:  # nobody may be left to read the answer: the record shows it
+        except BodyCutShort as exc:  # nobody may be left to read the answer: the record shows it
             exchange.body = exc.received
             exchange.body_length = len(exc.received)
             raise Reject(bad_request_code, exc.reason, status=400) from None

@@ -18,6 +18,7 @@ from flask import Blueprint, Response, request
 from .._errors import DlrmockError
 from ._exchange import (
     ALL_METHODS,
+    JSON,
     Answer,
     ErrorShape,
     Exchange,
@@ -78,7 +79,7 @@ class Endpoint:
     """The answer's schema (success and error documents alike, inside HTTP 200)."""
     signing: Signing | None = None
     """The signed-API headers it requires (its handler authenticates with this), or ``None``."""
-    media: str = "application/json"
+    media: str = JSON
     """The answer's media type; ``text/plain`` answers the payload (and errors) as text."""
     also: tuple[str, ...] = ()
     """Other methods it takes (the same handler), beyond the documented ``method``."""

@@ -229,8 +229,9 @@ class _Esms:
         what = f"{request.method} {request.path}{'?' + query if query else ''}"
         method = request.headers.get("SOAPAction", "").strip('" ').rsplit("/", 1)[-1]
         json_path = f"{SERVICE_PATHS[0]}/"
-        if _BY_NAME.get(method.lower()) is not None:
-            advice = f"call {json_path}{_BY_NAME[method.lower()].name} with the same fields instead"
+        named = _BY_NAME.get(method.lower())
+        if named is not None:
+            advice = f"call {json_path}{named.name} with the same fields instead"
         else:
             advice = (f"call the same method with the same fields at {json_path}<Method>, e.g. "
                       f"{json_path}SendMultipleMessage_V4_get")
